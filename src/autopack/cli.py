@@ -1,0 +1,256 @@
+"""The command line: Typer commands, rich output (or ``--json``), exit codes.
+
+A thin layer: each command loads its inputs, calls one room, and renders the result. Heavy imports
+(pydantic models, SQLite, git, provider SDKs) happen inside the commands so ``--help`` stays fast.
+Errors a user can cause print as one red line and exit 2; a cleanly stopped run exits 3.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+
+import typer
+
+from .encoding import harden_stdio
+from .errors import AutopackError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from .config import Config
+    from .store import RunStore
+
+app = typer.Typer(
+    name="autopack",
+    help="Drive LLM Builder/Auditor agents through a phased run plan: edits, quality gates, audits, "
+    "git commits, and automatic recovery (escalation, re-planning, the Doctor).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+config_app = typer.Typer(help="Show or check the configuration (config/models.yaml).", no_args_is_help=True)
+plan_app = typer.Typer(help="Validate, show or draft run plans.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+app.add_typer(plan_app, name="plan")
+
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option("--config", help="config file (default: $AUTOPACK_CONFIG, else the shipped config/models.yaml)"),
+]
+HomeOpt = Annotated[
+    Path | None,
+    typer.Option("--home", help="where .autonomous_runs/ and logs/ live (default: $AUTOPACK_HOME, else the current directory)"),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="machine-readable JSON output")]
+
+
+def console(stderr: bool = False) -> Console:
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False, soft_wrap=False)
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    from rich.markup import escape
+
+    console(stderr=True).print(f"[bold red]error:[/] {escape(message)}")
+    raise typer.Exit(code)
+
+
+def _config(path: Path | None) -> Config:
+    from .config import load_config
+
+    return load_config(path)
+
+
+def _print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+
+
+# config ---------------------------------------------------------------------------------------
+@config_app.command("show")
+def config_show(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
+    """Print the effective configuration (after defaults). Keys are never shown: only which are set."""
+    from .config import config_path
+
+    cfg = _config(config)
+    data = cfg.model_dump(mode="json")
+    if as_json:
+        _print_json(data)
+        return
+    import yaml
+
+    console().print(f"# effective config from {config_path(config)}", markup=False)
+    console().print(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), markup=False)
+
+
+@config_app.command("validate")
+def config_validate(file: Annotated[Path, typer.Argument(help="config file to check")]) -> None:
+    """Check a config file: schema, unknown keys, model names. Exit 0 when valid, 2 when not."""
+    cfg = _config(file)
+    console().print(f"[green]ok[/] {file}: {len(cfg.models)} priced models, {len(cfg.endpoints)} endpoints")
+
+
+# plan -----------------------------------------------------------------------------------------
+@plan_app.command("validate")
+def plan_validate(
+    file: Annotated[Path, typer.Argument(help="run plan (YAML or JSON)")],
+    config: ConfigOpt = None,
+) -> None:
+    """Check a run plan: schema, ids, depends_on, scopes, and that every model it can reach is routable and priced."""
+    from .plan import check_plan_models, load_plan
+
+    plan = load_plan(file)
+    problems = check_plan_models(plan, _config(config))
+    if problems:
+        fail(f"{file}: " + "; ".join(problems))
+    console().print(f"[green]ok[/] {file}: project {plan.project!r}, {len(plan.all_phases())} phases")
+
+
+@plan_app.command("show")
+def plan_show(file: Annotated[Path, typer.Argument(help="run plan (YAML or JSON)")], config: ConfigOpt = None) -> None:
+    """Show a plan as a table, with the model each phase would start on."""
+    from rich.table import Table
+
+    from .plan import load_plan
+
+    plan = load_plan(file)
+    cfg = _config(config)
+    from .recovery.escalation import first_model
+
+    table = Table(title=f"{plan.project}: {plan.goal}", show_lines=False)
+    for col in ("#", "id", "name", "category", "complexity", "mode", "scope", "checks", "depends on", "starts on"):
+        table.add_column(col, overflow="fold")
+    for i, p in enumerate(plan.all_phases(), 1):
+        table.add_row(
+            str(i), p.id, p.name, p.category, p.complexity, p.builder_mode, ", ".join(p.scope),
+            str(len(p.checks)), ", ".join(p.depends_on) or "-", first_model(cfg, p.category, p.complexity, "builder"),
+        )
+    console().print(table)
+
+
+# runs and status ------------------------------------------------------------------------------
+def _open_store_for_run(home: Path | None, run_id: str, project: str | None = None) -> RunStore:
+    from .layout import Layout, home_dir, known_projects
+    from .store import RunStore
+
+    root = home_dir(home)
+    projects = [project] if project else known_projects(root)
+    for proj in projects:
+        db = Layout(root, proj).db_path
+        if not db.is_file():
+            continue
+        store = RunStore(db)
+        if store.get_run(run_id) is not None:
+            return store
+        store.close()
+    fail(f"no run {run_id!r} under {root}/.autonomous_runs; `autopack runs` lists the known runs (or pass --home)")
+
+
+@app.command("runs")
+def runs_cmd(home: HomeOpt = None, as_json: JsonOpt = False) -> None:
+    """List runs of every project under the home directory."""
+    from rich.table import Table
+
+    from .layout import Layout, home_dir, known_projects
+    from .store import RunStore
+
+    root = home_dir(home)
+    rows: list[dict[str, Any]] = []
+    for proj in known_projects(root):
+        with RunStore(Layout(root, proj).db_path) as store:
+            rows.extend(store.list_runs())
+    if as_json:
+        _print_json(rows)
+        return
+    if not rows:
+        console().print(f"no runs yet under {root}/.autonomous_runs")
+        return
+    table = Table(title="runs")
+    for col in ("run id", "project", "status", "phases", "cost (USD)", "branch", "stop reason"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(r["run_id"], r["project"], r["status"], f"{r['complete']}/{r['phases']}", f"{r['cost_usd']:.4f}",
+                      r["branch"] or "-", r["stop_reason"] or "")
+    console().print(table)
+
+
+def status_data(store: RunStore, run_id: str) -> dict[str, Any]:
+    run = store.require_run(run_id)
+    usage = store.usage_by_phase(run_id)
+    phases = []
+    for p in store.phases(run_id):
+        atts = store.attempts(run_id, p["phase_id"])
+        u = usage.get(p["phase_id"], {})
+        phases.append({
+            "id": p["phase_id"], "name": p["name"], "state": p["state"], "revision": p["revision"],
+            "commit": p["commit_sha"], "model": p["model"],
+            "attempts": [{k: a[k] for k in ("number", "model", "outcome", "error_category", "message")} for a in atts],
+            "tokens_in": u.get("tokens_in") or 0, "tokens_out": u.get("tokens_out") or 0, "cost_usd": u.get("cost_usd") or 0.0,
+        })
+    return {
+        "run_id": run_id, "project": run["project"], "goal": run["goal"], "status": run["status"],
+        "stop_reason": run["stop_reason"], "branch": run["branch"], "worktree": run["worktree"],
+        "phases": phases, "totals": store.totals(run_id), "by_model": store.usage_by_model(run_id),
+    }
+
+
+@app.command("status")
+def status_cmd(
+    run_id: Annotated[str, typer.Option("--run-id", help="the run to show")],
+    home: HomeOpt = None,
+    project: Annotated[str | None, typer.Option("--project", help="project name, if run ids repeat across projects")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show a run's phases, attempts, tokens and cost."""
+    from rich.table import Table
+
+    store = _open_store_for_run(home, run_id, project)
+    with store:
+        data = status_data(store, run_id)
+    if as_json:
+        _print_json(data)
+        return
+    out = console()
+    out.print(f"[bold]{data['run_id']}[/] ({data['project']}): {data['status']}"
+              + (f" - {data['stop_reason']}" if data["stop_reason"] else ""))
+    if data["branch"]:
+        out.print(f"branch {data['branch']}", markup=False)
+    table = Table(title="phases")
+    for col in ("phase", "state", "attempts", "last outcome", "tokens in/out", "cost (USD)", "commit"):
+        table.add_column(col, overflow="fold")
+    for p in data["phases"]:
+        last = p["attempts"][-1] if p["attempts"] else None
+        last_txt = "-" if last is None else f"{last['outcome']}" + (f" ({last['error_category']})" if last["error_category"] else "")
+        table.add_row(f"{p['id']} {p['name']}", p["state"], str(len(p["attempts"])), last_txt,
+                      f"{p['tokens_in']}/{p['tokens_out']}", f"{p['cost_usd']:.4f}", (p["commit"] or "-")[:10])
+    out.print(table)
+    mt = Table(title="usage by model")
+    for col in ("provider", "model", "calls", "tokens in", "tokens out", "cached", "cost (USD)"):
+        mt.add_column(col)
+    for m in data["by_model"]:
+        mt.add_row(m["provider"], m["model"], str(m["calls"]), str(m["tokens_in"]), str(m["tokens_out"]),
+                   str(m["tokens_cached"]), f"{m['cost_usd']:.4f}")
+    t = data["totals"]
+    mt.add_row("", "total", str(t["calls"]), str(t["tokens_in"]), str(t["tokens_out"]), str(t["tokens_cached"]),
+               f"{t['cost_usd']:.4f}", style="bold")
+    out.print(mt)
+
+
+def main() -> None:
+    """Console-script entry point: UTF-8 stdio, then Typer; AutopackError -> one red line, exit 2."""
+    harden_stdio()
+    try:
+        app()
+    except AutopackError as exc:
+        from rich.markup import escape
+
+        console(stderr=True).print(f"[bold red]error:[/] {escape(str(exc))}")
+        sys.exit(exc.exit_code)
+
+
+if __name__ == "__main__":
+    main()

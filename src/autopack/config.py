@@ -1,0 +1,292 @@
+"""Configuration: ``config/models.yaml`` loaded into a pydantic tree.
+
+Every section of the seed document lives here with its defaults: Doctor models and execute_fix
+settings, complexity escalation, escalation chains, re-planning, the run health budget, provider
+routing, retries, caps and per-model prices. Unknown keys are errors with a file, key path and line.
+The effective file is ``--config FILE``, else ``$AUTOPACK_CONFIG``, else the shipped
+``config/models.yaml``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from enum import Enum
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from .errors import ConfigError
+from .yamlfile import validate_file
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+# In a checkout (or an editable install) the file lives at config/models.yaml; a wheel carries a
+# copy as package data (see pyproject's force-include).
+_REPO_CONFIG = PACKAGE_DIR.parent.parent / "config" / "models.yaml"
+SHIPPED_CONFIG = _REPO_CONFIG if _REPO_CONFIG.is_file() else PACKAGE_DIR / "data" / "models.yaml"
+
+Complexity = Literal["low", "medium", "high"]
+COMPLEXITIES: tuple[Complexity, ...] = ("low", "medium", "high")
+ProviderName = Literal["anthropic", "openai", "glm", "gemini"]
+BUILTIN_PROVIDERS: tuple[str, ...] = ("anthropic", "openai", "glm", "gemini")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Policy(str, Enum):
+    """How a phase picks its first model and its fallback order."""
+
+    BEST_FIRST = "BEST_FIRST"  # start on the strongest model of the chain
+    PROGRESSIVE = "PROGRESSIVE"  # start on the first model, escalate along the chain
+    CHEAP_FIRST = "CHEAP_FIRST"  # start on the cheapest model, providers tried cheapest first
+
+
+class ModelPrice(Strict):
+    input: float = Field(0.0, ge=0, description="USD per million input tokens")
+    output: float = Field(0.0, ge=0, description="USD per million output tokens")
+    cached_input: float | None = Field(None, ge=0, description="USD per million cache-read tokens")
+    free: bool = Field(False, description="a local or free model: cost is counted as zero")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _free_shorthand(cls, value: Any) -> Any:
+        if value == "free":
+            return {"free": True}
+        return value
+
+    def cost(self, tokens_in: int, tokens_out: int, tokens_cached: int = 0) -> float:
+        """USD for one call; cached tokens are billed at ``cached_input`` (default: input/10)."""
+        if self.free:
+            return 0.0
+        cached_rate = self.cached_input if self.cached_input is not None else self.input / 10
+        uncached = max(tokens_in - tokens_cached, 0)
+        return (uncached * self.input + tokens_cached * cached_rate + tokens_out * self.output) / 1e6
+
+
+class Endpoint(Strict):
+    """An OpenAI-compatible server (Ollama, vLLM, llama.cpp, OpenRouter); models are ``name/model``."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    base_url: str
+    api_key_env: str | None = Field(None, description="environment variable holding the key, if any")
+    free: bool = Field(False, description="every model of this endpoint costs nothing (local server)")
+    models: dict[str, ModelPrice] = Field(default_factory=dict, description="prices by model name")
+
+
+class DoctorModels(Strict):
+    cheap: str = "glm-4.6"
+    strong: str = "claude-sonnet-4-5"
+    min_confidence_for_cheap: float = Field(0.7, ge=0, le=1)
+    health_budget_near_limit_ratio: float = Field(0.8, gt=0, le=1)
+    high_risk_categories: list[str] = Field(default_factory=lambda: ["import", "logic"])
+    max_calls_per_phase: int = Field(2, ge=0)
+    max_calls_per_run: int = Field(10, ge=0)
+    call_after_failures: int = Field(2, ge=1, description="failed Builder attempts before the Doctor is asked")
+
+
+class DoctorSettings(Strict):
+    allow_execute_fix_global: bool = False
+    max_execute_fix_per_phase: int = Field(1, ge=0)
+    allowed_fix_types: list[Literal["git", "file", "python"]] = Field(default_factory=lambda: ["git", "file"])
+    command_timeout_seconds: float = Field(120, gt=0)
+
+
+class EscalationThresholds(Strict):
+    low_to_medium: int = Field(2, ge=1)
+    medium_to_high: int = Field(2, ge=1)
+
+
+class ComplexityEscalation(Strict):
+    enabled: bool = True
+    thresholds: EscalationThresholds = Field(default_factory=EscalationThresholds)
+    max_attempts_per_phase: int = Field(5, ge=1)
+    failure_types: list[str] = Field(default_factory=lambda: ["auditor_reject", "ci_fail", "patch_apply_error"])
+
+
+class Chain(Strict):
+    models: list[str] = Field(min_length=1)
+
+
+class TierChains(Strict):
+    low: Chain
+    medium: Chain
+    high: Chain
+
+    def for_complexity(self, complexity: str) -> list[str]:
+        chain: Chain = getattr(self, complexity)
+        return list(chain.models)
+
+
+class EscalationChains(Strict):
+    builder: TierChains
+    auditor: TierChains
+
+
+class Replan(Strict):
+    trigger_threshold: int = Field(2, ge=1)
+    message_similarity_enabled: bool = True
+    similarity_threshold: float = Field(0.8, ge=0, le=1)
+    min_message_length: int = Field(30, ge=0)
+    max_replans_per_phase: int = Field(1, ge=0)
+    fatal_error_types: list[str] = Field(
+        default_factory=lambda: ["wrong_tech_stack", "schema_mismatch", "api_contract_wrong"]
+    )
+
+
+class HealthBudget(Strict):
+    MAX_HTTP_500_PER_RUN: int = Field(10, ge=1)
+    MAX_PATCH_FAILURES_PER_RUN: int = Field(15, ge=1)
+    MAX_TOTAL_FAILURES_PER_RUN: int = Field(25, ge=1)
+
+
+class TierStrategy(Strict):
+    low: str = "glm-4.6"
+    medium: str = "claude-sonnet-4-5"
+    high: str = "claude-sonnet-4-5"
+
+
+class Routing(Strict):
+    tier_strategy: TierStrategy = Field(default_factory=TierStrategy)
+    fallback_chain: list[str] = Field(default_factory=lambda: ["glm", "anthropic", "openai"])
+    fallback_models: dict[str, str] = Field(
+        default_factory=lambda: {"glm": "glm-4.6", "anthropic": "claude-sonnet-4-5", "openai": "gpt-5"},
+        description="the model used on a provider when a call falls back to it",
+    )
+    default_policy: Policy = Policy.PROGRESSIVE
+    category_policies: dict[str, Policy] = Field(default_factory=dict)
+    planner_model: str = "claude-sonnet-4-5"
+
+    def policy_for(self, category: str) -> Policy:
+        return self.category_policies.get(category, self.default_policy)
+
+
+class Limits(Strict):
+    run_cost_cap_usd: float | None = Field(10.0, ge=0, description="stop the run cleanly at this spend")
+    provider_token_caps: dict[str, int] = Field(default_factory=dict, description="tokens per provider per run")
+    near_cap_ratio: float = Field(0.8, gt=0, le=1, description="past this share of a cap, prefer other providers")
+
+
+class Retries(Strict):
+    max_retries: int = Field(3, ge=0, description="retries of one call on 429/5xx/timeouts")
+    base_delay_seconds: float = Field(1.0, ge=0)
+    max_delay_seconds: float = Field(30.0, ge=0)
+    max_total_seconds: float = Field(120.0, ge=0, description="give up on a provider after this long")
+    request_timeout_seconds: float = Field(120.0, gt=0)
+
+
+class QualityGate(Strict):
+    default_checks: list[str] = Field(default_factory=list, description="run after each phase's own checks")
+    check_timeout_seconds: float = Field(600, gt=0)
+    tail_lines: int = Field(60, ge=1)
+    dual_audit_categories: list[str] = Field(
+        default_factory=lambda: ["security", "auth", "schema", "migration"],
+        description="phase categories that need every check green and two Auditor approvals",
+    )
+
+
+class BuilderSettings(Strict):
+    max_output_tokens: int = Field(8192, ge=256)
+    context_token_budget: int = Field(24000, ge=1000)
+    max_continuations: int = Field(2, ge=0, description="continue a reply cut off at max tokens")
+
+
+class Config(Strict):
+    models: dict[str, ModelPrice] = Field(default_factory=dict, description="per-model prices")
+    endpoints: list[Endpoint] = Field(default_factory=list)
+    doctor_models: DoctorModels = Field(default_factory=DoctorModels)
+    doctor: DoctorSettings = Field(default_factory=DoctorSettings)
+    complexity_escalation: ComplexityEscalation = Field(default_factory=ComplexityEscalation)
+    escalation_chains: EscalationChains
+    replan: Replan = Field(default_factory=Replan)
+    health_budget: HealthBudget = Field(default_factory=HealthBudget)
+    routing: Routing = Field(default_factory=Routing)
+    limits: Limits = Field(default_factory=Limits)
+    retries: Retries = Field(default_factory=Retries)
+    quality_gate: QualityGate = Field(default_factory=QualityGate)
+    builder: BuilderSettings = Field(default_factory=BuilderSettings)
+
+    @model_validator(mode="after")
+    def _names_route(self) -> Config:
+        names = {e.name for e in self.endpoints}
+        if len(names) != len(self.endpoints):
+            raise ValueError("two endpoints share a name")
+        bad = [p for p in self.routing.fallback_chain if p not in BUILTIN_PROVIDERS and p not in names]
+        if bad:
+            raise ValueError(f"routing.fallback_chain names unknown providers {bad}")
+        for model in self.referenced_models():
+            provider_for_model(model, self)  # raises ValueError naming the model
+        return self
+
+    def referenced_models(self) -> list[str]:
+        """Every model name the config uses in a chain, tier or role."""
+        out: list[str] = [self.doctor_models.cheap, self.doctor_models.strong, self.routing.planner_model]
+        for role in (self.escalation_chains.builder, self.escalation_chains.auditor):
+            for c in COMPLEXITIES:
+                out.extend(role.for_complexity(c))
+        ts = self.routing.tier_strategy
+        out.extend([ts.low, ts.medium, ts.high])
+        out.extend(self.routing.fallback_models.values())
+        return list(dict.fromkeys(out))
+
+    def endpoint(self, name: str) -> Endpoint | None:
+        return next((e for e in self.endpoints if e.name == name), None)
+
+    def price_for(self, model: str) -> ModelPrice | None:
+        """The model's price, or None when the config cannot count its cost."""
+        if model in self.models:
+            return self.models[model]
+        if "/" in model:
+            ep_name, _, inner = model.partition("/")
+            ep = self.endpoint(ep_name)
+            if ep is not None:
+                if inner in ep.models:
+                    return ep.models[inner]
+                if ep.free:
+                    return ModelPrice(free=True)
+        return None
+
+    def unpriced_models(self, models: list[str]) -> list[str]:
+        return [m for m in models if self.price_for(m) is None]
+
+
+_OPENAI = re.compile(r"^(gpt-|o1|o3|o4|chatgpt-|text-embedding-)")
+
+
+def provider_for_model(model: str, config: Config | None = None) -> str:
+    """The provider a model name routes to; ValueError with the routing table for unknown names."""
+    if "/" in model:
+        ep = model.split("/", 1)[0]
+        if config is not None and config.endpoint(ep) is not None:
+            return ep
+        raise ValueError(
+            f"model {model!r} names endpoint {ep!r}, which is not declared under 'endpoints' in the config"
+        )
+    if model.startswith("claude-"):
+        return "anthropic"
+    if _OPENAI.match(model):
+        return "openai"
+    if model.startswith("glm-"):
+        return "glm"
+    if model.startswith("gemini-"):
+        return "gemini"
+    raise ValueError(
+        f"unknown model {model!r}: names must start with claude- (Anthropic), gpt-/o1/o3/o4 (OpenAI), "
+        "glm- (GLM), gemini- (Gemini), or be <endpoint>/<model> for a configured endpoint"
+    )
+
+
+def config_path(explicit: Path | None = None) -> Path:
+    if explicit is not None:
+        return explicit
+    env = os.environ.get("AUTOPACK_CONFIG")
+    if env:
+        return Path(env)
+    return SHIPPED_CONFIG
+
+
+def load_config(explicit: Path | None = None) -> Config:
+    """Load and validate the effective config; ConfigError names file, key path and line."""
+    return validate_file(Config, config_path(explicit), ConfigError, "config")

@@ -1,0 +1,120 @@
+"""Load YAML (or JSON) files keeping the line of every key, and turn pydantic errors into
+messages that name the file, the key path and the line.
+
+Shared by ``config`` and ``plan``: a typo in a user's file must point at the line to fix.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+Loc = tuple[str | int, ...]
+M = TypeVar("M", bound=BaseModel)
+
+
+class YamlProblem(Exception):
+    """A file could not be read or parsed; ``line`` is 1-based when known."""
+
+    def __init__(self, message: str, line: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.line = line
+
+
+def _build(node: yaml.Node, loc: Loc, lines: dict[Loc, int], loader: yaml.SafeLoader) -> Any:
+    lines.setdefault(loc, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        loader.flatten_mapping(node)
+        out: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            key = loader.construct_object(key_node, deep=True)
+            if not isinstance(key, (str, int, float, bool)) or key is None:
+                raise YamlProblem("mapping keys must be plain scalars", key_node.start_mark.line + 1)
+            if key in out:
+                raise YamlProblem(f"duplicate key {key!r}", key_node.start_mark.line + 1)
+            child = (*loc, str(key) if not isinstance(key, int) else key)
+            lines[child] = key_node.start_mark.line + 1
+            out[key] = _build(value_node, child, lines, loader)
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        return [_build(item, (*loc, i), lines, loader) for i, item in enumerate(node.value)]
+    return loader.construct_object(node, deep=True)
+
+
+def load_with_lines(path: Path) -> tuple[Any, dict[Loc, int]]:
+    """Parse ``path`` as UTF-8 YAML (JSON is YAML too); return the data and a key-path -> line map."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise YamlProblem("file not found") from None
+    except UnicodeDecodeError as exc:
+        raise YamlProblem(f"not valid UTF-8 ({exc.reason} at byte {exc.start})") from None
+    except OSError as exc:
+        raise YamlProblem(f"cannot read: {exc.strerror}") from None
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None, {}
+        lines: dict[Loc, int] = {}
+        return _build(node, (), lines, loader), lines
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else None
+        raise YamlProblem(f"malformed YAML: {exc.problem or exc.context}", line) from None
+    except yaml.YAMLError as exc:
+        raise YamlProblem(f"malformed YAML: {exc}") from None
+    finally:
+        loader.dispose()
+
+
+def line_for(lines: dict[Loc, int], loc: Loc) -> int | None:
+    """The line of the deepest known prefix of ``loc`` (a missing key points at its parent)."""
+    probe = tuple(loc)
+    while True:
+        if probe in lines:
+            return lines[probe]
+        if not probe:
+            return None
+        probe = probe[:-1]
+
+
+def format_loc(loc: Loc) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def validation_messages(exc: ValidationError, lines: dict[Loc, int], path: Path) -> list[str]:
+    """One ``file:line: key.path: message`` string per pydantic error."""
+    out = []
+    for err in exc.errors():
+        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+        line = line_for(lines, loc)
+        where = f"{path}:{line}" if line else str(path)
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key (check its spelling; see the shipped example for the allowed keys)"
+        out.append(f"{where}: {format_loc(loc)}: {msg}")
+    return out
+
+
+def validate_file(model: type[M], path: Path, error: type[Exception], what: str) -> M:
+    """Load ``path`` and validate it as ``model``; raise ``error`` with every problem listed."""
+    try:
+        data, lines = load_with_lines(path)
+    except YamlProblem as exc:
+        where = f"{path}:{exc.line}" if exc.line else str(path)
+        raise error(f"{where}: {exc.message}; fix the {what} file and try again") from None
+    if not isinstance(data, dict):
+        raise error(f"{path}: the {what} must be a mapping of keys at the top level")
+    try:
+        return model.model_validate(data, context={"lines": lines, "path": path})
+    except ValidationError as exc:
+        msgs = validation_messages(exc, lines, path)
+        raise error(f"invalid {what}:\n  " + "\n  ".join(msgs)) from None
