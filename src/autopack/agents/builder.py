@@ -1,0 +1,67 @@
+"""The Builder: asks a model for code edits in the phase's edit format.
+
+A reply cut off at the provider's token limit is continued (the partial reply sent back as the
+assistant's prefix where the provider allows it, else with a request to continue); if it is still cut
+off, it is returned marked truncated and the executor never applies it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..config import BuilderSettings
+from .base import CallContext, Completer, assistant, render, user
+
+PREFILL_PROVIDERS = {"anthropic", "scripted", "replay"}
+CONTINUE_PROMPT = "Your reply was cut off by the length limit. Continue exactly where it stopped, without repeating anything."
+
+
+@dataclass(frozen=True)
+class BuilderReply:
+    text: str
+    truncated: bool
+    model: str
+    provider: str
+    continuations: int
+    cost_usd: float
+
+
+class Builder:
+    def __init__(self, service: Completer, settings: BuilderSettings) -> None:
+        self.service = service
+        self.settings = settings
+
+    @staticmethod
+    def system_prompt(mode: str, rules_text: str) -> str:
+        fmt = render(f"format_{mode}.md")
+        rules = f"\nLearned rules for this project (follow them):\n{rules_text}" if rules_text.strip() else ""
+        return render("builder_system.md", format_instructions=fmt, rules=rules)
+
+    def build(self, *, model: str, mode: str, context_text: str, rules_text: str, ctx: CallContext) -> BuilderReply:
+        system = self.system_prompt(mode, rules_text)
+        messages = [user(context_text)]
+        result = self.service.complete(
+            role="builder", model=model, system=system, messages=messages, max_tokens=self.settings.max_output_tokens,
+            policy=ctx.policy, phase_id=ctx.phase_id, attempt_id=ctx.attempt_id,
+        )
+        text = result.response.text
+        cost = result.cost_usd
+        continuations = 0
+        while result.response.truncated and continuations < self.settings.max_continuations:
+            continuations += 1
+            if result.provider in PREFILL_PROVIDERS:
+                # Providers reject a prefix ending in whitespace; the model re-emits it.
+                text = text.rstrip()
+                follow = [user(context_text), assistant(text)]
+            else:
+                follow = [user(context_text), assistant(text), user(CONTINUE_PROMPT)]
+            result = self.service.complete(
+                role="builder", model=model, system=system, messages=follow, max_tokens=self.settings.max_output_tokens,
+                policy=ctx.policy, phase_id=ctx.phase_id, attempt_id=ctx.attempt_id,
+            )
+            text += result.response.text
+            cost += result.cost_usd
+        return BuilderReply(
+            text=text, truncated=result.response.truncated, model=result.model, provider=result.provider,
+            continuations=continuations, cost_usd=cost,
+        )

@@ -1,0 +1,118 @@
+"""The Doctor: diagnoses a failing phase and picks one recovery action.
+
+Routing: the cheap model by default; the strong one for high-risk error categories or a health budget
+near its limit, or when the cheap answer's confidence is below ``min_confidence_for_cheap`` (then the
+strong model is asked and its answer used). The executor enforces the per-phase and per-run budgets.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from ..config import Config
+from .auditor import _short_error
+from .base import CallContext, Completer, JsonReplyError, assistant, extract_json_object, render, user
+
+Action = Literal["retry_with_fix", "replan", "skip_phase", "mark_fatal", "rollback_run", "execute_fix"]
+
+
+class Diagnosis(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    action: Action
+    confidence: float = Field(ge=0, le=1)
+    rationale: str
+    hint: str | None = None
+    commands: list[str] = Field(default_factory=list)
+
+
+@dataclass
+class DoctorRequest:
+    """The compact evidence the Doctor sees."""
+
+    phase: dict[str, Any]
+    attempts: list[dict[str, Any]]  # number, model, outcome, error_category, normalized message
+    last_patch: str
+    gate_tail: str
+    budget: dict[str, Any]
+    budget_near_limit: bool
+    execute_fix_enabled: bool = False
+
+    def render(self) -> str:
+        patch = self.last_patch if len(self.last_patch) < 6000 else self.last_patch[:6000] + "\n[patch cut]"
+        tail = self.gate_tail[-4000:]
+        return (
+            "Phase:\n" + json.dumps(self.phase, indent=1, ensure_ascii=False)
+            + "\n\nAttempts so far:\n" + json.dumps(self.attempts, indent=1, ensure_ascii=False)
+            + f"\n\nLast patch:\n```diff\n{patch}\n```\n\nGate output tail:\n```\n{tail}\n```\n"
+            + "\nRun health budget:\n" + json.dumps(self.budget, ensure_ascii=False)
+            + (" (NEAR ITS LIMIT)" if self.budget_near_limit else "") + "\n"
+        )
+
+
+@dataclass
+class DoctorResult:
+    diagnosis: Diagnosis | None
+    model: str
+    calls: int
+    escalated: bool
+    reasons: list[str] = field(default_factory=list)
+    error: str | None = None
+
+
+class Doctor:
+    def __init__(self, service: Completer, config: Config, max_tokens: int = 1500) -> None:
+        self.service = service
+        self.config = config
+        self.max_tokens = max_tokens
+
+    def choose_model(self, request: DoctorRequest) -> tuple[str, str]:
+        dm = self.config.doctor_models
+        from ..recovery.categories import is_high_risk
+
+        risky = [a.get("error_category") for a in request.attempts if a.get("error_category")]
+        if any(is_high_risk(c, dm.high_risk_categories) for c in risky):
+            return dm.strong, "high-risk error category"
+        if request.budget_near_limit:
+            return dm.strong, "health budget near its limit"
+        return dm.cheap, "routine failure"
+
+    def _ask(self, model: str, request: DoctorRequest, ctx: CallContext) -> tuple[Diagnosis | None, str, str | None]:
+        note = "enabled." if request.execute_fix_enabled else "it is DISABLED in this run, do not choose it."
+        system = render("doctor_system.md", execute_fix_note=note)
+        prompt = request.render()
+        messages = [user(prompt)]
+        used, error = model, None
+        for _ in range(2):
+            result = self.service.complete(
+                role="doctor", model=model, system=system, messages=messages, max_tokens=self.max_tokens,
+                json_mode=True, policy=ctx.policy, phase_id=ctx.phase_id, attempt_id=ctx.attempt_id,
+            )
+            used = result.model
+            try:
+                return Diagnosis.model_validate(extract_json_object(result.response.text)), used, None
+            except (JsonReplyError, ValidationError) as exc:
+                error = _short_error(exc)
+                messages = [user(prompt), assistant(result.response.text or "(empty)"),
+                            user(f"That is not a valid diagnosis: {error}. Reply with only the JSON object.")]
+        return None, used, error
+
+    def diagnose(self, request: DoctorRequest, ctx: CallContext) -> DoctorResult:
+        dm = self.config.doctor_models
+        model, why = self.choose_model(request)
+        diag, used, error = self._ask(model, request, ctx)
+        calls, escalated, reasons = 1, model == dm.strong, [f"{model}: {why}"]
+        if model != dm.strong and (diag is None or diag.confidence < dm.min_confidence_for_cheap):
+            reason = "no valid answer" if diag is None else f"confidence {diag.confidence:.2f} < {dm.min_confidence_for_cheap}"
+            reasons.append(f"{dm.strong}: cheap model's {reason}")
+            strong, used2, error2 = self._ask(dm.strong, request, ctx)
+            calls += 1
+            escalated = True
+            if strong is not None:
+                diag, used, error = strong, used2, None
+            elif diag is None:
+                used, error = used2, error2
+        return DoctorResult(diagnosis=diag, model=used, calls=calls, escalated=escalated, reasons=reasons, error=error)
