@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import os
 import re
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validator
 
 from .errors import ConfigError
-from .yamlfile import validate_file
+from .yamlfile import Loc, format_loc, line_for, validate_file
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 # In a checkout (or an editable install) the file lives at config/models.yaml; a wheel carries a
@@ -36,7 +36,7 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class Policy(str, Enum):
+class Policy(StrEnum):
     """How a phase picks its first model and its fallback order."""
 
     BEST_FIRST = "BEST_FIRST"  # start on the strongest model of the chain
@@ -87,10 +87,13 @@ class DoctorModels(Strict):
     call_after_failures: int = Field(2, ge=1, description="failed Builder attempts before the Doctor is asked")
 
 
+FixType = Literal["git", "file", "python"]
+
+
 class DoctorSettings(Strict):
     allow_execute_fix_global: bool = False
     max_execute_fix_per_phase: int = Field(1, ge=0)
-    allowed_fix_types: list[Literal["git", "file", "python"]] = Field(default_factory=lambda: ["git", "file"])
+    allowed_fix_types: list[FixType] = Field(default_factory=lambda: list[FixType](["git", "file"]))
     command_timeout_seconds: float = Field(120, gt=0)
 
 
@@ -209,27 +212,55 @@ class Config(Strict):
     builder: BuilderSettings = Field(default_factory=BuilderSettings)
 
     @model_validator(mode="after")
-    def _names_route(self) -> Config:
-        names = {e.name for e in self.endpoints}
-        if len(names) != len(self.endpoints):
-            raise ValueError("two endpoints share a name")
-        bad = [p for p in self.routing.fallback_chain if p not in BUILTIN_PROVIDERS and p not in names]
-        if bad:
-            raise ValueError(f"routing.fallback_chain names unknown providers {bad}")
-        for model in self.referenced_models():
-            provider_for_model(model, self)  # raises ValueError naming the model
+    def _names_route(self, info: ValidationInfo) -> Config:
+        # Raised as ConfigError (not ValueError) so the message can point at the key that names the
+        # bad model or provider, with its line, instead of pydantic's "(top level)".
+        ctx = info.context or {}
+        lines: dict[Loc, int] = ctx.get("lines", {})
+        path = ctx.get("path", "config")
+        problems: list[tuple[Loc, str]] = []
+        names = [e.name for e in self.endpoints]
+        for i, name in enumerate(names):
+            if name in names[:i]:
+                problems.append((("endpoints", i, "name"), f"two endpoints are named {name!r}; give each a unique name"))
+        for i, provider in enumerate(self.routing.fallback_chain):
+            if provider not in BUILTIN_PROVIDERS and provider not in names:
+                problems.append((
+                    ("routing", "fallback_chain", i),
+                    f"unknown provider {provider!r}: use one of {', '.join(BUILTIN_PROVIDERS)} or an endpoint name",
+                ))
+        for loc, model in self._model_refs():
+            try:
+                provider_for_model(model, self)
+            except ValueError as exc:
+                problems.append((loc, str(exc)))
+        if problems:
+            msgs = []
+            for loc, msg in problems:
+                line = line_for(lines, loc)
+                msgs.append(f"{path}:{line}: {format_loc(loc)}: {msg}" if line else f"{path}: {format_loc(loc)}: {msg}")
+            raise ConfigError("invalid config:\n  " + "\n  ".join(msgs))
         return self
+
+    def _model_refs(self) -> list[tuple[Loc, str]]:
+        """Every (key path, model name) the config uses in a chain, tier or role."""
+        out: list[tuple[Loc, str]] = [
+            (("doctor_models", "cheap"), self.doctor_models.cheap),
+            (("doctor_models", "strong"), self.doctor_models.strong),
+            (("routing", "planner_model"), self.routing.planner_model),
+        ]
+        for role in ("builder", "auditor"):
+            chains: TierChains = getattr(self.escalation_chains, role)
+            for c in COMPLEXITIES:
+                out.extend((("escalation_chains", role, c, "models", i), m) for i, m in enumerate(chains.for_complexity(c)))
+        ts = self.routing.tier_strategy
+        out.extend((("routing", "tier_strategy", c), getattr(ts, c)) for c in COMPLEXITIES)
+        out.extend((("routing", "fallback_models", p), m) for p, m in self.routing.fallback_models.items())
+        return out
 
     def referenced_models(self) -> list[str]:
         """Every model name the config uses in a chain, tier or role."""
-        out: list[str] = [self.doctor_models.cheap, self.doctor_models.strong, self.routing.planner_model]
-        for role in (self.escalation_chains.builder, self.escalation_chains.auditor):
-            for c in COMPLEXITIES:
-                out.extend(role.for_complexity(c))
-        ts = self.routing.tier_strategy
-        out.extend([ts.low, ts.medium, ts.high])
-        out.extend(self.routing.fallback_models.values())
-        return list(dict.fromkeys(out))
+        return list(dict.fromkeys(m for _, m in self._model_refs()))
 
     def endpoint(self, name: str) -> Endpoint | None:
         return next((e for e in self.endpoints if e.name == name), None)

@@ -71,6 +71,10 @@ def archive_old_logs(logs_dir: Path, keep: int = 20) -> list[Path]:
     for old in logs[keep:]:
         dest.mkdir(parents=True, exist_ok=True)
         target = dest / old.name
+        n = 1
+        while target.exists():  # a re-run with the same id archived before: keep both logs
+            target = dest / f"{old.stem}.{n}{old.suffix}"
+            n += 1
         shutil.move(str(old), str(target))
         moved.append(target)
     return moved

@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from enum import Enum
+from enum import Enum, StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,7 @@ from .errors import StoreError
 SCHEMA_VERSION = 1
 
 
-class PhaseState(str, Enum):
+class PhaseState(StrEnum):
     QUEUED = "QUEUED"
     BUILDING = "BUILDING"
     APPLYING = "APPLYING"
@@ -38,7 +38,7 @@ class PhaseState(str, Enum):
 TERMINAL_STATES = {PhaseState.COMPLETE, PhaseState.SKIPPED, PhaseState.FATAL}
 
 
-class RunStatus(str, Enum):
+class RunStatus(StrEnum):
     RUNNING = "RUNNING"
     COMPLETE = "COMPLETE"
     FAILED = "FAILED"
@@ -294,16 +294,22 @@ class RunStore:
         with self.transaction() as db:
             if vals:
                 sets = ", ".join(f"{k}=?" for k in vals)
-                db.execute(
+                changed = db.execute(
                     f"UPDATE phases SET {sets}, updated_at=? WHERE run_id=? AND phase_id=?",
                     (*vals.values(), time.time(), run_id, phase_id),
-                )
+                ).rowcount
+            else:
+                changed = len(db.execute("SELECT 1 FROM phases WHERE run_id=? AND phase_id=?", (run_id, phase_id)).fetchall())
+            if not changed:  # an event for a phase that does not exist would be a lie in the log
+                raise StoreError(f"run {run_id!r} has no phase {phase_id!r}")
             self._event(db, run_id, phase_id, event, {**(data or {}), **vals})
 
     def add_revision(self, run_id: str, phase_id: str, spec: dict[str, Any], reason: str, diff: str, decided_by: str) -> int:
         """Store a re-planned phase spec as a new revision; the phase returns to QUEUED with the event."""
         with self.transaction() as db:
             cur = db.execute("SELECT revision, replans FROM phases WHERE run_id=? AND phase_id=?", (run_id, phase_id)).fetchone()
+            if cur is None:
+                raise StoreError(f"run {run_id!r} has no phase {phase_id!r}")
             rev = int(cur["revision"]) + 1
             db.execute(
                 "INSERT INTO phase_revisions(run_id, phase_id, revision, spec_json, reason, diff, created_at) VALUES (?,?,?,?,?,?,?)",
@@ -360,6 +366,8 @@ class RunStore:
     ) -> None:
         with self.transaction() as db:
             row = db.execute("SELECT run_id, phase_id, number FROM attempts WHERE attempt_id=?", (attempt_id,)).fetchone()
+            if row is None:
+                raise StoreError(f"no attempt {attempt_id} in {self.path}")
             db.execute(
                 "UPDATE attempts SET outcome=?, error_category=?, message=?, normalized_message=?, reply_hash=?,"
                 " patch=?, gate_tail=?, finished_at=? WHERE attempt_id=?",
