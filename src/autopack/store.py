@@ -43,6 +43,7 @@ class RunStatus(StrEnum):
     COMPLETE = "COMPLETE"
     FAILED = "FAILED"
     STOPPED = "STOPPED"  # budget or cap reached: resumable
+    PARTIAL = "PARTIAL"  # finished, but some phases were skipped
 
 
 _SCHEMA = """

@@ -1,0 +1,145 @@
+"""One attempt at a phase: Builder reply -> parse -> apply (scope-checked) -> quality gate -> Auditor(s).
+
+Returns an ``AttemptOutcome``; it never commits and never decides what happens after a failure (the
+executor does both). The store is told of each step so a killed process can be resumed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .agents.auditor import Auditor
+from .agents.base import CallContext
+from .agents.builder import Builder
+from .agents.context import build_context
+from .config import Config
+from .edits import apply_edits, parse_reply
+from .gate import GateResult, run_checks
+from .plan import Phase, Plan
+from .recovery.categories import ErrorCategory, categorize_gate_output
+from .recovery.escalation import first_model
+from .recovery.normalize import normalize_error_message
+from .workspace import Workspace
+
+MAX_FEEDBACK = 8000
+
+
+@dataclass
+class AttemptOutcome:
+    ok: bool
+    model: str
+    category: str | None = None
+    message: str = ""  # what went wrong, for the store and the Builder's next prompt
+    reply_hash: str | None = None
+    edit_hash: str | None = None
+    gate_signature: str | None = None
+    patch: str = ""
+    gate: GateResult | None = None
+    keep_workspace: bool = False  # partial edits stay applied (the feedback says which)
+    compact_next: bool = False  # retry in a more compact edit mode
+    auditors: list[str] = field(default_factory=list)
+
+    @property
+    def normalized(self) -> str:
+        return normalize_error_message(self.message)
+
+
+def _hash(text: str) -> str:
+    return hashlib.sha256(" ".join(text.split()).encode("utf-8")).hexdigest()[:16]
+
+
+@dataclass
+class AttemptEnv:
+    config: Config
+    plan: Plan
+    workspace: Workspace
+    builder: Builder
+    auditor: Auditor
+    run_dir: Path
+    step: Callable[[str, dict[str, Any]], None]  # reports a step (state change + progress)
+
+
+def run_attempt(
+    env: AttemptEnv,
+    phase: Phase,
+    *,
+    model: str,
+    mode: str,
+    number: int,
+    start_commit: str,
+    feedback: str | None,
+    hint: str | None,
+    rules_text: str,
+    ctx: CallContext,
+) -> AttemptOutcome:
+    cfg = env.config
+    root = env.workspace.root
+    env.step("BUILDING", {"model": model, "attempt": number})
+    context = build_context(phase, root, goal=env.plan.goal, budget_tokens=cfg.builder.context_token_budget,
+                            feedback=feedback, hint=hint)
+    reply = env.builder.build(model=model, mode=mode, context_text=context.text, rules_text=rules_text, ctx=ctx)
+    used = reply.model
+    rhash = _hash(reply.text) if reply.text.strip() else None
+    if not reply.text.strip():
+        return AttemptOutcome(False, used, ErrorCategory.empty_reply.value, "the reply was empty; reply with edits in the requested format")
+    if reply.truncated:
+        return AttemptOutcome(False, used, ErrorCategory.truncation.value,
+                              "your reply was cut off at the output limit and was not applied; send smaller, targeted "
+                              "search/replace edits instead of whole files", reply_hash=rhash, compact_next=True)
+    parsed = parse_reply(reply.text, mode)
+    if parsed.truncated:
+        return AttemptOutcome(False, used, ErrorCategory.truncation.value,
+                              "your reply ends inside an unterminated block, so nothing was applied: "
+                              + "; ".join(parsed.problems), reply_hash=rhash, compact_next=True)
+    if not parsed.edits:
+        why = "; ".join(parsed.problems) or "no edit blocks were found"
+        return AttemptOutcome(False, used, ErrorCategory.empty_reply.value,
+                              f"the reply contained no edits ({why}); use the edit format described in the instructions",
+                              reply_hash=rhash)
+    ehash = _hash("\n".join(repr(e) for e in parsed.edits))
+
+    env.step("APPLYING", {"edits": len(parsed.edits)})
+    report = apply_edits(parsed.edits, root, phase.scope, allow_mass_deletion=phase.allow_mass_deletion)
+    if not report.ok:
+        partial = bool(report.files_changed)
+        return AttemptOutcome(False, used, report.category or ErrorCategory.patch_apply_error.value,
+                              report.feedback()[:MAX_FEEDBACK], reply_hash=rhash, edit_hash=ehash,
+                              patch=env.workspace.diff(start_commit), keep_workspace=partial and report.category == "patch_apply_error")
+
+    checks = list(phase.checks) + list(env.plan.default_checks) + list(cfg.quality_gate.default_checks)
+    env.step("GATING", {"checks": len(checks)})
+    gate = run_checks(checks, root, timeout=cfg.quality_gate.check_timeout_seconds,
+                      log_path=env.run_dir / "gate" / f"{phase.id}-attempt{number}.log",
+                      tail_lines=cfg.quality_gate.tail_lines)
+    patch = env.workspace.diff(start_commit)
+    if not gate.passed:
+        tail = gate.tail()
+        category = categorize_gate_output(tail).value
+        failed = ",".join(sorted(
+            name for c in gate.checks if not c.passed for name in ((c.pytest.failed_tests if c.pytest else []) or [c.command])
+        ))
+        return AttemptOutcome(False, used, category, f"quality gate failed: {gate.summary()}\n{tail}"[:MAX_FEEDBACK],
+                              reply_hash=rhash, edit_hash=ehash, gate_signature=_hash(category + failed), patch=patch, gate=gate)
+
+    env.step("AUDITING", {})
+    dual = phase.category in cfg.quality_gate.dual_audit_categories
+    auditors = [first_model(cfg, phase.category, phase.complexity, "auditor")]
+    if dual:
+        chain = cfg.escalation_chains.auditor.for_complexity(phase.complexity)
+        second = next((m for m in chain if m != auditors[0]), auditors[0])
+        auditors.append(second)
+    phase_text = f"PHASE: {phase.id}\nName: {phase.name}\nGoal: {phase.description}\nScope: {', '.join(phase.scope)}"
+    for auditor_model in auditors:
+        outcome = env.auditor.review(model=auditor_model, phase_text=phase_text, diff=patch, gate_summary=gate.summary(),
+                                     gate_tail=gate.tail(), ctx=ctx)
+        if outcome.verdict is None:
+            return AttemptOutcome(False, used, ErrorCategory.malformed_output.value, outcome.error or "auditor reply invalid",
+                                  reply_hash=rhash, edit_hash=ehash, patch=patch, gate=gate, auditors=auditors)
+        if not outcome.verdict.accepted:
+            return AttemptOutcome(False, used, ErrorCategory.auditor_reject.value, outcome.verdict.feedback()[:MAX_FEEDBACK],
+                                  reply_hash=rhash, edit_hash=ehash, patch=patch, gate=gate, auditors=auditors)
+    return AttemptOutcome(True, used, patch=patch, gate=gate, reply_hash=rhash, edit_hash=ehash, auditors=auditors)

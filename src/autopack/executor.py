@@ -1,0 +1,383 @@
+"""The executor: the loop that wires the rooms together for one run.
+
+For each phase in order: attempts (see ``attempt.py``) until one is approved and committed, with the
+recovery layer deciding after each failure: escalate the model, re-plan on an approach flaw, consult the
+Doctor and carry out its action, or stop. Every state change goes to the run store first, so the same
+command resumes a killed run: no phase is applied twice, no approved commit is lost, and half-applied
+edits are rolled back.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .agents.auditor import Auditor
+from .agents.base import CallContext
+from .agents.builder import Builder
+from .agents.doctor import Doctor, DoctorRequest
+from .agents.planner import Planner, PlannerError, spec_diff
+from .attempt import AttemptEnv, AttemptOutcome, run_attempt
+from .config import Config
+from .errors import AutopackError, RunStopped
+from .layout import Layout
+from .llm.service import AllProvidersFailed, LlmService
+from .llm.types import ProviderError
+from .lock import RunLock
+from .plan import Phase, Plan
+from .progress import Reporter
+from .recovery.approach import FailureRecord, detect_approach_flaw
+from .recovery.budget import HealthBudget
+from .recovery.categories import ErrorCategory, categorize_provider_error
+from .recovery.escalation import EscalationLadder
+from .recovery.execute_fix import run_fix
+from .store import CallRecord, PhaseState, RunStatus, RunStore
+from .workspace import Workspace
+
+PATCH_CATEGORIES = {"patch_apply_error", "scope_violation", "syntax_error", "destructive_output", "truncation"}
+
+
+class PhaseFatal(AutopackError):
+    exit_code = 1
+
+
+@dataclass
+class RunOptions:
+    run_id: str
+    project_dir: Path
+    plan_path: Path | None
+    home: Path
+    env: dict[str, str] = field(default_factory=lambda: dict(os.environ))
+
+
+@dataclass
+class RunResult:
+    run_id: str
+    status: str
+    reason: str | None
+    exit_code: int
+    summary: dict[str, Any]
+
+
+class StoreSink:
+    """Connects the LLM service to the run store, the health budget and the progress view."""
+
+    def __init__(self, store: RunStore, run_id: str, budget: HealthBudget, reporter: Reporter) -> None:
+        self.store, self.run_id, self.budget, self.reporter = store, run_id, budget, reporter
+
+    def on_call(self, record: CallRecord, phase_id: str | None, attempt_id: int | None) -> None:
+        self.store.record_call(self.run_id, record, phase_id=phase_id, attempt_id=attempt_id)
+        self.reporter.event("llm_call", {"provider": record.provider, "model": record.model, "tokens_in": record.tokens_in,
+                                         "tokens_out": record.tokens_out, "cost_usd": record.cost_usd, "ok": record.ok})
+
+    def on_event(self, kind: str, data: dict[str, Any], phase_id: str | None) -> None:
+        self.store.add_event(self.run_id, kind, data, phase_id=phase_id)
+        self.reporter.event(kind, data)
+
+    def on_http_500(self) -> None:
+        self.budget.record_http_500()
+        self.store.add_event(self.run_id, "http_500", {})
+
+
+class Executor:
+    def __init__(self, config: Config, plan: Plan, store: RunStore, layout: Layout, workspace: Workspace,
+                 service: LlmService, budget: HealthBudget, reporter: Reporter, run_id: str) -> None:
+        self.config, self.plan, self.store, self.layout = config, plan, store, layout
+        self.ws, self.service, self.budget, self.reporter, self.run_id = workspace, service, budget, reporter, run_id
+        self.run_dir = layout.run_dir(run_id)
+        self.builder = Builder(service, config.builder)
+        self.auditor = Auditor(service)
+        self.doctor = Doctor(service, config)
+        self.planner = Planner(service)
+        self.env = AttemptEnv(config, plan, workspace, self.builder, self.auditor, self.run_dir, self._step)
+        self._phase_id: str | None = None
+
+    # reporting --------------------------------------------------------------------------------
+    def _emit(self, kind: str, data: dict[str, Any], phase_id: str | None = None) -> None:
+        self.store.add_event(self.run_id, kind, data, phase_id=phase_id)
+        self.reporter.event(kind, data)
+
+    def _step(self, state: str, data: dict[str, Any]) -> None:
+        assert self._phase_id is not None
+        self.store.set_phase(self.run_id, self._phase_id, "phase_state", data, state=PhaseState(state))
+        self.reporter.event("step", {"step": state.lower(), **data})
+
+    def _set(self, phase_id: str, event: str, reason: str, **fields: Any) -> None:
+        self.store.set_phase(self.run_id, phase_id, event, {"reason": reason}, **fields)
+        self.reporter.event(event, {"phase": phase_id, "reason": reason, **{k: v for k, v in fields.items() if k != "state"}})
+
+    # the run ----------------------------------------------------------------------------------
+    def run(self) -> RunResult:
+        rows = self.store.phases(self.run_id)
+        total = len(rows)
+        for i, row in enumerate(rows, 1):
+            pid = row["phase_id"]
+            state = PhaseState(row["state"])
+            if state in (PhaseState.COMPLETE, PhaseState.SKIPPED):
+                continue
+            spec = Phase.model_validate(self.store.phase_spec(self.run_id, pid))
+            blocked = [d for d in spec.depends_on if self.store.phase(self.run_id, d)["state"] != PhaseState.COMPLETE.value]
+            if blocked:
+                self._set(pid, "phase_skipped", f"depends on {', '.join(blocked)}, which did not complete", state=PhaseState.SKIPPED)
+                continue
+            self._phase_id = pid
+            self.reporter.event("phase_started", {"phase": pid, "name": spec.name, "index": i, "total": total})
+            result = self.run_phase(pid, row)
+            if result in (PhaseState.FAILED, PhaseState.FATAL):
+                return self._finish(RunStatus.FAILED, f"phase {pid} {result.value.lower()}; fix the cause and run the same command to resume", 1)
+        states = [p["state"] for p in self.store.phases(self.run_id)]
+        if all(s == PhaseState.COMPLETE.value for s in states):
+            return self._finish(RunStatus.COMPLETE, None, 0)
+        skipped = sum(s == PhaseState.SKIPPED.value for s in states)
+        return self._finish(RunStatus.PARTIAL, f"{skipped} phase(s) skipped", 1)
+
+    def _finish(self, status: RunStatus, reason: str | None, code: int) -> RunResult:
+        self.store.update_run(self.run_id, "run_finished", {"reason": reason}, status=status, stop_reason=reason)
+        self.reporter.event("run_finished", {"status": status.value, "reason": reason})
+        return RunResult(self.run_id, status.value, reason, code, {})
+
+    # one phase --------------------------------------------------------------------------------
+    def run_phase(self, pid: str, row: dict[str, Any]) -> PhaseState:
+        cfg = self.config
+        # A commit for this phase may exist when the process died between git and the store.
+        existing = self.ws.find_phase_commit(pid)
+        if existing:
+            self._set(pid, "phase_complete", "found its commit on the run branch (recovered after a crash)",
+                      state=PhaseState.COMPLETE, commit_sha=existing)
+            return PhaseState.COMPLETE
+        start = row["start_commit"] or self.ws.head()
+        if row["start_commit"]:
+            self.ws.restore(start)  # roll back anything a killed attempt left half-applied
+        if row["state"] in (PhaseState.FAILED.value, PhaseState.FATAL.value):
+            self.store.set_phase(self.run_id, pid, "phase_requeued", {"decided_by": "user", "reason": "the run was started again"},
+                                 state=PhaseState.QUEUED)
+        self.store.set_phase(self.run_id, pid, "phase_state", {"reason": "phase started"}, state=PhaseState.BUILDING, start_commit=start)
+
+        history = [a for a in self.store.attempts(self.run_id, pid) if a["outcome"] not in ("running", "interrupted", "stopped")]
+        spec = Phase.model_validate(self.store.phase_spec(self.run_id, pid))
+        ladder = EscalationLadder.from_history(cfg, "builder", spec.category, spec.complexity,
+                                               [(a["model"], a["complexity"], a["error_category"]) for a in history])
+        revision_start = self.store.revisions(self.run_id, pid)[-1]["created_at"]
+        failures = [self._failure_record(a) for a in history if a["outcome"] == "failed" and a["started_at"] >= revision_start]
+        last = history[-1] if history else None
+        feedback = last["message"] if last and last["outcome"] == "failed" else None
+        mode_override: str | None = None
+        since_doctor = len(failures)
+        attempts_done = len(history)
+
+        while True:
+            reason = self.budget.exceeded()
+            if reason:
+                raise RunStopped(reason)
+            if attempts_done >= cfg.complexity_escalation.max_attempts_per_phase:
+                self._set(pid, "phase_failed", f"no approved change after {attempts_done} attempts "
+                          f"(complexity_escalation.max_attempts_per_phase = {cfg.complexity_escalation.max_attempts_per_phase})",
+                          state=PhaseState.FAILED)
+                return PhaseState.FAILED
+            spec = Phase.model_validate(self.store.phase_spec(self.run_id, pid))
+            phase_row = self.store.phase(self.run_id, pid)
+            rung = ladder.current
+            aid, number = self.store.start_attempt(self.run_id, pid, rung.model, rung.complexity)
+            self.store.set_phase(self.run_id, pid, "phase_state", {"attempt": number}, model=rung.model, complexity=rung.complexity)
+            ctx = CallContext(phase_id=pid, attempt_id=aid, policy=cfg.routing.policy_for(spec.category))
+            try:
+                outcome = run_attempt(
+                    self.env, spec, model=rung.model, mode=mode_override or spec.builder_mode, number=number,
+                    start_commit=start, feedback=feedback, hint=phase_row["hint"], rules_text=self._rules_text(spec), ctx=ctx,
+                )
+            except RunStopped:
+                self.store.finish_attempt(aid, "stopped", message="run stopped during this attempt")
+                self.ws.restore(start)
+                raise
+            except AllProvidersFailed as exc:
+                last_err = getattr(exc, "last_error", None)
+                cat = categorize_provider_error(last_err.kind, last_err.status).value if isinstance(last_err, ProviderError) else "infra"
+                outcome = AttemptOutcome(False, rung.model, cat, str(exc))
+            attempts_done += 1
+            if outcome.ok:
+                self._commit(pid, spec, aid, number, outcome, failures)
+                return PhaseState.COMPLETE
+
+            # a failed attempt ---------------------------------------------------------------
+            self.store.finish_attempt(aid, "failed", outcome.category, outcome.message, outcome.normalized,
+                                      outcome.reply_hash, outcome.patch[:50_000], outcome.gate.tail() if outcome.gate else None)
+            self.budget.record_failure(outcome.category or "unknown")
+            if not outcome.keep_workspace:
+                self.ws.restore(start)
+            feedback = outcome.message
+            if outcome.compact_next and (mode_override or spec.builder_mode) == "full_file":
+                mode_override = "structured_edit"
+                self._emit("mode_switch", {"phase": pid, "to": "structured_edit", "reason": "reply cut off in full_file mode"}, pid)
+            failures.append(self._failure_record({"error_category": outcome.category, "message": outcome.message,
+                                                  "reply_hash": outcome.reply_hash, "edit_hash": outcome.edit_hash,
+                                                  "gate_signature": outcome.gate_signature}))
+            since_doctor += 1
+            escalated = ladder.record_failure(outcome.category or "unknown")
+            if escalated:
+                self._emit("escalation", {"phase": pid, "from": rung.model, "to": ladder.current.model, "reason": escalated,
+                                          "complexity": ladder.current.complexity}, pid)
+
+            flaw = detect_approach_flaw(failures, cfg.replan)
+            if flaw is not None:
+                self._emit("approach_flaw", {"phase": pid, "reason": flaw.reason, "kind": flaw.kind}, pid)
+                if phase_row["replans"] < cfg.replan.max_replans_per_phase:
+                    if self._replan(pid, spec, failures, f"{flaw.kind}: {flaw.reason}", decided_by="approach-flaw detector"):
+                        failures, feedback, since_doctor = [], None, 0
+                        self.ws.restore(start)
+                        continue
+            near = self.budget.near_limit(cfg.doctor_models.health_budget_near_limit_ratio)
+            if (since_doctor >= cfg.doctor_models.call_after_failures or near or flaw is not None) and self._doctor_allowed(pid):
+                since_doctor = 0
+                verdict = self._consult_doctor(pid, spec, start, outcome, near)
+                if verdict is not None:
+                    action, data = verdict
+                    if action == "skip_phase":
+                        self.ws.restore(start)
+                        self._set(pid, "phase_skipped", f"the Doctor skipped it: {data.get('rationale', '')}", state=PhaseState.SKIPPED)
+                        return PhaseState.SKIPPED
+                    if action == "mark_fatal":
+                        self.ws.restore(start)
+                        self._set(pid, "phase_fatal", f"the Doctor marked it fatal: {data.get('rationale', '')}", state=PhaseState.FATAL)
+                        return PhaseState.FATAL
+                    if action == "rollback_run":
+                        self._rollback_run(data)
+                        return PhaseState.FATAL
+                    if action == "replan":
+                        if self.store.phase(self.run_id, pid)["replans"] < cfg.replan.max_replans_per_phase and self._replan(
+                            pid, spec, failures, f"Doctor: {data.get('rationale', '')}", decided_by="doctor"
+                        ):
+                            failures, feedback = [], None
+                            self.ws.restore(start)
+                    if action == "execute_fix":
+                        self._execute_fix(pid, data)
+
+    def _failure_record(self, a: dict[str, Any]) -> FailureRecord:
+        return FailureRecord(category=a.get("error_category") or "unknown", message=a.get("message") or "",
+                             reply_hash=a.get("reply_hash"), edit_hash=a.get("edit_hash"), gate_signature=a.get("gate_signature"))
+
+    def _commit(self, pid: str, spec: Phase, aid: int, number: int, outcome: AttemptOutcome, failures: list[FailureRecord]) -> None:
+        self._step("COMMITTING", {})
+        gate_summary = outcome.gate.summary() if outcome.gate else "no checks"
+        message = Workspace.commit_message(self.run_id, pid, spec.name, outcome.model, gate_summary, number)
+        sha = self.ws.commit(message, allow_empty=True)
+        self.store.finish_attempt(aid, "approved", patch=outcome.patch[:50_000], gate_tail=outcome.gate.tail() if outcome.gate else None)
+        self._set(pid, "phase_complete", f"approved on attempt {number} ({gate_summary})", state=PhaseState.COMPLETE, commit_sha=sha)
+        self.reporter.event("phase_complete", {"phase": pid, "commit": sha})
+        if failures:
+            self._learn(spec, failures[-1], outcome)
+
+    # recovery actions -------------------------------------------------------------------------
+    def _replan(self, pid: str, spec: Phase, failures: list[FailureRecord], reason: str, decided_by: str) -> bool:
+        ctx = CallContext(phase_id=pid, policy=self.config.routing.policy_for(spec.category))
+        try:
+            revised, rationale = self.planner.replan_phase(
+                model=self.config.routing.planner_model, phase=spec,
+                failures=[{"category": f.category, "message": f.message[:800]} for f in failures[-3:]],
+                allowed_paths=self.plan.allowed_paths, reason=reason, ctx=ctx,
+            )
+        except (PlannerError, AllProvidersFailed) as exc:
+            self._emit("replan_failed", {"phase": pid, "reason": str(exc)}, pid)
+            return False
+        old = spec.model_dump(exclude={"tier"})
+        new = revised.model_dump(exclude={"tier"})
+        diff = spec_diff(old, new)
+        rev = self.store.add_revision(self.run_id, pid, new, f"{reason} | {rationale}".strip(" |"), diff, decided_by)
+        self.reporter.event("phase_replanned", {"phase": pid, "revision": rev, "reason": reason, "diff": diff})
+        self.store.set_phase(self.run_id, pid, "phase_state", {"decided_by": decided_by, "reason": "re-planned, building again"},
+                             state=PhaseState.BUILDING)
+        return True
+
+    def _doctor_allowed(self, pid: str) -> bool:
+        dm = self.config.doctor_models
+        used_phase = self.store.phase(self.run_id, pid)["doctor_calls"]
+        used_run = self.store.count_events(self.run_id, "doctor_diagnosis")
+        return used_phase < dm.max_calls_per_phase and used_run < dm.max_calls_per_run
+
+    def _consult_doctor(self, pid: str, spec: Phase, start: str, outcome: AttemptOutcome, near: bool) -> tuple[str, dict[str, Any]] | None:
+        attempts = [{"number": a["number"], "model": a["model"], "outcome": a["outcome"], "error_category": a["error_category"],
+                     "error": (a["normalized_message"] or "")[:600]} for a in self.store.attempts(self.run_id, pid)]
+        req = DoctorRequest(phase=spec.model_dump(exclude={"tier"}), attempts=attempts, last_patch=outcome.patch,
+                            gate_tail=outcome.gate.tail() if outcome.gate else outcome.message[-3000:],
+                            budget=self.budget.snapshot(), budget_near_limit=near,
+                            execute_fix_enabled=self.config.doctor.allow_execute_fix_global)
+        try:
+            result = self.doctor.diagnose(req, CallContext(phase_id=pid, policy=self.config.routing.policy_for(spec.category)))
+        except AllProvidersFailed as exc:
+            self._emit("doctor_failed", {"phase": pid, "reason": str(exc)}, pid)
+            return None
+        calls = self.store.phase(self.run_id, pid)["doctor_calls"] + 1
+        if result.diagnosis is None:
+            self.store.set_phase(self.run_id, pid, "doctor_diagnosis", {"action": None, "error": result.error, "model": result.model},
+                                 doctor_calls=calls)
+            return None
+        d = result.diagnosis
+        data = {"action": d.action, "confidence": d.confidence, "rationale": d.rationale, "hint": d.hint, "commands": d.commands,
+                "model": result.model, "escalated": result.escalated, "routing": result.reasons}
+        hint = d.hint if d.action == "retry_with_fix" and d.hint else self.store.phase(self.run_id, pid)["hint"]
+        self.store.set_phase(self.run_id, pid, "doctor_diagnosis", data, doctor_calls=calls, hint=hint)
+        self.reporter.event("doctor_diagnosis", data)
+        if d.action == "retry_with_fix" and d.hint:
+            self._remember_hint(spec, d.hint, "doctor")
+        return d.action, data
+
+    def _execute_fix(self, pid: str, data: dict[str, Any]) -> None:
+        used = self.store.phase(self.run_id, pid)["execute_fixes"]
+        outcomes = run_fix(data.get("commands") or [], self.ws.root, self.config.doctor, already_used=used)
+        ran = any(o.exit_code is not None for o in outcomes)
+        self.store.set_phase(self.run_id, pid, "execute_fix", {"outcomes": [o.__dict__ for o in outcomes]},
+                             execute_fixes=used + (1 if ran else 0))
+        for o in outcomes:
+            self.reporter.event("execute_fix", {"command": o.command, "allowed": o.allowed, "reason": o.reason, "exit_code": o.exit_code})
+
+    def _rollback_run(self, data: dict[str, Any]) -> None:
+        run = self.store.require_run(self.run_id)
+        self.ws.reset_branch(run["base_commit"])
+        for p in self.store.phases(self.run_id):
+            self.store.set_phase(self.run_id, p["phase_id"], "phase_requeued",
+                                 {"decided_by": "doctor", "reason": "run rolled back to its start"},
+                                 state=PhaseState.QUEUED, start_commit=None, commit_sha=None)
+        self._emit("run_rolled_back", {"to": run["base_commit"], "rationale": data.get("rationale")})
+
+    # memory -----------------------------------------------------------------------------------
+    def _rules_text(self, spec: Phase) -> str:
+        from .memory.rules import RuleBook, render_rules_for_prompt
+
+        book = RuleBook.load(self.layout.rules_path)
+        rules = book.rules_for(spec.category, spec.scope)
+        hints = [h for h in book.hints_for_run(self.run_id)]
+        text = render_rules_for_prompt(rules)
+        if hints:
+            text += "\nHints from earlier in this run:\n" + "\n".join(f"- {h.text}" for h in hints)
+        return text
+
+    def _remember_hint(self, spec: Phase, text: str, source: str) -> None:
+        from .memory.rules import RuleBook
+
+        book = RuleBook.load(self.layout.rules_path)
+        promoted = book.add_hint(text, "doctor_hint", self.run_id, spec.scope)
+        book.save()
+        if promoted is not None:
+            self._emit("rule_learned", {"rule_id": promoted.id, "text": promoted.text, "source": f"{source} hint seen in another run"})
+
+    def _learn(self, spec: Phase, failure: FailureRecord, outcome: AttemptOutcome) -> None:
+        """A phase failed then succeeded: draw a prevention rule (model first, deterministic fallback)."""
+        from .memory.rules import Rule, RuleBook, draw_rule_deterministic
+
+        text = None
+        try:
+            text = self.planner.word_rule(model=self.config.doctor_models.cheap, category=failure.category,
+                                          message=failure.message, fix_diff=outcome.patch,
+                                          ctx=CallContext(phase_id=spec.id))
+            source = "model"
+        except (PlannerError, AllProvidersFailed, AutopackError):
+            text = None
+        if not text:
+            text = draw_rule_deterministic(failure.category, failure.message, "", spec.scope)
+            source = "deterministic"
+        book = RuleBook.load(self.layout.rules_path)
+        rule = book.add_rule(Rule.new(text=text, category=failure.category, phase_categories=[spec.category],
+                                      paths=list(spec.scope), run_id=self.run_id))
+        book.save()
+        self._emit("rule_learned", {"rule_id": rule.id, "text": rule.text, "source": source}, spec.id)

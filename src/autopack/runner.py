@@ -1,0 +1,162 @@
+"""Starting and resuming a run: validate everything before writing anything, take the run lock, open
+(or reopen) the store and the git worktree, wire the LLM service, run the executor, and leave a
+journal and a summary behind. The same command resumes a run that was killed or stopped.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .config import Config, load_config
+from .errors import AutopackError, PlanError, RunStopped
+from .executor import Executor, RunResult, StoreSink
+from .layout import Layout, archive_old_logs, home_dir
+from .lock import RunLock
+from .plan import Plan, check_plan_models, load_plan, plan_from_json
+from .progress import PlainReporter, Reporter
+from .recovery.budget import HealthBudget
+from .store import RunStatus, RunStore
+from .workspace import Workspace
+
+RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+
+
+@dataclass
+class RunRequest:
+    run_id: str
+    plan_path: Path
+    project_dir: Path | None = None
+    home: Path | None = None
+    config_path: Path | None = None
+    script: Path | None = None  # scripted provider: answers every call from this YAML file
+    record: Path | None = None
+    replay: Path | None = None
+    env: dict[str, str] = field(default_factory=lambda: dict(os.environ))
+
+
+class TeeReporter:
+    """Progress to the user and, as plain lines, to the human log under logs/."""
+
+    def __init__(self, *reporters: Reporter) -> None:
+        self.reporters = reporters
+
+    def event(self, kind: str, data: dict[str, Any]) -> None:
+        for r in self.reporters:
+            r.event(kind, data)
+
+    def close(self) -> None:
+        for r in self.reporters:
+            r.close()
+
+
+def prepare(req: RunRequest) -> tuple[Config, Plan]:
+    """Everything that can be checked before the store is touched."""
+    if not RUN_ID.match(req.run_id):
+        raise AutopackError(f"run id {req.run_id!r} is not usable: use letters, digits, '.', '_' and '-' (it names a git branch)")
+    config = load_config(req.config_path)
+    plan = load_plan(req.plan_path)
+    problems = check_plan_models(plan, config)
+    if problems:
+        raise PlanError(f"{req.plan_path}: " + "\n  ".join(problems))
+    for flag, path in (("--script", req.script), ("--replay", req.replay)):
+        if path is not None and not path.exists():
+            raise AutopackError(f"{flag} {path}: no such file or directory")
+    if req.script and req.replay:
+        raise AutopackError("--script and --replay cannot be combined: choose one source of model replies")
+    return config, plan
+
+
+def build_service(config: Config, req: RunRequest, sink: StoreSink, spent: float, tokens: dict[str, int]) -> Any:
+    from .llm.providers import KEY_ENV_VARS, build_providers, load_dotenv_file
+    from .llm.record import Recorder, ReplayProvider
+    from .llm.scripted import ScriptedProvider
+    from .llm.service import LlmService
+
+    env = dict(req.env)
+    dotenv = Path(".env")
+    if dotenv.is_file():
+        for k, v in load_dotenv_file(dotenv).items():
+            env.setdefault(k, v)
+    secret_vars = {v for vs in KEY_ENV_VARS.values() for v in vs} | {e.api_key_env for e in config.endpoints if e.api_key_env}
+    secrets = [env[v] for v in secret_vars if env.get(v)]
+    override = ScriptedProvider(req.script) if req.script else ReplayProvider(req.replay) if req.replay else None
+    recorder = Recorder(req.record, secrets) if req.record else None
+    return LlmService(
+        config, build_providers(config, env), sink=sink, override=override, recorder=recorder, spent_usd=spent,
+        provider_tokens=tokens, secrets=secrets, key_hints={k: " or ".join(v) for k, v in KEY_ENV_VARS.items()},
+    )
+
+
+def _budget_from_store(config: Config, store: RunStore, run_id: str) -> HealthBudget:
+    budget = HealthBudget(config.health_budget)
+    for a in store.attempts(run_id):
+        if a["outcome"] == "failed":
+            budget.record_failure(a["error_category"] or "unknown")
+    for _ in range(store.count_events(run_id, "http_500")):
+        budget.record_http_500()
+    return budget
+
+
+def execute(req: RunRequest, reporter: Reporter) -> RunResult:
+    config, plan = prepare(req)
+    home = home_dir(req.home)
+    layout = Layout(home, plan.project)
+    run_dir = layout.run_dir(req.run_id)
+    archive_old_logs(layout.logs_dir)
+    layout.logs_dir.mkdir(parents=True, exist_ok=True)
+    with RunLock(run_dir / "executor.lock", req.run_id), RunStore(layout.db_path) as store, \
+            open(layout.log_path(req.run_id), "a", encoding="utf-8") as log:
+        tee = TeeReporter(reporter, PlainReporter(log))
+        run = store.get_run(req.run_id)
+        if run is None:
+            project_dir = (req.project_dir or Path.cwd()).resolve()
+            ws = Workspace.open(project_dir, req.run_id, run_dir / "worktree")
+            phases = [p.model_dump(exclude={"tier"}) for p in plan.all_phases()]
+            store.create_run(req.run_id, plan.project, plan.goal, plan.model_dump_json(), phases,
+                             plan_path=str(req.plan_path.resolve()), project_dir=str(project_dir))
+            shutil.copyfile(req.plan_path, run_dir / ("plan" + (req.plan_path.suffix or ".yaml")))
+            store.update_run(req.run_id, "workspace_ready", {"worktree": str(ws.root)}, branch=ws.branch,
+                             base_commit=ws.base_commit, worktree=str(ws.root))
+            tee.event("run_started", {"run_id": req.run_id, "phases": len(phases), "branch": ws.branch})
+        else:
+            if run["status"] == RunStatus.COMPLETE.value:
+                tee.event("run_finished", {"status": "COMPLETE", "reason": "already complete; nothing to do"})
+                return RunResult(req.run_id, "COMPLETE", None, 0, {})
+            stored = plan_from_json(run["plan_json"])
+            if stored.model_dump() != plan.model_dump():
+                tee.event("plan_changed", {"note": "the plan file changed since the run started; continuing with the stored plan "
+                                                   "(start a new run id to use the new plan)"})
+            plan = stored
+            ws = Workspace.open(Path(run["project_dir"]), req.run_id, Path(run["worktree"]), base_commit=run["base_commit"])
+            interrupted = store.abandon_open_attempts(req.run_id)
+            store.update_run(req.run_id, "run_resumed", {"interrupted": interrupted}, status=RunStatus.RUNNING, stop_reason=None)
+            tee.event("run_resumed", {"run_id": req.run_id, "interrupted": interrupted})
+            tee.event("run_started", {"run_id": req.run_id, "phases": len(store.phases(req.run_id)), "branch": ws.branch})
+        budget = _budget_from_store(config, store, req.run_id)
+        sink = StoreSink(store, req.run_id, budget, tee)
+        totals = store.totals(req.run_id)
+        service = build_service(config, req, sink, float(totals["cost_usd"]), store.provider_tokens(req.run_id))
+        executor = Executor(config, plan, store, layout, ws, service, budget, tee, req.run_id)
+        try:
+            result = executor.run()
+        except RunStopped as exc:
+            store.update_run(req.run_id, "run_stopped", {}, status=RunStatus.STOPPED, stop_reason=str(exc))
+            tee.event("run_finished", {"status": "STOPPED", "reason": str(exc)})
+            result = RunResult(req.run_id, "STOPPED", str(exc), exc.exit_code, {})
+        finally:
+            _write_journal(store, req.run_id, run_dir)
+        return result
+
+
+def _write_journal(store: RunStore, run_id: str, run_dir: Path) -> None:
+    try:
+        from .memory.journal import write_journal
+
+        write_journal(store, run_id, run_dir / "journal.md")
+    except AutopackError:
+        pass
