@@ -1,0 +1,206 @@
+"""Commands of the memory room: ``autopack journal`` and ``autopack rules list|show|remove``.
+
+``register(app)`` adds them to the main Typer app. Errors a user can cause print one red line and
+exit 2, the same as the rest of the CLI, even when these commands run outside ``autopack.cli.main``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from ..errors import AutopackError, StoreError
+
+if TYPE_CHECKING:
+    from ..store import RunStore
+
+HomeOpt = Annotated[
+    Path | None,
+    typer.Option("--home", help="where .autonomous_runs/ lives (default: $AUTOPACK_HOME, else the current directory)"),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="machine-readable JSON output")]
+
+rules_app = typer.Typer(help="List, show or remove a project's learned rules (rules.yaml).", no_args_is_help=True)
+
+
+@contextmanager
+def _user_errors() -> Iterator[None]:
+    try:
+        yield
+    except AutopackError as exc:
+        from rich.console import Console
+        from rich.markup import escape
+
+        Console(stderr=True, highlight=False).print(f"[bold red]error:[/] {escape(str(exc))}")
+        raise typer.Exit(exc.exit_code) from None
+
+
+def _print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+
+
+def _project_dirs(root: Path) -> list[str]:
+    from ..layout import RUNS_DIR
+
+    base = root / RUNS_DIR
+    if not base.is_dir():
+        return []
+    return sorted(p.name for p in base.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def find_run_store(home: Path | None, run_id: str, project: str | None = None) -> RunStore:
+    """Open the run store of whichever project holds ``run_id`` (the caller closes it)."""
+    from ..layout import RUNS_DIR, Layout, home_dir
+    from ..store import RunStore
+
+    root = home_dir(home)
+    projects = [project] if project else _project_dirs(root)
+    for proj in projects:
+        db = Layout(root, proj).db_path
+        if not db.is_file():
+            continue
+        store = RunStore(db)
+        if store.get_run(run_id) is not None:
+            return store
+        store.close()
+    where = f"project {project!r}" if project else f"{root / RUNS_DIR}/*/autopack.db"
+    raise StoreError(f"no run {run_id!r} in {where}; `autopack runs` lists the known runs (or pass --home / --project)")
+
+
+def _rules_path(home: Path | None, project: str | None) -> Path:
+    from ..layout import RUNS_DIR, Layout, home_dir
+
+    root = home_dir(home)
+    if project is None:
+        projects = _project_dirs(root)
+        if len(projects) != 1:
+            known = ", ".join(projects) or "none yet"
+            raise AutopackError(f"say which project with --project (projects under {root / RUNS_DIR}: {known})")
+        project = projects[0]
+    return Layout(root, project).rules_path
+
+
+def journal_cmd(
+    run_id: Annotated[str, typer.Option("--run-id", help="the run to tell")],
+    home: HomeOpt = None,
+    project: Annotated[
+        str | None, typer.Option("--project", help="project name, if run ids repeat across projects")
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="write the Markdown here instead of printing it")
+    ] = None,
+) -> None:
+    """Print a run's debug journal (Markdown): attempts, errors, diagnoses, fixes, re-plans, outcomes."""
+    from .journal import render_journal, write_journal
+
+    with _user_errors():
+        store = find_run_store(home, run_id, project)
+        with store:
+            if output is not None:
+                write_journal(store, run_id, output)
+                typer.echo(f"journal written to {output}", err=True)
+                return
+            sys.stdout.write(render_journal(store, run_id))
+
+
+ProjectOpt = Annotated[
+    str | None, typer.Option("--project", help="the project (may be left out when there is only one)")
+]
+
+
+@rules_app.command("list")
+def rules_list(project: ProjectOpt = None, home: HomeOpt = None, as_json: JsonOpt = False) -> None:
+    """List the project's rules (most-seen first) and any run hints not yet promoted."""
+    from .rules import RuleBook
+
+    with _user_errors():
+        path = _rules_path(home, project)
+        book = RuleBook.load(path)
+    rules = sorted(book.rules, key=lambda r: (-r.count, r.id))
+    if as_json:
+        _print_json(
+            {
+                "path": str(path),
+                "rules": [r.model_dump(mode="json") for r in rules],
+                "hints": [h.model_dump(mode="json") for h in book.hints],
+            }
+        )
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    out = Console(highlight=False)
+    if not rules and not book.hints:
+        out.print(f"no learned rules yet ({path})", markup=False)
+        return
+    table = Table(title=f"learned rules ({path})")
+    for col in ("id", "count", "category", "applies to", "last seen", "text"):
+        table.add_column(col, overflow="fold")
+    for r in rules:
+        scope = ", ".join(r.phase_categories or ["any phase"]) + "; " + ", ".join(r.paths or ["any path"])
+        table.add_row(r.id, str(r.count), r.category, scope, str(r.last_seen), r.text)
+    out.print(table)
+    if book.hints:
+        hints = Table(title="run hints (promoted when seen in another run)")
+        for col in ("run", "category", "created", "text"):
+            hints.add_column(col, overflow="fold")
+        for h in book.hints:
+            hints.add_row(h.run_id, h.category, str(h.created), h.text)
+        out.print(hints)
+
+
+@rules_app.command("show")
+def rules_show(
+    rule_id: Annotated[str, typer.Argument(help="rule id, e.g. r-0007")],
+    project: ProjectOpt = None,
+    home: HomeOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show one rule with all its fields."""
+    from .rules import RuleBook
+
+    with _user_errors():
+        path = _rules_path(home, project)
+        rule = RuleBook.load(path).get(rule_id)
+        if rule is None:
+            raise AutopackError(f"no rule {rule_id!r} in {path}; `autopack rules list` shows the ids")
+    if as_json:
+        _print_json(rule.model_dump(mode="json"))
+        return
+    for key, value in rule.model_dump(mode="json").items():
+        shown = ", ".join(value) if isinstance(value, list) else value
+        typer.echo(f"{key + ':':<17} {shown if shown not in ('', None) else '-'}")
+
+
+@rules_app.command("remove")
+def rules_remove(
+    rule_id: Annotated[str, typer.Argument(help="rule id, e.g. r-0007")],
+    project: ProjectOpt = None,
+    home: HomeOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Delete a rule from rules.yaml (it may be learned again if the failure comes back)."""
+    from .rules import RuleBook
+
+    with _user_errors():
+        path = _rules_path(home, project)
+        book = RuleBook.load(path)
+        if not book.remove(rule_id):
+            raise AutopackError(f"no rule {rule_id!r} in {path}; `autopack rules list` shows the ids")
+        book.save()
+    if as_json:
+        _print_json({"removed": rule_id, "path": str(path)})
+    else:
+        typer.echo(f"removed {rule_id} from {path}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``journal`` and ``rules`` to the main app."""
+    app.command("journal")(journal_cmd)
+    app.add_typer(rules_app, name="rules")

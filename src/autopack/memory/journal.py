@@ -1,0 +1,238 @@
+"""The debug journal: one Markdown story of a run, rendered from the run store.
+
+Everything the executor did is already in the store (attempts and the append-only event log); this
+module only reads it and tells it in order, phase by phase: each attempt with its error, the Doctor's
+diagnoses, fixes, re-plans with their diffs, escalations, learned rules and how the phase ended.
+Event kinds it does not know are listed generically, so new kinds never break the journal.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from ..store import RunStore
+from .rules import atomic_write_text
+
+MESSAGE_EXCERPT = 600
+GATE_TAIL_LINES = 25
+
+# Events the attempt rows already tell (or that only repeat a state the outcome line gives).
+_QUIET = {"attempt_started", "attempt_finished", "attempt_interrupted"}
+
+
+def _when(ts: float | None) -> str:
+    if not ts:
+        return "-"
+    return datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _clock(ts: float | None) -> str:
+    return datetime.fromtimestamp(ts, tz=UTC).strftime("%H:%M:%S") if ts else "--:--:--"
+
+
+def _excerpt(text: str | None, limit: int = MESSAGE_EXCERPT) -> str:
+    t = (text or "").strip()
+    return t if len(t) <= limit else t[:limit].rstrip() + f"… ({len(t) - limit} more characters)"
+
+
+def _tail(text: str | None, lines: int = GATE_TAIL_LINES) -> str:
+    rows = (text or "").rstrip().splitlines()
+    if len(rows) <= lines:
+        return "\n".join(rows)
+    return f"… ({len(rows) - lines} earlier lines)\n" + "\n".join(rows[-lines:])
+
+
+def fenced(text: str, lang: str = "") -> str:
+    """A code block whose fence is longer than any backtick run inside, so nothing can close it early."""
+    longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}{lang}\n{text.rstrip()}\n{fence}"
+
+
+def _one_line(text: Any) -> str:
+    return " ".join(str(text).split())
+
+
+def _generic(kind: str, data: dict[str, Any]) -> str:
+    if not data:
+        return f"`{kind}`"
+    parts = []
+    for key, value in data.items():
+        shown = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+        parts.append(f"{key}={_excerpt(_one_line(shown), 200)}")
+    return f"`{kind}`: " + ", ".join(parts)
+
+
+def _attempt_lines(att: dict[str, Any]) -> list[str]:
+    head = f"**Attempt {att['number']}** on `{att['model']}` ({att['complexity']}): **{att['outcome']}**"
+    if att.get("error_category"):
+        head += f" - {att['error_category']}"
+    out = [f"- {head}"]
+    if att.get("message"):
+        msg = _excerpt(att["message"])
+        if "\n" in msg:
+            out.append("  - message:\n\n" + _indent(fenced(msg), 4) + "\n")
+        else:
+            out.append(f"  - message: {msg}")
+    if att.get("gate_tail"):
+        out.append("  - gate output (tail):\n\n" + _indent(fenced(_tail(att["gate_tail"]), "text"), 4) + "\n")
+    return out
+
+
+def _indent(text: str, spaces: int) -> str:
+    pad = " " * spaces
+    return "\n".join(pad + ln if ln else ln for ln in text.splitlines())
+
+
+def _event_lines(ev: dict[str, Any], attempts: dict[int, dict[str, Any]]) -> list[str]:
+    """Markdown list lines for one event (the attempt events render the attempt row they close)."""
+    kind, data = ev["kind"], ev["data"] if isinstance(ev["data"], dict) else {"value": ev["data"]}
+    at = f"`{_clock(ev['created_at'])}` "
+    if kind in ("attempt_finished", "attempt_interrupted"):
+        att = attempts.get(int(data.get("attempt", 0)))
+        if att is None:
+            return [f"- {at}{_generic(kind, data)}"]
+        lines = _attempt_lines(att)
+        lines[0] = f"- {at}" + lines[0][2:]
+        return lines
+    if kind == "attempt_started":
+        att = attempts.get(int(data.get("attempt", 0)))
+        if att is not None and att["outcome"] == "running":  # no finish event will tell this one
+            return [f"- {at}**Attempt {att['number']}** on `{att['model']}`: still running (or the process died)"]
+        return []
+    if kind == "doctor_diagnosis":
+        conf = data.get("confidence")
+        conf_txt = f", confidence {float(conf):.2f}" if isinstance(conf, (int, float)) else ""
+        model = f" (`{data['model']}`)" if data.get("model") else ""
+        out = [f"- {at}**Doctor**{model}: `{data.get('action', '?')}`{conf_txt}"]
+        if data.get("rationale"):
+            out.append(f"  - rationale: {_excerpt(_one_line(data['rationale']))}")
+        if data.get("hint"):
+            out.append(f"  - hint: {_excerpt(_one_line(data['hint']))}")
+        if data.get("commands"):
+            out.append("  - commands: " + ", ".join(f"`{c}`" for c in data["commands"]))
+        return out
+    if kind == "phase_replanned":
+        who = f" by {data['decided_by']}" if data.get("decided_by") else ""
+        out = [f"- {at}**Re-plan** to revision {data.get('revision', '?')}{who}: {_one_line(data.get('reason', ''))}"]
+        if data.get("diff"):
+            out.append("\n" + _indent(fenced(str(data["diff"]), "diff"), 2) + "\n")
+        return out
+    if kind == "execute_fix":
+        out = [f"- {at}**Fix executed**"]
+        commands = data.get("commands") or []
+        outcomes = data.get("outcomes") or []
+        for i, cmd in enumerate(commands):
+            result = outcomes[i] if i < len(outcomes) else None
+            shown = _one_line(
+                json.dumps(result, ensure_ascii=False, default=str) if not isinstance(result, str) else result
+            )
+            out.append(f"  - `{cmd}`" + (f": {_excerpt(shown, 200)}" if result is not None else ""))
+        for extra in outcomes[len(commands) :]:
+            out.append(f"  - {_excerpt(_one_line(extra), 200)}")
+        return out
+    if kind == "escalation":
+        reason = f": {_one_line(data['reason'])}" if data.get("reason") else ""
+        return [f"- {at}**Escalation** `{data.get('from', '?')}` -> `{data.get('to', '?')}`{reason}"]
+    if kind == "rule_learned":
+        return [f"- {at}**Rule learned** `{data.get('rule_id', '?')}`: {_one_line(data.get('text', ''))}"]
+    if "state" in data and (kind == "phase_state" or kind.startswith("phase_")):
+        rest = {k: v for k, v in data.items() if k != "state"}
+        extra = f" ({_generic(kind, rest).split(': ', 1)[1]})" if rest else ""
+        return [f"- {at}state -> **{data['state']}** `{kind}`{extra}"]
+    return [f"- {at}{_generic(kind, data)}"]
+
+
+def _outcome_line(phase: dict[str, Any], attempts: list[dict[str, Any]]) -> str:
+    bits = [f"{len(attempts)} attempt{'s' if len(attempts) != 1 else ''}"]
+    if phase.get("replans"):
+        bits.append(f"{phase['replans']} re-plan{'s' if phase['replans'] != 1 else ''}")
+    if phase.get("doctor_calls"):
+        bits.append(f"{phase['doctor_calls']} Doctor call{'s' if phase['doctor_calls'] != 1 else ''}")
+    if phase.get("commit_sha"):
+        bits.append(f"commit `{str(phase['commit_sha'])[:10]}`")
+    if phase.get("model"):
+        bits.append(f"last model `{phase['model']}`")
+    return f"**Outcome: {phase['state']}** ({', '.join(bits)})"
+
+
+def render_journal(store: RunStore, run_id: str) -> str:
+    """The run's debug journal as Markdown (raises ``StoreError`` for an unknown run id)."""
+    run = store.require_run(run_id)
+    phases = store.phases(run_id)
+    all_attempts = store.attempts(run_id)
+    events = store.events(run_id)
+    totals = store.totals(run_id)
+    done = sum(1 for p in phases if p["state"] == "COMPLETE")
+    outcomes = Counter(str(a["outcome"]) for a in all_attempts)
+    outcome_txt = ", ".join(f"{n} {o}" for o, n in sorted(outcomes.items())) or "none"
+
+    out = [f"# Debug journal: {run_id}", ""]
+    status = run["status"] + (f" ({run['stop_reason']})" if run.get("stop_reason") else "")
+    out += [
+        f"- **Project:** {run['project']}",
+        f"- **Goal:** {_one_line(run['goal'])}",
+        f"- **Status:** {status}",
+        f"- **Started:** {_when(run['created_at'])}; **last update:** {_when(run['updated_at'])}",
+    ]
+    if run.get("branch"):
+        out.append(
+            f"- **Branch:** `{run['branch']}`"
+            + (f" from `{str(run['base_commit'])[:10]}`" if run.get("base_commit") else "")
+        )
+    out.append(
+        f"- **Totals:** {done}/{len(phases)} phases complete, {len(all_attempts)} attempts ({outcome_txt}), "
+        f"{totals['calls']} LLM calls, {totals['tokens_in']} tokens in / {totals['tokens_out']} out, "
+        f"${float(totals['cost_usd']):.4f}"
+    )
+
+    run_events = [e for e in events if e["phase_id"] is None]
+    if run_events:
+        out += ["", "## Run events", ""]
+        for ev in run_events:
+            out += _event_lines(ev, {})
+
+    known = {p["phase_id"] for p in phases}
+    for idx, phase in enumerate(phases, 1):
+        pid = phase["phase_id"]
+        atts = [a for a in all_attempts if a["phase_id"] == pid]
+        by_number = {int(a["number"]): a for a in atts}
+        out += ["", f"## Phase {idx}: {pid} - {phase['name']}", ""]
+        meta = f"complexity {phase['complexity']}, revision {phase['revision']}"
+        if phase.get("hint"):
+            meta += f", hint: {_one_line(phase['hint'])}"
+        out += [f"_{meta}_", ""]
+        body: list[str] = []
+        shown: set[int] = set()
+        for ev in events:
+            if ev["phase_id"] != pid:
+                continue
+            if ev["kind"] in ("attempt_finished", "attempt_interrupted"):
+                shown.add(int(ev["data"].get("attempt", 0)))
+            body += _event_lines(ev, by_number)
+        # attempts whose events are missing (written by hand or by an older executor) are still told
+        for att in atts:
+            if int(att["number"]) not in shown and att["outcome"] != "running":
+                body += _attempt_lines(att)
+        out += body or ["- nothing happened in this phase yet"]
+        out += ["", _outcome_line(phase, atts)]
+
+    orphans = [e for e in events if e["phase_id"] is not None and e["phase_id"] not in known]
+    if orphans:
+        out += ["", "## Events of phases no longer in the plan", ""]
+        for ev in orphans:
+            out += [f"- phase `{ev['phase_id']}`: " + _generic(ev["kind"], ev["data"])]
+
+    out += ["", f"**Final outcome:** run {status}, {done}/{len(phases)} phases complete.", ""]
+    return "\n".join(out)
+
+
+def write_journal(store: RunStore, run_id: str, path: Path) -> Path:
+    """Render the journal and write it atomically (UTF-8) to ``path``; returns ``path``."""
+    atomic_write_text(path, render_journal(store, run_id))
+    return path
