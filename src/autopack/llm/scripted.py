@@ -84,7 +84,10 @@ class ScriptFile(_Strict):
             for i, entry in enumerate(value):
                 if entry.match is None and not entry.default:
                     name = f" ({entry.label})" if entry.label else ""
-                    raise ValueError(f"responses[{i}]{name}: match mode needs `match: <regex>` or `default: true`")
+                    # The error is reported at `responses:`, so say where the entry itself is.
+                    lines = (info.context or {}).get("lines", {})
+                    at = f" at line {lines[('responses', i)]}" if ("responses", i) in lines else ""
+                    raise ValueError(f"responses[{i}]{name}{at}: match mode needs `match: <regex>` or `default: true`")
         return value
 
 
