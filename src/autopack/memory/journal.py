@@ -109,7 +109,10 @@ def _event_lines(ev: dict[str, Any], attempts: dict[int, dict[str, Any]]) -> lis
         conf = data.get("confidence")
         conf_txt = f", confidence {float(conf):.2f}" if isinstance(conf, (int, float)) else ""
         model = f" (`{data['model']}`)" if data.get("model") else ""
-        out = [f"- {at}**Doctor**{model}: `{data.get('action', '?')}`{conf_txt}"]
+        if not data.get("action"):
+            why = f": {_excerpt(_one_line(data['error']), 300)}" if data.get("error") else ""
+            return [f"- {at}**Doctor**{model}: no usable diagnosis{why}"]
+        out = [f"- {at}**Doctor**{model}: `{data['action']}`{conf_txt}"]
         if data.get("rationale"):
             out.append(f"  - rationale: {_excerpt(_one_line(data['rationale']))}")
         if data.get("hint"):
@@ -124,18 +127,7 @@ def _event_lines(ev: dict[str, Any], attempts: dict[int, dict[str, Any]]) -> lis
             out.append("\n" + _indent(fenced(str(data["diff"]), "diff"), 2) + "\n")
         return out
     if kind == "execute_fix":
-        out = [f"- {at}**Fix executed**"]
-        commands = data.get("commands") or []
-        outcomes = data.get("outcomes") or []
-        for i, cmd in enumerate(commands):
-            result = outcomes[i] if i < len(outcomes) else None
-            shown = _one_line(
-                json.dumps(result, ensure_ascii=False, default=str) if not isinstance(result, str) else result
-            )
-            out.append(f"  - `{cmd}`" + (f": {_excerpt(shown, 200)}" if result is not None else ""))
-        for extra in outcomes[len(commands) :]:
-            out.append(f"  - {_excerpt(_one_line(extra), 200)}")
-        return out
+        return [f"- {at}**Fix executed**", *_fix_lines(data)]
     if kind == "escalation":
         reason = f": {_one_line(data['reason'])}" if data.get("reason") else ""
         return [f"- {at}**Escalation** `{data.get('from', '?')}` -> `{data.get('to', '?')}`{reason}"]
@@ -146,6 +138,34 @@ def _event_lines(ev: dict[str, Any], attempts: dict[int, dict[str, Any]]) -> lis
         extra = f" ({_generic(kind, rest).split(': ', 1)[1]})" if rest else ""
         return [f"- {at}state -> **{data['state']}** `{kind}`{extra}"]
     return [f"- {at}{_generic(kind, data)}"]
+
+
+def _fix_lines(data: dict[str, Any]) -> list[str]:
+    """One line per command: outcomes are dicts (command, allowed, reason, exit_code, output) or text."""
+    commands = list(data.get("commands") or [])
+    outcomes = list(data.get("outcomes") or [])
+    out = []
+    for i in range(max(len(commands), len(outcomes))):
+        result = outcomes[i] if i < len(outcomes) else None
+        cmd = commands[i] if i < len(commands) else (result.get("command") if isinstance(result, dict) else None)
+        line = f"  - `{cmd}`" if cmd else "  -"
+        if isinstance(result, dict):
+            rest = {k: v for k, v in result.items() if k != "command"}
+            if rest.get("allowed") is False:
+                line += f" refused: {_one_line(rest.get('reason') or 'not allowed')}"
+            elif "exit_code" in rest:
+                line += f" exit {rest['exit_code']}"
+                if rest.get("reason"):
+                    line += f" ({_one_line(rest['reason'])})"
+            else:
+                line += " " + _generic("result", rest).split(": ", 1)[-1]
+            output = rest.get("output") or rest.get("stdout") or rest.get("stderr")
+            if output:
+                line += f": {_excerpt(_one_line(output), 200)}"
+        elif result is not None:
+            line += f": {_excerpt(_one_line(result), 200)}"
+        out.append(line)
+    return out or ["  - (no commands)"]
 
 
 def _outcome_line(phase: dict[str, Any], attempts: list[dict[str, Any]]) -> str:

@@ -65,6 +65,28 @@ class Rule(BaseModel):
     last_seen: date = Field(default_factory=date.today)
     source_runs: list[str] = Field(default_factory=list, description="runs in which the failure was seen")
 
+    @classmethod
+    def new(
+        cls,
+        text: str,
+        category: str,
+        phase_categories: Sequence[str] = (),
+        paths: Sequence[str] = (),
+        run_id: str | None = None,
+        today: date | None = None,
+    ) -> Rule:
+        """A rule seen once, today, in ``run_id``: what ``RuleBook.add_rule`` takes after a failure."""
+        day = today or date.today()
+        return cls(
+            text=text,
+            category=category,
+            phase_categories=list(phase_categories),
+            paths=list(paths),
+            first_seen=day,
+            last_seen=day,
+            source_runs=[run_id] if run_id else [],
+        )
+
     @field_validator("id")
     @classmethod
     def _id(cls, value: str) -> str:
