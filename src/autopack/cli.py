@@ -252,5 +252,8 @@ def main() -> None:
         sys.exit(exc.exit_code)
 
 
+# Commands that run models live in their own module; importing it registers them on ``app``.
+from . import cli_run  # noqa: E402,F401
+
 if __name__ == "__main__":
     main()

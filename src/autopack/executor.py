@@ -160,12 +160,15 @@ class Executor:
         ladder = EscalationLadder.from_history(cfg, "builder", spec.category, spec.complexity,
                                                [(a["model"], a["complexity"], a["error_category"]) for a in history])
         revision_start = self.store.revisions(self.run_id, pid)[-1]["created_at"]
+        requeued = [e["created_at"] for e in self.store.events(self.run_id, "phase_requeued") if e["phase_id"] == pid]
+        # The attempt budget restarts when a person (or the Doctor) sends a failed phase back to the queue.
+        window_start = max([revision_start, *requeued])
         failures = [self._failure_record(a) for a in history if a["outcome"] == "failed" and a["started_at"] >= revision_start]
         last = history[-1] if history else None
         feedback = last["message"] if last and last["outcome"] == "failed" else None
         mode_override: str | None = None
         since_doctor = len(failures)
-        attempts_done = len(history)
+        attempts_done = sum(1 for a in history if a["started_at"] >= window_start)
 
         while True:
             reason = self.budget.exceeded()
@@ -232,26 +235,36 @@ class Executor:
                 since_doctor = 0
                 verdict = self._consult_doctor(pid, spec, start, outcome, near)
                 if verdict is not None:
-                    action, data = verdict
-                    if action == "skip_phase":
-                        self.ws.restore(start)
-                        self._set(pid, "phase_skipped", f"the Doctor skipped it: {data.get('rationale', '')}", state=PhaseState.SKIPPED)
-                        return PhaseState.SKIPPED
-                    if action == "mark_fatal":
-                        self.ws.restore(start)
-                        self._set(pid, "phase_fatal", f"the Doctor marked it fatal: {data.get('rationale', '')}", state=PhaseState.FATAL)
-                        return PhaseState.FATAL
-                    if action == "rollback_run":
-                        self._rollback_run(data)
-                        return PhaseState.FATAL
-                    if action == "replan":
-                        if self.store.phase(self.run_id, pid)["replans"] < cfg.replan.max_replans_per_phase and self._replan(
-                            pid, spec, failures, f"Doctor: {data.get('rationale', '')}", decided_by="doctor"
-                        ):
-                            failures, feedback = [], None
-                            self.ws.restore(start)
-                    if action == "execute_fix":
-                        self._execute_fix(pid, data)
+                    final, replanned = self.apply_action(pid, spec, start, verdict[0], verdict[1], failures)
+                    if final is not None:
+                        return final
+                    if replanned:
+                        failures, feedback = [], None
+
+    def apply_action(self, pid: str, spec: Phase, start: str, action: str, data: dict[str, Any],
+                     failures: list[FailureRecord]) -> tuple[PhaseState | None, bool]:
+        """Carry out a Doctor action. Returns (final phase state or None to keep trying, re-planned?)."""
+        if action == "skip_phase":
+            self.ws.restore(start)
+            self._set(pid, "phase_skipped", f"the Doctor skipped it: {data.get('rationale', '')}", state=PhaseState.SKIPPED)
+            return PhaseState.SKIPPED, False
+        if action == "mark_fatal":
+            self.ws.restore(start)
+            self._set(pid, "phase_fatal", f"the Doctor marked it fatal: {data.get('rationale', '')}", state=PhaseState.FATAL)
+            return PhaseState.FATAL, False
+        if action == "rollback_run":
+            self._rollback_run(data)
+            return PhaseState.FATAL, False
+        if action == "replan":
+            if self.store.phase(self.run_id, pid)["replans"] < self.config.replan.max_replans_per_phase and self._replan(
+                pid, spec, failures, f"Doctor: {data.get('rationale', '')}", decided_by="doctor"
+            ):
+                self.ws.restore(start)
+                return None, True
+            return None, False
+        if action == "execute_fix":
+            self._execute_fix(pid, data)
+        return None, False
 
     def _failure_record(self, a: dict[str, Any]) -> FailureRecord:
         return FailureRecord(category=a.get("error_category") or "unknown", message=a.get("message") or "",

@@ -1,0 +1,322 @@
+"""CLI commands that run models: ``run``, ``demo``, ``models``, ``doctor diagnose``, ``plan draft``.
+Registered on the main Typer app by ``cli.py``; heavy imports stay inside the commands.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from .cli import ConfigOpt, HomeOpt, JsonOpt, _config, _open_store_for_run, _print_json, app, console, fail, plan_app, status_data
+from .config import PACKAGE_DIR
+
+if TYPE_CHECKING:
+    from .executor import RunResult
+
+EXAMPLES = PACKAGE_DIR.parent.parent / "examples"
+
+models_app = typer.Typer(help="List the models the config knows, or check one end to end.", invoke_without_command=True)
+doctor_app = typer.Typer(help="Ask the Doctor about a failed phase.", no_args_is_help=True)
+app.add_typer(models_app, name="models")
+app.add_typer(doctor_app, name="doctor")
+
+ScriptOpt = Annotated[Path | None, typer.Option("--script", help="answer every model call from this scripted-response YAML (offline; no key needed)")]
+RecordOpt = Annotated[Path | None, typer.Option("--record", help="write every request and response (keys redacted) as JSON lines to this folder")]
+ReplayOpt = Annotated[Path | None, typer.Option("--replay", help="serve model replies from a --record folder, with no network")]
+
+
+def _summary(result: RunResult, home: Path | None, as_json: bool, elapsed: float) -> None:
+    from rich.table import Table
+
+    store = _open_store_for_run(home, result.run_id)
+    with store:
+        data = status_data(store, result.run_id)
+    data["elapsed_s"] = round(elapsed, 1)
+    data["exit_code"] = result.exit_code
+    if as_json:
+        sys.stdout.write(__import__("json").dumps({"event": "summary", **data}, ensure_ascii=False, default=str) + "\n")
+        return
+    counts: dict[str, int] = {}
+    for p in data["phases"]:
+        counts[p["state"]] = counts.get(p["state"], 0) + 1
+    t = data["totals"]
+    table = Table(title=f"run {result.run_id}: {result.status}", show_header=False)
+    table.add_column("what")
+    table.add_column("value", overflow="fold")
+    table.add_row("phases", ", ".join(f"{v} {k.lower()}" for k, v in counts.items()))
+    table.add_row("attempts", str(sum(len(p["attempts"]) for p in data["phases"])))
+    table.add_row("tokens in/out (cached)", f"{t['tokens_in']}/{t['tokens_out']} ({t['tokens_cached']})")
+    table.add_row("cost", f"${t['cost_usd']:.4f}")
+    table.add_row("time", f"{elapsed:.1f}s")
+    table.add_row("branch", str(data["branch"] or "-"))
+    table.add_row("worktree", str(data["worktree"] or "-"))
+    if result.reason:
+        table.add_row("reason", result.reason)
+    console().print(table)
+
+
+@app.command("run")
+def run_cmd(
+    run_id: Annotated[str, typer.Option("--run-id", help="names the run, its git branch autopack/<run-id>, and its store records")],
+    plan: Annotated[Path, typer.Option("--plan", help="run plan YAML/JSON (see `autopack plan validate`)")],
+    project_dir: Annotated[Path | None, typer.Option("--project-dir", help="the git repository to build in (default: current directory)")] = None,
+    config: ConfigOpt = None,
+    home: HomeOpt = None,
+    script: ScriptOpt = None,
+    record: RecordOpt = None,
+    replay: ReplayOpt = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="show the plan and the model each phase would start on; change nothing")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="stream events as JSON lines")] = False,
+) -> None:
+    """Execute a run plan: Builder edits, quality gate, Auditor, one git commit per approved phase.
+
+    Works on branch autopack/<run-id> in a worktree under .autonomous_runs/<project>/runs/<run-id>/,
+    never in your working tree. Run the same command again to resume after a crash or a stop.
+    Exit codes: 0 every phase complete; 1 a phase failed or was skipped; 2 bad input; 3 stopped by
+    the health budget or cost cap (resumable).
+    """
+    from .plan import load_plan
+    from .progress import make_reporter
+    from .runner import RunRequest, execute
+
+    if dry_run:
+        from .cli import plan_show
+
+        cfg = _config(config)
+        load_plan(plan)
+        from .plan import check_plan_models
+
+        problems = check_plan_models(load_plan(plan), cfg)
+        plan_show(plan, config)
+        if problems:
+            fail("; ".join(problems))
+        console().print("dry run: nothing was written", markup=False)
+        return
+    req = RunRequest(run_id=run_id, plan_path=plan, project_dir=project_dir, home=home, config_path=config,
+                     script=script, record=record, replay=replay, env=dict(os.environ))
+    reporter = make_reporter(as_json)
+    started = time.monotonic()
+    try:
+        result = execute(req, reporter)
+    finally:
+        reporter.close()
+    _summary(result, home, as_json, time.monotonic() - started)
+    raise typer.Exit(result.exit_code)
+
+
+@app.command("demo")
+def demo_cmd(
+    home: HomeOpt = None,
+    run_id: Annotated[str | None, typer.Option("--run-id", help="default: demo-<timestamp>")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Run the shipped offline example end to end with a SCRIPTED model (no API key, no network).
+
+    Copies examples/calc/project to a fresh git repository under .autonomous_runs/calc/, then runs
+    examples/calc/plan.yaml with the replies in examples/calc/script.yaml: real edits, real pytest
+    checks, real git commits, including a failed attempt that is recovered.
+    """
+    import git
+
+    src = EXAMPLES / "calc"
+    if not (src / "plan.yaml").is_file():
+        fail(f"the example is missing ({src}); run this from an autopack checkout installed with `pip install -e .`")
+    from .layout import home_dir
+
+    rid = run_id or time.strftime("demo-%Y%m%d-%H%M%S")
+    root = home_dir(home)
+    work = root / ".autonomous_runs" / "calc" / "demo-projects" / rid
+    if not work.exists():
+        shutil.copytree(src / "project", work)
+        repo = git.Repo.init(work)
+        repo.git.add(A=True)
+        actor = git.Actor("autopack demo", "demo@autopack.local")
+        repo.index.commit("calc: starting point", author=actor, committer=actor)
+    out = console()
+    if not as_json:
+        out.print("[bold]autopack demo[/]: the model is [bold yellow]SCRIPTED[/] (replies from examples/calc/script.yaml); "
+                  "edits, checks and commits are real.")
+        out.print(f"project copy: {work}", markup=False)
+        out.print(f"equivalent command: autopack run --run-id {rid} --plan {src / 'plan.yaml'} --project-dir {work} "
+                  f"--script {src / 'script.yaml'}", markup=False)
+    run_cmd(run_id=rid, plan=src / "plan.yaml", project_dir=work, config=None, home=home, script=src / "script.yaml",
+            record=None, replay=None, dry_run=False, as_json=as_json)
+
+
+# models -------------------------------------------------------------------------------------------
+@models_app.callback()
+def models_list(ctx: typer.Context, config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
+    """List every model the config knows: provider, whether its key or endpoint is set, prices."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from rich.table import Table
+
+    from .config import provider_for_model
+    from .llm.providers import KEY_ENV_VARS
+
+    cfg = _config(config)
+    names = list(dict.fromkeys(list(cfg.models) + cfg.referenced_models() + [
+        f"{e.name}/{m}" for e in cfg.endpoints for m in e.models]))
+    rows = []
+    for m in names:
+        provider = provider_for_model(m, cfg)
+        ep = cfg.endpoint(provider)
+        if ep is not None:
+            ready = (ep.api_key_env is None or bool(os.environ.get(ep.api_key_env)))
+            how = ep.base_url + (f" (key ${ep.api_key_env})" if ep.api_key_env else "")
+        else:
+            vars_ = KEY_ENV_VARS.get(provider, ())
+            ready = any(os.environ.get(v) for v in vars_)
+            how = " or ".join(f"${v}" for v in vars_)
+        price = cfg.price_for(m)
+        rows.append({"model": m, "provider": provider, "ready": ready, "needs": how,
+                     "input_per_m": None if price is None else price.input, "output_per_m": None if price is None else price.output,
+                     "free": bool(price and price.free), "priced": price is not None})
+    if as_json:
+        _print_json(rows)
+        return
+    table = Table(title="models")
+    for col in ("model", "provider", "ready", "key / endpoint", "USD in/M", "USD out/M"):
+        table.add_column(col)
+    for r in rows:
+        price = "free" if r["free"] else ("-" if not r["priced"] else f"{r['input_per_m']:.2f}")
+        out_p = "free" if r["free"] else ("-" if not r["priced"] else f"{r['output_per_m']:.2f}")
+        table.add_row(r["model"], r["provider"], "yes" if r["ready"] else "no", r["needs"], price, out_p)
+    console().print(table)
+
+
+@models_app.command("check")
+def models_check(
+    model: Annotated[str, typer.Argument(help="model name, e.g. claude-sonnet-4-5 or ollama/qwen2.5-coder:7b")],
+    config: ConfigOpt = None,
+    script: ScriptOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Send one tiny prompt through the real path (routing, retries, fallback) and report who answered."""
+    from .config import provider_for_model
+    from .llm.types import Message
+
+    cfg = _config(config)
+    try:
+        provider_for_model(model, cfg)
+    except ValueError as exc:
+        fail(str(exc))
+    service = _standalone_service(cfg, script)
+    started = time.monotonic()
+    res = service.complete(role="check", model=model, system="You are a health check. Reply with the single word: ok",
+                           messages=[Message("user", "Reply with: ok")], max_tokens=16)
+    data = {"requested": model, "provider": res.provider, "model": res.model, "fallbacks": res.fallbacks,
+            "latency_ms": round((time.monotonic() - started) * 1000, 1), "tokens_in": res.response.usage.tokens_in,
+            "tokens_out": res.response.usage.tokens_out, "tokens_cached": res.response.usage.tokens_cached,
+            "cost_usd": res.cost_usd, "reply": res.response.text[:200]}
+    if as_json:
+        _print_json(data)
+        return
+    console().print(
+        f"[green]ok[/] {model}: answered by {res.provider}/{res.model} in {data['latency_ms']} ms, tokens "
+        f"{data['tokens_in']}/{data['tokens_out']}, ${res.cost_usd:.6f}"
+        + (f" (fell back: {' -> '.join(res.fallbacks)})" if res.fallbacks else "")
+    )
+
+
+class _EventPrinter:
+    def on_call(self, record: Any, phase_id: str | None, attempt_id: int | None) -> None:
+        pass
+
+    def on_event(self, kind: str, data: dict[str, Any], phase_id: str | None) -> None:
+        from .progress import describe
+
+        console(stderr=True).print(describe(kind, data).strip(), markup=False)
+
+    def on_http_500(self) -> None:
+        pass
+
+
+def _standalone_service(cfg: Any, script: Path | None, sink: Any = None) -> Any:
+    from .llm.providers import KEY_ENV_VARS, build_providers
+    from .llm.scripted import ScriptedProvider
+    from .llm.service import LlmService
+
+    env = dict(os.environ)
+    secrets = [env[v] for vs in KEY_ENV_VARS.values() for v in vs if env.get(v)]
+    return LlmService(cfg, build_providers(cfg, env), sink=sink or _EventPrinter(),
+                      override=ScriptedProvider(script) if script else None, secrets=secrets,
+                      key_hints={k: " or ".join(v) for k, v in KEY_ENV_VARS.items()})
+
+
+# doctor -------------------------------------------------------------------------------------------
+@doctor_app.command("diagnose")
+def doctor_diagnose(
+    run_id: Annotated[str, typer.Option("--run-id", help="the run")],
+    phase: Annotated[str | None, typer.Option("--phase", help="phase id (default: the failed one)")] = None,
+    apply: Annotated[bool, typer.Option("--apply", help="carry out the diagnosis (then `autopack run` the same run to continue)")] = False,
+    config: ConfigOpt = None,
+    home: HomeOpt = None,
+    script: ScriptOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Run the Doctor on a failed phase from the store and print its diagnosis."""
+    from .doctor_cmd import diagnose_stored
+
+    data = diagnose_stored(run_id=run_id, phase_id=phase, apply=apply, config_path=config, home=home, script=script)
+    if as_json:
+        _print_json(data)
+        return
+    out = console()
+    d = data["diagnosis"]
+    out.print(f"[bold]{data['phase']}[/]: {d['action']} (confidence {d['confidence']:.2f}, model {data['model']})")
+    out.print(d["rationale"], markup=False)
+    if d.get("hint"):
+        out.print(f"hint: {d['hint']}", markup=False)
+    for c in d.get("commands") or []:
+        out.print(f"command: {c}", markup=False)
+    if apply:
+        out.print(f"applied: {data['applied']}", markup=False)
+
+
+# plan draft ---------------------------------------------------------------------------------------
+@plan_app.command("draft")
+def plan_draft(
+    goal: Annotated[str, typer.Option("--goal", help="what the run should achieve")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="where to write the plan YAML")],
+    project_dir: Annotated[Path, typer.Option("--project-dir", help="the project the plan is for")] = Path("."),
+    project: Annotated[str | None, typer.Option("--project", help="project name (default: the directory name)")] = None,
+    model: Annotated[str | None, typer.Option("--model", help="planner model (default: routing.planner_model)")] = None,
+    config: ConfigOpt = None,
+    script: ScriptOpt = None,
+    force: Annotated[bool, typer.Option("--force", help="overwrite an existing output file")] = False,
+) -> None:
+    """Ask the Planner model for a phased plan (validated, retried on errors); review it, then `autopack run`."""
+    import re
+
+    import yaml
+
+    from .agents.base import CallContext
+    from .agents.planner import Planner
+
+    if output.exists() and not force:
+        fail(f"{output} exists; pass --force to overwrite it")
+    cfg = _config(config)
+    root = project_dir.resolve()
+    if not root.is_dir():
+        fail(f"--project-dir {project_dir}: not a directory")
+    files = sorted(p.relative_to(root).as_posix() for p in root.rglob("*")
+                   if p.is_file() and not any(part.startswith(".") for part in p.relative_to(root).parts))[:300]
+    readme = next((root / n for n in ("README.md", "README.rst", "README.txt", "README") if (root / n).is_file()), None)
+    name = project or re.sub(r"[^A-Za-z0-9_.-]", "-", root.name) or "project"
+    planner = Planner(_standalone_service(cfg, script))
+    plan = planner.draft_plan(model=model or cfg.routing.planner_model, goal=goal, project=name, tree="\n".join(files),
+                              readme=readme.read_text(encoding="utf-8", errors="replace") if readme else "", ctx=CallContext())
+    data = plan.model_dump(exclude_defaults=True, exclude={"phases": {"__all__": {"tier"}}})
+    tmp = output.with_name(output.name + ".tmp")
+    tmp.write_text("# drafted by `autopack plan draft`; review before `autopack run`\n"
+                   + yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    os.replace(tmp, output)
+    console().print(f"[green]wrote[/] {output}: {len(plan.all_phases())} phases. Review it, then: "
+                    f"autopack run --run-id <id> --plan {output} --project-dir {project_dir}")

@@ -1,0 +1,82 @@
+"""``autopack doctor diagnose``: run the Doctor on a failed phase of a stored run and, with
+``--apply``, carry out its action with the same code the executor uses mid-run.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from .config import load_config
+from .errors import AutopackError, StoreError
+from .executor import Executor, StoreSink
+from .layout import Layout, home_dir, known_projects
+from .lock import RunLock
+from .plan import Phase, plan_from_json
+from .progress import PlainReporter
+from .runner import RunRequest, _budget_from_store, build_service
+from .store import PhaseState, RunStore
+from .workspace import Workspace
+
+
+def _find(home: Path, run_id: str) -> tuple[Layout, RunStore]:
+    for proj in known_projects(home):
+        layout = Layout(home, proj)
+        store = RunStore(layout.db_path)
+        if store.get_run(run_id) is not None:
+            return layout, store
+        store.close()
+    raise StoreError(f"no run {run_id!r} under {home}/.autonomous_runs; `autopack runs` lists the known runs")
+
+
+def diagnose_stored(*, run_id: str, phase_id: str | None, apply: bool, config_path: Path | None, home: Path | None,
+                    script: Path | None) -> dict[str, Any]:
+    config = load_config(config_path)
+    root = home_dir(home)
+    layout, store = _find(root, run_id)
+    with RunLock(layout.run_dir(run_id) / "executor.lock", run_id), store:
+        run = store.require_run(run_id)
+        phases = store.phases(run_id)
+        if phase_id is None:
+            failed = [p for p in phases if p["state"] in (PhaseState.FAILED.value, PhaseState.FATAL.value)]
+            if not failed:
+                raise AutopackError(f"run {run_id!r} has no failed phase; name one with --phase")
+            phase_id = failed[-1]["phase_id"]
+        row = store.phase(run_id, phase_id)
+        attempts = [a for a in store.attempts(run_id, phase_id) if a["outcome"] == "failed"]
+        if not attempts:
+            raise AutopackError(f"phase {phase_id!r} of run {run_id!r} has no failed attempt to diagnose")
+        plan = plan_from_json(run["plan_json"])
+        ws = Workspace.open(Path(run["project_dir"]), run_id, Path(run["worktree"]), base_commit=run["base_commit"])
+        reporter = PlainReporter(open(os.devnull, "w", encoding="utf-8"))
+        budget = _budget_from_store(config, store, run_id)
+        req = RunRequest(run_id=run_id, plan_path=Path(run["plan_path"] or "plan.yaml"), home=home, config_path=config_path,
+                         script=script)
+        service = build_service(config, req, StoreSink(store, run_id, budget, reporter), float(store.totals(run_id)["cost_usd"]),
+                                store.provider_tokens(run_id))
+        ex = Executor(config, plan, store, layout, ws, service, budget, reporter, run_id)
+        spec = Phase.model_validate(store.phase_spec(run_id, phase_id))
+        last = attempts[-1]
+        from .attempt import AttemptOutcome
+
+        outcome = AttemptOutcome(False, last["model"], last["error_category"], last["message"] or "", patch=last["patch"] or "")
+        near = budget.near_limit(config.doctor_models.health_budget_near_limit_ratio)
+        verdict = ex._consult_doctor(phase_id, spec, row["start_commit"] or ws.head(), outcome, near)
+        if verdict is None:
+            raise AutopackError("the Doctor gave no valid diagnosis (see `autopack journal --run-id ...`)")
+        action, data = verdict
+        applied = "not applied (pass --apply)"
+        if apply:
+            start = row["start_commit"] or ws.head()
+            failures = [ex._failure_record(a) for a in attempts]
+            final, replanned = ex.apply_action(phase_id, spec, start, action, data, failures)
+            if final is None:
+                store.set_phase(run_id, phase_id, "phase_requeued",
+                                {"decided_by": "user (doctor diagnose --apply)", "action": action}, state=PhaseState.QUEUED)
+                applied = f"{action}: phase {phase_id} queued again" + (" with a new revision" if replanned else "") + \
+                          "; run `autopack run` with the same --run-id and --plan to continue"
+            else:
+                applied = f"{action}: phase {phase_id} is now {final.value}"
+        return {"run_id": run_id, "phase": phase_id, "model": data["model"], "diagnosis": {
+            k: data[k] for k in ("action", "confidence", "rationale", "hint", "commands")}, "applied": applied}
