@@ -1,0 +1,162 @@
+"""Model escalation: which model a phase starts on, and where it moves after failures.
+
+Each role (builder, auditor) has a chain of models per complexity tier
+(``escalation_chains.<role>.<tier>.models``). The phase category's routing policy orders a tier:
+
+- PROGRESSIVE: the chain as written (weakest first); start on its first model.
+- BEST_FIRST: start on the chain's last (strongest) model; there is nothing stronger in the tier,
+  so failures there only move the phase across tiers.
+- CHEAP_FIRST: the chain sorted by price (input + output per million tokens, unpriced models
+  treated as the most expensive, ties keep chain order); start on the cheapest.
+
+Escalation (``next_rung``): only failures whose category is in
+``complexity_escalation.failure_types`` count (``counts_for_escalation``). After each counted
+failure at a tier the phase moves *intra-tier* to the next model of that tier's order, if any.
+Once the counted failures at the tier reach its threshold (``thresholds.low_to_medium`` at low,
+``thresholds.medium_to_high`` at medium) it moves *cross-tier* to the next complexity, starting on
+that tier's start model, and the count starts again at zero. At high with the order exhausted it
+stays on the last model. With ``complexity_escalation.enabled: false`` it never crosses tiers
+(intra-tier escalation still happens).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ..config import COMPLEXITIES, Config, Policy
+
+ROLES = ("builder", "auditor")
+
+
+@dataclass(frozen=True)
+class Rung:
+    """Where a phase stands on the ladder: the model it uses and the complexity tier it is at."""
+
+    model: str
+    complexity: str
+
+
+def _chain(cfg: Config, role: str, complexity: str) -> list[str]:
+    if role not in ROLES:
+        raise ValueError(f"unknown escalation role {role!r}; expected one of {ROLES}")
+    if complexity not in COMPLEXITIES:
+        raise ValueError(f"unknown complexity {complexity!r}; expected one of {COMPLEXITIES}")
+    tiers = getattr(cfg.escalation_chains, role)
+    return tiers.for_complexity(complexity)
+
+
+def _price(cfg: Config, model: str) -> float:
+    price = cfg.price_for(model)
+    if price is None:
+        return math.inf
+    return 0.0 if price.free else price.input + price.output
+
+
+def tier_order(cfg: Config, role: str, category: str, complexity: str) -> list[str]:
+    """The models of a tier in the order the phase category's policy walks them."""
+    chain = _chain(cfg, role, complexity)
+    policy = cfg.routing.policy_for(category)
+    if policy == Policy.BEST_FIRST:
+        return [chain[-1]]
+    if policy == Policy.CHEAP_FIRST:
+        return sorted(chain, key=lambda m: _price(cfg, m))  # stable: ties keep chain order
+    return chain
+
+
+def first_model(cfg: Config, category: str, complexity: str, role: str) -> str:
+    """The model a phase of this category and complexity starts on for ``role``."""
+    return tier_order(cfg, role, category, complexity)[0]
+
+
+def counts_for_escalation(category: str, cfg: Config) -> bool:
+    """True when a failure of this error category counts toward escalation."""
+    value = getattr(category, "value", category)
+    return value in cfg.complexity_escalation.failure_types
+
+
+def _threshold(cfg: Config, complexity: str) -> int | None:
+    t = cfg.complexity_escalation.thresholds
+    return {"low": t.low_to_medium, "medium": t.medium_to_high}.get(complexity)
+
+
+def next_rung(
+    cfg: Config, role: str, category: str, current: Rung, counted_failures_at_tier: int
+) -> tuple[Rung, str | None]:
+    """The rung after a counted failure, and why it changed (None when it stays).
+
+    ``category`` is the phase category (it picks the policy); ``counted_failures_at_tier`` counts
+    the counted failures at ``current.complexity``, the one just seen included.
+    """
+    threshold = _threshold(cfg, current.complexity)
+    if cfg.complexity_escalation.enabled and threshold is not None and counted_failures_at_tier >= threshold:
+        target = COMPLEXITIES[COMPLEXITIES.index(current.complexity) + 1]
+        model = first_model(cfg, category, target, role)
+        reason = (
+            f"{counted_failures_at_tier} counted failures at {current.complexity} complexity "
+            f"(threshold {threshold}): escalating to {target} complexity on {model}"
+        )
+        return Rung(model, target), reason
+    order = tier_order(cfg, role, category, current.complexity)
+    index = order.index(current.model) if current.model in order else -1
+    if index + 1 < len(order):
+        model = order[index + 1]
+        if index < 0:
+            reason = f"{current.model} is not in the {current.complexity} chain: moving to {model}"
+        else:
+            reason = f"failure on {current.model}: escalating within {current.complexity} complexity to {model}"
+        return Rung(model, current.complexity), reason
+    return current, None
+
+
+def attempts_exhausted(cfg: Config, attempts: int) -> bool:
+    """True when a phase has used ``complexity_escalation.max_attempts_per_phase`` attempts."""
+    return attempts >= cfg.complexity_escalation.max_attempts_per_phase
+
+
+class EscalationLadder:
+    """The escalation state of one phase for one role: current rung and counted failures at its tier."""
+
+    def __init__(self, cfg: Config, role: str, category: str, complexity: str) -> None:
+        self.cfg = cfg
+        self.role = role
+        self.category = category
+        self.current = Rung(first_model(cfg, category, complexity, role), complexity)
+        self.failures_at_tier = 0
+
+    def record_failure(self, category: str) -> str | None:
+        """Record a failed attempt of error ``category``; the reason when the rung changed."""
+        if not counts_for_escalation(category, self.cfg):
+            return None
+        self.failures_at_tier += 1
+        new, reason = next_rung(self.cfg, self.role, self.category, self.current, self.failures_at_tier)
+        if new.complexity != self.current.complexity:
+            self.failures_at_tier = 0
+        self.current = new
+        return reason
+
+    @classmethod
+    def from_history(
+        cls,
+        cfg: Config,
+        role: str,
+        category: str,
+        complexity: str,
+        history: Sequence[tuple[str, str, str | None]],
+    ) -> EscalationLadder:
+        """Rebuild the ladder on resume from stored attempts ``(model, complexity, error_category)``,
+        oldest first (error_category None for an attempt that did not fail).
+
+        The stored rung of each attempt wins over what the ladder would have picked, so a config
+        edited between runs cannot rewrite history; the counted failures at the current tier are
+        those since the phase entered it.
+        """
+        ladder = cls(cfg, role, category, complexity)
+        for model, tier, error_category in history:
+            if tier != ladder.current.complexity:
+                ladder.failures_at_tier = 0
+            ladder.current = Rung(model, tier)
+            if error_category is not None:
+                ladder.record_failure(error_category)
+        return ladder
