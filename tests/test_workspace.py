@@ -1,0 +1,323 @@
+"""A run works on its own branch in its own worktree; the user's checkout is never touched."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+from git import Actor, Repo
+
+from autopack.workspace import Workspace, WorkspaceError, validate_run_id
+
+USER = Actor("Test User", "test@example.com")
+
+
+def make_repo(path: Path, files: dict[str, str] | None = None) -> Repo:
+    path.mkdir(parents=True, exist_ok=True)
+    repo = Repo.init(path)
+    files = files or {"calc.py": "def add(a, b):\n    return a + b\n", "README.md": "# demo\n"}
+    for name, text in files.items():
+        (path / name).write_text(text, encoding="utf-8")
+    repo.index.add(list(files))
+    repo.index.commit("initial", author=USER, committer=USER)
+    return repo
+
+
+def user_state(repo: Repo) -> dict[str, Any]:
+    """Everything the user could notice: HEAD, branch, index, status and every file's bytes."""
+    root = Path(repo.working_tree_dir or "")
+    return {
+        "head": repo.head.commit.hexsha,
+        "branch": repo.active_branch.name,
+        "status": repo.git.status("--porcelain", "--untracked-files=all"),
+        "staged": repo.git.diff("--cached"),
+        "files": {
+            p.relative_to(root).as_posix(): p.read_bytes()
+            for p in sorted(root.rglob("*"))
+            if p.is_file() and ".git" not in p.relative_to(root).parts
+        },
+    }
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Repo:
+    return make_repo(tmp_path / "project")
+
+
+@pytest.fixture
+def ws(repo: Repo, tmp_path: Path) -> Workspace:
+    return Workspace.open(Path(repo.working_tree_dir or ""), "run-1", tmp_path / "wt")
+
+
+def test_open_creates_the_run_branch_and_worktree_from_head(repo: Repo, tmp_path: Path) -> None:
+    ws = Workspace.open(Path(repo.working_tree_dir or ""), "run-1", tmp_path / "runs" / "wt")
+    head = repo.head.commit.hexsha
+    assert ws.created and ws.branch == "autopack/run-1"
+    assert ws.base_commit == head and ws.head() == head
+    assert repo.heads["autopack/run-1"].commit.hexsha == head
+    assert (ws.path / "calc.py").read_text(encoding="utf-8") == "def add(a, b):\n    return a + b\n"
+    assert ws.path == (tmp_path / "runs" / "wt").resolve()
+    assert not ws.is_dirty()
+
+
+def test_the_users_checkout_survives_a_whole_run_untouched(repo: Repo, tmp_path: Path) -> None:
+    root = Path(repo.working_tree_dir or "")
+    (root / "calc.py").write_text("# user's work in progress\n", encoding="utf-8")
+    (root / "staged.txt").write_text("staged but not committed\n", encoding="utf-8")
+    repo.index.add(["staged.txt"])
+    (root / "notes.txt").write_text("untracked notes\n", encoding="utf-8")
+    before = user_state(repo)
+
+    ws = Workspace.open(root, "run-1", tmp_path / "wt")
+    (ws.path / "calc.py").write_text("def add(a, b):\n    return b + a\n", encoding="utf-8")
+    (ws.path / "new.py").write_text("X = 1\n", encoding="utf-8")
+    assert ws.diff() and ws.changed_files() == ["calc.py", "new.py"]
+    first = ws.commit(Workspace.commit_message("run-1", "p1", "Phase one", "m", "1/1 checks passed", 1))
+    assert first is not None
+    (ws.path / "junk.txt").write_text("failed attempt\n", encoding="utf-8")
+    ws.restore(first)
+    assert ws.find_phase_commit("p1") == first
+    ws.reset_branch(ws.base_commit)
+    ws.remove()
+    Workspace.open(root, "run-1", tmp_path / "wt")
+
+    assert user_state(repo) == before
+
+
+def test_commit_message_has_subject_body_and_trailers() -> None:
+    msg = Workspace.commit_message(
+        "run-1", "p2", "Add\nsubtraction", "claude-x", "3/3 checks passed; pytest 4 passed", 2
+    )
+    assert msg == (
+        "autopack(p2): Add subtraction\n\n"
+        "Model: claude-x\nAttempt: 2\nGate: 3/3 checks passed; pytest 4 passed\n\n"
+        "Autopack-Run: run-1\nAutopack-Phase: p2\n"
+    )
+
+
+def test_commits_are_made_as_autopack_without_any_git_identity(
+    ws: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = tmp_path / "empty-home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(home / "nope"))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    for var in ("GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL", "EMAIL"):
+        monkeypatch.delenv(var, raising=False)
+    (ws.path / "calc.py").write_text("changed\n", encoding="utf-8")
+    sha = ws.commit("autopack(p1): change")
+    assert sha is not None and sha == ws.head() != ws.base_commit
+    commit = Repo(ws.path).commit(sha)
+    assert (commit.author.name, commit.author.email) == ("autopack", "autopack@localhost")
+    assert (commit.committer.name, commit.committer.email) == ("autopack", "autopack@localhost")
+    assert commit.message == "autopack(p1): change\n"
+    assert not ws.is_dirty()
+
+
+def test_commit_with_nothing_to_commit_returns_none_unless_empty_is_allowed(ws: Workspace) -> None:
+    assert ws.commit("nothing") is None
+    assert ws.head() == ws.base_commit
+    sha = ws.commit("empty on purpose", allow_empty=True)
+    assert sha is not None and sha != ws.base_commit and ws.head() == sha
+
+
+def test_find_phase_commit_matches_phase_and_run_trailers(ws: Workspace) -> None:
+    (ws.path / "a.txt").write_text("a\n", encoding="utf-8")
+    p1 = ws.commit(Workspace.commit_message("run-1", "p1", "A", "m", "ok", 1))
+    (ws.path / "b.txt").write_text("b\n", encoding="utf-8")
+    p2 = ws.commit(Workspace.commit_message("run-1", "p2", "B", "m", "ok", 1))
+    ws.commit(Workspace.commit_message("other-run", "p3", "C", "m", "ok", 1), allow_empty=True)
+    assert ws.find_phase_commit("p1") == p1
+    assert ws.find_phase_commit("p2") == p2
+    assert ws.find_phase_commit("p3") is None  # committed under another run's trailer
+    assert ws.find_phase_commit("p9") is None
+
+
+def test_restore_removes_modified_and_untracked_files(ws: Workspace) -> None:
+    start = ws.head()
+    (ws.path / "calc.py").write_text("broken(\n", encoding="utf-8")
+    (ws.path / "README.md").unlink()
+    (ws.path / "new.txt").write_text("new\n", encoding="utf-8")
+    (ws.path / "pkg" / "deep").mkdir(parents=True)
+    (ws.path / "pkg" / "deep" / "mod.py").write_text("x = 1\n", encoding="utf-8")
+    assert ws.is_dirty()
+    ws.restore(start)
+    assert (ws.path / "calc.py").read_text(encoding="utf-8") == "def add(a, b):\n    return a + b\n"
+    assert (ws.path / "README.md").exists()
+    assert not (ws.path / "new.txt").exists() and not (ws.path / "pkg").exists()
+    assert not ws.is_dirty() and ws.head() == start
+
+
+def test_restore_goes_back_over_a_commit(ws: Workspace) -> None:
+    (ws.path / "calc.py").write_text("v2\n", encoding="utf-8")
+    ws.commit("phase")
+    ws.restore(ws.base_commit)
+    assert ws.head() == ws.base_commit
+    assert (ws.path / "calc.py").read_text(encoding="utf-8").startswith("def add")
+
+
+def test_restore_to_an_unknown_commit_is_refused(ws: Workspace) -> None:
+    with pytest.raises(WorkspaceError, match="not a commit"):
+        ws.restore("0" * 40)
+
+
+def test_diff_shows_modifications_and_untracked_files_without_staging_them(ws: Workspace) -> None:
+    (ws.path / "calc.py").write_text("def add(a, b):\n    return b + a\n", encoding="utf-8")
+    (ws.path / "new_mod.py").write_text("VALUE = 1\n", encoding="utf-8")
+    diff = ws.diff()
+    assert "diff --git a/calc.py b/calc.py" in diff
+    assert "-    return a + b\n+    return b + a\n" in diff
+    assert "diff --git a/new_mod.py b/new_mod.py" in diff and "+VALUE = 1\n" in diff
+    assert ws.changed_files() == ["calc.py", "new_mod.py"]
+    status = Repo(ws.path).git.status("--porcelain")
+    assert "?? new_mod.py" in status and " M calc.py" in status  # nothing was staged
+
+
+def test_diff_against_base_includes_committed_phases(ws: Workspace) -> None:
+    (ws.path / "one.py").write_text("ONE = 1\n", encoding="utf-8")
+    ws.commit("phase 1")
+    (ws.path / "two.py").write_text("TWO = 2\n", encoding="utf-8")
+    assert ws.changed_files() == ["two.py"]
+    assert ws.changed_files(ws.base_commit) == ["one.py", "two.py"]
+    assert "+ONE = 1" in ws.diff(ws.base_commit) and "+ONE = 1" not in ws.diff()
+
+
+def test_reset_branch_rolls_the_run_back_to_its_start(ws: Workspace) -> None:
+    (ws.path / "a.txt").write_text("a\n", encoding="utf-8")
+    ws.commit(Workspace.commit_message("run-1", "p1", "A", "m", "ok", 1))
+    (ws.path / "stray.txt").write_text("x\n", encoding="utf-8")
+    ws.reset_branch(ws.base_commit)
+    assert ws.head() == ws.base_commit
+    assert ws.find_phase_commit("p1") is None
+    assert not (ws.path / "a.txt").exists() and not ws.is_dirty()
+
+
+def test_resume_reuses_the_worktree_and_remembers_the_base(repo: Repo, ws: Workspace, tmp_path: Path) -> None:
+    (ws.path / "a.txt").write_text("a\n", encoding="utf-8")
+    phase = ws.commit("phase 1")
+    (ws.path / "wip.txt").write_text("uncommitted\n", encoding="utf-8")
+    root = Path(repo.working_tree_dir or "")
+    (root / "later.txt").write_text("user moved on\n", encoding="utf-8")
+    repo.index.add(["later.txt"])
+    repo.index.commit("user commit", author=USER, committer=USER)
+
+    again = Workspace.open(root, "run-1", tmp_path / "wt")
+    assert not again.created
+    assert again.path == ws.path and again.head() == phase
+    assert again.base_commit == ws.base_commit != repo.head.commit.hexsha
+    assert (again.path / "wip.txt").read_text(encoding="utf-8") == "uncommitted\n"
+
+
+def test_resume_adds_the_worktree_again_when_its_folder_vanished(repo: Repo, ws: Workspace, tmp_path: Path) -> None:
+    (ws.path / "a.txt").write_text("a\n", encoding="utf-8")
+    phase = ws.commit("phase 1")
+    shutil.rmtree(ws.path)
+    again = Workspace.open(Path(repo.working_tree_dir or ""), "run-1", tmp_path / "wt")
+    assert again.head() == phase
+    assert (again.path / "a.txt").read_text(encoding="utf-8") == "a\n"
+    assert again.base_commit == ws.base_commit
+
+
+def test_resume_accepts_an_explicit_base_commit_and_checks_it(repo: Repo, ws: Workspace, tmp_path: Path) -> None:
+    root = Path(repo.working_tree_dir or "")
+    again = Workspace.open(root, "run-1", tmp_path / "wt", base_commit=ws.base_commit)
+    assert again.base_commit == ws.base_commit
+    repo.index.commit("user commit", author=USER, committer=USER)
+    with pytest.raises(WorkspaceError, match="not in the history"):
+        Workspace.open(root, "run-1", tmp_path / "wt", base_commit=repo.head.commit.hexsha)
+
+
+def test_remove_deletes_the_worktree_but_keeps_the_branch(repo: Repo, ws: Workspace) -> None:
+    (ws.path / "a.txt").write_text("a\n", encoding="utf-8")
+    phase = ws.commit("phase 1")
+    ws.remove()
+    assert not ws.path.exists()
+    assert repo.heads["autopack/run-1"].commit.hexsha == phase
+    with pytest.raises(WorkspaceError, match="open the workspace again"):
+        ws.head()
+
+
+def test_a_folder_that_is_not_a_repository_is_refused_with_the_fix(tmp_path: Path) -> None:
+    (tmp_path / "plain").mkdir()
+    with pytest.raises(WorkspaceError, match="not a git repository.*git init && git add -A && git commit -m initial"):
+        Workspace.open(tmp_path / "plain", "run-1", tmp_path / "wt")
+
+
+def test_a_repository_without_commits_is_refused_with_the_fix(tmp_path: Path) -> None:
+    Repo.init(tmp_path / "empty")
+    with pytest.raises(WorkspaceError, match="no commits yet.*git commit -m initial"):
+        Workspace.open(tmp_path / "empty", "run-1", tmp_path / "wt")
+
+
+def test_a_subdirectory_of_a_repository_is_refused(repo: Repo, tmp_path: Path) -> None:
+    sub = Path(repo.working_tree_dir or "") / "sub"
+    sub.mkdir()
+    with pytest.raises(WorkspaceError, match="repository root"):
+        Workspace.open(sub, "run-1", tmp_path / "wt")
+
+
+@pytest.mark.parametrize(
+    "run_id",
+    [
+        "has space",
+        "a..b",
+        "x~1",
+        "up^",
+        "a:b",
+        "what?",
+        "star*",
+        "br[ack",
+        "back\\slash",
+        "-flag",
+        "",
+        "x.lock",
+        "end/",
+    ],
+)
+def test_run_ids_that_cannot_name_a_branch_are_refused(repo: Repo, tmp_path: Path, run_id: str) -> None:
+    with pytest.raises(WorkspaceError, match="cannot name a git branch"):
+        Workspace.open(Path(repo.working_tree_dir or ""), run_id, tmp_path / "wt")
+    assert [h.name for h in repo.heads if h.name.startswith("autopack")] == []
+
+
+def test_ordinary_run_ids_are_accepted() -> None:
+    assert validate_run_id("2024-06-01_calc.v2") == "2024-06-01_calc.v2"
+    assert validate_run_id("team/run-7") == "team/run-7"
+
+
+def test_a_non_empty_foreign_folder_is_not_used_as_worktree(repo: Repo, tmp_path: Path) -> None:
+    (tmp_path / "busy").mkdir()
+    (tmp_path / "busy" / "keep.txt").write_text("mine\n", encoding="utf-8")
+    with pytest.raises(WorkspaceError, match="exists and is not empty"):
+        Workspace.open(Path(repo.working_tree_dir or ""), "run-1", tmp_path / "busy")
+    assert (tmp_path / "busy" / "keep.txt").read_text(encoding="utf-8") == "mine\n"
+
+
+def test_a_worktree_inside_the_project_stays_out_of_the_users_status(repo: Repo) -> None:
+    root = Path(repo.working_tree_dir or "")
+    before = repo.git.status("--porcelain", "--untracked-files=all")
+    ws = Workspace.open(root, "run-1", root / ".autonomous_runs" / "demo" / "runs" / "run-1" / "wt")
+    (ws.path / "x.py").write_text("x = 1\n", encoding="utf-8")
+    assert repo.git.status("--porcelain", "--untracked-files=all") == before
+    assert ws.changed_files() == ["x.py"]
+
+
+def test_non_ascii_file_names_work_under_lang_c(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LANG", "C")
+    monkeypatch.setenv("LC_ALL", "C")
+    repo = make_repo(tmp_path / "projét", {"café.py": "PRICE = 1\n"})
+    ws = Workspace.open(Path(repo.working_tree_dir or ""), "run-1", tmp_path / "wörktree")
+    (ws.path / "café.py").write_text("PRICE = 2\n", encoding="utf-8")
+    (ws.path / "naïve.txt").write_text("ünïcode\n", encoding="utf-8")
+    assert ws.changed_files() == ["café.py", "naïve.txt"]
+    diff = ws.diff()
+    assert "diff --git a/café.py b/café.py" in diff and "+ünïcode" in diff
+    sha = ws.commit(Workspace.commit_message("run-1", "p1", "Prix du café", "m", "ok", 1))
+    assert sha is not None and ws.find_phase_commit("p1") == sha
+    assert ws.changed_files(ws.base_commit) == ["café.py", "naïve.txt"]
+    (ws.path / "crème.txt").write_text("tmp\n", encoding="utf-8")
+    ws.restore(sha)
+    assert not (ws.path / "crème.txt").exists() and not ws.is_dirty()
