@@ -1,0 +1,395 @@
+"""Apply parsed edits to a workspace: safely, tolerantly, and never at a guessed place.
+
+Owns the order of checks for one reply: every path first (one bad path refuses the whole reply),
+then each edit in order against the file as the earlier edits left it (exact, then tolerant
+matching from ``match``), destructive-output guards, a Python syntax check of each changed file,
+and finally atomic UTF-8 writes that keep each file's newline style, BOM and final newline.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .guards import GuardHit, elision_hits, full_file_hits, is_placeholder_line, syntax_error
+from .match import Ambiguous, FileIndex, Found, already_present, closest, place
+from .parse import Edit, Hunk
+from .paths import PathRefused, resolve_in_workspace
+from .report import ApplyReport, Category, EditResult, HunkResult
+
+
+@dataclass
+class _File:
+    rel: str
+    target: Path
+    original: list[str] | None = None  # lines as read (None: the file does not exist)
+    lines: list[str] | None = None  # lines now, after the edits applied so far
+    trailing_nl: bool = True
+    newline: str = "\n"
+    bom: bool = False
+    mode: int | None = None
+    error: str = ""
+    touched: list[EditResult] = field(default_factory=list)
+
+    def text(self, lines: list[str] | None = None) -> str:
+        ls = self.lines if lines is None else lines
+        if not ls:
+            return ""
+        return "\n".join(ls) + ("\n" if self.trailing_nl else "")
+
+
+def _load(rel: str, target: Path) -> _File:
+    f = _File(rel, target)
+    if target.is_dir():
+        f.error = "is a directory, not a file"
+        return f
+    if not target.exists():
+        return f
+    try:
+        raw = target.read_bytes()
+        text = raw.decode("utf-8")
+        f.mode = target.stat().st_mode & 0o7777
+    except UnicodeDecodeError:
+        f.error = "is not UTF-8 text; autopack only edits text files"
+        return f
+    except OSError as exc:
+        f.error = f"cannot be read ({exc.strerror or exc})"
+        return f
+    if text.startswith("\ufeff"):
+        f.bom, text = True, text[1:]
+    first = text.find("\n")
+    f.newline = "\r\n" if first > 0 and text[first - 1] == "\r" else "\n"
+    text = text.replace("\r\n", "\n")
+    f.trailing_nl = text.endswith("\n") or text == ""
+    lines = text.split("\n")
+    if f.trailing_nl:
+        lines.pop()
+    f.original, f.lines = lines, list(lines)
+    return f
+
+
+def _split(text: str | None) -> list[str]:
+    if not text:
+        return []
+    lines = text.replace("\r\n", "\n").split("\n")
+    if lines[-1] == "":
+        lines.pop()
+    return lines
+
+
+def _where(start: int, end: int) -> str:
+    return f"line {start + 1}" if end - start <= 1 else f"lines {start + 1}-{end}"
+
+
+def _refuse(res: EditResult, reason: str, category: Category = "patch_apply_error") -> None:
+    res.status, res.reason, res.category = "refused", reason, category
+
+
+def _miss_reason(idx: FileIndex, seq: Sequence[tuple[str, str]], what: str) -> tuple[str, str]:
+    before = [t for op, t in seq if op != "+"]
+    shown, missing = closest(idx.lines, before)
+    reason = f"{what} was not found in the file"
+    if any(is_placeholder_line(t) for t in before):
+        reason += " (it contains '...' or a placeholder; list every line exactly, elided lines cannot be matched)"
+    if missing:
+        listed = "; ".join(repr(m.strip()) for m in missing[:4]) + (
+            f" and {len(missing) - 4} more" if len(missing) > 4 else ""
+        )
+        reason += f"; these lines of it are not in the file near the closest match: {listed}"
+    return reason, shown
+
+
+def _ambiguous_reason(amb: Ambiguous, what: str) -> str:
+    where = ", ".join(str(s + 1) for s in amb.starts[:6])
+    return f"{what} matches {len(amb.starts)} places (lines {where}); add surrounding lines so it matches only one"
+
+
+def _placeholder_hits(f: _File, new_lines: list[str], added: list[str]) -> list[GuardHit]:
+    """The elision guard for diffs and SEARCH/REPLACE: only run when an added line looks like a stand-in."""
+    if not any(is_placeholder_line(t) for t in added):
+        return []
+    return elision_hits(f.rel, f.text(), f.text(new_lines))
+
+
+def _guard_refusal(res: EditResult, hits: list[GuardHit]) -> None:
+    res.guards = [h.name for h in hits]
+    _refuse(res, "refused by guard " + "; ".join(f"{h.name}: {h.message}" for h in hits), "destructive_output")
+
+
+def _apply_hunks(edit: Edit, f: _File, res: EditResult) -> list[str] | None:
+    """New lines for a diff against a present file, or None (``res`` says why)."""
+    lines = f.lines or []
+    idx = FileIndex(lines)
+    found: list[tuple[Hunk, Found]] = []
+    offset = 0
+    for h in edit.hunks:
+        hr = HunkResult(h.number, "applied")
+        res.hunks.append(hr)
+        declared = h.old_start - 1 if h.old_start else None
+        if not h.before:
+            if not lines:
+                found.append((h, Found(0, 0, h.after)))
+                continue
+            hr.status, hr.reason = "refused", "the hunk has no context or removed lines, so where it goes is unknown"
+            continue
+        placed = place(idx, h.lines, hint=None if declared is None else declared + offset, tolerate_context=True)
+        if isinstance(placed, Found):
+            if declared is not None:
+                if placed.start != declared:
+                    placed.fuzz.append(f"found at line {placed.start + 1} (the hunk header said {declared + 1})")
+                offset = placed.start - declared
+            hr.location, hr.fuzz = _where(placed.start, placed.end), placed.fuzz
+            found.append((h, placed))
+        elif isinstance(placed, Ambiguous):
+            hr.status, hr.reason = "refused", _ambiguous_reason(placed, f"hunk {h.number}")
+        elif already_present(idx, h.lines):
+            hr.status, hr.reason = "already_applied", "its result is already in the file"
+        else:
+            hr.status = "refused"
+            hr.reason, shown = _miss_reason(idx, h.lines, f"hunk {h.number}")
+            res.closest = res.closest or shown
+    bad = [hr for hr in res.hunks if hr.status == "refused"]
+    spans = sorted((p.start, p.end, h.number) for h, p in found)
+    for (_, e1, n1), (s2, _, n2) in zip(spans, spans[1:], strict=False):
+        if s2 < e1:
+            _refuse(res, f"hunks {n1} and {n2} overlap at line {s2 + 1}; send one hunk for that region")
+            return None
+    if bad:
+        held = [hr for hr in res.hunks if hr.status == "applied"]
+        for hr in held:
+            hr.status, hr.reason = "refused", "matches, but held back because another hunk of this diff did not apply"
+        first = bad[0]
+        _refuse(
+            res,
+            first.reason if len(bad) == 1 else f"{len(bad)} of {len(res.hunks)} hunks did not apply: {first.reason}",
+        )
+        return None
+    if not found:
+        res.status, res.reason = "already_applied", "every hunk's result is already in the file"
+        return None
+    new = list(lines)
+    for _, p in sorted(found, key=lambda hp: hp[1].start, reverse=True):
+        new[p.start : p.end] = p.new_lines
+    res.location = ", ".join(_where(p.start, p.end) for _, p in sorted(found, key=lambda hp: hp[1].start))
+    res.fuzz = [note for _, p in found for note in p.fuzz]
+    if len(found) < len(edit.hunks):
+        res.fuzz.append("some hunks were already applied")
+    return new
+
+
+def _apply_diff(edit: Edit, f: _File, res: EditResult, allow_mass_deletion: bool) -> list[str] | None:
+    after = [t for h in edit.hunks for op, t in h.lines if op != "-"]
+    if edit.delete_file:
+        if f.lines is None:
+            res.status, res.reason = "already_applied", "the file is already absent"
+            return None
+        if not edit.hunks:
+            if any(t.strip() for t in f.lines) and not allow_mass_deletion:
+                _guard_refusal(res, [GuardHit("delete_without_content", "a deletion diff must list the file's lines")])
+                return None
+            res.location = "deleted"
+            return []
+        remaining = _apply_hunks(edit, f, res)
+        if remaining is not None and any(t.strip() for t in remaining):
+            _refuse(res, "the deletion diff does not cover the whole file; list every line as removed")
+            return None
+        res.location = "deleted" if remaining is not None else res.location
+        return remaining
+    if edit.new_file or f.lines is None:
+        if f.lines is None:
+            if not edit.new_file and any(h.before for h in edit.hunks):
+                _refuse(res, "the file does not exist; create it with a diff from /dev/null (or a whole-file edit)")
+                return None
+            res.location = "new file"
+            return after
+        if [t.rstrip() for t in f.lines] == [t.rstrip() for t in after]:
+            res.status, res.reason = "already_applied", "the file already exists with this content"
+            return None
+        if any(t.strip() for t in f.lines):
+            _refuse(
+                res, "the diff creates the file (--- /dev/null) but it already exists; send a diff against its content"
+            )
+            return None
+        res.location = "new file"
+        return after
+    return _apply_hunks(edit, f, res)
+
+
+def _apply_search_replace(edit: Edit, f: _File, res: EditResult) -> list[str] | None:
+    search, replace = _split(edit.search), _split(edit.replace)
+    hr = HunkResult(1, "applied")
+    res.hunks.append(hr)
+    if not any(s.strip() for s in search):
+        if f.lines is None or not any(t.strip() for t in f.lines):
+            res.location = hr.location = "new file" if f.lines is None else "whole file"
+            return replace
+        if replace and already_present(FileIndex(f.lines), [("+", r) for r in replace]):
+            res.status = hr.status = "already_applied"
+            res.reason = "the REPLACE text is already in the file"
+            return None
+        _refuse(
+            res,
+            "an empty SEARCH only creates a new file; to add to this file, SEARCH for the lines next to where the code goes",
+        )
+        return None
+    if f.lines is None:
+        _refuse(res, "the file does not exist; to create it, use an empty SEARCH section")
+        return None
+    idx = FileIndex(f.lines)
+    seq = [("-", s) for s in search] + [("+", r) for r in replace]
+    placed = place(idx, seq)
+    if isinstance(placed, Found):
+        new = f.lines[: placed.start] + placed.new_lines + f.lines[placed.end :]
+        res.location = hr.location = _where(placed.start, placed.end)
+        res.fuzz = hr.fuzz = placed.fuzz
+        if new == f.lines:
+            res.status = hr.status = "already_applied"
+            res.reason = "SEARCH and REPLACE are the same text"
+            return None
+        return new
+    if isinstance(placed, Ambiguous):
+        _refuse(res, _ambiguous_reason(placed, "the SEARCH text"))
+        return None
+    text, old, repl = "\n".join(f.lines), "\n".join(search), "\n".join(replace)
+    if replace and any(r.strip() for r in replace) and already_present(idx, [("+", r) for r in replace]):
+        res.status = hr.status = "already_applied"
+        res.reason = "the SEARCH text is gone and the REPLACE text is already in the file"
+        return None
+    if text.count(old) == 1:  # a SEARCH that is part of a line: exact text, exactly once
+        at = text[: text.index(old)].count("\n")
+        res.location = hr.location = _where(at, at + old.count("\n") + 1)
+        res.fuzz = hr.fuzz = ["matched part of a line exactly"]
+        return text.replace(old, repl).split("\n")
+    reason, res.closest = _miss_reason(idx, seq, "the SEARCH text")
+    _refuse(res, reason)
+    return None
+
+
+def _apply_full_file(
+    edit: Edit, f: _File, res: EditResult, allow_mass_deletion: bool, removed_ok: Sequence[str]
+) -> list[str] | None:
+    new = _split(edit.content)
+    res.hunks.append(HunkResult(1, "applied", "whole file"))
+    if f.lines is None:
+        res.location = "new file"
+        return new
+    if [t.rstrip() for t in new] == [t.rstrip() for t in f.lines]:
+        res.status, res.reason = "already_applied", "the file already has this content"
+        return None
+    hits = full_file_hits(f.rel, f.text(), f.text(new), allow_mass_deletion=allow_mass_deletion, removed_ok=removed_ok)
+    if hits:
+        _guard_refusal(res, hits)
+        return None
+    res.location = "whole file"
+    return new
+
+
+def _write_atomic(f: _File) -> None:
+    """Write via a temp file in the same directory and os.replace, so a crash never leaves half a file."""
+    data = f.text().replace("\n", f.newline) if f.newline != "\n" else f.text()
+    if f.bom:
+        data = "\ufeff" + data
+    f.target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=f.target.parent, prefix=f".{f.target.name}.", suffix=".autopack-tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        if f.mode is None:
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(tmp, 0o666 & ~umask)
+        else:
+            os.chmod(tmp, f.mode)
+        os.replace(tmp, f.target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def apply_edits(
+    edits: Sequence[Edit],
+    root: Path,
+    scope: Sequence[str],
+    *,
+    allow_mass_deletion: bool = False,
+    dry_run: bool = False,
+    removed_ok: Sequence[str] = (),
+) -> ApplyReport:
+    """Apply a reply's edits under ``root`` within ``scope``; see the module docstring for the order of checks."""
+    root = Path(root)
+    report = ApplyReport(dry_run=dry_run)
+    results = [EditResult(e.index, e.path, e.kind, "applied") for e in edits]
+    report.results = results
+    targets: dict[int, Path] = {}
+    bad: list[tuple[Edit, str]] = []
+    for e in edits:
+        try:
+            targets[e.index] = resolve_in_workspace(root, e.path, scope)
+        except PathRefused as exc:
+            bad.append((e, exc.reason))
+    if bad:
+        first = ", ".join(f"edit {e.index} ({e.path}): {why}" for e, why in bad)
+        for e, res in zip(edits, results, strict=True):
+            why = next((w for b, w in bad if b is e), None)
+            _refuse(res, why or f"not applied because the reply has a refused path: {first}", "scope_violation")
+        return report
+    files: dict[Path, _File] = {}
+    root_real = root.resolve()
+    for e, res in zip(edits, results, strict=True):
+        target = targets[e.index]
+        f = files.get(target) or files.setdefault(target, _load(target.relative_to(root_real).as_posix(), target))
+        res.path = f.rel
+        if f.error:
+            _refuse(res, f"{f.rel} {f.error}")
+            continue
+        if e.kind == "diff":
+            new = _apply_diff(e, f, res, allow_mass_deletion)
+        elif e.kind == "search_replace":
+            new = _apply_search_replace(e, f, res)
+        else:
+            new = _apply_full_file(e, f, res, allow_mass_deletion, removed_ok)
+        if new is None or res.status != "applied":
+            continue
+        if e.kind != "full_file" and f.lines is not None and not (e.kind == "diff" and e.delete_file):
+            added = [t for h in e.hunks for op, t in h.lines if op == "+"] if e.kind == "diff" else _split(e.replace)
+            hits = _placeholder_hits(f, new, added)
+            if hits:
+                _guard_refusal(res, hits)
+                continue
+        if f.lines is None:
+            f.trailing_nl = True
+        f.lines = None if (e.kind == "diff" and e.delete_file) else new
+        f.touched.append(res)
+    for f in files.values():
+        if f.lines == f.original:
+            continue
+        if f.lines is not None:
+            err = syntax_error(f.rel, f.text(), None if f.original is None else f.text(f.original))
+            if err is not None:
+                line, text, msg = err
+                for res in f.touched:
+                    _refuse(
+                        res,
+                        f"the result does not parse as Python: line {line}: {text.strip()!r}: {msg}",
+                        "syntax_error",
+                    )
+                f.lines = f.original
+                continue
+        report.files_changed.append(f.rel)
+        if dry_run:
+            continue
+        try:
+            if f.lines is None:
+                f.target.unlink()
+            else:
+                _write_atomic(f)
+        except OSError as exc:
+            report.files_changed.remove(f.rel)
+            for res in f.touched:
+                _refuse(res, f"could not write {f.rel}: {exc.strerror or exc}")
+    return report

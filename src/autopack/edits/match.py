@@ -1,0 +1,329 @@
+"""Find the one place in a file where a block of lines belongs: exact first, then tolerant, never a guess.
+
+Owns the matching ladder used for diff hunks and SEARCH/REPLACE blocks alike. A block is a list of
+(op, text) lines: context ``" "`` and removed ``"-"`` lines must be found in the file ("before"),
+added ``"+"`` lines are written. Tiers, each tried only when the previous found nothing:
+
+1. exact lines, 2. trailing whitespace ignored, 3. indentation and inner whitespace ignored (the
+added lines are then re-indented the way the file is), 4. (diff hunks only) one context line
+altered or missing. Two different places at the same tier are ambiguous and refused, unless one of
+them sits exactly where the hunk header says. Removed lines must always match (up to whitespace).
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections import Counter, defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from .guards import is_placeholder_line
+
+Line = tuple[str, str]
+Mapper = Callable[[str], "str | None"]
+_LEVELS = ("exact", "rstrip", "indent")
+_FUZZ = {"rstrip": "matched ignoring trailing whitespace", "indent": "matched ignoring indentation and spacing"}
+
+
+def _key(level: str, s: str) -> str:
+    if level == "exact":
+        return s
+    if level == "rstrip":
+        return s.rstrip()
+    return " ".join(s.split())
+
+
+class FileIndex:
+    """A file's lines with per-tier keys and key -> positions maps, built lazily."""
+
+    def __init__(self, lines: Sequence[str]) -> None:
+        self.lines = list(lines)
+        self._keys: dict[str, list[str]] = {}
+        self._pos: dict[str, dict[str, list[int]]] = {}
+
+    def keys(self, level: str) -> list[str]:
+        if level not in self._keys:
+            self._keys[level] = [_key(level, s) for s in self.lines]
+        return self._keys[level]
+
+    def positions(self, level: str, key: str) -> list[int]:
+        if level not in self._pos:
+            table: dict[str, list[int]] = defaultdict(list)
+            for i, k in enumerate(self.keys(level)):
+                table[k].append(i)
+            self._pos[level] = table
+        return self._pos[level].get(key, [])
+
+
+@dataclass
+class Found:
+    """Where a block goes: file lines ``start:end`` become ``new_lines``; ``fuzz`` says what was tolerated."""
+
+    start: int
+    end: int
+    new_lines: list[str]
+    fuzz: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Ambiguous:
+    """The block matches at several places equally well (0-based starts)."""
+
+    starts: list[int]
+    level: str
+
+
+# indentation ---------------------------------------------------------------------------------
+def _lead(s: str) -> str:
+    return s[: len(s) - len(s.lstrip(" \t"))]
+
+
+def _width(ws: str, tab: int) -> int:
+    w = 0
+    for c in ws:
+        w = (w // tab + 1) * tab if c == "\t" else w + 1
+    return w
+
+
+def indent_mapper(pairs: Sequence[tuple[str, str]]) -> tuple[Mapper, str] | None:
+    """How the model's indentation maps onto the file's, from matched (model line, file line) pairs.
+
+    Returns a function re-indenting an added line (None when it cannot) and a note, or None when
+    the pairs disagree (the block's shape differs from the file's, so it is not the same code).
+    """
+    leads = [(_lead(m), _lead(f)) for m, f in pairs if m.strip() and f.strip()]
+    if all(a == b for a, b in leads):
+        return (lambda line: line), ""
+    a0, b0 = leads[0]
+    if b0.endswith(a0):
+        extra = b0[: len(b0) - len(a0)]
+        if all(b == extra + a for a, b in leads):
+            return (lambda line: extra + line if line.strip() else line), "added lines re-indented to the file's level"
+    if a0.endswith(b0):
+        cut = a0[: len(a0) - len(b0)]
+        if all(a == cut + b for a, b in leads):
+            return (
+                lambda line: line[len(cut) :] if line.startswith(cut) else (line if not line.strip() else None)
+            ), "added lines re-indented to the file's level"
+    use_tabs = any("\t" in b for _, b in leads)
+    for tab in (4, 8, 2):
+        deltas = {_width(b, tab) - _width(a, tab) for a, b in leads}
+        if len(deltas) == 1:
+            delta = deltas.pop()
+
+            def mapper(line: str, tab: int = tab, delta: int = delta) -> str | None:
+                if not line.strip():
+                    return line
+                w = _width(_lead(line), tab) + delta
+                if w < 0:
+                    return None
+                ws = "\t" * (w // tab) + " " * (w % tab) if use_tabs else " " * w
+                return ws + line.lstrip(" \t")
+
+            style = "tabs" if use_tabs else "spaces"
+            return mapper, f"added lines re-indented to the file's {style}"
+    return None
+
+
+# candidates ----------------------------------------------------------------------------------
+@dataclass
+class _Cand:
+    start: int
+    end: int
+    pos: list[int]  # file index of each "before" line
+    altered: int | None = None  # index of the one context line that differs
+    missing: int | None = None  # file index of the one line the block omits
+
+
+def _strict(idx: FileIndex, level: str, bkeys: list[str]) -> list[_Cand]:
+    m, fk = len(bkeys), idx.keys(level)
+    anchor = min(range(m), key=lambda k: (len(idx.positions(level, bkeys[k])), not bkeys[k]))
+    out = []
+    for p in idx.positions(level, bkeys[anchor]):
+        s = p - anchor
+        if s >= 0 and s + m <= len(fk) and fk[s : s + m] == bkeys:
+            out.append(_Cand(s, s + m, list(range(s, s + m))))
+    return out
+
+
+def _tolerant(idx: FileIndex, level: str, bkeys: list[str], seq: Sequence[Line]) -> list[_Cand]:
+    m, fk, n = len(bkeys), idx.keys(level), len(idx.lines)
+    ops = [op for op, _ in seq if op != "+"]
+    texts = [t for op, t in seq if op != "+"]
+    nonblank = [k for k in range(m) if bkeys[k]]
+    if m < 2 or len(nonblank) < 2:
+        return []
+    # A gap may hold an omitted file line only if it touches a context line and has no added line in it
+    # (otherwise where the added lines go relative to it would be a guess).
+    gap_ok = [False] * (m + 1)
+    k, plus_since = 0, False
+    for op, _ in seq:
+        if op == "+":
+            plus_since = True
+            continue
+        if 0 < k < m + 1:
+            gap_ok[k] = not plus_since and (ops[k - 1] == " " or ops[k] == " ")
+        k += 1
+        plus_since = False
+    anchors = sorted(nonblank, key=lambda k: len(idx.positions(level, bkeys[k])))[:2]
+    starts: set[int] = set()
+    for a in anchors:
+        for p in idx.positions(level, bkeys[a]):
+            starts.update((p - a, p - a - 1))
+    out: list[_Cand] = []
+    for s in sorted(starts):
+        if s < 0:
+            continue
+        if s + m <= n:
+            bad = []
+            for k in range(m):
+                if fk[s + k] != bkeys[k]:
+                    bad.append(k)
+                    if len(bad) > 1:
+                        break
+            if len(bad) == 1:
+                j = bad[0]
+                ok = ops[j] == " " and not is_placeholder_line(texts[j]) and len([k for k in nonblank if k != j]) >= 2
+                if ok:
+                    out.append(_Cand(s, s + m, list(range(s, s + m)), altered=j))
+        if s + m + 1 <= n:
+            p = 0
+            while p < m and fk[s + p] == bkeys[p]:
+                p += 1
+            q = 0
+            while q < m and fk[s + m - q] == bkeys[m - 1 - q]:
+                q += 1
+            for g in range(max(1, m - q), min(p, m - 1) + 1):
+                if gap_ok[g]:
+                    pos = list(range(s, s + g)) + list(range(s + g + 1, s + m + 1))
+                    out.append(_Cand(s, s + m + 1, pos, missing=s + g))
+    return out
+
+
+def _build(idx: FileIndex, cand: _Cand, seq: Sequence[Line], level: str) -> Found | None:
+    lines = idx.lines
+    before_texts = [t for op, t in seq if op != "+"]
+    pairs = [(before_texts[k], lines[cand.pos[k]]) for k in range(len(before_texts)) if k != cand.altered]
+    mapped = indent_mapper(pairs) if level == "indent" else ((lambda line: line), "")
+    if mapped is None:
+        return None
+    mapper, note = mapped
+    out: list[str] = []
+    f, k = cand.start, 0
+    for op, text in seq:
+        if op == "+":
+            new = mapper(text)
+            if new is None:
+                return None
+            out.append(new)
+            continue
+        target = cand.pos[k]
+        out.extend(lines[f:target])  # the one line the block omitted, kept as it is in the file
+        if op == " ":
+            out.append(lines[target])
+        f, k = target + 1, k + 1
+    out.extend(lines[f : cand.end])
+    fuzz = [_FUZZ[level]] if level in _FUZZ else []
+    if note:
+        fuzz.append(note)
+    if cand.altered is not None:
+        at = cand.pos[cand.altered]
+        fuzz.append(
+            f"context line {before_texts[cand.altered].strip()!r} differs from line {at + 1} of the file; kept the file's line"
+        )
+    if cand.missing is not None:
+        fuzz.append(f"the block omits line {cand.missing + 1} of the file ({lines[cand.missing].strip()!r}); kept it")
+    return Found(cand.start, cand.end, out, fuzz)
+
+
+def _choose(found: list[Found], hint: int | None, level: str) -> Found | Ambiguous | None:
+    unique: dict[tuple[int, int, tuple[str, ...]], Found] = {}
+    for f in found:
+        unique.setdefault((f.start, f.end, tuple(f.new_lines)), f)
+    options = list(unique.values())
+    if not options:
+        return None
+    if len(options) == 1:
+        return options[0]
+    at_hint = [f for f in options if f.start == hint]
+    if len(at_hint) == 1:
+        chosen = at_hint[0]
+        others = ", ".join(str(f.start + 1) for f in options if f is not chosen)
+        chosen.fuzz.append(f"the same lines also appear at line {others}; used the one at the header's line number")
+        return chosen
+    return Ambiguous(sorted({f.start for f in options}), level)
+
+
+def place(
+    idx: FileIndex, seq: Sequence[Line], *, hint: int | None = None, tolerate_context: bool = False
+) -> Found | Ambiguous | None:
+    """Place a block in the file. ``tolerate_context`` allows one altered/missing context line (diffs).
+
+    The strict tiers are tried first; ``None`` means not found at any tier.
+    """
+    before = [t for op, t in seq if op != "+"]
+    if not before:
+        return None
+    for level in _LEVELS:
+        bkeys = [_key(level, t) for t in before]
+        result = _choose([b for c in _strict(idx, level, bkeys) if (b := _build(idx, c, seq, level))], hint, level)
+        if result is not None:
+            return result
+    if tolerate_context:
+        for level in ("rstrip", "indent"):
+            bkeys = [_key(level, t) for t in before]
+            cands = _tolerant(idx, level, bkeys, seq)
+            result = _choose([b for c in cands if (b := _build(idx, c, seq, level))], hint, level)
+            if result is not None:
+                return result
+    return None
+
+
+def already_present(idx: FileIndex, seq: Sequence[Line]) -> bool:
+    """True when the block's result ("after" lines) is in the file with some substance to it."""
+    after = [t for op, t in seq if op != "-"]
+    if sum(1 for t in after if t.strip()) < (1 if any(op == "+" and t.strip() for op, t in seq) else 2):
+        return False
+    for level in _LEVELS:
+        if _strict(idx, level, [_key(level, t) for t in after]):
+            return True
+    return False
+
+
+def closest(lines: Sequence[str], wanted: Sequence[str], limit: int = 30) -> tuple[str, list[str]]:
+    """The stretch of the file most like ``wanted`` (numbered, for "did you mean") and the wanted lines it lacks."""
+    norm = [" ".join(s.split()) for s in lines]
+    want = [" ".join(s.split()) for s in wanted]
+    positions: dict[str, list[int]] = defaultdict(list)
+    for i, key in enumerate(norm):
+        if key:
+            positions[key].append(i)
+    votes: Counter[int] = Counter()
+    for k, w in enumerate(want):
+        if w and len(positions.get(w, ())) <= 50:
+            for p in positions.get(w, ()):
+                votes[p - k] += 1
+    if not votes:
+        probes = sorted((w for w in want if w), key=len, reverse=True)[:3]
+        pool = list(positions)
+        for probe in probes:
+            at = want.index(probe)
+            for match in difflib.get_close_matches(probe, pool, n=3, cutoff=0.6):
+                for p in positions[match][:5]:
+                    votes[p - at] += 1
+    if not votes:
+        return "", [w for w in wanted if w.strip()]
+    best, best_score = 0, -1.0
+    for s, _ in votes.most_common(6):
+        lo = max(0, s)
+        window = norm[lo : lo + max(len(want), 1)]
+        score = difflib.SequenceMatcher(None, want, window, autojunk=False).ratio()
+        if score > best_score:
+            best, best_score = lo, score
+    hi = min(len(lines), best + max(len(want), 1))
+    shown = [f"{n + 1:>5} | {lines[n]}" for n in range(best, min(hi, best + limit))]
+    if hi > best + limit:
+        shown.append(f"      | ... ({hi - best - limit} more lines)")
+    present = set(norm[best:hi])
+    missing = [wanted[k] for k, w in enumerate(want) if w and w not in present]
+    return "\n".join(shown), missing

@@ -1,0 +1,128 @@
+"""Path safety for edits: which file an edit may touch.
+
+Owns the rule that a model's path is hostile until proven otherwise: absolute paths, drive letters,
+``..``, anything inside ``.git/``, symlinks that lead out of the workspace, and paths outside the
+phase scope are refused. Scope entries are files, directories (``src/pkg/`` or ``src/pkg``) or globs
+where ``*`` stays inside one directory and ``**`` spans any depth (``src/**/*.py``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from functools import lru_cache
+from pathlib import Path, PurePosixPath
+
+from ..errors import AutopackError
+
+_GLOB_CHARS = frozenset("*?[")
+
+
+class PathRefused(AutopackError):
+    """An edit names a path autopack will not write; ``reason`` says why in words for the Builder."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"{path!r}: {reason}")
+        self.path = path
+        self.reason = reason
+
+
+def normalize_rel(path: str) -> str:
+    """The path as models write it, made comparable: quotes and backticks gone, ``/`` separators, no ``./``."""
+    p = path.strip().strip("`'\"").strip().replace("\\", "/")
+    while p.startswith("./"):
+        p = p[2:]
+    p = re.sub(r"/{2,}", "/", p)
+    return p
+
+
+@lru_cache(maxsize=512)
+def _glob_regex(pattern: str) -> re.Pattern[str]:
+    """Translate a glob to a regex: ``**/`` is zero or more directories, ``*`` and ``?`` stay in one."""
+    out: list[str] = []
+    i = 0
+    while i < len(pattern):
+        if pattern.startswith("**/", i):
+            out.append("(?:.*/)?")
+            i += 3
+        elif pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+        elif pattern[i] == "*":
+            out.append("[^/]*")
+            i += 1
+        elif pattern[i] == "?":
+            out.append("[^/]")
+            i += 1
+        elif pattern[i] == "[" and (close := pattern.find("]", i + 2)) != -1:
+            body = pattern[i + 1 : close]
+            if body.startswith("!"):
+                body = "^" + body[1:]
+            out.append("[" + body.replace("\\", "\\\\") + "]")
+            i = close + 1
+        else:
+            out.append(re.escape(pattern[i]))
+            i += 1
+    return re.compile("".join(out) + r"\Z")
+
+
+def in_scope(rel: str, scope: Sequence[str]) -> bool:
+    """True when the workspace-relative posix path ``rel`` is covered by one of the scope entries."""
+    for raw in scope:
+        entry = normalize_rel(raw)
+        if entry in ("", ".", "**", "**/*"):
+            return True
+        if any(c in _GLOB_CHARS for c in entry):
+            if _glob_regex(entry).match(rel):
+                return True
+            continue
+        base = entry.rstrip("/")
+        # A plain entry is a file, or a directory whose whole subtree is in scope.
+        if rel == base or rel.startswith(base + "/"):
+            return True
+    return False
+
+
+def check_syntax_of_path(rel_raw: str) -> str:
+    """Refuse paths that are unsafe whatever the workspace holds; return the normalized relative path."""
+    rel = normalize_rel(rel_raw)
+    if not rel:
+        raise PathRefused(rel_raw, "the path is empty; put the file's path relative to the project root")
+    if "\x00" in rel:
+        raise PathRefused(rel_raw, "the path contains a NUL character")
+    if rel.startswith(("/", "~")):
+        raise PathRefused(rel_raw, "absolute paths are refused; use a path relative to the project root")
+    if re.match(r"^[A-Za-z]:", rel):
+        raise PathRefused(rel_raw, "paths with a drive letter are refused; use a path relative to the project root")
+    parts = PurePosixPath(rel).parts
+    if ".." in parts:
+        raise PathRefused(rel_raw, "'..' is refused: edits must stay inside the project directory")
+    if any(part.lower() == ".git" for part in parts):
+        raise PathRefused(rel_raw, "files inside .git/ are never edited")
+    return rel
+
+
+def resolve_in_workspace(root: Path, rel: str, scope: Sequence[str]) -> Path:
+    """The absolute, symlink-resolved file an edit of ``rel`` would write, or ``PathRefused`` saying why.
+
+    The scope is checked twice: for the path as written and for where its symlinks really lead, so a
+    link inside the scope cannot smuggle a write to a file outside it.
+    """
+    clean = check_syntax_of_path(rel)
+    if not in_scope(clean, scope):
+        allowed = ", ".join(scope) if scope else "(nothing)"
+        raise PathRefused(rel, f"outside this phase's scope ({allowed}); edit only files in scope")
+    root_real = root.resolve()
+    try:
+        target = (root_real / clean).resolve()
+    except (OSError, RuntimeError) as exc:  # a symlink loop
+        raise PathRefused(rel, f"cannot be resolved ({exc})") from exc
+    if not target.is_relative_to(root_real):
+        raise PathRefused(rel, "a symlink on this path leads outside the project directory")
+    real_rel = target.relative_to(root_real).as_posix()
+    if real_rel != clean:
+        if any(part.lower() == ".git" for part in PurePosixPath(real_rel).parts):
+            raise PathRefused(rel, "a symlink on this path leads into .git/")
+        if not in_scope(real_rel, scope):
+            raise PathRefused(rel, f"a symlink on this path leads to {real_rel}, outside this phase's scope")
+    return target

@@ -1,0 +1,205 @@
+"""Unified diff parsing: ``---``/``+++`` headers and ``@@`` hunks, the way models really write them.
+
+Owns the tolerant line-by-line reading of diffs: fences and prose around them, wrong hunk numbers
+and counts (kept only as hints), missing ``a/``/``b/`` prefixes, bare empty lines for blank context,
+context lines whose leading space was dropped, git's quoted non-ASCII paths. A hunk still short of
+its announced lines when the reply ends is a cut-off reply.
+"""
+
+from __future__ import annotations
+
+import re
+
+from .parse import FENCE, Edit, Hunk, ParsedReply
+from .paths import normalize_rel
+
+_HUNK = re.compile(r"^@@+\s*(?:-(\d+)(?:,(\d+))?\s+\+(\d+)(?:,(\d+))?)?\s*@*(.*)$")
+
+
+def _header_path(raw: str) -> str:
+    """The path in a ``---``/``+++`` header: no timestamp, git's C-quoting undone (non-ASCII names)."""
+    p = raw.split("\t", 1)[0].strip()
+    if len(p) >= 2 and p[0] == '"' and p[-1] == '"':
+        body = p[1:-1]
+        raw_bytes = bytearray()
+        i = 0
+        while i < len(body):
+            if body[i] == "\\" and i + 1 < len(body):
+                nxt = body[i + 1]
+                if nxt in "01234567" and re.fullmatch(r"[0-7]{3}", body[i + 1 : i + 4]):
+                    raw_bytes.append(int(body[i + 1 : i + 4], 8))
+                    i += 4
+                    continue
+                raw_bytes.extend({"n": b"\n", "t": b"\t"}.get(nxt, nxt.encode()))
+                i += 2
+                continue
+            raw_bytes.extend(body[i].encode())
+            i += 1
+        p = raw_bytes.decode("utf-8", errors="replace")
+    elif re.search(r"\s\d{4}-\d\d-\d\d \d\d:\d\d", p):  # `diff -u` timestamps separated by spaces
+        p = re.split(r"\s+\d{4}-\d\d-\d\d \d\d:\d\d", p, maxsplit=1)[0]
+    return p
+
+
+def _strip_prefixes(old: str, new: str) -> tuple[str, str]:
+    if old.startswith("a/") and new.startswith("b/"):
+        return old[2:], new[2:]
+    if old == "/dev/null" and new.startswith("b/"):
+        return old, new[2:]
+    if new == "/dev/null" and old.startswith("a/"):
+        return old[2:], new
+    if old.startswith("a/") and old[2:] == new:
+        return new, new
+    if new.startswith("b/") and new[2:] == old:
+        return old, old
+    return old, new
+
+
+class _DiffParser:
+    def __init__(self, lines: list[str]) -> None:
+        self.lines = lines
+        self.reply = ParsedReply(mode="diff")
+        self.edit: Edit | None = None
+        self.hunk: Hunk | None = None
+        self.implicit_blanks = 0  # trailing bare empty lines, dropped if the hunk ends after them
+
+    def close_hunk(self, at_eof: bool = False) -> None:
+        hunk = self.hunk
+        if hunk is None:
+            return
+        if self.implicit_blanks:
+            del hunk.lines[-self.implicit_blanks :]
+        self.implicit_blanks = 0
+        self.hunk = None
+        if not hunk.lines:
+            if at_eof:
+                self.reply.truncated = True
+                self.reply.problems.append(
+                    f"hunk {hunk.number} of {self._name()} is empty at the end of the reply (cut off?)"
+                )
+            return
+        old_n = sum(1 for op, _ in hunk.lines if op != "+")
+        new_n = sum(1 for op, _ in hunk.lines if op != "-")
+        short = (hunk.old_count is not None and old_n < hunk.old_count) or (
+            hunk.new_count is not None and new_n < hunk.new_count
+        )
+        if at_eof and short:
+            self.reply.truncated = True
+            self.reply.problems.append(
+                f"hunk {hunk.number} of {self._name()} ends with the reply before the lines its header announces (cut off?)"
+            )
+
+    def _name(self) -> str:
+        return self.edit.path if self.edit else "the diff"
+
+    def close_file(self, at_eof: bool = False) -> None:
+        self.close_hunk(at_eof)
+        edit = self.edit
+        self.edit = None
+        if edit is None:
+            return
+        if not edit.hunks and not edit.delete_file:
+            if at_eof:
+                self.reply.truncated = True
+                self.reply.problems.append(f"the diff for {edit.path} has a header but no hunks (cut off?)")
+            else:
+                self.reply.problems.append(f"the diff for {edit.path} has a header but no hunks; skipped")
+            return
+        self.reply.edits.append(edit)
+
+    def start_file(self, old_raw: str, new_raw: str) -> None:
+        self.close_file()
+        old, new = _strip_prefixes(_header_path(old_raw), _header_path(new_raw))
+        if old != "/dev/null" and new != "/dev/null" and normalize_rel(old) != normalize_rel(new) and old and new:
+            self.reply.problems.append(
+                f"renaming {old} to {new} is not supported in a diff; send {new} whole and delete {old} with a /dev/null diff"
+            )
+            self.edit = None
+            self._skip_file = True
+            return
+        self._skip_file = False
+        path = old if new == "/dev/null" else new
+        self.edit = Edit(
+            kind="diff", path=normalize_rel(path), delete_file=new == "/dev/null", new_file=old == "/dev/null"
+        )
+
+    def is_body(self, line: str) -> bool:
+        return line[:1] in (" ", "+", "-")
+
+    def run(self) -> ParsedReply:
+        lines = self.lines
+        fence_open: int | None = None
+        self._skip_file = False
+        i = 0
+        while i < len(lines):
+            line = lines[i]
+            nxt = lines[i + 1] if i + 1 < len(lines) else None
+            if line.startswith("--- ") and nxt is not None and nxt.startswith("+++ "):
+                self.start_file(line[4:], nxt[4:])
+                i += 2
+                continue
+            if line.startswith("diff --git "):
+                self.close_file()
+                self._skip_file = False
+                i += 1
+                continue
+            if FENCE.match(line):
+                self.close_file()
+                fence_open = None if fence_open is not None else i
+                i += 1
+                continue
+            if line.startswith("@@"):
+                self.close_hunk()
+                m = _HUNK.match(line)
+                if self._skip_file:
+                    pass
+                elif self.edit is None:
+                    self.reply.problems.append(f"hunk at reply line {i + 1} has no ---/+++ file header; skipped")
+                    self._skip_file = True
+                elif m:
+                    g = m.groups()
+                    to_int = lambda s: int(s) if s is not None else None  # noqa: E731
+                    count = lambda start, n: (1 if n is None else int(n)) if start is not None else None  # noqa: E731
+                    self.hunk = Hunk(
+                        old_start=to_int(g[0]), old_count=count(g[0], g[1]),
+                        new_start=to_int(g[2]), new_count=count(g[2], g[3]),
+                        number=len(self.edit.hunks) + 1,
+                    )  # fmt: skip
+                    self.edit.hunks.append(self.hunk)
+                i += 1
+                continue
+            if self.hunk is not None:
+                if line.startswith("\\"):  # "\ No newline at end of file": the file keeps its own ending
+                    i += 1
+                    continue
+                if self.is_body(line):
+                    self.implicit_blanks = 0
+                    self.hunk.lines.append((line[0], line[1:]))
+                    i += 1
+                    continue
+                follows = nxt is not None and (self.is_body(nxt) or nxt == "")
+                if line == "" and follows:
+                    self.implicit_blanks += 1
+                    self.hunk.lines.append((" ", ""))
+                    i += 1
+                    continue
+                if line.strip() and nxt is not None and self.is_body(nxt):
+                    # A context line whose leading space the model dropped (common for column-0 code).
+                    self.implicit_blanks = 0
+                    self.hunk.lines.append((" ", line))
+                    i += 1
+                    continue
+                self.close_hunk()
+            i += 1
+        self.close_file(at_eof=fence_open is None)
+        if fence_open is not None:
+            self.reply.truncated = True
+            self.reply.problems.append(
+                f"the code block opened at reply line {fence_open + 1} is never closed (reply cut off?)"
+            )
+        return self.reply
+
+
+def parse_diff(lines: list[str]) -> ParsedReply:
+    """Parse the (already LF-normalized) lines of a reply holding unified diffs."""
+    return _DiffParser(lines).run()
