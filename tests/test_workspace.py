@@ -57,8 +57,8 @@ def test_open_creates_the_run_branch_and_worktree_from_head(repo: Repo, tmp_path
     assert ws.created and ws.branch == "autopack/run-1"
     assert ws.base_commit == head and ws.head() == head
     assert repo.heads["autopack/run-1"].commit.hexsha == head
-    assert (ws.path / "calc.py").read_text(encoding="utf-8") == "def add(a, b):\n    return a + b\n"
-    assert ws.path == (tmp_path / "runs" / "wt").resolve()
+    assert (ws.root / "calc.py").read_text(encoding="utf-8") == "def add(a, b):\n    return a + b\n"
+    assert ws.root == ws.path == (tmp_path / "runs" / "wt").resolve()
     assert not ws.is_dirty()
 
 
@@ -71,12 +71,12 @@ def test_the_users_checkout_survives_a_whole_run_untouched(repo: Repo, tmp_path:
     before = user_state(repo)
 
     ws = Workspace.open(root, "run-1", tmp_path / "wt")
-    (ws.path / "calc.py").write_text("def add(a, b):\n    return b + a\n", encoding="utf-8")
-    (ws.path / "new.py").write_text("X = 1\n", encoding="utf-8")
+    (ws.root / "calc.py").write_text("def add(a, b):\n    return b + a\n", encoding="utf-8")
+    (ws.root / "new.py").write_text("X = 1\n", encoding="utf-8")
     assert ws.diff() and ws.changed_files() == ["calc.py", "new.py"]
     first = ws.commit(Workspace.commit_message("run-1", "p1", "Phase one", "m", "1/1 checks passed", 1))
     assert first is not None
-    (ws.path / "junk.txt").write_text("failed attempt\n", encoding="utf-8")
+    (ws.root / "junk.txt").write_text("failed attempt\n", encoding="utf-8")
     ws.restore(first)
     assert ws.find_phase_commit("p1") == first
     ws.reset_branch(ws.base_commit)
@@ -107,10 +107,10 @@ def test_commits_are_made_as_autopack_without_any_git_identity(
     monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
     for var in ("GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL", "EMAIL"):
         monkeypatch.delenv(var, raising=False)
-    (ws.path / "calc.py").write_text("changed\n", encoding="utf-8")
+    (ws.root / "calc.py").write_text("changed\n", encoding="utf-8")
     sha = ws.commit("autopack(p1): change")
     assert sha is not None and sha == ws.head() != ws.base_commit
-    commit = Repo(ws.path).commit(sha)
+    commit = Repo(ws.root).commit(sha)
     assert (commit.author.name, commit.author.email) == ("autopack", "autopack@localhost")
     assert (commit.committer.name, commit.committer.email) == ("autopack", "autopack@localhost")
     assert commit.message == "autopack(p1): change\n"
@@ -125,9 +125,9 @@ def test_commit_with_nothing_to_commit_returns_none_unless_empty_is_allowed(ws: 
 
 
 def test_find_phase_commit_matches_phase_and_run_trailers(ws: Workspace) -> None:
-    (ws.path / "a.txt").write_text("a\n", encoding="utf-8")
+    (ws.root / "a.txt").write_text("a\n", encoding="utf-8")
     p1 = ws.commit(Workspace.commit_message("run-1", "p1", "A", "m", "ok", 1))
-    (ws.path / "b.txt").write_text("b\n", encoding="utf-8")
+    (ws.root / "b.txt").write_text("b\n", encoding="utf-8")
     p2 = ws.commit(Workspace.commit_message("run-1", "p2", "B", "m", "ok", 1))
     ws.commit(Workspace.commit_message("other-run", "p3", "C", "m", "ok", 1), allow_empty=True)
     assert ws.find_phase_commit("p1") == p1
@@ -138,25 +138,25 @@ def test_find_phase_commit_matches_phase_and_run_trailers(ws: Workspace) -> None
 
 def test_restore_removes_modified_and_untracked_files(ws: Workspace) -> None:
     start = ws.head()
-    (ws.path / "calc.py").write_text("broken(\n", encoding="utf-8")
-    (ws.path / "README.md").unlink()
-    (ws.path / "new.txt").write_text("new\n", encoding="utf-8")
-    (ws.path / "pkg" / "deep").mkdir(parents=True)
-    (ws.path / "pkg" / "deep" / "mod.py").write_text("x = 1\n", encoding="utf-8")
+    (ws.root / "calc.py").write_text("broken(\n", encoding="utf-8")
+    (ws.root / "README.md").unlink()
+    (ws.root / "new.txt").write_text("new\n", encoding="utf-8")
+    (ws.root / "pkg" / "deep").mkdir(parents=True)
+    (ws.root / "pkg" / "deep" / "mod.py").write_text("x = 1\n", encoding="utf-8")
     assert ws.is_dirty()
     ws.restore(start)
-    assert (ws.path / "calc.py").read_text(encoding="utf-8") == "def add(a, b):\n    return a + b\n"
-    assert (ws.path / "README.md").exists()
-    assert not (ws.path / "new.txt").exists() and not (ws.path / "pkg").exists()
+    assert (ws.root / "calc.py").read_text(encoding="utf-8") == "def add(a, b):\n    return a + b\n"
+    assert (ws.root / "README.md").exists()
+    assert not (ws.root / "new.txt").exists() and not (ws.root / "pkg").exists()
     assert not ws.is_dirty() and ws.head() == start
 
 
 def test_restore_goes_back_over_a_commit(ws: Workspace) -> None:
-    (ws.path / "calc.py").write_text("v2\n", encoding="utf-8")
+    (ws.root / "calc.py").write_text("v2\n", encoding="utf-8")
     ws.commit("phase")
     ws.restore(ws.base_commit)
     assert ws.head() == ws.base_commit
-    assert (ws.path / "calc.py").read_text(encoding="utf-8").startswith("def add")
+    assert (ws.root / "calc.py").read_text(encoding="utf-8").startswith("def add")
 
 
 def test_restore_to_an_unknown_commit_is_refused(ws: Workspace) -> None:
@@ -165,40 +165,40 @@ def test_restore_to_an_unknown_commit_is_refused(ws: Workspace) -> None:
 
 
 def test_diff_shows_modifications_and_untracked_files_without_staging_them(ws: Workspace) -> None:
-    (ws.path / "calc.py").write_text("def add(a, b):\n    return b + a\n", encoding="utf-8")
-    (ws.path / "new_mod.py").write_text("VALUE = 1\n", encoding="utf-8")
+    (ws.root / "calc.py").write_text("def add(a, b):\n    return b + a\n", encoding="utf-8")
+    (ws.root / "new_mod.py").write_text("VALUE = 1\n", encoding="utf-8")
     diff = ws.diff()
     assert "diff --git a/calc.py b/calc.py" in diff
     assert "-    return a + b\n+    return b + a\n" in diff
     assert "diff --git a/new_mod.py b/new_mod.py" in diff and "+VALUE = 1\n" in diff
     assert ws.changed_files() == ["calc.py", "new_mod.py"]
-    status = Repo(ws.path).git.status("--porcelain")
+    status = Repo(ws.root).git.status("--porcelain")
     assert "?? new_mod.py" in status and " M calc.py" in status  # nothing was staged
 
 
 def test_diff_against_base_includes_committed_phases(ws: Workspace) -> None:
-    (ws.path / "one.py").write_text("ONE = 1\n", encoding="utf-8")
+    (ws.root / "one.py").write_text("ONE = 1\n", encoding="utf-8")
     ws.commit("phase 1")
-    (ws.path / "two.py").write_text("TWO = 2\n", encoding="utf-8")
+    (ws.root / "two.py").write_text("TWO = 2\n", encoding="utf-8")
     assert ws.changed_files() == ["two.py"]
     assert ws.changed_files(ws.base_commit) == ["one.py", "two.py"]
     assert "+ONE = 1" in ws.diff(ws.base_commit) and "+ONE = 1" not in ws.diff()
 
 
 def test_reset_branch_rolls_the_run_back_to_its_start(ws: Workspace) -> None:
-    (ws.path / "a.txt").write_text("a\n", encoding="utf-8")
+    (ws.root / "a.txt").write_text("a\n", encoding="utf-8")
     ws.commit(Workspace.commit_message("run-1", "p1", "A", "m", "ok", 1))
-    (ws.path / "stray.txt").write_text("x\n", encoding="utf-8")
+    (ws.root / "stray.txt").write_text("x\n", encoding="utf-8")
     ws.reset_branch(ws.base_commit)
     assert ws.head() == ws.base_commit
     assert ws.find_phase_commit("p1") is None
-    assert not (ws.path / "a.txt").exists() and not ws.is_dirty()
+    assert not (ws.root / "a.txt").exists() and not ws.is_dirty()
 
 
 def test_resume_reuses_the_worktree_and_remembers_the_base(repo: Repo, ws: Workspace, tmp_path: Path) -> None:
-    (ws.path / "a.txt").write_text("a\n", encoding="utf-8")
+    (ws.root / "a.txt").write_text("a\n", encoding="utf-8")
     phase = ws.commit("phase 1")
-    (ws.path / "wip.txt").write_text("uncommitted\n", encoding="utf-8")
+    (ws.root / "wip.txt").write_text("uncommitted\n", encoding="utf-8")
     root = Path(repo.working_tree_dir or "")
     (root / "later.txt").write_text("user moved on\n", encoding="utf-8")
     repo.index.add(["later.txt"])
@@ -206,18 +206,18 @@ def test_resume_reuses_the_worktree_and_remembers_the_base(repo: Repo, ws: Works
 
     again = Workspace.open(root, "run-1", tmp_path / "wt")
     assert not again.created
-    assert again.path == ws.path and again.head() == phase
+    assert again.root == ws.root and again.head() == phase
     assert again.base_commit == ws.base_commit != repo.head.commit.hexsha
-    assert (again.path / "wip.txt").read_text(encoding="utf-8") == "uncommitted\n"
+    assert (again.root / "wip.txt").read_text(encoding="utf-8") == "uncommitted\n"
 
 
 def test_resume_adds_the_worktree_again_when_its_folder_vanished(repo: Repo, ws: Workspace, tmp_path: Path) -> None:
-    (ws.path / "a.txt").write_text("a\n", encoding="utf-8")
+    (ws.root / "a.txt").write_text("a\n", encoding="utf-8")
     phase = ws.commit("phase 1")
-    shutil.rmtree(ws.path)
+    shutil.rmtree(ws.root)
     again = Workspace.open(Path(repo.working_tree_dir or ""), "run-1", tmp_path / "wt")
     assert again.head() == phase
-    assert (again.path / "a.txt").read_text(encoding="utf-8") == "a\n"
+    assert (again.root / "a.txt").read_text(encoding="utf-8") == "a\n"
     assert again.base_commit == ws.base_commit
 
 
@@ -231,10 +231,10 @@ def test_resume_accepts_an_explicit_base_commit_and_checks_it(repo: Repo, ws: Wo
 
 
 def test_remove_deletes_the_worktree_but_keeps_the_branch(repo: Repo, ws: Workspace) -> None:
-    (ws.path / "a.txt").write_text("a\n", encoding="utf-8")
+    (ws.root / "a.txt").write_text("a\n", encoding="utf-8")
     phase = ws.commit("phase 1")
     ws.remove()
-    assert not ws.path.exists()
+    assert not ws.root.exists()
     assert repo.heads["autopack/run-1"].commit.hexsha == phase
     with pytest.raises(WorkspaceError, match="open the workspace again"):
         ws.head()
@@ -288,6 +288,14 @@ def test_ordinary_run_ids_are_accepted() -> None:
     assert validate_run_id("team/run-7") == "team/run-7"
 
 
+def test_a_run_already_checked_out_elsewhere_is_not_checked_out_twice(
+    repo: Repo, ws: Workspace, tmp_path: Path
+) -> None:
+    with pytest.raises(WorkspaceError, match=f"already checked out at {ws.root}"):
+        Workspace.open(Path(repo.working_tree_dir or ""), "run-1", tmp_path / "second")
+    assert not (tmp_path / "second").exists()
+
+
 def test_a_non_empty_foreign_folder_is_not_used_as_worktree(repo: Repo, tmp_path: Path) -> None:
     (tmp_path / "busy").mkdir()
     (tmp_path / "busy" / "keep.txt").write_text("mine\n", encoding="utf-8")
@@ -300,7 +308,7 @@ def test_a_worktree_inside_the_project_stays_out_of_the_users_status(repo: Repo)
     root = Path(repo.working_tree_dir or "")
     before = repo.git.status("--porcelain", "--untracked-files=all")
     ws = Workspace.open(root, "run-1", root / ".autonomous_runs" / "demo" / "runs" / "run-1" / "wt")
-    (ws.path / "x.py").write_text("x = 1\n", encoding="utf-8")
+    (ws.root / "x.py").write_text("x = 1\n", encoding="utf-8")
     assert repo.git.status("--porcelain", "--untracked-files=all") == before
     assert ws.changed_files() == ["x.py"]
 
@@ -310,14 +318,14 @@ def test_non_ascii_file_names_work_under_lang_c(tmp_path: Path, monkeypatch: pyt
     monkeypatch.setenv("LC_ALL", "C")
     repo = make_repo(tmp_path / "projét", {"café.py": "PRICE = 1\n"})
     ws = Workspace.open(Path(repo.working_tree_dir or ""), "run-1", tmp_path / "wörktree")
-    (ws.path / "café.py").write_text("PRICE = 2\n", encoding="utf-8")
-    (ws.path / "naïve.txt").write_text("ünïcode\n", encoding="utf-8")
+    (ws.root / "café.py").write_text("PRICE = 2\n", encoding="utf-8")
+    (ws.root / "naïve.txt").write_text("ünïcode\n", encoding="utf-8")
     assert ws.changed_files() == ["café.py", "naïve.txt"]
     diff = ws.diff()
     assert "diff --git a/café.py b/café.py" in diff and "+ünïcode" in diff
     sha = ws.commit(Workspace.commit_message("run-1", "p1", "Prix du café", "m", "ok", 1))
     assert sha is not None and ws.find_phase_commit("p1") == sha
     assert ws.changed_files(ws.base_commit) == ["café.py", "naïve.txt"]
-    (ws.path / "crème.txt").write_text("tmp\n", encoding="utf-8")
+    (ws.root / "crème.txt").write_text("tmp\n", encoding="utf-8")
     ws.restore(sha)
-    assert not (ws.path / "crème.txt").exists() and not ws.is_dirty()
+    assert not (ws.root / "crème.txt").exists() and not ws.is_dirty()

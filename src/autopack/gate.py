@@ -4,7 +4,8 @@ Each check is a user-authored shell command from the run plan, run with ``bash -
 workspace, in its own process group so that a timeout (or Ctrl-C) takes down everything the check
 started. All checks run, in order, so the Builder sees every failure at once; only a timeout stops
 the sequence (the rest are marked skipped), because a hanging check usually means the next ones
-would hang too. Output is parsed for a pytest summary and for syntax errors. This room knows nothing
+would hang too. When a check exits, whatever it left running in the background of its process
+group is stopped as well, so a forgotten server cannot keep the gate waiting. Output is parsed for a pytest summary and for syntax errors. This room knows nothing
 about LLMs; it returns data (``GateResult``) that the executor shows to the Builder and Auditor.
 """
 

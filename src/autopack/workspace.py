@@ -111,7 +111,7 @@ class Workspace:
     def __init__(self, repo_dir: Path, run_id: str, path: Path, base_commit: str, *, created: bool) -> None:
         self.repo_dir = repo_dir
         self.run_id = run_id
-        self.path = path  # the worktree: edits are applied and checks run here
+        self.root = path  # the worktree: edits are applied and checks run here
         self.branch = BRANCH_PREFIX + run_id
         self.base_commit = base_commit
         self.created = created  # True if this open() created the branch (a fresh run)
@@ -152,6 +152,11 @@ class Workspace:
         _git(main, "update-ref", base_ref, base)
         path = _ensure_worktree(main, repo_dir, branch, Path(worktree_dir))
         return cls(repo_dir, run_id, path, base, created=created)
+
+    @property
+    def path(self) -> Path:
+        """Same as ``root``: the worktree directory."""
+        return self.root
 
     # ----- reading ---------------------------------------------------------------------------
 
@@ -239,8 +244,8 @@ class Workspace:
     def remove(self) -> None:
         """Remove the worktree (the branch and its commits stay, for inspection or a later resume)."""
         main = self._main()
-        if self.path.exists():
-            _git(main, "worktree", "remove", "--force", str(self.path))
+        if self.root.exists():
+            _git(main, "worktree", "remove", "--force", str(self.root))
         _git(main, "worktree", "prune")
         if self._repo is not None:
             self._repo.close()
@@ -262,7 +267,7 @@ class Workspace:
         wt = self._wt()
         target = _commit_sha(wt, base or "HEAD")
         index = Path(_git(wt, "rev-parse", "--git-path", "index"))
-        index = index if index.is_absolute() else self.path / index
+        index = index if index.is_absolute() else self.root / index
         with tempfile.TemporaryDirectory(prefix="autopack-index-") as tmp:
             tmp_index = Path(tmp) / "index"
             if index.exists():
@@ -339,8 +344,10 @@ def _ensure_worktree(main: Repo, repo_dir: Path, branch: str, worktree_dir: Path
                 f"branch {branch} is already checked out at {entry['worktree']}; resume with that "
                 f"worktree directory, or free it with: git worktree remove {entry['worktree']}"
             )
-        if here and path.exists():
-            raise WorkspaceError(f"{path} is already a worktree of another branch; choose another directory")
+        elif here:
+            if path.exists():
+                raise WorkspaceError(f"{path} is already a worktree of another branch; choose another directory")
+            stale = True
     if stale:
         _git(main, "worktree", "prune")
     if path.exists() and (not path.is_dir() or any(path.iterdir())):
