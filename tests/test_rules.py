@@ -255,3 +255,17 @@ def test_rules_cli_reports_a_broken_file_as_one_error(tmp_path: Path) -> None:
     write(tmp_path, GOOD.replace("count: 3", "count: three"))
     result = CliRunner().invoke(cli_app(), ["rules", "list", "--project", "calc", "--home", str(tmp_path)])
     assert result.exit_code == 2 and "rules[0].count" in result.stderr
+
+
+def test_rule_new_is_one_sighting_today_in_one_run(tmp_path: Path) -> None:
+    rule = Rule.new("Export new functions.", "import_error", ["feature"], ["src/calc.py"], run_id="run-z")
+    assert (rule.count, rule.first_seen, rule.last_seen) == (1, date.today(), date.today())
+    assert rule.source_runs == ["run-z"] and rule.phase_categories == ["feature"]
+    book = RuleBook.load(rules_file(tmp_path))
+    assert book.add_rule(rule).id == "r-0001"
+
+
+def test_a_rule_typed_in_by_hand_without_an_id_gets_one(tmp_path: Path) -> None:
+    path = write(tmp_path, "rules:\n  - text: Keep it short.\n    category: style\n")
+    book = RuleBook.load(path)
+    assert [r.id for r in book.rules] == ["r-0001"]

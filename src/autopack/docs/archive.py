@@ -16,7 +16,10 @@ from .markdown import IndexArchive, IndexEntry, ParsedFile, is_generated, parse_
 ARCHIVE = "archive"
 SUPERSEDED = "superseded"
 INDEX_NAME = "ARCHIVE_INDEX.md"
-KEEP_AT_ROOT = {"readme", "changelog", "contributing", "license", "code_of_conduct", "security", "authors", "notice"}
+KEEP_AT_ROOT = {
+    *("readme", "changelog", "contributing", "license", "code_of_conduct", "security", "authors", "notice"),
+    *("claude", "agents", "gemini"),  # instructions coding agents read from the root
+}
 """Root documents that are the project's front door, not archive material (compared without suffix)."""
 _MD_SUFFIXES = {".md", ".markdown"}
 
@@ -52,7 +55,10 @@ def candidates(root: Path) -> list[Path]:
     found = [
         p
         for p in sorted(root.iterdir())
-        if p.is_file() and is_md(p) and p.stem.lower().replace("-", "_") not in KEEP_AT_ROOT
+        if p.is_file()
+        and is_md(p)
+        and not p.name.startswith(".")
+        and p.stem.lower().replace("-", "_") not in KEEP_AT_ROOT
     ]
     found += walk_md(root / ARCHIVE)
     for project in project_names(root):
