@@ -105,9 +105,10 @@ def parse_reply(text: str, mode: str | None = None) -> ParsedReply:
     lines = _normalize(text)
     detected = detect_mode(text)
     chosen = mode or detected
-    reply = _PARSERS[chosen](lines)
+    complete = text.endswith(("\n", "\r"))
+    reply = _PARSERS[chosen](lines, complete)
     if not reply.edits and not reply.truncated and detected != chosen:
-        fallback = _PARSERS[detected](lines)
+        fallback = _PARSERS[detected](lines, complete)
         if fallback.edits or fallback.truncated:
             fallback.problems.insert(0, f"asked for {chosen} edits but the reply is in {detected} format; used that")
             reply = fallback
@@ -178,18 +179,18 @@ def _fenced_blocks(lines: list[str]) -> list[_Block]:
             if inner and inner.group(1)[0] == marker[0]:
                 if inner.group(2):
                     depth += 1
-                elif len(inner.group(1)) >= len(marker):
-                    if depth == 0:
-                        close = j
-                        break
+                elif depth > 0:
                     depth -= 1
+                elif len(inner.group(1)) >= len(marker):
+                    close = j
+                    break
             j += 1
         blocks.append(_Block(i, close, info, lines[i + 1 : close if close is not None else len(lines)]))
         i = (close if close is not None else len(lines)) + 1
     return blocks
 
 
-def _parse_full_files(lines: list[str]) -> ParsedReply:
+def _parse_full_files(lines: list[str], complete: bool = True) -> ParsedReply:
     reply = ParsedReply(mode="full_file")
     for block in _fenced_blocks(lines):
         if block.close_line is None:
@@ -232,7 +233,7 @@ def _parse_full_files(lines: list[str]) -> ParsedReply:
 
 
 # search/replace ------------------------------------------------------------------------------
-def _parse_search_replace(lines: list[str]) -> ParsedReply:
+def _parse_search_replace(lines: list[str], complete: bool = True) -> ParsedReply:
     reply = ParsedReply(mode="structured_edit")
     fence_open: int | None = None
     last_path: str | None = None
@@ -317,10 +318,10 @@ def _parse_search_replace(lines: list[str]) -> ParsedReply:
     return reply
 
 
-def _parse_diff(lines: list[str]) -> ParsedReply:
+def _parse_diff(lines: list[str], complete: bool = True) -> ParsedReply:
     from .udiff import parse_diff  # the diff parser lives in its own module and imports these types
 
-    return parse_diff(lines)
+    return parse_diff(lines, complete)
 
 
 _PARSERS = {"diff": _parse_diff, "full_file": _parse_full_files, "structured_edit": _parse_search_replace}

@@ -56,8 +56,9 @@ def _strip_prefixes(old: str, new: str) -> tuple[str, str]:
 
 
 class _DiffParser:
-    def __init__(self, lines: list[str]) -> None:
+    def __init__(self, lines: list[str], complete_last_line: bool) -> None:
         self.lines = lines
+        self.complete_last_line = complete_last_line
         self.reply = ParsedReply(mode="diff")
         self.edit: Edit | None = None
         self.hunk: Hunk | None = None
@@ -72,6 +73,8 @@ class _DiffParser:
         self.implicit_blanks = 0
         self.hunk = None
         if not hunk.lines:
+            if self.edit is not None and hunk in self.edit.hunks:
+                self.edit.hunks.remove(hunk)
             if at_eof:
                 self.reply.truncated = True
                 self.reply.problems.append(
@@ -83,11 +86,19 @@ class _DiffParser:
         short = (hunk.old_count is not None and old_n < hunk.old_count) or (
             hunk.new_count is not None and new_n < hunk.new_count
         )
-        if at_eof and short:
-            self.reply.truncated = True
+        if not (at_eof and short):
+            return
+        # Counts are often wrong, so a short hunk at the very end is only taken as cut off when the text
+        # stops mid-line or on a changed line; a complete line of context reads as a miscount.
+        if self.complete_last_line and hunk.lines[-1][0] == " ":
             self.reply.problems.append(
-                f"hunk {hunk.number} of {self._name()} ends with the reply before the lines its header announces (cut off?)"
+                f"hunk {hunk.number} of {self._name()} is shorter than its header says; read as a miscount"
             )
+            return
+        self.reply.truncated = True
+        self.reply.problems.append(
+            f"hunk {hunk.number} of {self._name()} ends with the reply before the lines its header announces (cut off?)"
+        )
 
     def _name(self) -> str:
         return self.edit.path if self.edit else "the diff"
@@ -200,6 +211,6 @@ class _DiffParser:
         return self.reply
 
 
-def parse_diff(lines: list[str]) -> ParsedReply:
-    """Parse the (already LF-normalized) lines of a reply holding unified diffs."""
-    return _DiffParser(lines).run()
+def parse_diff(lines: list[str], complete_last_line: bool = True) -> ParsedReply:
+    """Parse the LF-normalized lines of a reply holding unified diffs (``complete_last_line``: it ended with a newline)."""
+    return _DiffParser(lines, complete_last_line).run()
