@@ -5,6 +5,7 @@ from __future__ import annotations
 from autopack.config import Replan
 from autopack.recovery import approach
 from autopack.recovery.approach import FailureRecord, detect_approach_flaw, stuck_reason
+from autopack.recovery.categories import ErrorCategory
 
 CFG = Replan()  # the shipped defaults: threshold 2, similarity 0.8, min length 30
 
@@ -40,6 +41,11 @@ def test_fatal_error_type_triggers_immediately() -> None:
     assert verdict is not None
     assert verdict.kind == "fatal_error_type"
     assert "wrong_tech_stack" in verdict.reason
+
+
+def test_categories_may_be_given_as_enum_members() -> None:
+    verdict = detect_approach_flaw([FailureRecord(ErrorCategory.SCHEMA_MISMATCH, "column users.email missing")], CFG)
+    assert verdict is not None and verdict.kind == "fatal_error_type"
 
 
 def test_an_earlier_fatal_failure_does_not_retrigger_after_other_failures() -> None:

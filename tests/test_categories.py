@@ -22,9 +22,9 @@ from conftest import MakeRepo, git
 
 
 def run(argv: list[str], cwd: Path, timeout: float = 60) -> tuple[int, str]:
-    proc = subprocess.run(
-        argv, cwd=cwd, env=subprocess_env(), capture_output=True, text=True, encoding="utf-8", timeout=timeout
-    )
+    # Plugin autoload off: the inner pytest needs none, and loading them dominates its run time.
+    env = subprocess_env({"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"})
+    proc = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, encoding="utf-8", timeout=timeout)
     return proc.returncode, proc.stdout + proc.stderr
 
 

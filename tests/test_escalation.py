@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from autopack.config import Config
+from autopack.recovery.categories import ErrorCategory
 from autopack.recovery.escalation import (
     EscalationLadder,
     Rung,
@@ -110,6 +111,7 @@ def test_only_configured_failure_types_count() -> None:
     assert counts_for_escalation("ci_fail", CFG)
     assert counts_for_escalation("auditor_reject", CFG)
     assert counts_for_escalation("patch_apply_error", CFG)
+    assert counts_for_escalation(ErrorCategory.TEST_FAILURE, CFG)
     assert not counts_for_escalation("http_500", CFG)
     assert not counts_for_escalation("syntax_error", CFG)
 

@@ -146,6 +146,7 @@ def test_python_commands_outside_the_narrow_whitelist_are_refused(layout: Path, 
         ("git stash push -u -m 'before fix'", "git"),
         ("git stash pop", "git"),
         ("git checkout -- file.py", "git"),
+        ("git checkout .", "git"),
         ("git checkout -b fix/retry", "git"),
         ("git reset --hard HEAD", "git"),
         ("git clean -fd", "git"),
@@ -243,6 +244,7 @@ def test_commands_run_in_order_and_stop_at_the_first_failure(ws: Path) -> None:
 def test_a_command_over_the_timeout_is_killed(ws: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # The venv's python first on PATH, so "python -m pytest" finds pytest.
     monkeypatch.setenv("PATH", str(Path(sys.executable).parent) + os.pathsep + os.environ["PATH"])
+    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
     (ws / "test_slow.py").write_text("import time\n\ndef test_slow():\n    time.sleep(60)\n", encoding="utf-8")
     settings = DoctorSettings(allow_execute_fix_global=True, allowed_fix_types=["python"], command_timeout_seconds=1.5)
     [outcome] = run_fix(["python -m pytest -q test_slow.py"], ws, settings)
@@ -252,6 +254,7 @@ def test_a_command_over_the_timeout_is_killed(ws: Path, monkeypatch: pytest.Monk
 
 def test_pytest_runs_for_real_when_python_fixes_are_allowed(ws: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", str(Path(sys.executable).parent) + os.pathsep + os.environ["PATH"])
+    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
     (ws / "test_ok.py").write_text("def test_ok():\n    assert True\n", encoding="utf-8")
     [outcome] = run_fix(["python -m pytest -q test_ok.py"], ws, WITH_PYTHON)
     assert outcome.succeeded, outcome.output

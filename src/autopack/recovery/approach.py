@@ -63,10 +63,6 @@ class FlawVerdict:
     evidence: list[str] = field(default_factory=list)
 
 
-def _category(value: str) -> str:
-    return value.value if isinstance(value, ErrorCategory) else str(value)
-
-
 def stuck_reason(failures: Sequence[FailureRecord]) -> FlawVerdict | None:
     """A verdict when the attempts are going round in circles (same reply, A/B/A/B, empty)."""
     if len(failures) >= 2:
@@ -94,7 +90,7 @@ def stuck_reason(failures: Sequence[FailureRecord]) -> FlawVerdict | None:
             )
     if len(failures) >= EMPTY_REPLIES_IN_A_ROW:
         window = failures[-EMPTY_REPLIES_IN_A_ROW:]
-        if all(_category(f.category) == ErrorCategory.EMPTY_REPLY.value for f in window):
+        if all(str(f.category) == ErrorCategory.EMPTY_REPLY.value for f in window):
             return FlawVerdict(
                 reason=f"{EMPTY_REPLIES_IN_A_ROW} replies in a row carried no edits",
                 kind="empty_replies",
@@ -108,7 +104,7 @@ def _similar_failures(failures: Sequence[FailureRecord], cfg: Replan) -> FlawVer
     if len(failures) < n:
         return None
     window = failures[-n:]
-    categories = {_category(f.category) for f in window}
+    categories = {str(f.category) for f in window}
     if len(categories) != 1:
         return None
     category = categories.pop()
@@ -146,9 +142,9 @@ def detect_approach_flaw(failures: Sequence[FailureRecord], cfg: Replan) -> Flaw
     if not failures:
         return None
     last = failures[-1]
-    if _category(last.category) in cfg.fatal_error_types:
+    if str(last.category) in cfg.fatal_error_types:
         return FlawVerdict(
-            reason=f"{_category(last.category)} is a fatal error type (replan.fatal_error_types): re-plan now",
+            reason=f"{str(last.category)} is a fatal error type (replan.fatal_error_types): re-plan now",
             kind="fatal_error_type",
             evidence=[normalize_error_message(last.message)],
         )

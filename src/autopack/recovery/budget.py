@@ -40,10 +40,6 @@ _KEYS = {
 _WHAT = {"http_500": "HTTP 5xx server errors", "patch_failures": "patch failures", "total_failures": "failures"}
 
 
-def _value(category: str) -> str:
-    return category.value if isinstance(category, ErrorCategory) else str(category)
-
-
 class HealthBudget:
     """Failure counters for one run, checked against ``config.HealthBudget`` limits."""
 
@@ -57,7 +53,7 @@ class HealthBudget:
 
     def record_failure(self, category: str) -> None:
         """Count one failed attempt of ``category`` (total, plus patch or http_500 when it is one)."""
-        value = _value(category)
+        value = str(category)  # an ErrorCategory is a str of its value
         self.total_failures += 1
         if value in PATCH_FAILURE_CATEGORIES:
             self.patch_failures += 1

@@ -72,8 +72,7 @@ def first_model(cfg: Config, category: str, complexity: str, role: str) -> str:
 
 def counts_for_escalation(category: str, cfg: Config) -> bool:
     """True when a failure of this error category counts toward escalation."""
-    value = getattr(category, "value", category)
-    return value in cfg.complexity_escalation.failure_types
+    return str(category) in cfg.complexity_escalation.failure_types
 
 
 def _threshold(cfg: Config, complexity: str) -> int | None:

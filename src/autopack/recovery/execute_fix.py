@@ -58,21 +58,12 @@ _SHELL_SYNTAX: list[tuple[str, str]] = [
     ("&", "'&' (background job)"),
 ]
 _PRIVILEGED = {"sudo", "su", "doas", "pkexec", "runas", "run0"}
-_FIX_TYPES: dict[str, FixType] = {
-    "git": "git",
-    "rm": "file",
-    "mkdir": "file",
-    "cp": "file",
-    "mv": "file",
-    "pip": "python",
-    "pip3": "python",
-    "pytest": "python",
-    "python": "python",
-    "python3": "python",
-}
+_FIX_TYPES: dict[str, FixType] = {"git": "git", "rm": "file", "mkdir": "file", "cp": "file", "mv": "file"}
+_FIX_TYPES.update({name: "python" for name in ("pip", "pip3", "pytest", "python", "python3")})
+_GIT_REDIRECTS = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY", "GIT_CEILING_DIRECTORIES")
 _WHITELIST = "git checkout|reset|stash|clean|merge --abort; rm, mkdir, cp, mv; pip install, pytest"
 _FILE_FLAGS = {"rm": "rfR", "mkdir": "p", "cp": "rRfp", "mv": "f"}
-_REF = re.compile(r"^[\w][\w./@{}~^+-]*$")
+_REF = re.compile(r"^[\w.][\w./@{}~^+-]*$")
 _REQUIREMENT = re.compile(
     r"^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?(?:\[[A-Za-z0-9._,-]+\])?(?:(?:==|~=|!=)[A-Za-z0-9.*+!_-]+)?$"
 )
@@ -386,12 +377,15 @@ def _run_one(argv: list[str], workspace: Path, timeout: float) -> tuple[int | No
     """(exit code or None, reason, output tail). The command gets its own process group so a
     timeout kills everything it started, not only the first process."""
     posix = os.name == "posix"
+    env = subprocess_env({"GIT_TERMINAL_PROMPT": "0"})
+    for var in _GIT_REDIRECTS:  # git must act on the workspace, not wherever these point
+        env.pop(var, None)
     try:
         proc = subprocess.Popen(
             argv,
             shell=False,
             cwd=workspace,
-            env=subprocess_env({"GIT_TERMINAL_PROMPT": "0"}),
+            env=env,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -405,10 +399,13 @@ def _run_one(argv: list[str], workspace: Path, timeout: float) -> tuple[int | No
     try:
         out, _ = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
-        if posix:
-            os.killpg(proc.pid, signal.SIGKILL)
-        else:
-            proc.kill()
+        try:
+            if posix:
+                os.killpg(proc.pid, signal.SIGKILL)
+            else:
+                proc.kill()
+        except ProcessLookupError:  # it ended between the timeout and the kill
+            pass
         out, _ = proc.communicate()
         return None, f"timed out after {timeout:g}s (doctor.command_timeout_seconds) and was killed", _tail(out or "")
     code = proc.returncode
