@@ -166,3 +166,12 @@ def test_two_empty_replies_are_not_yet_stuck() -> None:
 
 def test_seed_name_is_an_alias() -> None:
     assert approach._detect_approach_flaw is detect_approach_flaw
+
+
+def test_evidence_is_the_tail_of_each_normalised_message() -> None:
+    long_1 = "collected 400 items\n" + "test_mod.py ....\n" * 300 + ASSERT_1
+    long_2 = "collected 400 items\n" + "test_mod.py ....\n" * 300 + ASSERT_2
+    verdict = detect_approach_flaw([fail("ci_fail", long_1), fail("ci_fail", long_2)], CFG)
+    assert verdict is not None
+    assert all(len(e) <= approach.EVIDENCE_CHARS for e in verdict.evidence)
+    assert all(e.endswith("1 failed, 12 passed in <dur>") for e in verdict.evidence)

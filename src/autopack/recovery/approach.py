@@ -40,6 +40,7 @@ TRANSIENT_CATEGORIES: frozenset[str] = frozenset(
 )
 EMPTY_REPLIES_IN_A_ROW = 3
 ALTERNATION_WINDOW = 4
+EVIDENCE_CHARS = 600  # the tail of each normalised message: where pytest and tracebacks put the cause
 
 
 @dataclass
@@ -63,6 +64,10 @@ class FlawVerdict:
     evidence: list[str] = field(default_factory=list)
 
 
+def _evidence(message: str) -> str:
+    return normalize_error_message(message)[-EVIDENCE_CHARS:]
+
+
 def stuck_reason(failures: Sequence[FailureRecord]) -> FlawVerdict | None:
     """A verdict when the attempts are going round in circles (same reply, A/B/A/B, empty)."""
     if len(failures) >= 2:
@@ -71,13 +76,13 @@ def stuck_reason(failures: Sequence[FailureRecord]) -> FlawVerdict | None:
             return FlawVerdict(
                 reason="the model sent the same reply twice in a row; retrying it again will not help",
                 kind="repeated_reply",
-                evidence=[f"reply {last.reply_hash}", normalize_error_message(last.message)],
+                evidence=[f"reply {last.reply_hash}", _evidence(last.message)],
             )
         if last.edit_hash is not None and last.edit_hash == prev.edit_hash:
             return FlawVerdict(
                 reason="the model proposed the same edit twice in a row; retrying it again will not help",
                 kind="repeated_reply",
-                evidence=[f"edit {last.edit_hash}", normalize_error_message(last.message)],
+                evidence=[f"edit {last.edit_hash}", _evidence(last.message)],
             )
     if len(failures) >= ALTERNATION_WINDOW:
         sigs = [f.gate_signature for f in failures[-ALTERNATION_WINDOW:]]
@@ -94,7 +99,7 @@ def stuck_reason(failures: Sequence[FailureRecord]) -> FlawVerdict | None:
             return FlawVerdict(
                 reason=f"{EMPTY_REPLIES_IN_A_ROW} replies in a row carried no edits",
                 kind="empty_replies",
-                evidence=[normalize_error_message(f.message) for f in window],
+                evidence=[_evidence(f.message) for f in window],
             )
     return None
 
@@ -115,7 +120,7 @@ def _similar_failures(failures: Sequence[FailureRecord], cfg: Replan) -> FlawVer
         return FlawVerdict(
             reason=f"the last {n} attempts failed with the same error category ({category})",
             kind="similar_failures",
-            evidence=normalized,
+            evidence=[m[-EVIDENCE_CHARS:] for m in normalized],
         )
     if any(len(m) < cfg.min_message_length for m in normalized):
         return None
@@ -129,7 +134,7 @@ def _similar_failures(failures: Sequence[FailureRecord], cfg: Replan) -> FlawVer
             f"(similarity >= {lowest:.2f}, threshold {cfg.similarity_threshold:.2f}): the approach looks flawed"
         ),
         kind="similar_failures",
-        evidence=normalized,
+        evidence=[m[-EVIDENCE_CHARS:] for m in normalized],
     )
 
 
@@ -146,7 +151,7 @@ def detect_approach_flaw(failures: Sequence[FailureRecord], cfg: Replan) -> Flaw
         return FlawVerdict(
             reason=f"{str(last.category)} is a fatal error type (replan.fatal_error_types): re-plan now",
             kind="fatal_error_type",
-            evidence=[normalize_error_message(last.message)],
+            evidence=[_evidence(last.message)],
         )
     return stuck_reason(failures) or _similar_failures(failures, cfg)
 
