@@ -255,10 +255,12 @@ def main() -> None:
 # Commands that run models live in their own module; importing it registers them on ``app``.
 from . import cli_run  # noqa: E402,F401
 from .docs.cli import docs_app  # noqa: E402
+from .edits.cli import edits_app  # noqa: E402
 from .memory.cli import register as _register_memory  # noqa: E402
 
 _register_memory(app)
 app.add_typer(docs_app, name="docs")
+app.add_typer(edits_app, name="edits")
 
 if __name__ == "__main__":
     main()

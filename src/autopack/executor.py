@@ -206,6 +206,9 @@ class Executor:
             # a failed attempt ---------------------------------------------------------------
             self.store.finish_attempt(aid, "failed", outcome.category, outcome.message, outcome.normalized,
                                       outcome.reply_hash, outcome.patch[:50_000], outcome.gate.tail() if outcome.gate else None)
+            first_line = next((ln.strip() for ln in outcome.message.splitlines() if ln.strip()), "")
+            self.reporter.event("attempt_finished", {"phase": pid, "attempt": number, "outcome": "failed", "model": outcome.model,
+                                                     "error_category": outcome.category, "message": first_line})
             self.budget.record_failure(outcome.category or "unknown")
             if not outcome.keep_workspace:
                 self.ws.restore(start)
@@ -276,8 +279,9 @@ class Executor:
         message = Workspace.commit_message(self.run_id, pid, spec.name, outcome.model, gate_summary, number)
         sha = self.ws.commit(message, allow_empty=True)
         self.store.finish_attempt(aid, "approved", patch=outcome.patch[:50_000], gate_tail=outcome.gate.tail() if outcome.gate else None)
-        self._set(pid, "phase_complete", f"approved on attempt {number} ({gate_summary})", state=PhaseState.COMPLETE, commit_sha=sha)
-        self.reporter.event("phase_complete", {"phase": pid, "commit": sha})
+        self.store.set_phase(self.run_id, pid, "phase_complete", {"reason": f"approved on attempt {number} ({gate_summary})"},
+                             state=PhaseState.COMPLETE, commit_sha=sha)
+        self.reporter.event("phase_complete", {"phase": pid, "commit": sha, "attempt": number, "gate": gate_summary})
         if failures:
             self._learn(spec, failures[-1], outcome)
 

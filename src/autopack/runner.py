@@ -68,6 +68,10 @@ def prepare(req: RunRequest) -> tuple[Config, Plan]:
             raise AutopackError(f"{flag} {path}: no such file or directory")
     if req.script and req.replay:
         raise AutopackError("--script and --replay cannot be combined: choose one source of model replies")
+    if req.script:
+        from .llm.scripted import ScriptedProvider
+
+        ScriptedProvider(req.script)  # validates the script before anything is written
     return config, plan
 
 
