@@ -44,7 +44,7 @@ def test_fatal_error_type_triggers_immediately() -> None:
 
 
 def test_categories_may_be_given_as_enum_members() -> None:
-    verdict = detect_approach_flaw([FailureRecord(ErrorCategory.SCHEMA_MISMATCH, "column users.email missing")], CFG)
+    verdict = detect_approach_flaw([FailureRecord(ErrorCategory.schema_mismatch, "column users.email missing")], CFG)
     assert verdict is not None and verdict.kind == "fatal_error_type"
 
 

@@ -36,7 +36,7 @@ def test_other_failures_count_only_toward_the_total(category: str) -> None:
 def test_patch_failure_limit_names_its_key_and_how_to_resume() -> None:
     budget = HealthBudget(LIMITS)
     for _ in range(4):
-        budget.record_failure(ErrorCategory.PATCH_APPLY_ERROR)
+        budget.record_failure(ErrorCategory.patch_apply_error)
     reason = budget.exceeded()
     assert reason is not None
     assert reason.startswith("MAX_PATCH_FAILURES_PER_RUN (4) reached: 4 patch failures this run")

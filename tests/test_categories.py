@@ -36,55 +36,55 @@ def pytest_output(tmp_path: Path, source: str) -> tuple[int, str]:
 def test_failing_pytest_assertion_is_ci_fail(tmp_path: Path) -> None:
     code, out = pytest_output(tmp_path, "def test_sum():\n    assert 1 + 1 == 3\n")
     assert code == 1
-    assert categorize_gate_output(out, code) is ErrorCategory.CI_FAIL
+    assert categorize_gate_output(out, code) is ErrorCategory.ci_fail
 
 
 def test_test_failure_is_an_alias_of_ci_fail() -> None:
-    assert ErrorCategory.TEST_FAILURE is ErrorCategory.CI_FAIL
+    assert ErrorCategory.TEST_FAILURE is ErrorCategory.ci_fail
     assert ErrorCategory("ci_fail") is ErrorCategory.TEST_FAILURE
 
 
 def test_pytest_collection_import_error_is_import_error(tmp_path: Path) -> None:
     code, out = pytest_output(tmp_path, "import no_such_module_anywhere\n\ndef test_x():\n    pass\n")
     assert code != 0
-    assert categorize_gate_output(out, code) is ErrorCategory.IMPORT_ERROR
+    assert categorize_gate_output(out, code) is ErrorCategory.import_error
 
 
 def test_cannot_import_name_is_import_error(tmp_path: Path) -> None:
     code, out = pytest_output(tmp_path, "from os import no_such_name\n\ndef test_x():\n    pass\n")
     assert "cannot import name" in out
-    assert categorize_gate_output(out, code) is ErrorCategory.IMPORT_ERROR
+    assert categorize_gate_output(out, code) is ErrorCategory.import_error
 
 
 def test_syntax_error_in_a_test_module_is_syntax_error(tmp_path: Path) -> None:
     code, out = pytest_output(tmp_path, "def test_x(:\n    pass\n")
     assert code != 0
-    assert categorize_gate_output(out, code) is ErrorCategory.SYNTAX_ERROR
+    assert categorize_gate_output(out, code) is ErrorCategory.syntax_error
 
 
 def test_python_c_syntax_error_is_syntax_error(tmp_path: Path) -> None:
     code, out = run([sys.executable, "-c", "def broken(:\n    pass"], tmp_path)
     assert "SyntaxError" in out
-    assert categorize_gate_output(out, code) is ErrorCategory.SYNTAX_ERROR
+    assert categorize_gate_output(out, code) is ErrorCategory.syntax_error
 
 
 def test_indentation_error_is_syntax_error(tmp_path: Path) -> None:
     code, out = run([sys.executable, "-c", "if True:\nprint(1)"], tmp_path)
     assert "IndentationError" in out
-    assert categorize_gate_output(out, code) is ErrorCategory.SYNTAX_ERROR
+    assert categorize_gate_output(out, code) is ErrorCategory.syntax_error
 
 
 def test_killed_check_is_timeout(tmp_path: Path) -> None:
     with pytest.raises(subprocess.TimeoutExpired) as info:
         subprocess.run([sys.executable, "-c", "import time; time.sleep(30)"], timeout=0.2, env=subprocess_env())
-    assert categorize_gate_output(str(info.value)) is ErrorCategory.TIMEOUT
+    assert categorize_gate_output(str(info.value)) is ErrorCategory.timeout
 
 
 def test_missing_command_is_infra(tmp_path: Path) -> None:
     code, out = run(["bash", "-c", "no_such_tool_autopack --check"], tmp_path)
     assert code == 127
-    assert categorize_gate_output(out, code) is ErrorCategory.INFRA
-    assert categorize_gate_output(out) is ErrorCategory.INFRA  # the words alone are enough
+    assert categorize_gate_output(out, code) is ErrorCategory.infra
+    assert categorize_gate_output(out) is ErrorCategory.infra  # the words alone are enough
 
 
 def test_non_executable_script_is_infra(tmp_path: Path) -> None:
@@ -93,7 +93,7 @@ def test_non_executable_script_is_infra(tmp_path: Path) -> None:
     script.chmod(0o644)
     code, out = run(["bash", "-c", "./check.sh"], tmp_path)
     assert "Permission denied" in out
-    assert categorize_gate_output(out, code) is ErrorCategory.INFRA
+    assert categorize_gate_output(out, code) is ErrorCategory.infra
 
 
 def test_git_merge_conflict_is_infra(git_repo: MakeRepo) -> None:
@@ -106,7 +106,7 @@ def test_git_merge_conflict_is_infra(git_repo: MakeRepo) -> None:
     git(repo, "commit", "-q", "-am", "main")
     code, out = run(["git", "merge", "other"], repo)
     assert code != 0 and "CONFLICT" in out
-    assert categorize_gate_output(out, code) is ErrorCategory.INFRA
+    assert categorize_gate_output(out, code) is ErrorCategory.infra
 
 
 def test_conflict_markers_left_in_python_are_infra_not_syntax(git_repo: MakeRepo) -> None:
@@ -114,7 +114,7 @@ def test_conflict_markers_left_in_python_are_infra_not_syntax(git_repo: MakeRepo
     (repo / "m.py").write_text("<<<<<<< HEAD\nx = 1\n=======\nx = 2\n>>>>>>> other\n", encoding="utf-8")
     code, out = run([sys.executable, "m.py"], repo)
     assert "SyntaxError" in out
-    assert categorize_gate_output(out, code) is ErrorCategory.INFRA
+    assert categorize_gate_output(out, code) is ErrorCategory.infra
 
 
 def test_git_index_lock_is_infra(git_repo: MakeRepo) -> None:
@@ -123,32 +123,32 @@ def test_git_index_lock_is_infra(git_repo: MakeRepo) -> None:
     (repo / "new.txt").write_text("x\n", encoding="utf-8")
     code, out = run(["git", "add", "new.txt"], repo)
     assert code != 0
-    assert categorize_gate_output(out, code) is ErrorCategory.INFRA
+    assert categorize_gate_output(out, code) is ErrorCategory.infra
 
 
 def test_nonzero_exit_without_markers_is_ci_fail() -> None:
-    assert categorize_gate_output("checking style...\n3 files would be reformatted\n", 1) is ErrorCategory.CI_FAIL
+    assert categorize_gate_output("checking style...\n3 files would be reformatted\n", 1) is ErrorCategory.ci_fail
 
 
 def test_output_without_evidence_is_unknown() -> None:
-    assert categorize_gate_output("all good here\n") is ErrorCategory.UNKNOWN
+    assert categorize_gate_output("all good here\n") is ErrorCategory.unknown
 
 
 @pytest.mark.parametrize(
     ("kind", "status", "expected"),
     [
-        ("server", 500, ErrorCategory.HTTP_500),
-        ("server", 503, ErrorCategory.HTTP_500),
-        ("server", None, ErrorCategory.HTTP_500),
-        ("bad_request", 502, ErrorCategory.HTTP_500),  # the status wins when it is a 5xx
-        ("rate_limit", 429, ErrorCategory.RATE_LIMIT),
-        ("server", 429, ErrorCategory.RATE_LIMIT),
-        ("timeout", None, ErrorCategory.TIMEOUT),
-        ("connection", None, ErrorCategory.INFRA),
-        ("auth", 401, ErrorCategory.INFRA),
-        ("not_configured", None, ErrorCategory.INFRA),
-        ("malformed", 200, ErrorCategory.MALFORMED_OUTPUT),
-        ("something_new", None, ErrorCategory.UNKNOWN),
+        ("server", 500, ErrorCategory.http_500),
+        ("server", 503, ErrorCategory.http_500),
+        ("server", None, ErrorCategory.http_500),
+        ("bad_request", 502, ErrorCategory.http_500),  # the status wins when it is a 5xx
+        ("rate_limit", 429, ErrorCategory.rate_limit),
+        ("server", 429, ErrorCategory.rate_limit),
+        ("timeout", None, ErrorCategory.timeout),
+        ("connection", None, ErrorCategory.infra),
+        ("auth", 401, ErrorCategory.infra),
+        ("not_configured", None, ErrorCategory.infra),
+        ("malformed", 200, ErrorCategory.malformed_output),
+        ("something_new", None, ErrorCategory.unknown),
     ],
 )
 def test_provider_errors_map_to_categories(kind: str, status: int | None, expected: ErrorCategory) -> None:
@@ -164,7 +164,7 @@ def test_git_apply_of_a_stale_patch_is_patch_apply_error(git_repo: MakeRepo) -> 
     )
     code, out = run(["git", "apply", "fix.diff"], repo)
     assert code != 0 and "patch does not apply" in out
-    assert categorize_patch_message(out) is ErrorCategory.PATCH_APPLY_ERROR
+    assert categorize_patch_message(out) is ErrorCategory.patch_apply_error
 
 
 def test_git_apply_with_missing_file_is_patch_apply_error(git_repo: MakeRepo) -> None:
@@ -174,7 +174,7 @@ def test_git_apply_with_missing_file_is_patch_apply_error(git_repo: MakeRepo) ->
     )
     code, out = run(["git", "apply", "fix.diff"], repo)
     assert code != 0
-    assert categorize_patch_message(out) is ErrorCategory.PATCH_APPLY_ERROR
+    assert categorize_patch_message(out) is ErrorCategory.patch_apply_error
 
 
 @pytest.mark.parametrize(
@@ -186,7 +186,7 @@ def test_git_apply_with_missing_file_is_patch_apply_error(git_repo: MakeRepo) ->
     ],
 )
 def test_applier_mismatch_messages_are_patch_apply_error(message: str) -> None:
-    assert categorize_patch_message(message) is ErrorCategory.PATCH_APPLY_ERROR
+    assert categorize_patch_message(message) is ErrorCategory.patch_apply_error
 
 
 @pytest.mark.parametrize(
@@ -200,12 +200,12 @@ def test_applier_mismatch_messages_are_patch_apply_error(message: str) -> None:
     ],
 )
 def test_applier_refusals_are_scope_violation(message: str) -> None:
-    assert categorize_patch_message(message) is ErrorCategory.SCOPE_VIOLATION
+    assert categorize_patch_message(message) is ErrorCategory.scope_violation
 
 
 def test_import_family_covers_import_errors() -> None:
     assert is_high_risk("import_error", ["import", "logic"])
-    assert is_high_risk(ErrorCategory.IMPORT_ERROR, ["import"])
+    assert is_high_risk(ErrorCategory.import_error, ["import"])
 
 
 def test_logic_family_covers_failing_checks_and_auditor_rejects() -> None:

@@ -36,7 +36,7 @@ from .normalize import message_similarity, normalize_error_message
 FlawKind = Literal["similar_failures", "fatal_error_type", "repeated_reply", "alternating_failures", "empty_replies"]
 
 TRANSIENT_CATEGORIES: frozenset[str] = frozenset(
-    {ErrorCategory.HTTP_500.value, ErrorCategory.RATE_LIMIT.value, ErrorCategory.INFRA.value}
+    {ErrorCategory.http_500.value, ErrorCategory.rate_limit.value, ErrorCategory.infra.value}
 )
 EMPTY_REPLIES_IN_A_ROW = 3
 ALTERNATION_WINDOW = 4
@@ -95,7 +95,7 @@ def stuck_reason(failures: Sequence[FailureRecord]) -> FlawVerdict | None:
             )
     if len(failures) >= EMPTY_REPLIES_IN_A_ROW:
         window = failures[-EMPTY_REPLIES_IN_A_ROW:]
-        if all(str(f.category) == ErrorCategory.EMPTY_REPLY.value for f in window):
+        if all(str(f.category) == ErrorCategory.empty_reply.value for f in window):
             return FlawVerdict(
                 reason=f"{EMPTY_REPLIES_IN_A_ROW} replies in a row carried no edits",
                 kind="empty_replies",

@@ -24,11 +24,11 @@ from .categories import ErrorCategory
 # code that does not parse: all are the edit's fault rather than the approach's or the network's.
 PATCH_FAILURE_CATEGORIES: frozenset[str] = frozenset(
     {
-        ErrorCategory.PATCH_APPLY_ERROR.value,
-        ErrorCategory.SCOPE_VIOLATION.value,
-        ErrorCategory.SYNTAX_ERROR.value,
-        ErrorCategory.DESTRUCTIVE_OUTPUT.value,
-        ErrorCategory.TRUNCATION.value,
+        ErrorCategory.patch_apply_error.value,
+        ErrorCategory.scope_violation.value,
+        ErrorCategory.syntax_error.value,
+        ErrorCategory.destructive_output.value,
+        ErrorCategory.truncation.value,
     }
 )
 
@@ -57,7 +57,7 @@ class HealthBudget:
         self.total_failures += 1
         if value in PATCH_FAILURE_CATEGORIES:
             self.patch_failures += 1
-        if value == ErrorCategory.HTTP_500.value:
+        if value == ErrorCategory.http_500.value:
             self.http_500 += 1
 
     def record_http_500(self) -> None:

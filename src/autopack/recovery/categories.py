@@ -16,25 +16,25 @@ from enum import StrEnum
 class ErrorCategory(StrEnum):
     """Why a phase attempt (or one LLM call) failed. The values are stored in the run store."""
 
-    PATCH_APPLY_ERROR = "patch_apply_error"
-    SYNTAX_ERROR = "syntax_error"
-    IMPORT_ERROR = "import_error"
-    CI_FAIL = "ci_fail"  # the seed's name for a failing test or check
+    patch_apply_error = "patch_apply_error"
+    syntax_error = "syntax_error"
+    import_error = "import_error"
+    ci_fail = "ci_fail"  # the seed's name for a failing test or check
     TEST_FAILURE = "ci_fail"  # alias: a failing test is a failing check
-    AUDITOR_REJECT = "auditor_reject"
-    TRUNCATION = "truncation"
-    TIMEOUT = "timeout"
-    HTTP_500 = "http_500"
-    RATE_LIMIT = "rate_limit"
-    SCOPE_VIOLATION = "scope_violation"
-    DESTRUCTIVE_OUTPUT = "destructive_output"
-    MALFORMED_OUTPUT = "malformed_output"
-    EMPTY_REPLY = "empty_reply"
-    INFRA = "infra"
-    WRONG_TECH_STACK = "wrong_tech_stack"
-    SCHEMA_MISMATCH = "schema_mismatch"
-    API_CONTRACT_WRONG = "api_contract_wrong"
-    UNKNOWN = "unknown"
+    auditor_reject = "auditor_reject"
+    truncation = "truncation"
+    timeout = "timeout"
+    http_500 = "http_500"
+    rate_limit = "rate_limit"
+    scope_violation = "scope_violation"
+    destructive_output = "destructive_output"
+    malformed_output = "malformed_output"
+    empty_reply = "empty_reply"
+    infra = "infra"
+    wrong_tech_stack = "wrong_tech_stack"
+    schema_mismatch = "schema_mismatch"
+    api_contract_wrong = "api_contract_wrong"
+    unknown = "unknown"
 
 
 # --- gate output ----------------------------------------------------------------------------------
@@ -75,30 +75,30 @@ def categorize_gate_output(text: str, exit_code: int | None = None) -> ErrorCate
     exit with no better marker is ci_fail.
     """
     if _TIMEOUT.search(text):
-        return ErrorCategory.TIMEOUT
+        return ErrorCategory.timeout
     if exit_code in (126, 127) or _INFRA.search(text):
-        return ErrorCategory.INFRA
+        return ErrorCategory.infra
     if _SYNTAX.search(text):
-        return ErrorCategory.SYNTAX_ERROR
+        return ErrorCategory.syntax_error
     if _IMPORT.search(text):
-        return ErrorCategory.IMPORT_ERROR
+        return ErrorCategory.import_error
     if _CI_FAIL.search(text) or (exit_code is not None and exit_code != 0):
-        return ErrorCategory.CI_FAIL
-    return ErrorCategory.UNKNOWN
+        return ErrorCategory.ci_fail
+    return ErrorCategory.unknown
 
 
 # --- provider errors ------------------------------------------------------------------------------
 
 _PROVIDER_KINDS: dict[str, ErrorCategory] = {
-    "server": ErrorCategory.HTTP_500,
-    "rate_limit": ErrorCategory.RATE_LIMIT,
-    "timeout": ErrorCategory.TIMEOUT,
-    "connection": ErrorCategory.INFRA,
-    "auth": ErrorCategory.INFRA,
+    "server": ErrorCategory.http_500,
+    "rate_limit": ErrorCategory.rate_limit,
+    "timeout": ErrorCategory.timeout,
+    "connection": ErrorCategory.infra,
+    "auth": ErrorCategory.infra,
     # A missing key or a request the API refuses is a setup problem, not something a retry fixes.
-    "not_configured": ErrorCategory.INFRA,
-    "bad_request": ErrorCategory.INFRA,
-    "malformed": ErrorCategory.MALFORMED_OUTPUT,
+    "not_configured": ErrorCategory.infra,
+    "bad_request": ErrorCategory.infra,
+    "malformed": ErrorCategory.malformed_output,
 }
 
 
@@ -110,14 +110,14 @@ def categorize_provider_error(kind: str, status: int | None) -> ErrorCategory:
     """
     if status is not None:
         if 500 <= status <= 599:
-            return ErrorCategory.HTTP_500
+            return ErrorCategory.http_500
         if status == 429:
-            return ErrorCategory.RATE_LIMIT
+            return ErrorCategory.rate_limit
         if status in (401, 403):
-            return ErrorCategory.INFRA
+            return ErrorCategory.infra
         if status == 408:
-            return ErrorCategory.TIMEOUT
-    return _PROVIDER_KINDS.get(kind, ErrorCategory.UNKNOWN)
+            return ErrorCategory.timeout
+    return _PROVIDER_KINDS.get(kind, ErrorCategory.unknown)
 
 
 # --- edit applier / git apply ---------------------------------------------------------------------
@@ -144,10 +144,10 @@ def categorize_patch_message(text: str) -> ErrorCategory:
     applier message is patch_apply_error, since the caller only asks about edits that failed.
     """
     if _SCOPE.search(text):
-        return ErrorCategory.SCOPE_VIOLATION
+        return ErrorCategory.scope_violation
     if _PATCH.search(text):
-        return ErrorCategory.PATCH_APPLY_ERROR
-    return ErrorCategory.PATCH_APPLY_ERROR
+        return ErrorCategory.patch_apply_error
+    return ErrorCategory.patch_apply_error
 
 
 # --- Doctor routing -------------------------------------------------------------------------------
@@ -155,12 +155,12 @@ def categorize_patch_message(text: str) -> ErrorCategory:
 # The config names broad risk families (``high_risk_categories: [import, logic]``); these are the
 # error categories each family covers. Logic errors are what tests and the Auditor catch.
 RISK_FAMILIES: dict[str, frozenset[str]] = {
-    "import": frozenset({ErrorCategory.IMPORT_ERROR.value}),
-    "logic": frozenset({ErrorCategory.CI_FAIL.value, ErrorCategory.AUDITOR_REJECT.value}),
-    "syntax": frozenset({ErrorCategory.SYNTAX_ERROR.value}),
-    "patch": frozenset({ErrorCategory.PATCH_APPLY_ERROR.value}),
-    "infra": frozenset({ErrorCategory.INFRA.value}),
-    "schema": frozenset({ErrorCategory.SCHEMA_MISMATCH.value}),
+    "import": frozenset({ErrorCategory.import_error.value}),
+    "logic": frozenset({ErrorCategory.ci_fail.value, ErrorCategory.auditor_reject.value}),
+    "syntax": frozenset({ErrorCategory.syntax_error.value}),
+    "patch": frozenset({ErrorCategory.patch_apply_error.value}),
+    "infra": frozenset({ErrorCategory.infra.value}),
+    "schema": frozenset({ErrorCategory.schema_mismatch.value}),
 }
 
 
