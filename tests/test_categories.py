@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from autopack.edits.paths import PathRefused, resolve_in_workspace
 from autopack.encoding import subprocess_env
 from autopack.llm.types import ProviderError
 from autopack.recovery.categories import (
@@ -201,6 +202,18 @@ def test_applier_mismatch_messages_are_patch_apply_error(message: str) -> None:
 )
 def test_applier_refusals_are_scope_violation(message: str) -> None:
     assert categorize_patch_message(message) is ErrorCategory.scope_violation
+
+
+@pytest.mark.parametrize(
+    "rel", ["../secrets.txt", "/etc/passwd", "C:/boot.ini", ".git/config", "docs/other.md", "link/x.py"]
+)
+def test_the_edit_applier_path_refusals_are_scope_violation(tmp_path: Path, rel: str) -> None:
+    (tmp_path / "outside").mkdir()
+    (tmp_path / "ws" / "src").mkdir(parents=True)
+    (tmp_path / "ws" / "link").symlink_to(tmp_path / "outside", target_is_directory=True)
+    with pytest.raises(PathRefused) as info:
+        resolve_in_workspace(tmp_path / "ws", rel, ["src", "link"])
+    assert categorize_patch_message(str(info.value)) is ErrorCategory.scope_violation
 
 
 def test_import_family_covers_import_errors() -> None:

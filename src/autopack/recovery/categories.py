@@ -123,7 +123,7 @@ def categorize_provider_error(kind: str, status: int | None) -> ErrorCategory:
 # --- edit applier / git apply ---------------------------------------------------------------------
 
 _SCOPE = re.compile(
-    r"\bscope\b|outside\b|travers|escap(es|ing)\b|absolute path|symlink|\.\./|'\.\.'|"
+    r"\bscope\b|outside\b|travers|escap(es|ing)\b|absolute path|drive letter|NUL character|symlink|\.\./|'\.\.'|"
     r"refus\w* .*\.git\b|inside \.git|beyond a symbolic link",
     re.IGNORECASE,
 )
