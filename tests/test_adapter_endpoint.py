@@ -102,3 +102,26 @@ def test_local_server_that_is_down_says_so() -> None:
 
     assert caught.value.kind == "connection"
     assert "is the server up" in caught.value.message
+
+
+def test_keyless_endpoint_that_wants_a_key_says_how_to_configure_one(httpserver: HTTPServer) -> None:
+    httpserver.expect_request(PATH).respond_with_json({"error": {"message": "missing bearer token"}}, status=401)
+    provider = OpenAICompatibleProvider(ollama(httpserver.url_for("/v1")), env={})
+
+    with pytest.raises(ProviderError) as caught:
+        provider.complete(ask("llama3.1:8b"))
+
+    assert caught.value.kind == "auth"
+    assert "api_key_env" in caught.value.message
+    assert "ollama" in caught.value.message
+
+
+def test_credentials_in_the_base_url_stay_out_of_error_messages() -> None:
+    url = refused_url("/v1").replace("http://", "http://admin:hunter2-secret@")
+    provider = OpenAICompatibleProvider(ollama(url), env={})
+
+    with pytest.raises(ProviderError) as caught:
+        provider.complete(ask("llama3.1:8b"))
+
+    assert caught.value.kind == "connection"
+    assert "hunter2-secret" not in str(caught.value)

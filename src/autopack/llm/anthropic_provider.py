@@ -154,7 +154,7 @@ class AnthropicProvider:
                 exc.status_code,
                 exc.response.headers,
                 exc.body,
-                key_env=KEY_ENV,
+                key_env_vars=self.key_env_vars,
                 secrets=secrets,
                 sdk_error=type(exc).__name__,
             )

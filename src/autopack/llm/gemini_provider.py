@@ -152,7 +152,7 @@ class GeminiProvider:
                 exc.code,
                 headers,
                 exc.details,
-                key_env=" or ".join(self.key_env_vars),
+                key_env_vars=self.key_env_vars,
                 secrets=secrets,
                 sdk_error=type(exc).__name__,
                 kind=kind,

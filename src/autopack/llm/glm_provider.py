@@ -124,7 +124,7 @@ class GlmProvider:
                 exc.status_code,
                 response.headers,
                 response.text,
-                key_env=" or ".join(self.key_env_vars),
+                key_env_vars=self.key_env_vars,
                 secrets=secrets,
                 sdk_error=type(exc).__name__,
             )

@@ -11,7 +11,8 @@ from __future__ import annotations
 import email.utils
 import json
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC
 from typing import Any
 
 from pydantic import ValidationError
@@ -71,8 +72,8 @@ def parse_retry_after(headers: Mapping[str, str] | None, now: float | None = Non
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):
         return None
-    if when.tzinfo is None:  # RFC 9110 dates are GMT; a naive one is read as such
-        return None
+    if when.tzinfo is None:  # "-0000" parses as naive; RFC 9110 dates are GMT anyway
+        when = when.replace(tzinfo=UTC)
     current = time.time() if now is None else now
     return max(when.timestamp() - current, 0.0)
 
@@ -125,9 +126,13 @@ def _cut(text: str) -> str:
     return text if len(text) <= MAX_BODY_CHARS else text[: MAX_BODY_CHARS - 3] + "..."
 
 
-def _what_to_do(kind: ErrorKind, status: int, key_env: str) -> str:
-    if kind == "auth":
-        return f"check the key in {key_env}, and that it may use this model"
+def _what_to_do(kind: ErrorKind, status: int, provider: str, key_env_vars: Sequence[str]) -> str:
+    if kind == "auth" and key_env_vars:
+        return f"check the key in {' or '.join(key_env_vars)}, and that it may use this model"
+    if kind == "auth":  # an endpoint configured without a key
+        return (
+            f"the server wants a key: set api_key_env for endpoint {provider!r} in the config, then set that variable"
+        )
     if kind == "rate_limit":
         return "rate limited or out of quota; wait, or lower the request rate"
     if kind == "bad_request" and status == 404:
@@ -145,7 +150,7 @@ def status_error(
     headers: Mapping[str, str] | None,
     body: object,
     *,
-    key_env: str,
+    key_env_vars: Sequence[str],
     secrets: Iterable[str | None] = (),
     sdk_error: str = "",
     kind: ErrorKind | None = None,
@@ -153,7 +158,8 @@ def status_error(
     """The ProviderError for an HTTP error response."""
     kind = kind or kind_for_status(status)
     said = body_message(body)
-    message = f"{said} ({_what_to_do(kind, status, key_env)})" if said else _what_to_do(kind, status, key_env)
+    hint = _what_to_do(kind, status, provider, key_env_vars)
+    message = f"{said} ({hint})" if said else hint
     details = {"sdk_error": sdk_error} if sdk_error else {}
     request_id = header(headers, "request-id") or header(headers, "x-request-id")
     if request_id:
@@ -169,7 +175,7 @@ def status_error(
 
 
 def transport_kind(exc: BaseException) -> ErrorKind | None:
-    """ "timeout" or "connection" when ``exc`` (or what caused it) is a transport failure, else None.
+    """Classify a request that got no response: "timeout", "connection", or None (not a transport failure).
 
     Classes are matched by name along each exception's MRO so that httpx, httpx2 and the SDKs'
     own wrappers are recognised without importing any of them.
@@ -192,6 +198,7 @@ def transport_error(
     provider: str, exc: BaseException, kind: ErrorKind, *, target: str, timeout: float, secrets: Iterable[str | None]
 ) -> ProviderError:
     """The ProviderError for a request that got no HTTP response at all."""
+    target = _without_userinfo(target)
     if kind == "timeout":
         message = (
             f"no reply from {target} within {timeout:g}s (raise retries.request_timeout_seconds if replies are slow)"
@@ -202,14 +209,24 @@ def transport_error(
     return ProviderError(kind, redact(message, secrets), provider, details={"sdk_error": type(exc).__name__})
 
 
+def _without_userinfo(url: str) -> str:
+    """``url`` minus any ``user:password@`` part, which may hold a credential."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    host, slash, path = rest.partition("/")
+    return f"{scheme}://{host.rpartition('@')[2]}{slash}{path}"
+
+
 def _root_cause(exc: BaseException) -> str:
+    """The innermost exception's text ("[Errno 111] Connection refused"), the most telling part."""
     seen: set[int] = set()
-    current: BaseException = exc
-    while id(current) not in seen and (current.__cause__ or current.__context__) is not None:
+    current = exc
+    nxt = current.__cause__ or current.__context__
+    while nxt is not None and id(nxt) not in seen:
         seen.add(id(current))
-        nxt = current.__cause__ or current.__context__
-        assert nxt is not None
         current = nxt
+        nxt = current.__cause__ or current.__context__
     text = str(current) or type(current).__name__
     return _cut(" ".join(text.split()))
 

@@ -177,14 +177,13 @@ class OpenAIProvider:
         import openai
 
         secrets = [self._api_key]
-        key_env = " or ".join(self.key_env_vars) or f"the key of endpoint {self.name}"
         if isinstance(exc, openai.APIStatusError):
             return status_error(
                 self.name,
                 exc.status_code,
                 exc.response.headers,
                 exc.body,
-                key_env=key_env,
+                key_env_vars=self.key_env_vars,
                 secrets=secrets,
                 sdk_error=type(exc).__name__,
             )
