@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
-# Variables that would make a test depend on the developer's own setup.
-_LEAKY_ENV = ("AUTOPACK_CONFIG", "AUTOPACK_HOME")
+# Variables that would make a test depend on the developer's own setup (or on a CI runner that
+# forces colour: rich would then wrap the text the tests read in escape codes).
+_LEAKY_ENV = ("AUTOPACK_CONFIG", "AUTOPACK_HOME", "FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE")
 
 GIT_AUTHOR = {
     "GIT_AUTHOR_NAME": "Autopack Tests",

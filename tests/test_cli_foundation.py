@@ -196,20 +196,15 @@ def test_config_show_never_prints_a_secret(run_cli: RunCli, tmp_path: Path) -> N
 BAD_PLANS = {
     "malformed-yaml": (PLAN.replace("    name: Tests\n", "    name: Tests: more\n"), ["plan.yaml:9: malformed YAML"]),
     "schema-and-scopes": (
-        PLAN.replace("    complexity: medium\n", "    complexty: medium\n")
+        PLAN.replace("    complexity: medium\n", "    complexty: medium\n    checks: 5\n")
         .replace("[tests/test_greet.py]", "[/etc/passwd]")
-        .replace("[src/greet.py]", "[../other/x.py, .git/hooks/pre-commit]"),
+        .replace("    scope: [src/greet.py]\n", "    scope: [../other/x.py]\n    context: [.git/config]\n"),
         [
-            "plan.yaml:11: phases[1].complexty: unknown key",
-            "plan.yaml:12: phases[1].scope: Value error, '/etc/passwd' is absolute",
             "plan.yaml:7: phases[0].scope: Value error, '../other/x.py' leaves the project directory",
-        ],
-    ),
-    "git-scope-and-wrong-type": (
-        PLAN.replace("[src/greet.py]", "[.git/hooks/pre-commit]").replace("complexity: medium", "complexity: [medium]"),
-        [
-            "plan.yaml:7: phases[0].scope: Value error, '.git/hooks/pre-commit' points into .git/",
-            "plan.yaml:11: phases[1].complexity: Input should be 'low', 'medium' or 'high'",
+            "plan.yaml:8: phases[0].context: Value error, '.git/config' points into .git/",
+            "plan.yaml:12: phases[1].complexty: unknown key",
+            "plan.yaml:13: phases[1].checks: Input should be a valid list",
+            "plan.yaml:14: phases[1].scope: Value error, '/etc/passwd' is absolute",
         ],
     ),
     "duplicate-id-and-unknown-dependency": (
