@@ -56,7 +56,7 @@ def console(stderr: bool = False) -> Console:
 def fail(message: str, code: int = 2) -> NoReturn:
     from rich.markup import escape
 
-    console(stderr=True).print(f"[bold red]error:[/] {escape(message)}")
+    console(stderr=True).print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -248,7 +248,7 @@ def main() -> None:
     except AutopackError as exc:
         from rich.markup import escape
 
-        console(stderr=True).print(f"[bold red]error:[/] {escape(str(exc))}")
+        console(stderr=True).print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
         sys.exit(exc.exit_code)
 
 
