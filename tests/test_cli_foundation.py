@@ -257,11 +257,6 @@ def test_plan_validate_refuses_a_plan_that_reaches_an_unpriced_model(run_cli: Ru
     assert not (tmp_path / ".autonomous_runs").exists()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cli.fail() and main() print through rich with soft_wrap=False, so a narrow or piped terminal "
-    "wraps the error mid-sentence; fix: print(..., soft_wrap=True) for error lines",
-)
 def test_errors_are_not_wrapped_in_a_narrow_terminal(run_cli: RunCli, tmp_path: Path) -> None:
     plan = write(tmp_path / "plan.yaml", PLAN.replace("depends_on: [p1]", "depends_on: [p0]"))
     result = run_cli("plan", "validate", str(plan), env={"COLUMNS": "60"})
