@@ -13,7 +13,19 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from .cli import ConfigOpt, HomeOpt, JsonOpt, _config, _open_store_for_run, _print_json, app, console, fail, plan_app, status_data
+from .cli import (
+    ConfigOpt,
+    HomeOpt,
+    JsonOpt,
+    _config,
+    _open_store_for_run,
+    _print_json,
+    app,
+    console,
+    fail,
+    plan_app,
+    status_data,
+)
 from .config import PACKAGE_DIR
 
 if TYPE_CHECKING:
@@ -163,7 +175,7 @@ def models_list(ctx: typer.Context, config: ConfigOpt = None, as_json: JsonOpt =
     cfg = _config(config)
     names = list(dict.fromkeys(list(cfg.models) + cfg.referenced_models() + [
         f"{e.name}/{m}" for e in cfg.endpoints for m in e.models]))
-    rows = []
+    rows: list[dict[str, Any]] = []
     for m in names:
         provider = provider_for_model(m, cfg)
         ep = cfg.endpoint(provider)
@@ -185,9 +197,9 @@ def models_list(ctx: typer.Context, config: ConfigOpt = None, as_json: JsonOpt =
     for col in ("model", "provider", "ready", "key / endpoint", "USD in/M", "USD out/M"):
         table.add_column(col)
     for r in rows:
-        price = "free" if r["free"] else ("-" if not r["priced"] else f"{r['input_per_m']:.2f}")
+        in_p = "free" if r["free"] else ("-" if not r["priced"] else f"{r['input_per_m']:.2f}")
         out_p = "free" if r["free"] else ("-" if not r["priced"] else f"{r['output_per_m']:.2f}")
-        table.add_row(r["model"], r["provider"], "yes" if r["ready"] else "no", r["needs"], price, out_p)
+        table.add_row(str(r["model"]), str(r["provider"]), "yes" if r["ready"] else "no", str(r["needs"]), in_p, out_p)
     console().print(table)
 
 

@@ -25,12 +25,11 @@ from .errors import AutopackError, RunStopped
 from .layout import Layout
 from .llm.service import AllProvidersFailed, LlmService
 from .llm.types import ProviderError
-from .lock import RunLock
 from .plan import Phase, Plan
 from .progress import Reporter
 from .recovery.approach import FailureRecord, detect_approach_flaw
 from .recovery.budget import HealthBudget
-from .recovery.categories import ErrorCategory, categorize_provider_error
+from .recovery.categories import categorize_provider_error
 from .recovery.escalation import EscalationLadder
 from .recovery.execute_fix import run_fix
 from .store import CallRecord, PhaseState, RunStatus, RunStore

@@ -73,7 +73,7 @@ class Doctor:
         dm = self.config.doctor_models
         from ..recovery.categories import is_high_risk
 
-        risky = [a.get("error_category") for a in request.attempts if a.get("error_category")]
+        risky = [str(a["error_category"]) for a in request.attempts if a.get("error_category")]
         if any(is_high_risk(c, dm.high_risk_categories) for c in risky):
             return dm.strong, "high-risk error category"
         if request.budget_near_limit:
