@@ -263,4 +263,8 @@ app.add_typer(docs_app, name="docs")
 app.add_typer(edits_app, name="edits")
 
 if __name__ == "__main__":
-    main()
+    # Under `python -m autopack.cli` this file runs as __main__, while the command modules register
+    # on the importable `autopack.cli`; run that one so every command is there.
+    from autopack.cli import main as _main
+
+    _main()

@@ -1,0 +1,5 @@
+"""``python -m autopack``: the same as the ``autopack`` console script."""
+
+from .cli import main
+
+main()
