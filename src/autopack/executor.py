@@ -205,7 +205,8 @@ class Executor:
             # a failed attempt ---------------------------------------------------------------
             self.store.finish_attempt(aid, "failed", outcome.category, outcome.message, outcome.normalized,
                                       outcome.reply_hash, outcome.patch[:50_000], outcome.gate.tail() if outcome.gate else None)
-            first_line = next((ln.strip() for ln in outcome.message.splitlines() if ln.strip()), "")
+            lines = [ln.strip() for ln in outcome.message.splitlines() if ln.strip()]
+            first_line = " ".join(lines[:2]) if lines and lines[0].endswith(":") else (lines[0] if lines else "")
             self.reporter.event("attempt_finished", {"phase": pid, "attempt": number, "outcome": "failed", "model": outcome.model,
                                                      "error_category": outcome.category, "message": first_line})
             self.budget.record_failure(outcome.category or "unknown")
