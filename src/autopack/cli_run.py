@@ -26,12 +26,11 @@ from .cli import (
     plan_app,
     status_data,
 )
-from .config import PACKAGE_DIR
 
 if TYPE_CHECKING:
     from .executor import RunResult
 
-EXAMPLES = PACKAGE_DIR.parent.parent / "examples"
+EXAMPLES = Path(__file__).resolve().parent.parent.parent / "examples"
 
 models_app = typer.Typer(help="List the models the config knows, or check one end to end.", invoke_without_command=True)
 doctor_app = typer.Typer(help="Ask the Doctor about a failed phase.", no_args_is_help=True)

@@ -7,12 +7,33 @@ guards and a Python syntax check, writes atomically, and returns an ``ApplyRepor
 ``feedback()`` is the text the Builder sees next. This room knows nothing about LLMs.
 """
 
+# Submodules load on first use (PEP 562), so importing one command module does not pull in the
+# whole room: `autopack --help` must stay fast.
 from __future__ import annotations
 
-from .apply import apply_edits
-from .parse import Edit, Hunk, ParsedReply, detect_mode, parse_reply
-from .paths import PathRefused, in_scope, resolve_in_workspace
-from .report import ApplyReport, EditResult, HunkResult
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # for type checkers only; at run time names load lazily
+    from .apply import apply_edits
+    from .parse import Edit, Hunk, ParsedReply, detect_mode, parse_reply
+    from .paths import PathRefused, in_scope, resolve_in_workspace
+    from .report import ApplyReport, EditResult, HunkResult
+
+_EXPORTS = {
+    "ApplyReport": ".report",
+    "Edit": ".parse",
+    "EditResult": ".report",
+    "Hunk": ".parse",
+    "HunkResult": ".report",
+    "ParsedReply": ".parse",
+    "PathRefused": ".paths",
+    "apply_edits": ".apply",
+    "detect_mode": ".parse",
+    "in_scope": ".paths",
+    "parse_reply": ".parse",
+    "resolve_in_workspace": ".paths",
+}
 
 __all__ = [
     "ApplyReport",
@@ -28,3 +49,9 @@ __all__ = [
     "parse_reply",
     "resolve_in_workspace",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
