@@ -197,6 +197,8 @@ class Executor:
                 last_err = getattr(exc, "last_error", None)
                 cat = categorize_provider_error(last_err.kind, last_err.status).value if isinstance(last_err, ProviderError) else "infra"
                 outcome = AttemptOutcome(False, rung.model, cat, str(exc))
+            except ProviderError as exc:  # a request the provider refused outright (bad_request): never retried
+                outcome = AttemptOutcome(False, rung.model, categorize_provider_error(exc.kind, exc.status).value, str(exc))
             attempts_done += 1
             if outcome.ok:
                 self._commit(pid, spec, aid, number, outcome, failures)
@@ -294,7 +296,7 @@ class Executor:
                 failures=[{"category": f.category, "message": f.message[:800]} for f in failures[-3:]],
                 allowed_paths=self.plan.allowed_paths, reason=reason, ctx=ctx,
             )
-        except (PlannerError, AllProvidersFailed) as exc:
+        except (PlannerError, AllProvidersFailed, ProviderError) as exc:
             self._emit("replan_failed", {"phase": pid, "reason": str(exc)}, pid)
             return False
         old = spec.model_dump(exclude={"tier"})
@@ -321,7 +323,7 @@ class Executor:
                             execute_fix_enabled=self.config.doctor.allow_execute_fix_global)
         try:
             result = self.doctor.diagnose(req, CallContext(phase_id=pid, policy=self.config.routing.policy_for(spec.category)))
-        except AllProvidersFailed as exc:
+        except (AllProvidersFailed, ProviderError) as exc:
             self._emit("doctor_failed", {"phase": pid, "reason": str(exc)}, pid)
             return None
         calls = self.store.phase(self.run_id, pid)["doctor_calls"] + 1
@@ -388,7 +390,7 @@ class Executor:
                                           message=failure.message, fix_diff=outcome.patch,
                                           ctx=CallContext(phase_id=spec.id))
             source = "model"
-        except (PlannerError, AllProvidersFailed, AutopackError):
+        except (AutopackError, ProviderError):
             text = None
         if not text:
             text = draw_rule_deterministic(failure.category, failure.message, "", spec.scope)

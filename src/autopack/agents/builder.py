@@ -8,8 +8,10 @@ off, it is returned marked truncated and the executor never applies it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from ..config import BuilderSettings
+from ..llm.types import ProviderError
 from .base import CallContext, Completer, assistant, render, user
 
 PREFILL_PROVIDERS = {"anthropic", "scripted", "replay"}
@@ -49,19 +51,28 @@ class Builder:
         continuations = 0
         while result.response.truncated and continuations < self.settings.max_continuations:
             continuations += 1
-            if result.provider in PREFILL_PROVIDERS:
+            prefill = result.provider in PREFILL_PROVIDERS
+            if prefill:
                 # Providers reject a prefix ending in whitespace; the model re-emits it.
                 text = text.rstrip()
-                follow = [user(context_text), assistant(text)]
-            else:
-                follow = [user(context_text), assistant(text), user(CONTINUE_PROMPT)]
-            result = self.service.complete(
-                role="builder", model=model, system=system, messages=follow, max_tokens=self.settings.max_output_tokens,
-                policy=ctx.policy, phase_id=ctx.phase_id, attempt_id=ctx.attempt_id,
-            )
+            try:
+                result = self._continue(model, system, context_text, text, prefill, ctx)
+            except ProviderError as exc:
+                if not prefill or exc.kind != "bad_request":
+                    raise
+                # Some models refuse an assistant prefix: ask them to continue instead.
+                result = self._continue(model, system, context_text, text, False, ctx)
             text += result.response.text
             cost += result.cost_usd
         return BuilderReply(
             text=text, truncated=result.response.truncated, model=result.model, provider=result.provider,
             continuations=continuations, cost_usd=cost,
+        )
+
+    def _continue(self, model: str, system: str, context_text: str, partial: str, prefill: bool, ctx: CallContext) -> Any:
+        follow = [user(context_text), assistant(partial)] if prefill else [
+            user(context_text), assistant(partial), user(CONTINUE_PROMPT)]
+        return self.service.complete(
+            role="builder", model=model, system=system, messages=follow, max_tokens=self.settings.max_output_tokens,
+            policy=ctx.policy, phase_id=ctx.phase_id, attempt_id=ctx.attempt_id,
         )
