@@ -219,15 +219,17 @@ class AutopackEnv:
         )
 
     def popen(self, run_id: str, plan: Path, script: Path | None, *extra: str) -> subprocess.Popen[bytes]:
-        """Start ``autopack run`` in its own process group (so a test can kill -9 all of it)."""
-        return subprocess.Popen(
-            [*AUTOPACK, *self.run_args(run_id, plan, script, *extra)],
-            cwd=self.root,
-            env=self.env(),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            start_new_session=True,
-        )
+        """Start ``autopack run`` in its own process group (so a test can kill -9 all of it); its
+        output goes to ``<root>/<run_id>.out`` (a pipe nobody reads could fill up and block it)."""
+        with open(self.root / f"{run_id}.out", "wb") as out:
+            return subprocess.Popen(
+                [*AUTOPACK, *self.run_args(run_id, plan, script, *extra)],
+                cwd=self.root,
+                env=self.env(),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
 
     def env(self) -> dict[str, str]:
         return cli_env(RUN_ENV)
