@@ -296,3 +296,19 @@ def test_config_errors_are_user_errors_with_exit_code_2(tmp_path: Path) -> None:
     with pytest.raises(AutopackError) as info:
         load_config(tmp_path / "absent.yaml")
     assert info.value.exit_code == 2
+
+
+def test_an_endpoint_named_like_a_built_in_provider_is_refused_with_its_line(tmp_path: Path) -> None:
+    import yaml as _yaml
+
+    from autopack.config import SHIPPED_CONFIG, load_config
+    from autopack.errors import ConfigError
+
+    data = _yaml.safe_load(SHIPPED_CONFIG.read_text(encoding="utf-8"))
+    data["endpoints"] = [{"name": "openai", "base_url": "http://127.0.0.1:9/v1", "free": True}]
+    path = tmp_path / "clash.yaml"
+    path.write_text(_yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert "endpoints[0].name" in str(err.value) and "built-in provider" in str(err.value)
+    assert f"{path}:" in str(err.value)

@@ -223,6 +223,8 @@ class Config(Strict):
         for i, name in enumerate(names):
             if name in names[:i]:
                 problems.append((("endpoints", i, "name"), f"two endpoints are named {name!r}; give each a unique name"))
+            if name in BUILTIN_PROVIDERS:
+                problems.append((("endpoints", i, "name"), f"{name!r} is a built-in provider's name; rename the endpoint"))
         for i, provider in enumerate(self.routing.fallback_chain):
             if provider not in BUILTIN_PROVIDERS and provider not in names:
                 problems.append((
