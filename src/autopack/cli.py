@@ -134,20 +134,10 @@ def plan_show(file: Annotated[Path, typer.Argument(help="run plan (YAML or JSON)
 
 # runs and status ------------------------------------------------------------------------------
 def _open_store_for_run(home: Path | None, run_id: str, project: str | None = None) -> RunStore:
-    from .layout import Layout, home_dir, known_projects
-    from .store import RunStore
+    from .layout import home_dir
+    from .store import find_run
 
-    root = home_dir(home)
-    projects = [project] if project else known_projects(root)
-    for proj in projects:
-        db = Layout(root, proj).db_path
-        if not db.is_file():
-            continue
-        store = RunStore(db)
-        if store.get_run(run_id) is not None:
-            return store
-        store.close()
-    fail(f"no run {run_id!r} under {root}/.autonomous_runs; `autopack runs` lists the known runs (or pass --home)")
+    return find_run(home_dir(home), run_id, project)[1]
 
 
 @app.command("runs")

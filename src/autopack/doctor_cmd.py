@@ -9,32 +9,22 @@ from pathlib import Path
 from typing import Any
 
 from .config import load_config
-from .errors import AutopackError, StoreError
+from .errors import AutopackError
 from .executor import Executor, StoreSink
-from .layout import Layout, home_dir, known_projects
+from .layout import home_dir
 from .lock import RunLock
 from .plan import Phase, plan_from_json
 from .progress import PlainReporter
 from .runner import RunRequest, _budget_from_store, build_service
-from .store import PhaseState, RunStore
+from .store import PhaseState, find_run
 from .workspace import Workspace
-
-
-def _find(home: Path, run_id: str) -> tuple[Layout, RunStore]:
-    for proj in known_projects(home):
-        layout = Layout(home, proj)
-        store = RunStore(layout.db_path)
-        if store.get_run(run_id) is not None:
-            return layout, store
-        store.close()
-    raise StoreError(f"no run {run_id!r} under {home}/.autonomous_runs; `autopack runs` lists the known runs")
 
 
 def diagnose_stored(*, run_id: str, phase_id: str | None, apply: bool, config_path: Path | None, home: Path | None,
                     script: Path | None) -> dict[str, Any]:
     config = load_config(config_path)
     root = home_dir(home)
-    layout, store = _find(root, run_id)
+    layout, store = find_run(root, run_id)
     with RunLock(layout.run_dir(run_id) / "executor.lock", run_id), store:
         run = store.require_run(run_id)
         phases = store.phases(run_id)

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import StoreError
+from .layout import RUNS_DIR, Layout, known_projects
 
 SCHEMA_VERSION = 1
 
@@ -472,3 +473,21 @@ def _split_sql(script: str) -> list[str]:
             out.append(joined)
             buf = []
     return out
+
+
+def find_run(home: Path, run_id: str, project: str | None = None) -> tuple[Layout, RunStore]:
+    """The layout and open store of whichever project under ``home`` holds ``run_id``.
+
+    The caller closes the store. StoreError (exit 2) when no project has that run.
+    """
+    projects = [project] if project else known_projects(home)
+    for proj in projects:
+        layout = Layout(home, proj)
+        if not layout.db_path.is_file():
+            continue
+        store = RunStore(layout.db_path)
+        if store.get_run(run_id) is not None:
+            return layout, store
+        store.close()
+    where = f"project {project!r}" if project else f"{home / RUNS_DIR}/*/autopack.db"
+    raise StoreError(f"no run {run_id!r} in {where}; `autopack runs` lists the known runs (or pass --home / --project)")

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ..errors import AutopackError, StoreError
+from ..errors import AutopackError
 
 if TYPE_CHECKING:
     from ..store import RunStore
@@ -56,21 +56,10 @@ def _project_dirs(root: Path) -> list[str]:
 
 def find_run_store(home: Path | None, run_id: str, project: str | None = None) -> RunStore:
     """Open the run store of whichever project holds ``run_id`` (the caller closes it)."""
-    from ..layout import RUNS_DIR, Layout, home_dir
-    from ..store import RunStore
+    from ..layout import home_dir
+    from ..store import find_run
 
-    root = home_dir(home)
-    projects = [project] if project else _project_dirs(root)
-    for proj in projects:
-        db = Layout(root, proj).db_path
-        if not db.is_file():
-            continue
-        store = RunStore(db)
-        if store.get_run(run_id) is not None:
-            return store
-        store.close()
-    where = f"project {project!r}" if project else f"{root / RUNS_DIR}/*/autopack.db"
-    raise StoreError(f"no run {run_id!r} in {where}; `autopack runs` lists the known runs (or pass --home / --project)")
+    return find_run(home_dir(home), run_id, project)[1]
 
 
 def _rules_path(home: Path | None, project: str | None) -> Path:
