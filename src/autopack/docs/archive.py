@@ -6,9 +6,9 @@ consolidated files that exist.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path, PurePosixPath
 
+from ..fileio import atomic_write_text
 from ..layout import RUNS_DIR
 from .classify import CATEGORIES
 from .markdown import IndexArchive, IndexEntry, ParsedFile, is_generated, parse_consolidated, render_index
@@ -113,17 +113,7 @@ def posix_rel(target: Path, start: Path) -> str:
 
 
 def atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_text(path, text)
 
 
 def prune_empty(folder: Path, root: Path) -> None:

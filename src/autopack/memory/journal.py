@@ -15,8 +15,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from ..fileio import atomic_write_text
 from ..store import RunStore
-from .rules import atomic_write_text
 
 MESSAGE_EXCERPT = 600
 GATE_TAIL_LINES = 25

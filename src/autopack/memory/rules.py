@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
-import os
 import re
-import tempfile
 from collections.abc import Iterable, Sequence
 from datetime import date
 from pathlib import Path
@@ -23,6 +21,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from ..errors import AutopackError
+from ..fileio import atomic_write_text
 from ..yamlfile import format_loc, line_for, validate_file
 
 SIMILARITY_THRESHOLD = 0.8
@@ -335,21 +334,6 @@ class RuleBook:
                 source_runs=runs,
             )
         )
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write UTF-8 text to a temp file beside ``path``, then rename it over: readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 # drawing rules without a model -----------------------------------------------------------------
