@@ -8,6 +8,7 @@ Errors a user can cause print as one red line and exit 2; a cleanly stopped run 
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
@@ -50,7 +51,10 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="machine-readable JSON out
 def console(stderr: bool = False) -> Console:
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False, soft_wrap=False)
+    stream = sys.stderr if stderr else sys.stdout
+    # Piped output (CI logs, `| less`) gets room for the tables instead of rich's 80-column default.
+    width = None if stream.isatty() or os.environ.get("COLUMNS") else 160
+    return Console(stderr=stderr, highlight=False, soft_wrap=False, width=width)
 
 
 def fail(message: str, code: int = 2) -> NoReturn:

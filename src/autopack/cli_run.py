@@ -173,7 +173,7 @@ def models_list(ctx: typer.Context, config: ConfigOpt = None, as_json: JsonOpt =
 
     cfg = _config(config)
     names = list(dict.fromkeys(list(cfg.models) + cfg.referenced_models() + [
-        f"{e.name}/{m}" for e in cfg.endpoints for m in e.models]))
+        f"{e.name}/{m}" for e in cfg.endpoints for m in e.models] + [f"{e.name}/*" for e in cfg.endpoints if e.free]))
     rows: list[dict[str, Any]] = []
     for m in names:
         provider = provider_for_model(m, cfg)

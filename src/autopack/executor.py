@@ -161,7 +161,7 @@ class Executor:
         revision_start = self.store.revisions(self.run_id, pid)[-1]["created_at"]
         requeued = [e["created_at"] for e in self.store.events(self.run_id, "phase_requeued") if e["phase_id"] == pid]
         # The attempt budget restarts when a person (or the Doctor) sends a failed phase back to the queue.
-        window_start = max([revision_start, *requeued])
+        window_start = max([0.0, *requeued])
         failures = [self._failure_record(a) for a in history if a["outcome"] == "failed" and a["started_at"] >= revision_start]
         last = history[-1] if history else None
         feedback = last["message"] if last and last["outcome"] == "failed" else None
