@@ -386,3 +386,51 @@ def test_whole_file_replacement_of_a_small_file(tmp_path):
     report = run(tmp_path, "m.py\n```python\ndef f():\n    return 2\n```\n", mode="full_file")
     assert report.ok and report.results[0].location == "whole file"
     assert read(f) == "def f():\n    return 2\n"
+
+
+def test_missing_first_context_line_still_uses_the_header_line_to_pick_a_twin(tmp_path):
+    block = "    def close(self):\n        '''Close it.'''\n        self.call('close')\n\n    def open(self):\n"
+    text = "class A:\n" + block + "        pass\n\n\nclass B:\n" + block + "        pass\n"
+    f = setup(tmp_path, "twins.py", text)
+    # The header points at line 8 (B's docstring line), whose first context line the model left out.
+    reply = (
+        "--- a/twins.py\n+++ b/twins.py\n@@ -13,4 +13,5 @@\n         self.call('close')\n+        self.closed = True\n"
+        " \n     def open(self):\n"
+    )
+    report = run(tmp_path, reply)
+    assert report.ok, report.feedback()
+    assert read(f).count("self.closed = True") == 1
+    assert read(f).index("self.closed = True") > read(f).index("class B")
+
+
+def test_a_missing_line_and_an_altered_last_line_reading_the_same_spot_are_not_ambiguous(tmp_path):
+    text = "def f():\n    x = 1\n    try:\n        for a in b:\n            g(a)\n    finally:\n        pass\n"
+    f = setup(tmp_path, "m.py", text)
+    reply = "--- a/m.py\n+++ b/m.py\n@@ -1,5 +1,6 @@\n def f():\n     x = 1\n+    y = 2\n     try:\n             g(a)\n"
+    report = run(tmp_path, reply)
+    assert report.ok, report.feedback()
+    assert read(f) == text.replace("    x = 1\n", "    x = 1\n    y = 2\n")
+
+
+def test_column_zero_search_with_an_indented_twin_is_refused(tmp_path):
+    text = "register(int)\n\n\ndef setup():\n    register(int)\n    register(str)\n"
+    f = setup(tmp_path, "reg.py", text)
+    report = run(tmp_path, "reg.py\n<<<<<<< SEARCH\nregister(int)\n=======\n>>>>>>> REPLACE\n")
+    assert not report.ok
+    assert "matches line 1 exactly but also, with other indentation, line 5" in report.results[0].reason
+    assert read(f) == text
+
+
+def test_tabs_search_picks_the_place_with_the_same_width(tmp_path):
+    text = (
+        "def f(x):\n    if x:\n        return 1\n    return 2\n\n\n"
+        "class C:\n    def g(self, x):\n        if x:\n            return 1\n        return 2\n"
+    )
+    f = setup(tmp_path, "w.py", text)
+    report = run(
+        tmp_path,
+        "w.py\n<<<<<<< SEARCH\n\t\treturn 1\n\treturn 2\n=======\n\t\treturn 10\n\treturn 2\n>>>>>>> REPLACE\n",
+    )
+    assert report.ok, report.feedback()
+    assert read(f) == text.replace("        return 1\n    return 2", "        return 10\n    return 2", 1)
+    assert read(f).count("return 10") == 1

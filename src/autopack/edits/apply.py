@@ -103,6 +103,17 @@ def _miss_reason(idx: FileIndex, seq: Sequence[tuple[str, str]], what: str) -> t
 
 
 def _ambiguous_reason(amb: Ambiguous, what: str) -> str:
+    if amb.exact_at is not None:
+        elsewhere = ", ".join(str(s + 1) for s in amb.starts if s != amb.exact_at)
+        return (
+            f"{what} matches line {amb.exact_at + 1} exactly but also, with other indentation, line {elsewhere}; "
+            "send it with its exact indentation and a few surrounding lines so only one place fits"
+        )
+    if len(amb.starts) == 1:
+        return (
+            f"{what} fits line {amb.starts[0] + 1} in more than one way (a context line differs or is missing); "
+            "send the lines exactly as they are in the file"
+        )
     where = ", ".join(str(s + 1) for s in amb.starts[:6])
     return f"{what} matches {len(amb.starts)} places (lines {where}); add surrounding lines so it matches only one"
 
@@ -288,7 +299,11 @@ def _apply_full_file(
 
 
 def _write_atomic(f: _File) -> None:
-    """Write via a temp file in the same directory and os.replace, so a crash never leaves half a file."""
+    """Write via a temp file in the same directory and os.replace, so a crash never leaves half a file.
+
+    No fsync: os.replace already gives readers and a crashed process all-or-nothing, and the run
+    commits to git right after; syncing every edit would cost more than the rest of applying it.
+    """
     data = f.text().replace("\n", f.newline) if f.newline != "\n" else f.text()
     if f.bom:
         data = "\ufeff" + data
@@ -297,8 +312,6 @@ def _write_atomic(f: _File) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
             fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
         if f.mode is None:
             umask = os.umask(0)
             os.umask(umask)

@@ -21,8 +21,13 @@ from .guards import is_placeholder_line
 
 Line = tuple[str, str]
 Mapper = Callable[[str], "str | None"]
-_LEVELS = ("exact", "rstrip", "indent")
-_FUZZ = {"rstrip": "matched ignoring trailing whitespace", "indent": "matched ignoring indentation and spacing"}
+_LEVELS = ("exact", "rstrip", "tabs", "indent")
+_FUZZ = {
+    "rstrip": "matched ignoring trailing whitespace",
+    "tabs": "matched with tabs and spaces told apart only by width",
+    "indent": "matched ignoring indentation and spacing",
+}
+_HINT_SLACK = 2  # a header line number this close to one twin (and no other) picks it
 
 
 def _key(level: str, s: str) -> str:
@@ -30,6 +35,9 @@ def _key(level: str, s: str) -> str:
         return s
     if level == "rstrip":
         return s.rstrip()
+    if level == "tabs":
+        stripped = s.strip()
+        return " " * _width(_lead(s), 4) + stripped if stripped else ""
     return " ".join(s.split())
 
 
@@ -71,6 +79,7 @@ class Ambiguous:
 
     starts: list[int]
     level: str
+    exact_at: int | None = None  # set when one place matches exactly and others only up to indentation
 
 
 # indentation ---------------------------------------------------------------------------------
@@ -204,7 +213,7 @@ def _build(idx: FileIndex, cand: _Cand, seq: Sequence[Line], level: str) -> Foun
     lines = idx.lines
     before_texts = [t for op, t in seq if op != "+"]
     pairs = [(before_texts[k], lines[cand.pos[k]]) for k in range(len(before_texts)) if k != cand.altered]
-    mapped = indent_mapper(pairs) if level == "indent" else ((lambda line: line), "")
+    mapped = indent_mapper(pairs) if level in ("tabs", "indent") else ((lambda line: line), "")
     if mapped is None:
         return None
     mapper, note = mapped
@@ -236,21 +245,27 @@ def _build(idx: FileIndex, cand: _Cand, seq: Sequence[Line], level: str) -> Foun
     return Found(cand.start, cand.end, out, fuzz)
 
 
-def _choose(found: list[Found], hint: int | None, level: str) -> Found | Ambiguous | None:
-    unique: dict[tuple[int, int, tuple[str, ...]], Found] = {}
+def _choose(lines: list[str], found: list[Found], hint: int | None, level: str) -> Found | Ambiguous | None:
+    # Candidates are told apart by the file they would produce: an "altered last context line" and a
+    # "missing line" reading of the same spot give one result and are not an ambiguity.
+    if len(found) <= 1:
+        return found[0] if found else None
+    options: list[Found] = []
+    results: list[list[str]] = []
     for f in found:
-        unique.setdefault((f.start, f.end, tuple(f.new_lines)), f)
-    options = list(unique.values())
-    if not options:
-        return None
+        result = lines[: f.start] + f.new_lines + lines[f.end :]
+        if result not in results:
+            options.append(f)
+            results.append(result)
     if len(options) == 1:
         return options[0]
-    at_hint = [f for f in options if f.start == hint]
+    at_hint = [f for f in options if hint is not None and abs(f.start - hint) <= _HINT_SLACK]
     if len(at_hint) == 1:
         chosen = at_hint[0]
-        others = ", ".join(str(f.start + 1) for f in options if f is not chosen)
-        chosen.fuzz.append(f"the same lines also appear at line {others}; used the one at the header's line number")
-        return chosen
+        others = ", ".join(sorted({str(f.start + 1) for f in options if f.start != chosen.start}))
+        if others:
+            chosen.fuzz.append(f"the same lines also appear at line {others}; used the one at the header's line number")
+            return chosen
     return Ambiguous(sorted({f.start for f in options}), level)
 
 
@@ -266,17 +281,37 @@ def place(
         return None
     for level in _LEVELS:
         bkeys = [_key(level, t) for t in before]
-        result = _choose([b for c in _strict(idx, level, bkeys) if (b := _build(idx, c, seq, level))], hint, level)
+        built = [b for c in _strict(idx, level, bkeys) if (b := _build(idx, c, seq, level))]
+        result = _choose(idx.lines, built, hint, level)
+        if isinstance(result, Found) and level != "indent" and _at_column_zero(before):
+            return _unless_reindented_elsewhere(idx, seq, before, result, hint)
         if result is not None:
             return result
     if tolerate_context:
         for level in ("rstrip", "indent"):
             bkeys = [_key(level, t) for t in before]
             cands = _tolerant(idx, level, bkeys, seq)
-            result = _choose([b for c in cands if (b := _build(idx, c, seq, level))], hint, level)
+            result = _choose(idx.lines, [b for c in cands if (b := _build(idx, c, seq, level))], hint, level)
             if result is not None:
                 return result
     return None
+
+
+def _at_column_zero(before: list[str]) -> bool:
+    return any(t.strip() for t in before) and min(len(_lead(t)) for t in before if t.strip()) == 0
+
+
+def _unless_reindented_elsewhere(
+    idx: FileIndex, seq: Sequence[Line], before: list[str], found: Found, hint: int | None
+) -> Found | Ambiguous:
+    # Models often drop indentation, sending a nested block at column 0; then an exact match can be the
+    # wrong twin (a top-level statement vs the same statement inside a function). When the block is at
+    # column 0 and fits elsewhere with other indentation, only the hunk header's line number may decide.
+    keys = [_key("indent", t) for t in before]
+    others = {c.start for c in _strict(idx, "indent", keys) if c.start != found.start and _build(idx, c, seq, "indent")}
+    if not others or (hint is not None and abs(found.start - hint) <= _HINT_SLACK):
+        return found
+    return Ambiguous(sorted({found.start, *others}), "indent", exact_at=found.start)
 
 
 def already_present(idx: FileIndex, seq: Sequence[Line]) -> bool:
