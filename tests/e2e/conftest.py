@@ -24,6 +24,8 @@ import git
 import pytest
 import yaml
 
+from autopack.config import SHIPPED_CONFIG, load_config
+from autopack.recovery.escalation import first_model
 from autopack.store import RunStore
 from conftest import CliResult, cli_env
 
@@ -50,6 +52,12 @@ def test_subtract():
     assert subtract(5, 3) == 2
 """
 PROJECT_FILES = {"calc.py": CALC, "tests/test_calc.py": TEST_CALC, "README.md": "# calc\n\nA tiny calculator.\n"}
+
+# What a run without --config uses (the CLI subprocesses never see $AUTOPACK_CONFIG): the tests read
+# model names from it rather than repeating them.
+SHIPPED = load_config(SHIPPED_CONFIG)
+CHEAP_DOCTOR, STRONG_DOCTOR = SHIPPED.doctor_models.cheap, SHIPPED.doctor_models.strong
+FIRST_BUILDER = first_model(SHIPPED, "feature", "low", "builder")
 
 # The real CLI, as the brief and users spell it.
 AUTOPACK = [sys.executable, "-m", "autopack.cli"]
@@ -181,9 +189,7 @@ class AutopackEnv:
 
     def config(self, name: str = "config.yaml", **overrides: dict[str, Any]) -> Path:
         """The shipped config with ``section={key: value}`` overrides merged into it."""
-        from autopack.config import config_path
-
-        data = yaml.safe_load(config_path(None).read_text(encoding="utf-8"))
+        data = yaml.safe_load(SHIPPED_CONFIG.read_text(encoding="utf-8"))
         for section, values in overrides.items():
             if isinstance(data.get(section), dict) and isinstance(values, dict):
                 data[section] = {**data[section], **values}

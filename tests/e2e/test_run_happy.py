@@ -10,7 +10,9 @@ import pytest
 
 from conftest import CliResult
 
-from .conftest import ADD_MULTIPLY, APPROVE, AutopackEnv, builder, phase, sr
+from .conftest import ADD_MULTIPLY, APPROVE, FIRST_BUILDER, AutopackEnv, builder, phase, sr
+
+pytestmark = pytest.mark.slow  # real subprocesses, git and pytest: deselect with -m 'not slow'
 
 # Phase p2 builds on p1's result: its SEARCH text only exists once p1 is committed.
 ADD_DIVIDE_AFTER_MULTIPLY = sr(
@@ -130,7 +132,7 @@ def test_dry_run_shows_the_start_model_and_writes_nothing(ap: AutopackEnv) -> No
     before = ap.user_tree()
     result = ap.run("rd", plan, script, "--dry-run")
     assert result.returncode == 0, result.output
-    assert "glm-4.5-20250101" in result.stdout  # the first Builder model for a low-complexity phase
+    assert FIRST_BUILDER in result.stdout  # the model a low-complexity phase starts on
     assert "p1" in result.stdout and "p2" in result.stdout
     assert "nothing was written" in result.stdout
     assert not ap.home.exists()

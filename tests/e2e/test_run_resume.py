@@ -28,6 +28,8 @@ from .conftest import (
     wait_for,
 )
 
+pytestmark = pytest.mark.slow  # real subprocesses, git and pytest: deselect with -m 'not slow'
+
 # While the flag file exists, the check records its process group and sleeps: the gate of phase 2
 # is then "in progress" for as long as the test needs. Without the flag it passes at once.
 SLOW_CHECK = """\
