@@ -169,3 +169,33 @@ def test_running_a_complete_run_again_changes_nothing(crashed: CrashedRun) -> No
     assert "already complete" in again.stdout
     assert [c.hexsha for c in ap.commits("crash")] == commits
     assert len(ap.llm_calls("crash")) == calls
+
+
+def test_a_phase_committed_just_before_a_crash_is_recognised_by_its_trailer(ap: AutopackEnv) -> None:
+    plan = ap.plan([phase("p1", name="Add multiply")])
+    script = ap.script([builder("p1", ADD_MULTIPLY), APPROVE])
+    assert ap.run("late", plan, script).returncode == 0
+    (commit,) = ap.commits("late")
+    # Put the store back to the instant between `git commit` and the store's record of it: the phase
+    # still COMMITTING with no commit, its attempt running, the run RUNNING.
+    with ap.store() as store:
+        store.set_phase("late", "p1", "phase_state", state="COMMITTING", commit_sha=None)
+        store.update_run("late", status="RUNNING")
+        with store.transaction() as db:
+            db.execute("UPDATE attempts SET outcome='running', finished_at=NULL WHERE run_id='late'")
+    calls = len(ap.llm_calls("late"))
+    ap.script([builder("p1", ADD_MULTIPLY.replace("a * b", "b * a")), APPROVE])  # a re-build would differ
+
+    resumed = ap.run("late", plan, script)
+
+    assert resumed.returncode == 0, resumed.output
+    assert [c.hexsha for c in ap.commits("late")] == [commit.hexsha]
+    assert len(ap.llm_calls("late")) == calls
+    status = ap.status("late")
+    assert (status["status"], status["phases"][0]["state"], status["phases"][0]["commit"]) == (
+        "COMPLETE",
+        "COMPLETE",
+        commit.hexsha,
+    )
+    recovered = [e for e in ap.events("late", "phase_complete") if "recovered after a crash" in e["data"]["reason"]]
+    assert len(recovered) == 1
