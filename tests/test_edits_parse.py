@@ -215,3 +215,8 @@ def test_detect_mode():
     assert detect_mode(DIFF_WITH_PROSE) == "diff"
     assert detect_mode("a.py\n<<<<<<< SEARCH\nx\n=======\ny\n>>>>>>> REPLACE\n") == "structured_edit"
     assert detect_mode("a.py\n```python\nx = 1\n```\n") == "full_file"
+
+
+def test_whole_file_after_a_bullet_with_a_backticked_path():
+    (edit,) = parse_reply("Changes:\n\n- `src/f.py`\n```python\nF = 6\n```\n", mode="full_file").edits
+    assert (edit.path, edit.content) == ("src/f.py", "F = 6\n")

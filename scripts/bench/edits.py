@@ -265,9 +265,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--budget", type=float, default=240.0, help="stop starting new cases after this many seconds")
     ap.add_argument("--markdown", action="store_true", help="print the tables as markdown too")
-    ap.add_argument(
-        "--show-failures", action="store_true", help="print each recoverable case autopack did not get right"
-    )
+    ap.add_argument("--show-failures", action="store_true", help="print cases autopack got wrong or refused needlessly")
+    ap.add_argument("--autopack-only", action="store_true", help="skip the other tools (fast, for debugging)")
     args = ap.parse_args(argv)
     rng = random.Random(args.seed)
     have_patch = shutil.which("patch") is not None
@@ -282,6 +281,8 @@ def main(argv: list[str] | None = None) -> int:
         tools["patch --fuzz=3"] = lambda text, cwd, p: run_tool(
             ["patch", "--batch", "--fuzz=3", "-p1", "--no-backup-if-mismatch", "--reject-file=-", "-i", str(p)], cwd
         )
+    if args.autopack_only:
+        tools = {"autopack": tools["autopack"]}
     results: dict[str, dict[str, Outcome]] = {t: defaultdict(Outcome) for t in tools}
     sr_results: dict[str, dict[str, Outcome]] = {t: defaultdict(Outcome) for t in ("autopack", "str.replace")}
     times: dict[str, list[float]] = defaultdict(list)
@@ -328,7 +329,8 @@ def main(argv: list[str] | None = None) -> int:
                     ok, seconds = apply(diff_text, repo, patch_file)
                     verdict = judge(ok, target.read_bytes() if target.exists() else None, intended, original)
                     results[tool][kind].add(verdict)
-                    if args.show_failures and tool == "autopack" and verdict != "correct" and RECOVERABLE[kind]:
+                    needless = verdict == "refused" and RECOVERABLE[kind]
+                    if args.show_failures and tool == "autopack" and (verdict == "wrong" or needless):
                         show_failure(f"diff/{kind}", rel, diff_text, original, repo, intended)
                     if kind == "control" or tool == "autopack":
                         times[tool].append(seconds)
@@ -456,7 +458,7 @@ def report(results, sr_results, times, base_done, n_modules, elapsed, args, have
         )
         ap = sum(times["autopack"]) / max(len(times["autopack"]), 1)
         syn = sum(times["syntax check"]) / max(len(times["syntax check"]), 1)
-        ga = sum(times["git apply"]) / max(len(times["git apply"]), 1)
+        ga = sum(times["git apply"]) / max(len(times["git apply"]), 1) or float("nan")
         print(table(
             "Time per case (mean)",
             ["what", "ms per case", "relative to git apply"],

@@ -17,7 +17,7 @@ from pathlib import Path
 from .guards import GuardHit, elision_hits, full_file_hits, is_placeholder_line, syntax_error
 from .match import Ambiguous, FileIndex, Found, already_present, closest, place
 from .parse import Edit, Hunk
-from .paths import PathRefused, resolve_in_workspace
+from .paths import PathRefused, normalize_rel, resolve_in_workspace
 from .report import ApplyReport, Category, EditResult, HunkResult
 
 
@@ -90,6 +90,11 @@ def _refuse(res: EditResult, reason: str, category: Category = "patch_apply_erro
 
 def _miss_reason(idx: FileIndex, seq: Sequence[tuple[str, str]], what: str) -> tuple[str, str]:
     before = [t for op, t in seq if op != "+"]
+    if not any(t.strip() and not is_placeholder_line(t) for t in before):
+        return (
+            f"{what} has no lines that identify a place (only blank lines or '...'); include real lines from the file",
+            "",
+        )
     shown, missing = closest(idx.lines, before)
     reason = f"{what} was not found in the file"
     if any(is_placeholder_line(t) for t in before):
@@ -336,7 +341,7 @@ def apply_edits(
     """Apply a reply's edits under ``root`` within ``scope``; see the module docstring for the order of checks."""
     root = Path(root)
     report = ApplyReport(dry_run=dry_run)
-    results = [EditResult(e.index, e.path, e.kind, "applied") for e in edits]
+    results = [EditResult(e.index, normalize_rel(e.path), e.kind, "applied") for e in edits]
     report.results = results
     targets: dict[int, Path] = {}
     bad: list[tuple[Edit, str]] = []
@@ -356,7 +361,6 @@ def apply_edits(
     for e, res in zip(edits, results, strict=True):
         target = targets[e.index]
         f = files.get(target) or files.setdefault(target, _load(target.relative_to(root_real).as_posix(), target))
-        res.path = f.rel
         if f.error:
             _refuse(res, f"{f.rel} {f.error}")
             continue

@@ -212,6 +212,12 @@ def _tolerant(idx: FileIndex, level: str, bkeys: list[str], seq: Sequence[Line])
 def _build(idx: FileIndex, cand: _Cand, seq: Sequence[Line], level: str) -> Found | None:
     lines = idx.lines
     before_texts = [t for op, t in seq if op != "+"]
+    if level in ("tabs", "indent") and any(
+        is_placeholder_line(t) and lines[cand.pos[k]].rstrip() != t.rstrip()
+        for k, t in enumerate(before_texts)
+        if k != cand.altered
+    ):
+        return None  # a '...' may stand for code; it only counts when it is literally the file's line
     pairs = [(before_texts[k], lines[cand.pos[k]]) for k in range(len(before_texts)) if k != cand.altered]
     mapped = indent_mapper(pairs) if level in ("tabs", "indent") else ((lambda line: line), "")
     if mapped is None:
@@ -277,8 +283,8 @@ def place(
     The strict tiers are tried first; ``None`` means not found at any tier.
     """
     before = [t for op, t in seq if op != "+"]
-    if not before:
-        return None
+    if not any(t.strip() and not is_placeholder_line(t) for t in before):
+        return None  # nothing but blank lines and '...': no place can be told from another
     for level in _LEVELS:
         bkeys = [_key(level, t) for t in before]
         built = [b for c in _strict(idx, level, bkeys) if (b := _build(idx, c, seq, level))]

@@ -142,14 +142,14 @@ def path_from_line(line: str, allow_prose: bool = True) -> str | None:
     m = _PATH_PREFIX.match(s)
     if m:
         s = m.group(1)
-    s = re.sub(r"^#{1,6}\s+", "", s).strip()
+    s = re.sub(r"^(?:#{1,6}|[-*+]|\d+[.)])\s+", "", s).strip()
     s = s.rstrip(":").strip().strip("*").strip()
     candidate = normalize_rel(s)
     if looks_like_path(candidate):
         return candidate
     if allow_prose:
         found = [t for t in _BACKTICKED.findall(line) if looks_like_path(normalize_rel(t))]
-        if len(found) == 1 and line.rstrip().endswith(":"):
+        if len(found) == 1 and (line.rstrip().endswith(":") or len(line.split()) <= 4):
             return normalize_rel(found[0])
     return None
 

@@ -21,8 +21,8 @@ _GLOB_CHARS = frozenset("*?[")
 class PathRefused(AutopackError):
     """An edit names a path autopack will not write; ``reason`` says why in words for the Builder."""
 
-    def __init__(self, path: str, reason: str) -> None:
-        super().__init__(f"{path!r}: {reason}")
+    def __init__(self, reason: str, path: str = "") -> None:
+        super().__init__(f"{path!r}: {reason}" if path else reason)
         self.path = path
         self.reason = reason
 
@@ -87,18 +87,18 @@ def check_syntax_of_path(rel_raw: str) -> str:
     """Refuse paths that are unsafe whatever the workspace holds; return the normalized relative path."""
     rel = normalize_rel(rel_raw)
     if not rel:
-        raise PathRefused(rel_raw, "the path is empty; put the file's path relative to the project root")
+        raise PathRefused("the path is empty; put the file's path relative to the project root", rel_raw)
     if "\x00" in rel:
-        raise PathRefused(rel_raw, "the path contains a NUL character")
+        raise PathRefused("the path contains a NUL character", rel_raw)
     if rel.startswith(("/", "~")):
-        raise PathRefused(rel_raw, "absolute paths are refused; use a path relative to the project root")
+        raise PathRefused("absolute paths are refused; use a path relative to the project root", rel_raw)
     if re.match(r"^[A-Za-z]:", rel):
-        raise PathRefused(rel_raw, "paths with a drive letter are refused; use a path relative to the project root")
+        raise PathRefused("paths with a drive letter are refused; use a path relative to the project root", rel_raw)
     parts = PurePosixPath(rel).parts
     if ".." in parts:
-        raise PathRefused(rel_raw, "'..' is refused: edits must stay inside the project directory")
+        raise PathRefused("'..' is refused: edits must stay inside the project directory", rel_raw)
     if any(part.lower() == ".git" for part in parts):
-        raise PathRefused(rel_raw, "files inside .git/ are never edited")
+        raise PathRefused("files inside .git/ are never edited", rel_raw)
     return rel
 
 
@@ -111,18 +111,18 @@ def resolve_in_workspace(root: Path, rel: str, scope: Sequence[str]) -> Path:
     clean = check_syntax_of_path(rel)
     if not in_scope(clean, scope):
         allowed = ", ".join(scope) if scope else "(nothing)"
-        raise PathRefused(rel, f"outside this phase's scope ({allowed}); edit only files in scope")
+        raise PathRefused(f"outside this phase's scope ({allowed}); edit only files in scope", rel)
     root_real = root.resolve()
     try:
         target = (root_real / clean).resolve()
     except (OSError, RuntimeError) as exc:  # a symlink loop
-        raise PathRefused(rel, f"cannot be resolved ({exc})") from exc
+        raise PathRefused(f"cannot be resolved ({exc})", rel) from exc
     if not target.is_relative_to(root_real):
-        raise PathRefused(rel, "a symlink on this path leads outside the project directory")
+        raise PathRefused("a symlink on this path leads outside the project directory", rel)
     real_rel = target.relative_to(root_real).as_posix()
     if real_rel != clean:
         if any(part.lower() == ".git" for part in PurePosixPath(real_rel).parts):
-            raise PathRefused(rel, "a symlink on this path leads into .git/")
+            raise PathRefused("a symlink on this path leads into .git/", rel)
         if not in_scope(real_rel, scope):
-            raise PathRefused(rel, f"a symlink on this path leads to {real_rel}, outside this phase's scope")
+            raise PathRefused(f"a symlink on this path leads to {real_rel}, outside this phase's scope", rel)
     return target
