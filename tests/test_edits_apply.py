@@ -439,7 +439,7 @@ def test_tabs_search_picks_the_place_with_the_same_width(tmp_path):
 def test_hunk_whose_only_context_is_an_ellipsis_is_refused_even_if_the_file_has_one(tmp_path):
     text = "class P(Protocol):\n    def read(self):\n        ...\n\n\ndef main():\n    run()\n    stop()\n"
     f = setup(tmp_path, "p.py", text)
-    reply = "--- a/p.py\n+++ b/p.py\n@@ -6,3 +6,4 @@\n     ...\n+    extra()\n"
+    reply = "```diff\n--- a/p.py\n+++ b/p.py\n@@ -6,3 +6,4 @@\n     ...\n+    extra()\n```\n"
     report = run(tmp_path, reply)
     assert not report.ok and "no lines that identify a place" in report.results[0].reason
     assert read(f) == text
