@@ -82,6 +82,8 @@ def describe(kind: str, data: dict[str, Any]) -> str:
             return f"  doctor ({d.get('model')}): {d.get('action')} (confidence {d.get('confidence')}) {d.get('rationale', '')[:160]}"
         case "phase_complete":
             return f"  complete on attempt {d.get('attempt')}: {d.get('gate')}; commit {str(d.get('commit', ''))[:10]}"
+        case "warning":
+            return f"warning: {d.get('message')}"
         case "rule_learned":
             return f"  learned rule {d.get('rule_id')} ({d.get('source')}): {d.get('text')}"
         case "phase_failed" | "phase_skipped" | "phase_fatal":

@@ -127,6 +127,7 @@ def execute(req: RunRequest, reporter: Reporter) -> RunResult:
             store.update_run(req.run_id, "workspace_ready", {"worktree": str(ws.root)}, branch=ws.branch,
                              base_commit=ws.base_commit, worktree=str(ws.root))
             tee.event("run_started", {"run_id": req.run_id, "phases": len(phases), "branch": ws.branch})
+            _warn_if_dirty(project_dir, ws.base_commit, tee)
         else:
             if run["status"] == RunStatus.COMPLETE.value:
                 tee.event("run_finished", {"status": "COMPLETE", "reason": "already complete; nothing to do"})
@@ -164,3 +165,16 @@ def _write_journal(store: RunStore, run_id: str, run_dir: Path) -> None:
         write_journal(store, run_id, run_dir / "journal.md")
     except AutopackError:
         pass
+
+
+def _warn_if_dirty(project_dir: Path, base: str, reporter: Reporter) -> None:
+    """The run starts from HEAD: say so when the user's working tree holds changes it will not see."""
+    import git
+
+    try:
+        dirty = git.Repo(project_dir).is_dirty(untracked_files=False)
+    except git.GitError:
+        return
+    if dirty:
+        reporter.event("warning", {"message": f"{project_dir} has uncommitted changes; the run starts from commit "
+                                              f"{base[:10]} and does not see them (commit them first if it should)"})
