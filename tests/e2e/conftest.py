@@ -75,11 +75,6 @@ def sr(path: str, search: str, replace: str) -> str:
     return f"{path}\n```\n<<<<<<< SEARCH\n{search}=======\n{replace}>>>>>>> REPLACE\n```\n"
 
 
-def whole(path: str, content: str) -> str:
-    """A whole-file reply block (full_file mode)."""
-    return f"{path}\n```\n{content}```\n"
-
-
 ADD_MULTIPLY = sr(
     "calc.py",
     "def subtract(a, b):\n    return a - b\n",
@@ -90,15 +85,14 @@ ADD_MULTIPLY = sr(
     "from calc import add, multiply, subtract\n\n\ndef test_multiply():\n    assert multiply(4, 2.5) == 10\n",
 )
 
-ADD_DIVIDE = sr(
+# SEARCH text close to, but not in, calc.py (the real lines say a and b): a patch_apply_error.
+WRONG_SEARCH = sr(
     "calc.py",
-    "def subtract(a, b):\n    return a - b\n",
-    "def subtract(a, b):\n    return a - b\n\n\ndef divide(a, b):\n    return a / b\n",
-) + sr(
-    "tests/test_calc.py",
-    "from calc import add, subtract\n",
-    "from calc import add, divide, subtract\n\n\ndef test_divide():\n    assert divide(9, 3) == 3\n",
+    "def subtract(x, y):\n    return x - y\n",
+    "def subtract(x, y):\n    return x - y\n\n\ndef multiply(x, y):\n    return x * y\n",
 )
+# A reply with no edit blocks at all: an empty_reply failure.
+NO_EDITS = "I could not work out what to change in calc.py."
 
 
 # ----- script entries ---------------------------------------------------------------------------------

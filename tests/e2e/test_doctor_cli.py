@@ -10,11 +10,10 @@ import pytest
 
 from conftest import CliResult
 
-from .conftest import APPROVE, CHEAP_DOCTOR, AutopackEnv, attempts, builder, doctor, phase, sr
+from .conftest import APPROVE, CHEAP_DOCTOR, NO_EDITS, WRONG_SEARCH, AutopackEnv, attempts, builder, doctor, phase
 
 pytestmark = pytest.mark.slow  # real subprocesses, git and pytest: deselect with -m 'not slow'
 
-WRONG_SEARCH = sr("calc.py", "def subtract(x, y):\n    return x - y\n", "def multiply(x, y):\n    return x * y\n")
 RATIONALE = "multiply belongs to a later milestone; the phase cannot succeed as planned"
 
 
@@ -38,9 +37,7 @@ def diagnosed(tmp_path_factory: pytest.TempPathFactory) -> Diagnosed:
     # Two attempts per phase, and the Doctor is not called during the run (it would be after 3 failures).
     config = ap.config(complexity_escalation={"max_attempts_per_phase": 2}, doctor_models={"call_after_failures": 3})
     plan = ap.plan([phase("p1", name="Add multiply")])
-    run_script = ap.script(
-        [builder("p1", WRONG_SEARCH), builder("p1", "Nothing to change, I think.", retry=True), APPROVE]
-    )
+    run_script = ap.script([builder("p1", WRONG_SEARCH), builder("p1", NO_EDITS, retry=True), APPROVE])
     failed = ap.run("dx", plan, run_script, "--config", str(config))
     failed_status = ap.status("dx")
     doctor_calls_in_run = len(ap.llm_calls("dx", "doctor"))

@@ -17,17 +17,15 @@ from .conftest import (
     APPROVE,
     RULE_TEXT,
     WORD_RULE,
+    WRONG_SEARCH,
     AutopackEnv,
     attempts,
     builder,
     phase,
     recorded_prompts,
-    sr,
 )
 
 pytestmark = pytest.mark.slow  # real subprocesses, git and pytest: deselect with -m 'not slow'
-
-WRONG_SEARCH = sr("calc.py", "def subtract(x, y):\n    return x - y\n", "def multiply(x, y):\n    return x * y\n")
 
 
 @dataclass

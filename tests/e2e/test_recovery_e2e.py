@@ -15,8 +15,10 @@ from .conftest import (
     ADD_MULTIPLY,
     APPROVE,
     CHEAP_DOCTOR,
+    NO_EDITS,
     STRONG_DOCTOR,
     WORD_RULE,
+    WRONG_SEARCH,
     AutopackEnv,
     attempts,
     builder,
@@ -27,9 +29,6 @@ from .conftest import (
 )
 
 pytestmark = pytest.mark.slow  # real subprocesses, git and pytest: deselect with -m 'not slow'
-
-WRONG_SEARCH = sr("calc.py", "def subtract(x, y):\n    return x - y\n", "def multiply(x, y):\n    return x * y\n")
-NO_EDITS = "I could not work out what to change in calc.py."
 
 
 def buggy_multiply(expr: str) -> str:

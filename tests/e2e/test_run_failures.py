@@ -12,6 +12,7 @@ from .conftest import (
     ADD_MULTIPLY,
     APPROVE,
     WORD_RULE,
+    WRONG_SEARCH,
     AutopackEnv,
     attempts,
     auditor,
@@ -23,12 +24,6 @@ from .conftest import (
 
 pytestmark = pytest.mark.slow  # real subprocesses, git and pytest: deselect with -m 'not slow'
 
-# SEARCH text that is close to, but not in, calc.py (the real lines have a and b).
-WRONG_SEARCH = sr(
-    "calc.py",
-    "def subtract(x, y):\n    return x - y\n",
-    "def subtract(x, y):\n    return x - y\n\n\ndef multiply(x, y):\n    return x * y\n",
-)
 
 BUGGY_MULTIPLY_AND_SCRATCH = (
     sr(
