@@ -2,19 +2,19 @@
 
 It owns the Anthropic wire details: the system text as one cached text block (prompt caching),
 a trailing assistant message sent as a prefill the model continues from, usage with cache reads
-and writes counted as input, and the mapping of the SDK's exceptions to ``ProviderError``.
-The SDK is imported only when a call is made, so importing this module stays cheap.
+and writes counted as input. The key, client cache and error mapping are shared (``sdk_base``,
+``http_errors.map_stainless_error``). The SDK is imported only when a call is made, so importing
+this module stays cheap.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from .http_errors import invalid_reply, malformed, not_configured, redact, status_error, transport_error, transport_kind
+from .http_errors import map_stainless_error
+from .sdk_base import SdkProvider
 from .types import LlmRequest, LlmResponse, ProviderError, Usage
 
 if TYPE_CHECKING:
@@ -52,8 +52,9 @@ class _Reply(_Lenient):
     usage: _Usage = Field(default_factory=_Usage)
 
 
-class AnthropicProvider:
-    """Claude models through the Messages API.
+class AnthropicProvider(SdkProvider["anthropic.Anthropic", bytes]):
+    """Claude models through the Messages API; key from ANTHROPIC_API_KEY, base URL from
+    ANTHROPIC_BASE_URL (else the SDK default).
 
     ``supports_prefill``: a trailing assistant message in ``request.messages`` is sent as-is and
     the model continues it; the reply's text is only the continuation. Anthropic refuses a final
@@ -61,33 +62,10 @@ class AnthropicProvider:
     """
 
     supports_prefill = True
+    default_name = "anthropic"
+    default_base_url = DEFAULT_BASE_URL
+    base_url_env = BASE_URL_ENV
     key_env_vars: tuple[str, ...] = (KEY_ENV,)
-
-    def __init__(self, api_key: str | None, base_url: str | None = None, *, name: str = "anthropic") -> None:
-        self.name = name
-        self.base_url = base_url
-        self._api_key = api_key or None
-        self._clients: dict[float, anthropic.Anthropic] = {}
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> AnthropicProvider:
-        """Key from ANTHROPIC_API_KEY, base URL from ANTHROPIC_BASE_URL (else the SDK default)."""
-        env = os.environ if env is None else env
-        return cls(env.get(KEY_ENV) or None, env.get(BASE_URL_ENV) or None)
-
-    def available(self) -> bool:
-        return self._api_key is not None
-
-    def complete(self, request: LlmRequest) -> LlmResponse:
-        if self._api_key is None:
-            raise not_configured(self.name, self.key_env_vars)
-        try:
-            client = self._client(request.timeout_seconds)
-            raw = client.messages.with_raw_response.create(**self.request_params(request))
-            body = raw.http_response.read()
-        except Exception as exc:  # every SDK failure becomes a ProviderError; bugs are re-raised
-            raise self._error(exc, request) from None
-        return self._response(body, request)
 
     def request_params(self, request: LlmRequest) -> dict[str, Any]:
         """The keyword arguments for ``messages.create`` (the request body)."""
@@ -105,32 +83,22 @@ class AnthropicProvider:
         # ``json_mode``: the Messages API has no JSON switch; the agents' prompts and validators carry it.
         return params
 
-    def close(self) -> None:
-        """Close the HTTP clients this provider opened."""
-        for client in self._clients.values():
-            client.close()
-        self._clients.clear()
+    def _new_client(self, timeout: float) -> anthropic.Anthropic:
+        import anthropic
 
-    def _client(self, timeout: float) -> anthropic.Anthropic:
-        client = self._clients.get(timeout)
-        if client is None:
-            import anthropic
+        return anthropic.Anthropic(api_key=self._api_key, base_url=self.base_url, timeout=timeout, max_retries=0)
 
-            # The service retries (with fallback and budgets), so the SDK must not retry on its own.
-            client = anthropic.Anthropic(api_key=self._api_key, base_url=self.base_url, timeout=timeout, max_retries=0)
-            self._clients[timeout] = client
-        return client
+    def _send(self, client: anthropic.Anthropic, request: LlmRequest) -> bytes:
+        raw = client.messages.with_raw_response.create(**self.request_params(request))
+        return raw.http_response.read()
 
-    def _response(self, body: bytes, request: LlmRequest) -> LlmResponse:
-        try:
-            reply = _Reply.model_validate_json(body)
-        except ValidationError as exc:
-            raise invalid_reply(self.name, exc, body, secrets=[self._api_key]) from None
-        usage = reply.usage
+    def _response(self, reply: bytes, request: LlmRequest) -> LlmResponse:
+        parsed = self._parse(_Reply, reply)
+        usage = parsed.usage
         cache_read = usage.cache_read_input_tokens or 0
         cache_write = usage.cache_creation_input_tokens or 0
-        text = "".join(block.text or "" for block in reply.content if block.type == "text")
-        raw_stop = reply.stop_reason
+        text = "".join(block.text or "" for block in parsed.content if block.type == "text")
+        raw_stop = parsed.stop_reason
         return LlmResponse(
             text=text,
             usage=Usage(
@@ -147,26 +115,4 @@ class AnthropicProvider:
     def _error(self, exc: Exception, request: LlmRequest) -> ProviderError:
         import anthropic
 
-        secrets = [self._api_key]
-        if isinstance(exc, anthropic.APIStatusError):
-            return status_error(
-                self.name,
-                exc.status_code,
-                exc.response.headers,
-                exc.body,
-                key_env_vars=self.key_env_vars,
-                secrets=secrets,
-                sdk_error=type(exc).__name__,
-            )
-        if isinstance(exc, anthropic.APIResponseValidationError):
-            return malformed(self.name, str(exc), secrets=secrets)
-        kind = transport_kind(exc)
-        if kind is not None:
-            target = self.base_url or DEFAULT_BASE_URL
-            return transport_error(
-                self.name, exc, kind, target=target, timeout=request.timeout_seconds, secrets=secrets
-            )
-        if isinstance(exc, (anthropic.AnthropicError, ValueError)):
-            # The SDK refused the request before sending it (bad arguments, missing credentials).
-            return ProviderError("bad_request", redact(str(exc), secrets), self.name)
-        raise exc
+        return map_stainless_error(exc, anthropic, self._call(request))

@@ -2,20 +2,21 @@
 
 It owns the Gemini wire details: the system text as ``system_instruction``, roles ``user`` and
 ``model``, JSON mode as a response MIME type, usage from ``usage_metadata`` (thinking tokens
-counted as output, as they are billed), finish reasons, and the mapping of the SDK's errors (and
-of the raw httpx errors it lets through) to ``ProviderError``. The SDK is imported only when a
-call is made.
+counted as output, as they are billed), finish reasons, and the mapping of the SDK's own errors
+(a wrong key reported as 400, the ``retryDelay`` of a 429); the raw httpx errors it lets through
+map like every adapter's (``http_errors.unanswered_error``). The SDK is imported only when a call
+is made.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from .http_errors import malformed, not_configured, redact, status_error, transport_error, transport_kind
+from .http_errors import malformed, status_error, unanswered_error
+from .sdk_base import SdkProvider
 from .types import ErrorKind, LlmRequest, LlmResponse, ProviderError, Usage
 
 if TYPE_CHECKING:
@@ -29,42 +30,19 @@ DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com/"
 FINISH_REASONS = {"STOP": "end", "MAX_TOKENS": "max_tokens"}
 
 
-class GeminiProvider:
-    """Gemini models (``gemini-*``) through the Gemini Developer API (never Vertex AI).
+class GeminiProvider(SdkProvider["genai.Client", "genai_types.GenerateContentResponse"]):
+    """Gemini models (``gemini-*``) through the Gemini Developer API (never Vertex AI); key from
+    GEMINI_API_KEY (else GOOGLE_API_KEY), base URL from GOOGLE_GEMINI_BASE_URL (which the SDK would
+    also read by itself).
 
     ``supports_prefill`` is False: a trailing assistant message is sent as a ``model`` turn, and
     the reply is a new message, not guaranteed to continue it.
     """
 
-    supports_prefill = False
+    default_name = "gemini"
+    default_base_url = DEFAULT_BASE_URL
+    base_url_env = BASE_URL_ENV
     key_env_vars: tuple[str, ...] = KEY_ENV_VARS
-
-    def __init__(self, api_key: str | None, base_url: str | None = None, *, name: str = "gemini") -> None:
-        self.name = name
-        self.base_url = base_url
-        self._api_key = api_key or None
-        self._clients: dict[float, genai.Client] = {}
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> GeminiProvider:
-        """Key from GEMINI_API_KEY (else GOOGLE_API_KEY), base URL from GOOGLE_GEMINI_BASE_URL (which
-        the SDK would also read by itself)."""
-        env = os.environ if env is None else env
-        key = next((env[v] for v in KEY_ENV_VARS if env.get(v)), None)
-        return cls(key, env.get(BASE_URL_ENV) or None)
-
-    def available(self) -> bool:
-        return self._api_key is not None
-
-    def complete(self, request: LlmRequest) -> LlmResponse:
-        if self._api_key is None:
-            raise not_configured(self.name, self.key_env_vars)
-        try:
-            client = self._client(request.timeout_seconds)
-            response = client.models.generate_content(**self.request_params(request))
-        except Exception as exc:  # every SDK failure becomes a ProviderError; bugs are re-raised
-            raise self._error(exc, request) from None
-        return self._response(response, request)
 
     def request_params(self, request: LlmRequest) -> dict[str, Any]:
         """The keyword arguments for ``models.generate_content`` (dict forms the SDK accepts)."""
@@ -83,50 +61,42 @@ class GeminiProvider:
         # reports the hits as cached_content_token_count.
         return {"model": request.model, "contents": contents, "config": config}
 
-    def close(self) -> None:
-        """Close the HTTP clients this provider opened."""
-        for client in self._clients.values():
-            client.close()
-        self._clients.clear()
+    def _new_client(self, timeout: float) -> genai.Client:
+        from google import genai
+        from google.genai import types
 
-    def _client(self, timeout: float) -> genai.Client:
-        client = self._clients.get(timeout)
-        if client is None:
-            from google import genai
-            from google.genai import types
+        options = types.HttpOptions(
+            base_url=self.base_url,
+            timeout=max(1, math.ceil(timeout * 1000)),  # the SDK takes milliseconds
+            # One attempt means no SDK retries.
+            retry_options=types.HttpRetryOptions(attempts=1),
+        )
+        # vertexai=False: GOOGLE_GENAI_USE_VERTEXAI in the environment must not reroute the key.
+        return genai.Client(api_key=self._api_key, vertexai=False, http_options=options)
 
-            options = types.HttpOptions(
-                base_url=self.base_url,
-                timeout=max(1, math.ceil(timeout * 1000)),  # the SDK takes milliseconds
-                # The service retries (with fallback and budgets); one attempt means no SDK retries.
-                retry_options=types.HttpRetryOptions(attempts=1),
-            )
-            # vertexai=False: GOOGLE_GENAI_USE_VERTEXAI in the environment must not reroute the key.
-            client = genai.Client(api_key=self._api_key, vertexai=False, http_options=options)
-            self._clients[timeout] = client
-        return client
+    def _send(self, client: genai.Client, request: LlmRequest) -> genai_types.GenerateContentResponse:
+        return client.models.generate_content(**self.request_params(request))
 
-    def _response(self, response: genai_types.GenerateContentResponse, request: LlmRequest) -> LlmResponse:
-        meta = response.usage_metadata
+    def _response(self, reply: genai_types.GenerateContentResponse, request: LlmRequest) -> LlmResponse:
+        meta = reply.usage_metadata
         usage = Usage(
             tokens_in=(meta.prompt_token_count or 0) if meta else 0,
             tokens_out=((meta.candidates_token_count or 0) + (meta.thoughts_token_count or 0)) if meta else 0,
             tokens_cached=(meta.cached_content_token_count or 0) if meta else 0,
         )
-        secrets = [self._api_key]
-        if not response.candidates:
-            feedback = response.prompt_feedback
+        if not reply.candidates:
+            feedback = reply.prompt_feedback
             if feedback is not None and feedback.block_reason is not None:
                 # The prompt itself was refused: an answer, not a failure worth retrying.
                 reason = _word(feedback.block_reason)
                 return self._reply("", usage, "blocked", reason, request)
-            raise malformed(self.name, "no candidates and no prompt feedback", secrets=secrets, raw=_dump(response))
-        candidate = response.candidates[0]
+            raise malformed(self.name, "no candidates and no prompt feedback", secrets=self._secrets, raw=_dump(reply))
+        candidate = reply.candidates[0]
         parts = candidate.content.parts if candidate.content and candidate.content.parts else []
         text = "".join(p.text for p in parts if p.text and not p.thought)
         if candidate.finish_reason is None and not parts:
             raise malformed(
-                self.name, "a candidate with neither content nor finish reason", secrets=secrets, raw=_dump(response)
+                self.name, "a candidate with neither content nor finish reason", secrets=self._secrets, raw=_dump(reply)
             )
         raw_stop = _word(candidate.finish_reason) if candidate.finish_reason is not None else None
         stop = FINISH_REASONS.get(raw_stop or "", (raw_stop or "end").lower())
@@ -141,19 +111,16 @@ class GeminiProvider:
         from google.genai import errors
         from pydantic import ValidationError
 
-        secrets = [self._api_key]
         if isinstance(exc, errors.APIError):
-            response = exc.response
-            headers = getattr(response, "headers", None)
             # Gemini answers a wrong key with 400 INVALID_ARGUMENT, reason API_KEY_INVALID.
             kind: ErrorKind | None = "auth" if "API_KEY_INVALID" in json.dumps(exc.details, default=str) else None
             error = status_error(
                 self.name,
                 exc.code,
-                headers,
+                getattr(exc.response, "headers", None),
                 exc.details,
                 key_env_vars=self.key_env_vars,
-                secrets=secrets,
+                secrets=self._secrets,
                 sdk_error=type(exc).__name__,
                 kind=kind,
             )
@@ -162,18 +129,9 @@ class GeminiProvider:
             return error
         if isinstance(exc, (errors.UnknownApiResponseError, json.JSONDecodeError, ValidationError)):
             return malformed(
-                self.name, f"the body is not a generateContent reply ({type(exc).__name__})", secrets=secrets
+                self.name, f"the body is not a generateContent reply ({type(exc).__name__})", secrets=self._secrets
             )
-        kind = transport_kind(exc)
-        if kind is not None:
-            target = self.base_url or DEFAULT_BASE_URL
-            return transport_error(
-                self.name, exc, kind, target=target, timeout=request.timeout_seconds, secrets=secrets
-            )
-        if isinstance(exc, ValueError):
-            # The SDK refused the request before sending it (bad arguments, missing credentials).
-            return ProviderError("bad_request", redact(str(exc), secrets), self.name)
-        raise exc
+        return unanswered_error(exc, self._call(request))
 
 
 def _word(value: object) -> str:

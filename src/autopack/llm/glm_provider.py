@@ -1,21 +1,21 @@
 """The GLM adapter: Zhipu's GLM models through the official ``zhipuai`` SDK.
 
 GLM's chat API speaks the OpenAI chat-completion format, so the reply is validated with the same
-``ChatReply`` schema; what this room owns is the SDK's client, its own exception classes (which
-carry the HTTP response but no parsed body) and GLM's ``network_error`` finish reason. The SDK is
-imported only when a call is made.
+``ChatReply`` schema, and its SDK copies the Stainless exception classes, so they map like
+Anthropic's and OpenAI's. What this room owns is the SDK's client, checking the reply object the
+SDK builds without validating, a 200 body that is not JSON, and GLM's ``network_error`` finish
+reason. The SDK is imported only when a call is made.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
-from .http_errors import malformed, not_configured, redact, status_error, transport_error, transport_kind
+from .http_errors import malformed, map_stainless_error, transport_kind
 from .openai_provider import ChatReply, chat_messages, chat_response
+from .sdk_base import SdkProvider
 from .types import LlmRequest, LlmResponse, ProviderError
 
 if TYPE_CHECKING:
@@ -26,49 +26,18 @@ BASE_URL_ENV = "GLM_API_BASE"
 DEFAULT_BASE_URL = "https://open.bigmodel.cn/api/paas/v4"
 
 
-class GlmProvider:
-    """GLM models (``glm-*``) through Zhipu's chat completions API.
+class GlmProvider(SdkProvider["zhipuai.ZhipuAI", object]):
+    """GLM models (``glm-*``) through Zhipu's chat completions API; key from GLM_API_KEY (else
+    ZHIPUAI_API_KEY), base URL from GLM_API_BASE (else the SDK's ZHIPUAI_BASE_URL or its default).
 
     ``supports_prefill`` is False: a trailing assistant message is sent, and the model answers
     with a new message after it (see ``OpenAIProvider``).
     """
 
-    supports_prefill = False
+    default_name = "glm"
+    default_base_url = DEFAULT_BASE_URL
+    base_url_env = BASE_URL_ENV
     key_env_vars: tuple[str, ...] = KEY_ENV_VARS
-
-    def __init__(self, api_key: str | None, base_url: str | None = None, *, name: str = "glm") -> None:
-        self.name = name
-        self.base_url = base_url
-        self._api_key = api_key or None
-        self._clients: dict[float, zhipuai.ZhipuAI] = {}
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> GlmProvider:
-        """Key from GLM_API_KEY (else ZHIPUAI_API_KEY), base URL from GLM_API_BASE (else the SDK's
-        ZHIPUAI_BASE_URL or its default)."""
-        env = os.environ if env is None else env
-        key = next((env[v] for v in KEY_ENV_VARS if env.get(v)), None)
-        return cls(key, env.get(BASE_URL_ENV) or None)
-
-    def available(self) -> bool:
-        return self._api_key is not None
-
-    def complete(self, request: LlmRequest) -> LlmResponse:
-        if self._api_key is None:
-            raise not_configured(self.name, self.key_env_vars)
-        try:
-            client = self._client(request.timeout_seconds)
-            completion = client.chat.completions.create(**self.request_params(request))
-        except Exception as exc:  # every SDK failure becomes a ProviderError; bugs are re-raised
-            raise self._error(exc, request) from None
-        reply = self._validate(completion)
-        choice = reply.choices[0]
-        if choice.finish_reason == "network_error":
-            # GLM ends a generation that failed on its side with this reason and a 200 status.
-            raise ProviderError(
-                "server", "GLM reported a failure while generating (finish_reason network_error)", self.name
-            )
-        return chat_response(reply, self.name, request.model)
 
     def request_params(self, request: LlmRequest) -> dict[str, Any]:
         """The keyword arguments for ``chat.completions.create``."""
@@ -84,61 +53,34 @@ class GlmProvider:
             params["response_format"] = {"type": "json_object"}
         return params
 
-    def close(self) -> None:
-        """Close the HTTP clients this provider opened."""
-        for client in self._clients.values():
-            client.close()
-        self._clients.clear()
+    def _new_client(self, timeout: float) -> zhipuai.ZhipuAI:
+        import zhipuai
 
-    def _client(self, timeout: float) -> zhipuai.ZhipuAI:
-        client = self._clients.get(timeout)
-        if client is None:
-            import zhipuai
+        return zhipuai.ZhipuAI(api_key=self._api_key, base_url=self.base_url, timeout=timeout, max_retries=0)
 
-            # The service retries (with fallback and budgets), so the SDK must not retry on its own.
-            client = zhipuai.ZhipuAI(api_key=self._api_key, base_url=self.base_url, timeout=timeout, max_retries=0)
-            self._clients[timeout] = client
-        return client
+    def _send(self, client: zhipuai.ZhipuAI, request: LlmRequest) -> object:
+        return client.chat.completions.create(**self.request_params(request))
+
+    def _response(self, reply: object, request: LlmRequest) -> LlmResponse:
+        parsed = self._validate(reply)
+        if parsed.choices[0].finish_reason == "network_error":
+            # GLM ends a generation that failed on its side with this reason and a 200 status.
+            raise ProviderError(
+                "server", "GLM reported a failure while generating (finish_reason network_error)", self.name
+            )
+        return chat_response(parsed, self.name, request.model)
 
     def _validate(self, completion: object) -> ChatReply:
         # The SDK builds its reply object without validating it, so a body that is not a chat
         # completion arrives as a half-empty object (or as text); the boundary check is ours.
         if not isinstance(completion, BaseModel):
-            raise malformed(self.name, "the body is not a JSON object", secrets=[self._api_key], raw=completion)
-        data = completion.model_dump(warnings=False)
-        try:
-            return ChatReply.model_validate(data)
-        except ValidationError as exc:
-            err = exc.errors()[0]
-            where = ".".join(str(p) for p in err["loc"]) or "body"
-            raise malformed(self.name, f"{where}: {err['msg']}", secrets=[self._api_key], raw=data) from None
+            raise malformed(self.name, "the body is not a JSON object", secrets=self._secrets, raw=completion)
+        return self._parse(ChatReply, completion.model_dump(warnings=False))
 
     def _error(self, exc: Exception, request: LlmRequest) -> ProviderError:
         import zhipuai
 
-        secrets = [self._api_key]
-        if isinstance(exc, zhipuai.APIStatusError):
-            response = exc.response
-            return status_error(
-                self.name,
-                exc.status_code,
-                response.headers,
-                response.text,
-                key_env_vars=self.key_env_vars,
-                secrets=secrets,
-                sdk_error=type(exc).__name__,
-            )
-        if isinstance(exc, zhipuai.APIResponseValidationError):
-            return malformed(self.name, str(exc), secrets=secrets)
-        kind = transport_kind(exc)
-        if kind is not None:
-            target = self.base_url or DEFAULT_BASE_URL
-            return transport_error(
-                self.name, exc, kind, target=target, timeout=request.timeout_seconds, secrets=secrets
-            )
-        if isinstance(exc, ValueError):
+        if isinstance(exc, ValueError) and transport_kind(exc) is None:
             # A 200 whose body is not JSON fails inside the SDK's parser.
-            return malformed(self.name, f"the body is not JSON ({type(exc).__name__})", secrets=secrets)
-        if isinstance(exc, zhipuai.ZhipuAIError):
-            return ProviderError("bad_request", redact(str(exc), secrets), self.name)
-        raise exc
+            return malformed(self.name, f"the body is not JSON ({type(exc).__name__})", secrets=self._secrets)
+        return map_stainless_error(exc, zhipuai, self._call(request))

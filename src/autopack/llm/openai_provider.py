@@ -2,9 +2,10 @@
 OpenAI-compatible endpoint a config declares (Ollama, vLLM, llama.cpp, OpenRouter).
 
 It owns the Chat Completions wire details: the system text as a system message, the token limit
-parameter each model family accepts, JSON mode, usage with cached prompt tokens, and the mapping of
-the SDK's exceptions to ``ProviderError``. ``ChatReply`` and ``chat_response`` are shared with the
-GLM adapter, whose API speaks the same format. The SDK is imported only when a call is made.
+parameter each model family accepts, JSON mode, usage with cached prompt tokens, and which
+endpoints need no key. The key, client cache and error mapping are shared (``sdk_base``,
+``http_errors.map_stainless_error``). ``ChatReply`` and ``chat_response`` are shared with the GLM
+adapter, whose API speaks the same format. The SDK is imported only when a call is made.
 """
 
 from __future__ import annotations
@@ -14,10 +15,11 @@ import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from ..config import Endpoint
-from .http_errors import invalid_reply, malformed, not_configured, redact, status_error, transport_error, transport_kind
+from .http_errors import map_stainless_error
+from .sdk_base import SdkProvider
 from .types import LlmRequest, LlmResponse, ProviderError, Usage
 
 if TYPE_CHECKING:
@@ -93,53 +95,19 @@ def chat_messages(request: LlmRequest) -> list[dict[str, str]]:
     return messages
 
 
-class OpenAIProvider:
-    """OpenAI models through Chat Completions.
+class OpenAIProvider(SdkProvider["openai.OpenAI", bytes]):
+    """OpenAI models through Chat Completions; key from OPENAI_API_KEY, base URL from OPENAI_BASE_URL
+    (else the SDK default).
 
     ``supports_prefill`` is False: Chat Completions cannot continue a trailing assistant message.
     Such a message is still sent, and the model answers with a new message after it; callers that
     continue a cut-off reply append that answer to what they already have.
     """
 
-    supports_prefill = False
-
-    def __init__(
-        self,
-        api_key: str | None,
-        base_url: str | None = None,
-        *,
-        name: str = "openai",
-        key_env_vars: tuple[str, ...] = (KEY_ENV,),
-    ) -> None:
-        self.name = name
-        self.base_url = base_url
-        self.key_env_vars = key_env_vars
-        self._api_key = api_key or None
-        self._clients: dict[float, openai.OpenAI] = {}
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> OpenAIProvider:
-        """Key from OPENAI_API_KEY, base URL from OPENAI_BASE_URL (else the SDK default)."""
-        env = os.environ if env is None else env
-        return cls(env.get(KEY_ENV) or None, env.get(BASE_URL_ENV) or None)
-
-    def available(self) -> bool:
-        return self._api_key is not None
-
-    def complete(self, request: LlmRequest) -> LlmResponse:
-        if not self.available():
-            raise not_configured(self.name, self.key_env_vars)
-        try:
-            client = self._client(request.timeout_seconds)
-            raw = client.chat.completions.with_raw_response.create(**self.request_params(request))
-            body = raw.http_response.read()
-        except Exception as exc:  # every SDK failure becomes a ProviderError; bugs are re-raised
-            raise self._error(exc, request) from None
-        try:
-            reply = ChatReply.model_validate_json(body)
-        except ValidationError as exc:
-            raise invalid_reply(self.name, exc, body, secrets=[self._api_key]) from None
-        return chat_response(reply, self.name, request.model)
+    default_name = "openai"
+    default_base_url = DEFAULT_BASE_URL
+    base_url_env = BASE_URL_ENV
+    key_env_vars: tuple[str, ...] = (KEY_ENV,)
 
     def request_params(self, request: LlmRequest) -> dict[str, Any]:
         """The keyword arguments for ``chat.completions.create`` (the request body)."""
@@ -155,50 +123,24 @@ class OpenAIProvider:
         # cache_system needs nothing here: OpenAI caches long prompt prefixes by itself.
         return params
 
-    def close(self) -> None:
-        """Close the HTTP clients this provider opened."""
-        for client in self._clients.values():
-            client.close()
-        self._clients.clear()
+    def _new_client(self, timeout: float) -> openai.OpenAI:
+        import openai
 
-    def _client(self, timeout: float) -> openai.OpenAI:
-        client = self._clients.get(timeout)
-        if client is None:
-            import openai
+        return openai.OpenAI(
+            api_key=self._api_key or PLACEHOLDER_KEY, base_url=self.base_url, timeout=timeout, max_retries=0
+        )
 
-            # The service retries (with fallback and budgets), so the SDK must not retry on its own.
-            client = openai.OpenAI(
-                api_key=self._api_key or PLACEHOLDER_KEY, base_url=self.base_url, timeout=timeout, max_retries=0
-            )
-            self._clients[timeout] = client
-        return client
+    def _send(self, client: openai.OpenAI, request: LlmRequest) -> bytes:
+        raw = client.chat.completions.with_raw_response.create(**self.request_params(request))
+        return raw.http_response.read()
+
+    def _response(self, reply: bytes, request: LlmRequest) -> LlmResponse:
+        return chat_response(self._parse(ChatReply, reply), self.name, request.model)
 
     def _error(self, exc: Exception, request: LlmRequest) -> ProviderError:
         import openai
 
-        secrets = [self._api_key]
-        if isinstance(exc, openai.APIStatusError):
-            return status_error(
-                self.name,
-                exc.status_code,
-                exc.response.headers,
-                exc.body,
-                key_env_vars=self.key_env_vars,
-                secrets=secrets,
-                sdk_error=type(exc).__name__,
-            )
-        if isinstance(exc, openai.APIResponseValidationError):
-            return malformed(self.name, str(exc), secrets=secrets)
-        kind = transport_kind(exc)
-        if kind is not None:
-            target = self.base_url or DEFAULT_BASE_URL
-            return transport_error(
-                self.name, exc, kind, target=target, timeout=request.timeout_seconds, secrets=secrets
-            )
-        if isinstance(exc, (openai.OpenAIError, ValueError)):
-            # The SDK refused the request before sending it (bad arguments, missing credentials).
-            return ProviderError("bad_request", redact(str(exc), secrets), self.name)
-        raise exc
+        return map_stainless_error(exc, openai, self._call(request))
 
 
 class OpenAICompatibleProvider(OpenAIProvider):
