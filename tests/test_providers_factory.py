@@ -130,8 +130,14 @@ def test_each_base_url_variable_is_honoured(
 
 
 def test_endpoint_named_like_a_built_in_is_refused() -> None:
-    config = make_config([{"name": "openai", "base_url": "http://127.0.0.1:9/v1"}])
+    # Config validation refuses it first, naming the key ...
+    with pytest.raises(AutopackError, match="rename the endpoint"):
+        make_config([{"name": "openai", "base_url": "http://127.0.0.1:9/v1"}])
+    # ... and the factory still refuses a config that skipped validation.
+    from autopack.config import Endpoint
 
+    config = make_config()
+    config.endpoints.append(Endpoint(name="openai", base_url="http://127.0.0.1:9/v1"))
     with pytest.raises(AutopackError, match="rename it"):
         build_providers(config, env={})
 
