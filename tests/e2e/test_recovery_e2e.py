@@ -183,11 +183,6 @@ def test_the_cost_cap_stops_the_run_with_exit_3_and_says_how_to_resume(capped: C
     assert attempts(capped.stopped_status, "p1") == [("stopped", None)]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="llm/service.py CostCapReached formats the cap with :.2f, so a cap of 0.000001 reads '$0.00 cap' "
-    "(and the spend with :.4f); use a format that keeps small values, e.g. :g",
-)
 def test_the_cost_cap_message_shows_the_configured_cap(capped: Capped) -> None:
     assert "0.000001" in capped.stopped.output or "1e-06" in capped.stopped.output
 

@@ -35,6 +35,11 @@ class CallSink(Protocol):
     def on_http_500(self) -> None: ...
 
 
+def _usd(amount: float) -> str:
+    """Cents for ordinary amounts; significant digits for tiny ones, so a $0.000001 cap never reads $0.00."""
+    return f"{amount:.2f}" if amount >= 0.01 or amount == 0 else f"{amount:.2g}"
+
+
 class CostCapReached(RunStopped):
     """The run spent its ``limits.run_cost_cap_usd``; it stops cleanly and can be resumed."""
 
@@ -42,7 +47,7 @@ class CostCapReached(RunStopped):
         self.cap = cap
         self.spent = spent
         super().__init__(
-            f"run cost cap reached: ${spent:.4f} spent of the ${cap:.2f} cap (limits.run_cost_cap_usd). "
+            f"run cost cap reached: ${_usd(spent)} spent of the ${_usd(cap)} cap (limits.run_cost_cap_usd). "
             "Raise limits.run_cost_cap_usd in the config (--config FILE or $AUTOPACK_CONFIG) and resume the "
             "run: its state is saved."
         )
