@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import gc
 import io
 import json
 import math
@@ -57,7 +58,8 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 DOC = REPO_ROOT / "docs" / "BENCHMARKS.md"
 OVERHEAD_COLUMNS = ["phases", "completed", "median ms", "p95 ms", "wall ms", "check ms", "model ms", "git ms",
                     "rest ms", "trend ms", "spawns/phase", "setup s", "journal s", "store B/phase", "closed B/phase"]  # fmt: skip
-MEMORY_COLUMNS = ["phases", "setup peak MiB", "phases peak MiB", "live growth KiB/phase", "ru_maxrss MiB"]
+MEMORY_COLUMNS = ["phases", "setup peak MiB", "phases peak MiB", "journal peak MiB", "live growth KiB/phase",
+                  "ru_maxrss MiB"]  # fmt: skip
 STARTUP_COLUMNS = ["command", "runs", "median s", "min s", "max s", "target"]
 END_MARKER = "# end of generated functions"
 
@@ -142,7 +144,7 @@ class StampReporter:
         self.run_started = self.run_finished = 0.0
         self.store_open_bytes = 0
         self.traced_after: list[int] = []  # tracemalloc current after each completed phase
-        self.setup_peak = 0
+        self.setup_peak = self.phases_peak = 0
 
     def event(self, kind: str, data: dict[str, Any]) -> None:
         now = time.perf_counter()
@@ -158,11 +160,15 @@ class StampReporter:
             self.started[self.current] = now
             self.order.append(self.current)
         elif kind == "phase_complete" and self.sample_memory:
+            gc.collect()  # count what is still referenced, not garbage waiting for the collector
             self.traced_after.append(tracemalloc.get_traced_memory()[0])
         elif kind == "run_finished":
             self.run_finished = now
             # The store is still open here, so its WAL is on disk; closing checkpoints it away.
             self.store_open_bytes = _store_bytes(self.db_path)
+            if self.sample_memory:
+                self.phases_peak = tracemalloc.get_traced_memory()[1]
+                tracemalloc.reset_peak()
 
     def close(self) -> None:
         pass
@@ -258,7 +264,7 @@ def run_child(n: int, mode: str, workdir: Path) -> dict[str, Any]:
         "phases": phases, "setup_s": reporter.run_started - t0, "journal_s": t_end - reporter.run_finished,
         "spawns_by_command": dict(by_command), "setup_spawns": sum(c for (ph, _), c in spawns.items() if not ph),
         "store_open_bytes": reporter.store_open_bytes, "store_closed_bytes": _store_bytes(db),
-        "setup_peak": reporter.setup_peak, "phases_peak": peak, "traced_after": reporter.traced_after,
+        "setup_peak": reporter.setup_peak, "phases_peak": reporter.phases_peak, "journal_peak": peak, "traced_after": reporter.traced_after,
         "ru_maxrss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
     }  # fmt: skip
     if profiler is not None:
@@ -354,14 +360,15 @@ class SizeResult:
         n = self.timing["n"]
         rss = f"{self.timing['ru_maxrss_kib'] / 1024:.1f}"
         if self.memory is None:
-            return [str(n), "-", "-", "-", rss]
+            return [str(n), "-", "-", "-", "-", rss]
         traced = self.memory["traced_after"]
         # Live memory over the second half of the run, per phase: start-up caches and lazy imports
         # are behind it by then, so anything left is what each phase keeps. ~0 when flat.
         half = len(traced) // 2
         grow = (traced[-1] - traced[half]) / 1024 / max(1, len(traced) - 1 - half) if traced else 0.0
         mem = self.memory
-        return [str(n), f"{mem['setup_peak'] / 2**20:.1f}", f"{mem['phases_peak'] / 2**20:.1f}", f"{grow:.2f}", rss]
+        peaks = [f"{mem[k] / 2**20:.1f}" for k in ("setup_peak", "phases_peak", "journal_peak")]
+        return [str(n), *peaks, f"{grow:.2f}", rss]
 
 
 def measure_startup(runs: int) -> list[list[str]]:
@@ -488,8 +495,10 @@ model ms: llm_calls.latency_ms (scripted replies); git ms: inside GitPython's ex
 rest ms: overhead minus git (Python: store, prompts, parsing, applying, logs); spawns/phase: processes
 setup s: execute() until run_started (validation, store, worktree); journal s: run_finished to return
 store B/phase: autopack.db + WAL at run_finished / N; closed B/phase: autopack.db after close / N
-setup/phases peak MiB: tracemalloc peak before run_started (plan, script, store, worktree) / after it
-live growth KiB/phase: traced memory still held, growth per phase over the second half of the run
+setup/phases/journal peak MiB: tracemalloc peak until run_started (plan, script, store, worktree) /
+  from run_started to run_finished / after run_finished (journal.md is rendered from every event)
+live growth KiB/phase: memory still referenced after each phase (after gc), growth per phase over
+  the second half of the run: ~0 when the loop keeps nothing per phase
 trend ms: median overhead of the last quarter of phases minus the first quarter (same run): growth with N"""
 
 
