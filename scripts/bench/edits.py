@@ -5,7 +5,7 @@ Each case makes a real change to a function (insert lines, delete a line, replac
 a local), writes the true unified diff with difflib, then damages it the way models do. Every tool
 applies it to a fresh copy; the result is compared with the intended file.
 
-    python scripts/bench/edits.py [--cases N] [--seed S] [--budget SECONDS] [--markdown]
+    python scripts/bench/edits.py [--cases N] [--seed S] [--budget SECONDS] [--write-doc [docs/BENCHMARKS.md]]
 
 ``--cases`` is the number of base changes; each is tried with every damage kind (10 kinds), so the
 default 100 gives about 1000 diff cases, plus 4 SEARCH/REPLACE variants each. Not part of the test suite.
@@ -16,6 +16,8 @@ from __future__ import annotations
 import argparse
 import ast
 import difflib
+import os
+import platform
 import random
 import re
 import shutil
@@ -27,6 +29,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from autopack.edits import apply_edits, parse_reply
@@ -264,7 +267,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cases", type=int, default=100, help="base changes (each tried with every damage kind)")
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--budget", type=float, default=240.0, help="stop starting new cases after this many seconds")
-    ap.add_argument("--markdown", action="store_true", help="print the tables as markdown too")
+    ap.add_argument("--write-doc", nargs="?", const="docs/BENCHMARKS.md", default=None,
+                    help="write the tables into the 'Edit application' section of docs/BENCHMARKS.md")  # fmt: skip
     ap.add_argument("--show-failures", action="store_true", help="print cases autopack got wrong or refused needlessly")
     ap.add_argument("--autopack-only", action="store_true", help="skip the other tools (fast, for debugging)")
     args = ap.parse_args(argv)
@@ -332,14 +336,16 @@ def main(argv: list[str] | None = None) -> int:
                     needless = verdict == "refused" and RECOVERABLE[kind]
                     if args.show_failures and tool == "autopack" and (verdict == "wrong" or needless):
                         show_failure(f"diff/{kind}", rel, diff_text, original, repo, intended)
-                    if kind == "control" or tool == "autopack":
+                    if tool == "autopack":
                         times[tool].append(seconds)
+                    if kind == "control":
+                        times[f"{tool} control" if tool == "autopack" else tool].append(seconds)
             t0 = time.perf_counter()
             compile(new_text, path, "exec", dont_inherit=True)
             times["syntax check"].append(time.perf_counter() - t0)
             run_search_replace(text, new_text, target, original, intended, path, rng, sr_results, args.show_failures)
     elapsed = time.perf_counter() - started
-    report(results, sr_results, times, base_done, len(modules), elapsed, args, have_patch)
+    report(results, sr_results, times, base_done, len(modules), elapsed, args, have_patch, argv or sys.argv[1:])
     return 0
 
 
@@ -420,56 +426,108 @@ def cell(o: Outcome) -> str:
     return f"{o.correct}/{o.refused}/{o.wrong}"
 
 
-def report(results, sr_results, times, base_done, n_modules, elapsed, args, have_patch) -> None:
-    tools = list(results)
-    for markdown in (False, True) if args.markdown else (False,):
-        rows = []
-        for kind in DAMAGE_ROWS:
-            rec = "yes" if RECOVERABLE[kind] else "no (must refuse)"
-            rows.append([kind, rec, *(cell(results[t][kind]) for t in tools)])
-        totals = []
-        for t in tools:
-            rec = [results[t][k] for k in DAMAGE_ROWS if RECOVERABLE[k]]
-            n = sum(o.correct + o.refused + o.wrong for o in rec)
-            ok = sum(o.correct for o in rec)
-            wrong = sum(o.wrong for o in rec)
-            totals.append(f"{100 * ok / max(n, 1):.1f}% correct, {wrong} wrong")
-        rows.append(["recoverable total", "", *totals])
-        n_cases = sum(o.correct + o.refused + o.wrong for o in results["autopack"].values())
-        print(table(
-            f"Unified diffs: correct/refused/WRONG per damage kind ({n_cases} cases from {base_done} changes "
-            f"in {n_modules} stdlib modules)",
-            ["damage", "recoverable", *tools], rows, markdown,
-        ))  # fmt: skip
-        sr_rows = [[k, "no (must refuse)" if k == SR_TWIN else "yes", *(cell(sr_results[t][k]) for t in sr_results)]
-                   for k in SR_ROWS]  # fmt: skip
-        sr_totals = []
-        for t in sr_results:
-            rec = [sr_results[t][k] for k in SR_KINDS]
-            n = sum(o.correct + o.refused + o.wrong for o in rec)
-            sr_totals.append(
-                f"{100 * sum(o.correct for o in rec) / max(n, 1):.1f}% correct, {sum(o.wrong for o in rec)} wrong"
-            )
-        sr_rows.append(["recoverable total", "", *sr_totals])
-        print(
-            table(
-                "SEARCH/REPLACE blocks: correct/refused/WRONG", ["drift", "recoverable", *sr_results], sr_rows, markdown
-            )
-        )
-        ap = sum(times["autopack"]) / max(len(times["autopack"]), 1)
-        syn = sum(times["syntax check"]) / max(len(times["syntax check"]), 1)
-        ga = sum(times["git apply"]) / max(len(times["git apply"]), 1) or float("nan")
-        print(table(
-            "Time per case (mean)",
-            ["what", "ms per case", "relative to git apply"],
-            [["autopack: parse + place + guards + syntax check + write, in process", f"{1000 * ap:.2f}", f"{ap / ga:.2f}x"],
-             ["  of which the Python syntax check (compile of the whole new file)", f"{1000 * syn:.2f}", f"{syn / ga:.2f}x"],
-             ["git apply, spawned per case", f"{1000 * ga:.2f}", "1.00x"]],
-            markdown,
-        ))  # fmt: skip
+ALL_TOOLS = ["autopack", "git apply", "git apply --recount --3way", "patch --fuzz=3"]
+
+
+def total(outcomes: list[Outcome]) -> str:
+    n = sum(o.correct + o.refused + o.wrong for o in outcomes)
+    if not n:
+        return "n/a"
+    return f"{100 * sum(o.correct for o in outcomes) / n:.1f}% correct, {sum(o.wrong for o in outcomes)} wrong"
+
+
+def render_report(results, sr_results, times, base_done, n_modules, markdown: bool) -> str:
+    tools = [t for t in ALL_TOOLS if t in results or t == "patch --fuzz=3"]
+    na = "n/a"
+    rows = []
+    for kind in DAMAGE_ROWS:
+        rec = "yes" if RECOVERABLE[kind] else "no (must refuse)"
+        rows.append([kind, rec, *(cell(results[t][kind]) if t in results else na for t in tools)])
+    rows.append(
+        ["recoverable total", "", *(total([results[t][k] for k in DAMAGE_ROWS if RECOVERABLE[k]]) if t in results else na
+                                    for t in tools)]
+    )  # fmt: skip
+    n_cases = sum(o.correct + o.refused + o.wrong for o in results["autopack"].values())
+    out = [table(
+        f"Unified diffs: correct/refused/WRONG per damage kind ({n_cases} cases from {base_done} changes "
+        f"in {n_modules} stdlib modules)",
+        ["damage", "recoverable", *tools], rows, markdown,
+    )]  # fmt: skip
+    sr_rows = [[k, "no (must refuse)" if k == SR_TWIN else "yes", *(cell(sr_results[t][k]) for t in sr_results)]
+               for k in SR_ROWS]  # fmt: skip
+    sr_rows.append(["recoverable total", "", *(total([sr_results[t][k] for k in SR_KINDS]) for t in sr_results)])
+    n_sr = sum(o.correct + o.refused + o.wrong for o in sr_results["autopack"].values())
+    out.append(table(
+        f"SEARCH/REPLACE blocks ({n_sr} cases): correct/refused/WRONG", ["drift", "recoverable", *sr_results], sr_rows,
+        markdown,
+    ))  # fmt: skip
+
+    def mean_ms(key: str) -> float:
+        return 1000 * sum(times[key]) / len(times[key]) if times[key] else float("nan")
+
+    ga = mean_ms("git apply")
+    rows = [
+        ["autopack, undamaged diffs (parse + place + guards + syntax check + atomic write, in process)",
+         mean_ms("autopack control"), ],
+        ["autopack, all cases", mean_ms("autopack")],
+        ["  of which the Python syntax check (compile() of the whole new file)", mean_ms("syntax check")],
+        ["git apply, undamaged diffs (one process per case)", ga],
+    ]  # fmt: skip
+    out.append(table(
+        "Time per case (mean)", ["what", "ms per case", "relative to git apply"],
+        [[w, f"{ms:.2f}", f"{ms / ga:.2f}x" if ga == ga else na] for w, ms in rows], markdown,
+    ))  # fmt: skip
+    return "\n".join(out)
+
+
+def machine() -> str:
+    git = subprocess.run(["git", "--version"], capture_output=True, text=True, env=subprocess_env()).stdout.strip()
+    pv = (
+        subprocess.run(["patch", "--version"], capture_output=True, text=True, env=subprocess_env()).stdout
+        if shutil.which("patch")
+        else ""
+    )
+    return (f"{os.cpu_count()} CPUs; Python {platform.python_version()} on {platform.system()} {platform.release()}; "
+            f"{git}; {pv.splitlines()[0] if pv else 'no GNU patch'}")  # fmt: skip
+
+
+def replace_section(doc: str, heading: str, body: str) -> str:
+    """Put ``body`` between this script's markers under ``## heading``; everything else is kept."""
+    begin, end = "<!-- edits.py:edit-application:begin -->", "<!-- edits.py:edit-application:end -->"
+    block = f"{begin}\n{body.strip()}\n{end}"
+    if begin in doc and end in doc:
+        head, rest = doc.split(begin, 1)
+        return head + block + rest.split(end, 1)[1]
+    title = f"## {heading}"
+    if title in doc:
+        head, rest = doc.split(title, 1)
+        return f"{head}{title}\n\n{block}\n{rest}"
+    if not doc.strip():
+        doc = "# Benchmarks\n\nScripts under `scripts/bench/`; each section says how it was produced.\n"
+    return doc.rstrip("\n") + f"\n\n{title}\n\n{block}\n"
+
+
+def report(results, sr_results, times, base_done, n_modules, elapsed, args, have_patch, argv) -> None:
+    print(render_report(results, sr_results, times, base_done, n_modules, markdown=False))
     if not have_patch:
-        print("GNU patch is not installed: its column is n/a (apt-get install patch)")
+        print("GNU patch is not installed: its column is n/a (install it with apt-get install patch)")
     print(f"seed {args.seed}, {elapsed:.0f} s")
+    if args.write_doc:
+        body = "\n".join([
+            f"Command: `python scripts/bench/edits.py {' '.join(argv)}`  ",
+            f"Date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC  ",
+            f"Machine: {machine()}  ",
+            f"Run time: {elapsed:.0f} s; cells are correct/refused/WRONG (WRONG: the tool reported success with "
+            "another result, or failed after changing the file).",
+            "",
+            render_report(results, sr_results, times, base_done, n_modules, markdown=True),
+        ])  # fmt: skip
+        path = Path(args.write_doc)
+        doc = path.read_text(encoding="utf-8") if path.exists() else ""  # re-read: other sections belong to others
+        tmp = path.with_name(path.name + ".edits-tmp")
+        tmp.write_text(replace_section(doc, "Edit application", body), encoding="utf-8")
+        os.replace(tmp, path)
+        print(f"wrote the Edit application section of {path}")
 
 
 if __name__ == "__main__":

@@ -4,10 +4,15 @@ Owns the matching ladder used for diff hunks and SEARCH/REPLACE blocks alike. A 
 (op, text) lines: context ``" "`` and removed ``"-"`` lines must be found in the file ("before"),
 added ``"+"`` lines are written. Tiers, each tried only when the previous found nothing:
 
-1. exact lines, 2. trailing whitespace ignored, 3. indentation and inner whitespace ignored (the
-added lines are then re-indented the way the file is), 4. (diff hunks only) one context line
-altered or missing. Two different places at the same tier are ambiguous and refused, unless one of
-them sits exactly where the hunk header says. Removed lines must always match (up to whitespace).
+1. exact lines; 2. trailing whitespace ignored; 3. tabs and spaces compared by width; 4. indentation
+and inner spacing ignored (added lines are then re-indented the way the file is); 5. diff hunks only:
+one context line altered, or one file line missing from the hunk, with the file's line kept.
+
+Places are told apart by the file they would produce. Two different results at one tier are
+ambiguous and refused, unless the hunk header's line number (within 2 lines) points at exactly one.
+Removed lines must always match up to whitespace; a ``...`` line only ever matches itself; a block
+sent at column 0 that also fits elsewhere with other indentation is ambiguous too (models drop
+indentation, and the exact twin is then the wrong place).
 """
 
 from __future__ import annotations
@@ -35,9 +40,9 @@ def _key(level: str, s: str) -> str:
         return s
     if level == "rstrip":
         return s.rstrip()
-    if level == "tabs":
-        stripped = s.strip()
-        return " " * _width(_lead(s), 4) + stripped if stripped else ""
+    if level == "tabs":  # leading tabs expanded to width 4; equals rstrip() for lines without tabs
+        body = s.lstrip(" \t")
+        return s[: len(s) - len(body)].expandtabs(4) + body.rstrip() if body.strip() else ""
     return " ".join(s.split())
 
 
@@ -51,7 +56,16 @@ class FileIndex:
 
     def keys(self, level: str) -> list[str]:
         if level not in self._keys:
-            self._keys[level] = [_key(level, s) for s in self.lines]
+            # Inlined per tier: this runs over every line of the file and dominates placing an edit.
+            if level == "exact":
+                keys = self.lines
+            elif level == "rstrip":
+                keys = [s.rstrip() for s in self.lines]
+            elif level == "indent":
+                keys = [" ".join(s.split()) for s in self.lines]
+            else:
+                keys = [_key(level, s) if "\t" in s else s.rstrip() for s in self.lines]
+            self._keys[level] = keys
         return self._keys[level]
 
     def positions(self, level: str, key: str) -> list[int]:
