@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .guards import GuardHit, elision_hits, full_file_hits, is_placeholder_line, syntax_error
-from .match import Ambiguous, FileIndex, Found, already_present, closest, place
+from .match import Ambiguous, FileIndex, Found, already_present, closest, place, place_tolerant
 from .parse import Edit, Hunk
 from .paths import PathRefused, normalize_rel, resolve_in_workspace
 from .report import ApplyReport, Category, EditResult, HunkResult
@@ -151,7 +151,13 @@ def _apply_hunks(edit: Edit, f: _File, res: EditResult) -> list[str] | None:
                 continue
             hr.status, hr.reason = "refused", "the hunk has no context or removed lines, so where it goes is unknown"
             continue
-        placed = place(idx, h.lines, hint=None if declared is None else declared + offset, tolerate_context=True)
+        hint = None if declared is None else declared + offset
+        placed = place(idx, h.lines, hint=hint)
+        if placed is None and already_present(idx, h.lines):
+            hr.status, hr.reason = "already_applied", "its result is already in the file"
+            continue
+        if placed is None:
+            placed = place_tolerant(idx, h.lines, hint=hint)
         if isinstance(placed, Found):
             if declared is not None:
                 if placed.start != declared:
@@ -161,8 +167,6 @@ def _apply_hunks(edit: Edit, f: _File, res: EditResult) -> list[str] | None:
             found.append((h, placed))
         elif isinstance(placed, Ambiguous):
             hr.status, hr.reason = "refused", _ambiguous_reason(placed, f"hunk {h.number}")
-        elif already_present(idx, h.lines):
-            hr.status, hr.reason = "already_applied", "its result is already in the file"
         else:
             hr.status = "refused"
             hr.reason, shown = _miss_reason(idx, h.lines, f"hunk {h.number}")

@@ -289,13 +289,8 @@ def _choose(lines: list[str], found: list[Found], hint: int | None, level: str) 
     return Ambiguous(sorted({f.start for f in options}), level)
 
 
-def place(
-    idx: FileIndex, seq: Sequence[Line], *, hint: int | None = None, tolerate_context: bool = False
-) -> Found | Ambiguous | None:
-    """Place a block in the file. ``tolerate_context`` allows one altered/missing context line (diffs).
-
-    The strict tiers are tried first; ``None`` means not found at any tier.
-    """
+def place(idx: FileIndex, seq: Sequence[Line], *, hint: int | None = None) -> Found | Ambiguous | None:
+    """Place a block at the strict tiers (exact, trailing whitespace, tab width, indentation); None: not found."""
     before = [t for op, t in seq if op != "+"]
     if not any(t.strip() and not is_placeholder_line(t) for t in before):
         return None  # nothing but blank lines and '...': no place can be told from another
@@ -307,13 +302,24 @@ def place(
             return _unless_reindented_elsewhere(idx, seq, before, result, hint)
         if result is not None:
             return result
-    if tolerate_context:
-        for level in ("rstrip", "indent"):
-            bkeys = [_key(level, t) for t in before]
-            cands = _tolerant(idx, level, bkeys, seq)
-            result = _choose(idx.lines, [b for c in cands if (b := _build(idx, c, seq, level))], hint, level)
-            if result is not None:
-                return result
+    return None
+
+
+def place_tolerant(idx: FileIndex, seq: Sequence[Line], *, hint: int | None = None) -> Found | Ambiguous | None:
+    """For diff hunks the strict tiers missed: allow one context line altered, or one file line missing.
+
+    Call it only after checking the hunk is not already applied, so a tolerated line never makes an
+    applied hunk look like an unapplied one.
+    """
+    before = [t for op, t in seq if op != "+"]
+    if not any(t.strip() and not is_placeholder_line(t) for t in before):
+        return None
+    for level in ("rstrip", "indent"):
+        bkeys = [_key(level, t) for t in before]
+        cands = _tolerant(idx, level, bkeys, seq)
+        result = _choose(idx.lines, [b for c in cands if (b := _build(idx, c, seq, level))], hint, level)
+        if result is not None:
+            return result
     return None
 
 
