@@ -108,14 +108,14 @@ def run_attempt(
         partial = bool(report.files_changed)
         return AttemptOutcome(False, used, report.category or ErrorCategory.patch_apply_error.value,
                               report.feedback()[:MAX_FEEDBACK], reply_hash=rhash, edit_hash=ehash,
-                              patch=env.workspace.diff(start_commit), keep_workspace=partial and report.category == "patch_apply_error")
+                              patch=env.workspace.stage_and_diff(start_commit), keep_workspace=partial and report.category == "patch_apply_error")
 
     checks = list(phase.checks) + list(env.plan.default_checks) + list(cfg.quality_gate.default_checks)
     env.step("GATING", {"checks": len(checks)})
     gate = run_checks(checks, root, timeout=cfg.quality_gate.check_timeout_seconds,
                       log_path=env.run_dir / "gate" / f"{phase.id}-attempt{number}.log",
                       tail_lines=cfg.quality_gate.tail_lines)
-    patch = env.workspace.diff(start_commit)
+    patch = env.workspace.stage_and_diff(start_commit)
     if not gate.passed:
         tail = gate.tail()
         category = categorize_gate_output(tail).value

@@ -141,7 +141,8 @@ class Executor:
     def run_phase(self, pid: str, row: dict[str, Any]) -> PhaseState:
         cfg = self.config
         # A commit for this phase may exist when the process died between git and the store.
-        existing = self.ws.find_phase_commit(pid)
+        # Only a phase that got as far as committing can have one; a queued phase skips the git log.
+        existing = self.ws.find_phase_commit(pid) if row["state"] != PhaseState.QUEUED.value else None
         if existing:
             self._set(pid, "phase_complete", "found its commit on the run branch (recovered after a crash)",
                       state=PhaseState.COMPLETE, commit_sha=existing)
@@ -279,7 +280,7 @@ class Executor:
         self._step("COMMITTING", {})
         gate_summary = outcome.gate.summary() if outcome.gate else "no checks"
         message = Workspace.commit_message(self.run_id, pid, spec.name, outcome.model, gate_summary, number)
-        sha = self.ws.commit(message, allow_empty=True)
+        sha = self.ws.commit(message, allow_empty=True, staged=True)
         self.store.finish_attempt(aid, "approved", patch=outcome.patch[:50_000], gate_tail=outcome.gate.tail() if outcome.gate else None)
         self.store.set_phase(self.run_id, pid, "phase_complete", {"reason": f"approved on attempt {number} ({gate_summary})"},
                              state=PhaseState.COMPLETE, commit_sha=sha)

@@ -161,8 +161,20 @@ class Workspace:
     # ----- reading ---------------------------------------------------------------------------
 
     def head(self) -> str:
-        """The sha the run branch points at (the worktree's HEAD)."""
-        return _git(self._wt(), "rev-parse", "HEAD")
+        """The sha the run branch points at (the worktree's HEAD).
+
+        Read in-process by GitPython (refs and packed-refs), not by spawning git: the executor asks
+        for it on every phase, and a process spawn costs more than the rest of the bookkeeping."""
+        return str(self._wt().head.commit.hexsha)
+
+    def stage_and_diff(self, base: str) -> str:
+        """Stage every change (new files included) in the worktree's own index and return the diff
+        from ``base``. For the executor, which commits or restores right after (both settle the index),
+        so ``commit(..., staged=True)`` need not stage again."""
+        wt = self._wt()
+        _raw(wt, "add", "-A")
+        out = _raw(wt, "diff", "--cached", "--no-color", "--no-ext-diff", "--no-textconv", "-M", base, "--")
+        return out.decode("utf-8", errors="replace")
 
     def diff(self, base: str | None = None) -> str:
         """Unified diff from ``base`` (default HEAD) to the worktree's files, new untracked files included."""
@@ -204,13 +216,16 @@ class Workspace:
 
     # ----- changing the run branch -----------------------------------------------------------
 
-    def commit(self, message: str, *, allow_empty: bool = False) -> str | None:
+    def commit(self, message: str, *, allow_empty: bool = False, staged: bool = False) -> str | None:
         """Stage everything in the worktree and commit it as autopack; return the new sha, or None
-        if there was nothing to commit (unless ``allow_empty``, which then makes an empty commit)."""
+        if there was nothing to commit (unless ``allow_empty``, which then makes an empty commit).
+        ``staged``: everything is already staged (``stage_and_diff``), skip staging again."""
         wt = self._wt()
-        _git(wt, "add", "-A")
-        has_changes = not _ok(wt, "diff", "--cached", "--quiet")
-        if not has_changes and not allow_empty:
+        if not staged:
+            _git(wt, "add", "-A")
+        # With allow_empty the answer does not matter: --allow-empty commits either way.
+        has_changes = allow_empty or not _ok(wt, "diff", "--cached", "--quiet")
+        if not has_changes:
             return None
         identity = {
             "GIT_AUTHOR_NAME": str(AUTOPACK_ACTOR.name),
@@ -218,7 +233,7 @@ class Workspace:
             "GIT_COMMITTER_NAME": str(AUTOPACK_ACTOR.name),
             "GIT_COMMITTER_EMAIL": str(AUTOPACK_ACTOR.email),
         }
-        args = ["commit", "-q", "--no-verify", "-m", message] + ([] if has_changes else ["--allow-empty"])
+        args = ["commit", "-q", "--no-verify", "-m", message] + (["--allow-empty"] if allow_empty else [])
         _git(wt, *args, env=identity)
         return self.head()
 
