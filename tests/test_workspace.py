@@ -329,3 +329,24 @@ def test_non_ascii_file_names_work_under_lang_c(tmp_path: Path, monkeypatch: pyt
     (ws.root / "crème.txt").write_text("tmp\n", encoding="utf-8")
     ws.restore(sha)
     assert not (ws.root / "crème.txt").exists() and not ws.is_dirty()
+
+
+def test_stage_and_diff_includes_new_files_and_the_staged_commit_holds_exactly_them(ws: Workspace) -> None:
+    start = ws.head()
+    (ws.root / "calc.py").write_text("def add(a, b):\n    return b + a\n", encoding="utf-8")
+    (ws.root / "new.py").write_text("X = 1\n", encoding="utf-8")
+    diff = ws.stage_and_diff(start)
+    assert "+++ b/new.py" in diff and "+    return b + a" in diff
+    sha = ws.commit("phase", allow_empty=True, staged=True)
+    assert sha == ws.head() and sha != start
+    assert not ws.is_dirty()
+    assert sorted(ws.changed_files(start)) == ["calc.py", "new.py"]
+
+
+def test_head_is_read_in_process_and_follows_new_commits(ws: Workspace) -> None:
+    before = ws.head()
+    (ws.root / "x.txt").write_text("x\n", encoding="utf-8")
+    after = ws.commit("x")
+    assert after is not None and after != before and ws.head() == after
+    ws.restore(before)
+    assert ws.head() == before
