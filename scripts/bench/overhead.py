@@ -43,6 +43,7 @@ import tempfile
 import time
 import tracemalloc
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -58,8 +59,8 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 DOC = REPO_ROOT / "docs" / "BENCHMARKS.md"
 OVERHEAD_COLUMNS = ["phases", "completed", "median ms", "p95 ms", "wall ms", "check ms", "model ms", "git ms",
                     "rest ms", "trend ms", "spawns/phase", "setup s", "journal s", "store B/phase", "closed B/phase"]  # fmt: skip
-MEMORY_COLUMNS = ["phases", "setup peak MiB", "phases peak MiB", "journal peak MiB", "live growth KiB/phase",
-                  "ru_maxrss MiB"]  # fmt: skip
+MEMORY_COLUMNS = ["phases", "setup peak MiB", "phases peak MiB", "journal peak MiB", "live MiB at end",
+                  "growth KiB/phase", "largest step KiB", "ru_maxrss MiB"]  # fmt: skip
 STARTUP_COLUMNS = ["command", "runs", "median s", "min s", "max s", "target"]
 END_MARKER = "# end of generated functions"
 
@@ -141,21 +142,21 @@ class StampReporter:
         self.current: str | None = None
         self.started: dict[str, float] = {}
         self.order: list[str] = []
-        self.run_started = self.run_finished = 0.0
+        self.first_phase = self.run_finished = 0.0
         self.store_open_bytes = 0
         self.traced_after: list[int] = []  # tracemalloc current after each completed phase
         self.setup_peak = self.phases_peak = 0
 
     def event(self, kind: str, data: dict[str, Any]) -> None:
         now = time.perf_counter()
-        if kind == "run_started":
-            self.run_started = now
-            if self.sample_memory:
-                # Loading the plan and the script is proportional to N by nature; the phases' own
-                # peak is what shows whether the loop itself holds on to memory.
-                self.setup_peak = tracemalloc.get_traced_memory()[1]
-                tracemalloc.reset_peak()
-        elif kind == "phase_started":
+        if kind == "phase_started":
+            if not self.order:
+                self.first_phase = now
+                if self.sample_memory:
+                    # Loading the plan and the script is proportional to N by nature; the phases'
+                    # own peak is what shows whether the loop itself holds on to memory.
+                    self.setup_peak = tracemalloc.get_traced_memory()[1]
+                    tracemalloc.reset_peak()
             self.current = str(data["phase"])
             self.started[self.current] = now
             self.order.append(self.current)
@@ -178,20 +179,15 @@ def _store_bytes(db: Path) -> int:
     return sum(p.stat().st_size for p in (db, db.with_name(db.name + "-wal")) if p.exists())
 
 
-def run_child(n: int, mode: str, workdir: Path) -> dict[str, Any]:
-    """One N-phase run through ``autopack.runner.execute``; ``mode`` is timing, memory or profile."""
+def _observe(
+    reporter: StampReporter, check_s: dict[str, float], git_s: dict[str, float], spawns: dict[tuple[str, str], int]
+) -> Callable[[], None]:
+    """Wrap the gate, GitPython and Popen with observers that call the real function and record,
+    per phase, check time, git time and processes started. Returns the function that unwraps them."""
     import git.cmd
 
     import autopack.attempt as attempt_mod
-    from autopack.config import SHIPPED_CONFIG
-    from autopack.layout import Layout
-    from autopack.runner import RunRequest, execute
 
-    fx = make_fixture(workdir, n)
-    os.chdir(workdir)  # the runner reads ./.env; keep the caller's out of the measurement
-    db = Layout(fx.home.resolve(), "bench").db_path
-    reporter = StampReporter(db, sample_memory=mode == "memory")
-    check_s: dict[str, float] = defaultdict(float)
     real_run_checks = attempt_mod.run_checks
 
     def observed_run_checks(*args: Any, **kwargs: Any) -> Any:
@@ -199,9 +195,6 @@ def run_child(n: int, mode: str, workdir: Path) -> dict[str, Any]:
         check_s[reporter.current or ""] += sum(c.duration_s for c in gate.checks)
         return gate
 
-    attempt_mod.run_checks = observed_run_checks
-    # Time in git (GitPython's execute: spawn, run, read output), to split the overhead in two.
-    git_s: dict[str, float] = defaultdict(float)
     real_execute = git.cmd.Git.execute
 
     def timed_execute(self: git.cmd.Git, *args: Any, **kwargs: Any) -> Any:
@@ -211,15 +204,39 @@ def run_child(n: int, mode: str, workdir: Path) -> dict[str, Any]:
         finally:
             git_s[reporter.current or ""] += time.perf_counter() - t
 
-    git.cmd.Git.execute = timed_execute  # type: ignore[method-assign,assignment]
-    spawns: dict[tuple[str, str], int] = defaultdict(int)  # (phase or "" for setup, command) -> count
     real_popen_init = subprocess.Popen.__init__
 
     def counting_init(self: subprocess.Popen[Any], *args: Any, **kwargs: Any) -> None:
         spawns[(reporter.current or "", _command_name(args[0] if args else kwargs.get("args")))] += 1
         real_popen_init(self, *args, **kwargs)
 
+    attempt_mod.run_checks = observed_run_checks
+    git.cmd.Git.execute = timed_execute  # type: ignore[method-assign,assignment]
     subprocess.Popen.__init__ = counting_init  # type: ignore[method-assign]
+
+    def restore() -> None:
+        attempt_mod.run_checks = real_run_checks
+        git.cmd.Git.execute = real_execute  # type: ignore[method-assign]
+        subprocess.Popen.__init__ = real_popen_init  # type: ignore[method-assign]
+
+    return restore
+
+
+def run_child(n: int, mode: str, workdir: Path) -> dict[str, Any]:
+    """One N-phase run through ``autopack.runner.execute``; ``mode`` is timing, memory or profile."""
+    from autopack.config import SHIPPED_CONFIG
+    from autopack.layout import Layout
+    from autopack.runner import RunRequest, execute
+
+    fx = make_fixture(workdir, n)
+    os.chdir(workdir)  # the runner reads ./.env; keep the caller's out of the measurement
+    db = Layout(fx.home.resolve(), "bench").db_path
+    reporter = StampReporter(db, sample_memory=mode == "memory")
+    check_s: dict[str, float] = defaultdict(float)
+    git_s: dict[str, float] = defaultdict(float)
+    spawns: dict[tuple[str, str], int] = defaultdict(int)  # (phase or "" for setup, command) -> count
+    # The memory run installs no observers: their per-phase records would count as growth.
+    restore = _observe(reporter, check_s, git_s, spawns) if mode != "memory" else (lambda: None)
     env = {k: v for k, v in os.environ.items() if k not in ("AUTOPACK_CONFIG", "AUTOPACK_HOME")}
     req = RunRequest(
         run_id=f"bench-{n}",
@@ -242,9 +259,7 @@ def run_child(n: int, mode: str, workdir: Path) -> dict[str, Any]:
     t_end = time.perf_counter()
     peak = tracemalloc.get_traced_memory()[1] if mode == "memory" else 0
     tracemalloc.stop()
-    subprocess.Popen.__init__ = real_popen_init  # type: ignore[method-assign]
-    git.cmd.Git.execute = real_execute  # type: ignore[method-assign]
-    attempt_mod.run_checks = real_run_checks
+    restore()
 
     con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     states = dict(con.execute("SELECT phase_id, state FROM phases WHERE run_id=?", (req.run_id,)).fetchall())
@@ -261,7 +276,7 @@ def run_child(n: int, mode: str, workdir: Path) -> dict[str, Any]:
             by_command[cmd] += c
     out: dict[str, Any] = {
         "n": n, "mode": mode, "status": result.status, "completed": sum(s == "COMPLETE" for s in states.values()),
-        "phases": phases, "setup_s": reporter.run_started - t0, "journal_s": t_end - reporter.run_finished,
+        "phases": phases, "setup_s": reporter.first_phase - t0, "journal_s": t_end - reporter.run_finished,
         "spawns_by_command": dict(by_command), "setup_spawns": sum(c for (ph, _), c in spawns.items() if not ph),
         "store_open_bytes": reporter.store_open_bytes, "store_closed_bytes": _store_bytes(db),
         "setup_peak": reporter.setup_peak, "phases_peak": reporter.phases_peak, "journal_peak": peak, "traced_after": reporter.traced_after,
@@ -354,21 +369,38 @@ class SizeResult:
     def spawn_breakdown(self) -> str:
         n = self.timing["n"]
         items = sorted(self.timing["spawns_by_command"].items(), key=lambda kv: -kv[1])
-        return ", ".join(f"{cmd} {c / n:.1f}" for cmd, c in items)
+        return ", ".join(f"{cmd} {c / n:.2f}" for cmd, c in items)
 
     def memory_row(self) -> list[str]:
         n = self.timing["n"]
         rss = f"{self.timing['ru_maxrss_kib'] / 1024:.1f}"
         if self.memory is None:
-            return [str(n), "-", "-", "-", "-", rss]
-        traced = self.memory["traced_after"]
-        # Live memory over the second half of the run, per phase: start-up caches and lazy imports
-        # are behind it by then, so anything left is what each phase keeps. ~0 when flat.
-        half = len(traced) // 2
-        grow = (traced[-1] - traced[half]) / 1024 / max(1, len(traced) - 1 - half) if traced else 0.0
+            return [str(n), "-", "-", "-", "-", "-", "-", rss]
         mem = self.memory
         peaks = [f"{mem[k] / 2**20:.1f}" for k in ("setup_peak", "phases_peak", "journal_peak")]
-        return [str(n), *peaks, f"{grow:.2f}", rss]
+        traced = mem["traced_after"]
+        grow, step, at = live_growth(traced)
+        end = f"{traced[-1] / 2**20:.2f}" if traced else "-"
+        return [str(n), *peaks, end, f"{grow:.2f}", f"{step / 1024:.0f} (phase {at})" if at else "0", rss]
+
+
+def live_growth(traced: list[int]) -> tuple[float, int, int]:
+    """Growth of live memory per phase over the second half of the run, without the largest single
+    jump, which is returned with its phase number: (KiB per phase, jump in bytes, phase or 0).
+
+    The first half is left out because bounded caches fill there: urllib's urlsplit LRU (128 entries,
+    fed by GitPython's password redaction of every git command line) and the ``re`` module's pattern
+    cache (512, fed by the scripted provider's one regex per phase).
+
+    The jump is left out because CPython grows some internal tables in one step (its interned-string
+    table doubles as the checked file gains names): a one-off, not memory that each phase keeps."""
+    tail = traced[min(len(traced) // 2, max(0, len(traced) - 2)) :]
+    diffs = [b - a for a, b in zip(tail, tail[1:], strict=False)]
+    if not diffs:
+        return 0.0, 0, 0
+    i = max(range(len(diffs)), key=lambda k: diffs[k])
+    step = diffs[i] if diffs[i] > 64 * 1024 else 0
+    return (sum(diffs) - step) / 1024 / len(diffs), step, (len(traced) - len(tail) + i + 2) if step else 0
 
 
 def measure_startup(runs: int) -> list[list[str]]:
@@ -493,12 +525,16 @@ median/p95 ms: per-phase orchestration overhead = wall - check - model (the targ
 wall ms: phase_started to the next phase_started; check ms: the gate's CheckResult.duration_s
 model ms: llm_calls.latency_ms (scripted replies); git ms: inside GitPython's execute (spawn + run)
 rest ms: overhead minus git (Python: store, prompts, parsing, applying, logs); spawns/phase: processes
-setup s: execute() until run_started (validation, store, worktree); journal s: run_finished to return
+setup s: execute() until the first phase starts (validation, store, worktree, LLM service);
+  journal s: run_finished until execute() returns (journal.md)
 store B/phase: autopack.db + WAL at run_finished / N; closed B/phase: autopack.db after close / N
-setup/phases/journal peak MiB: tracemalloc peak until run_started (plan, script, store, worktree) /
-  from run_started to run_finished / after run_finished (journal.md is rendered from every event)
-live growth KiB/phase: memory still referenced after each phase (after gc), growth per phase over
-  the second half of the run: ~0 when the loop keeps nothing per phase
+setup/phases/journal peak MiB: tracemalloc peak until the first phase starts / from there to
+  run_finished / after run_finished (journal.md is rendered from every event)
+live MiB at end: memory still referenced (after gc) when the last phase completed; it holds the plan
+  and the script, so it is larger for larger plans by nature
+growth KiB/phase: live memory kept per phase over the second half of the run (bounded caches fill
+  in the first), without the largest one-off step (shown with its phase when above 64 KiB).
+  Includes the benchmark's own timestamps and the scripted provider's record of served replies
 trend ms: median overhead of the last quarter of phases minus the first quarter (same run): growth with N"""
 
 
