@@ -54,7 +54,7 @@ class TeeReporter:
             r.close()
 
 
-def prepare(req: RunRequest) -> tuple[Config, Plan]:
+def prepare(req: RunRequest) -> tuple[Config, Plan, Any]:
     """Everything that can be checked before the store is touched."""
     if not RUN_ID.match(req.run_id):
         raise AutopackError(f"run id {req.run_id!r} is not usable: use letters, digits, '.', '_' and '-' (it names a git branch)")
@@ -68,14 +68,16 @@ def prepare(req: RunRequest) -> tuple[Config, Plan]:
             raise AutopackError(f"{flag} {path}: no such file or directory")
     if req.script and req.replay:
         raise AutopackError("--script and --replay cannot be combined: choose one source of model replies")
+    scripted = None
     if req.script:
         from .llm.scripted import ScriptedProvider
 
-        ScriptedProvider(req.script)  # validates the script before anything is written
-    return config, plan
+        scripted = ScriptedProvider(req.script)  # validated before anything is written
+    return config, plan, scripted
 
 
-def build_service(config: Config, req: RunRequest, sink: StoreSink, spent: float, tokens: dict[str, int]) -> Any:
+def build_service(config: Config, req: RunRequest, sink: StoreSink, spent: float, tokens: dict[str, int],
+                  scripted: Any = None) -> Any:
     from .llm.providers import KEY_ENV_VARS, build_providers, load_dotenv_file
     from .llm.record import Recorder, ReplayProvider
     from .llm.scripted import ScriptedProvider
@@ -88,7 +90,7 @@ def build_service(config: Config, req: RunRequest, sink: StoreSink, spent: float
             env.setdefault(k, v)
     secret_vars = {v for vs in KEY_ENV_VARS.values() for v in vs} | {e.api_key_env for e in config.endpoints if e.api_key_env}
     secrets = [env[v] for v in secret_vars if env.get(v)]
-    override = ScriptedProvider(req.script) if req.script else ReplayProvider(req.replay) if req.replay else None
+    override = scripted or (ScriptedProvider(req.script) if req.script else ReplayProvider(req.replay) if req.replay else None)
     recorder = Recorder(req.record, secrets) if req.record else None
     return LlmService(
         config, build_providers(config, env), sink=sink, override=override, recorder=recorder, spent_usd=spent,
@@ -107,7 +109,7 @@ def _budget_from_store(config: Config, store: RunStore, run_id: str) -> HealthBu
 
 
 def execute(req: RunRequest, reporter: Reporter) -> RunResult:
-    config, plan = prepare(req)
+    config, plan, scripted = prepare(req)
     home = home_dir(req.home)
     layout = Layout(home, plan.project)
     run_dir = layout.run_dir(req.run_id)
@@ -145,7 +147,7 @@ def execute(req: RunRequest, reporter: Reporter) -> RunResult:
         budget = _budget_from_store(config, store, req.run_id)
         sink = StoreSink(store, req.run_id, budget, tee)
         totals = store.totals(req.run_id)
-        service = build_service(config, req, sink, float(totals["cost_usd"]), store.provider_tokens(req.run_id))
+        service = build_service(config, req, sink, float(totals["cost_usd"]), store.provider_tokens(req.run_id), scripted)
         executor = Executor(config, plan, store, layout, ws, service, budget, tee, req.run_id)
         try:
             result = executor.run()

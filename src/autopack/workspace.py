@@ -40,6 +40,9 @@ _GIT_CONFIG = [
     "diff.mnemonicPrefix=false",
     "color.ui=never",
     "advice.detachedHead=false",
+    # No background `git maintenance`/gc after every phase commit: it costs more than the commit.
+    "maintenance.auto=false",
+    "gc.auto=0",
 ]
 _CONFIG_ARGS = [arg for setting in _GIT_CONFIG for arg in ("-c", setting)]
 _BAD_RUN_ID = re.compile(r"[\s~^:?*\[\\\x00-\x1f\x7f]|\.\.|@\{|//|/\.|^[-./]|[./]$|\.lock$")
