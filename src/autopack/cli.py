@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from .store import RunStore
 
 app = typer.Typer(
+    rich_markup_mode=None,
     name="autopack",
     help="Drive LLM Builder/Auditor agents through a phased run plan: edits, quality gates, audits, "
     "git commits, and automatic recovery (escalation, re-planning, the Doctor).",
@@ -32,8 +33,10 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-config_app = typer.Typer(help="Show or check the configuration (config/models.yaml).", no_args_is_help=True)
-plan_app = typer.Typer(help="Validate, show or draft run plans.", no_args_is_help=True)
+config_app = typer.Typer(
+    rich_markup_mode=None, help="Show or check the configuration (config/models.yaml).", no_args_is_help=True
+)
+plan_app = typer.Typer(rich_markup_mode=None, help="Validate, show or draft run plans.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
 app.add_typer(plan_app, name="plan")
 
@@ -43,7 +46,9 @@ ConfigOpt = Annotated[
 ]
 HomeOpt = Annotated[
     Path | None,
-    typer.Option("--home", help="where .autonomous_runs/ and logs/ live (default: $AUTOPACK_HOME, else the current directory)"),
+    typer.Option(
+        "--home", help="where .autonomous_runs/ and logs/ live (default: $AUTOPACK_HOME, else the current directory)"
+    ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="machine-readable JSON output")]
 
@@ -130,8 +135,16 @@ def plan_show(file: Annotated[Path, typer.Argument(help="run plan (YAML or JSON)
         table.add_column(col, overflow="fold")
     for i, p in enumerate(plan.all_phases(), 1):
         table.add_row(
-            str(i), p.id, p.name, p.category, p.complexity, p.builder_mode, ", ".join(p.scope),
-            str(len(p.checks)), ", ".join(p.depends_on) or "-", first_model(cfg, p.category, p.complexity, "builder"),
+            str(i),
+            p.id,
+            p.name,
+            p.category,
+            p.complexity,
+            p.builder_mode,
+            ", ".join(p.scope),
+            str(len(p.checks)),
+            ", ".join(p.depends_on) or "-",
+            first_model(cfg, p.category, p.complexity, "builder"),
         )
     console().print(table)
 
@@ -167,8 +180,15 @@ def runs_cmd(home: HomeOpt = None, as_json: JsonOpt = False) -> None:
     for col in ("run id", "project", "status", "phases", "cost (USD)", "branch", "stop reason"):
         table.add_column(col)
     for r in rows:
-        table.add_row(r["run_id"], r["project"], r["status"], f"{r['complete']}/{r['phases']}", f"{r['cost_usd']:.4f}",
-                      r["branch"] or "-", r["stop_reason"] or "")
+        table.add_row(
+            r["run_id"],
+            r["project"],
+            r["status"],
+            f"{r['complete']}/{r['phases']}",
+            f"{r['cost_usd']:.4f}",
+            r["branch"] or "-",
+            r["stop_reason"] or "",
+        )
     console().print(table)
 
 
@@ -179,16 +199,33 @@ def status_data(store: RunStore, run_id: str) -> dict[str, Any]:
     for p in store.phases(run_id):
         atts = store.attempts(run_id, p["phase_id"])
         u = usage.get(p["phase_id"], {})
-        phases.append({
-            "id": p["phase_id"], "name": p["name"], "state": p["state"], "revision": p["revision"],
-            "commit": p["commit_sha"], "model": p["model"],
-            "attempts": [{k: a[k] for k in ("number", "model", "outcome", "error_category", "message")} for a in atts],
-            "tokens_in": u.get("tokens_in") or 0, "tokens_out": u.get("tokens_out") or 0, "cost_usd": u.get("cost_usd") or 0.0,
-        })
+        phases.append(
+            {
+                "id": p["phase_id"],
+                "name": p["name"],
+                "state": p["state"],
+                "revision": p["revision"],
+                "commit": p["commit_sha"],
+                "model": p["model"],
+                "attempts": [
+                    {k: a[k] for k in ("number", "model", "outcome", "error_category", "message")} for a in atts
+                ],
+                "tokens_in": u.get("tokens_in") or 0,
+                "tokens_out": u.get("tokens_out") or 0,
+                "cost_usd": u.get("cost_usd") or 0.0,
+            }
+        )
     return {
-        "run_id": run_id, "project": run["project"], "goal": run["goal"], "status": run["status"],
-        "stop_reason": run["stop_reason"], "branch": run["branch"], "worktree": run["worktree"],
-        "phases": phases, "totals": store.totals(run_id), "by_model": store.usage_by_model(run_id),
+        "run_id": run_id,
+        "project": run["project"],
+        "goal": run["goal"],
+        "status": run["status"],
+        "stop_reason": run["stop_reason"],
+        "branch": run["branch"],
+        "worktree": run["worktree"],
+        "phases": phases,
+        "totals": store.totals(run_id),
+        "by_model": store.usage_by_model(run_id),
     }
 
 
@@ -196,7 +233,9 @@ def status_data(store: RunStore, run_id: str) -> dict[str, Any]:
 def status_cmd(
     run_id: Annotated[str, typer.Option("--run-id", help="the run to show")],
     home: HomeOpt = None,
-    project: Annotated[str | None, typer.Option("--project", help="project name, if run ids repeat across projects")] = None,
+    project: Annotated[
+        str | None, typer.Option("--project", help="project name, if run ids repeat across projects")
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Show a run's phases, attempts, tokens and cost."""
@@ -209,8 +248,10 @@ def status_cmd(
         _print_json(data)
         return
     out = console()
-    out.print(f"[bold]{data['run_id']}[/] ({data['project']}): {data['status']}"
-              + (f" - {data['stop_reason']}" if data["stop_reason"] else ""))
+    out.print(
+        f"[bold]{data['run_id']}[/] ({data['project']}): {data['status']}"
+        + (f" - {data['stop_reason']}" if data["stop_reason"] else "")
+    )
     if data["branch"]:
         out.print(f"branch {data['branch']}", markup=False)
     table = Table(title="phases")
@@ -218,19 +259,45 @@ def status_cmd(
         table.add_column(col, overflow="fold")
     for p in data["phases"]:
         last = p["attempts"][-1] if p["attempts"] else None
-        last_txt = "-" if last is None else f"{last['outcome']}" + (f" ({last['error_category']})" if last["error_category"] else "")
-        table.add_row(f"{p['id']} {p['name']}", p["state"], str(len(p["attempts"])), last_txt,
-                      f"{p['tokens_in']}/{p['tokens_out']}", f"{p['cost_usd']:.4f}", (p["commit"] or "-")[:10])
+        last_txt = (
+            "-"
+            if last is None
+            else f"{last['outcome']}" + (f" ({last['error_category']})" if last["error_category"] else "")
+        )
+        table.add_row(
+            f"{p['id']} {p['name']}",
+            p["state"],
+            str(len(p["attempts"])),
+            last_txt,
+            f"{p['tokens_in']}/{p['tokens_out']}",
+            f"{p['cost_usd']:.4f}",
+            (p["commit"] or "-")[:10],
+        )
     out.print(table)
     mt = Table(title="usage by model")
     for col in ("provider", "model", "calls", "tokens in", "tokens out", "cached", "cost (USD)"):
         mt.add_column(col)
     for m in data["by_model"]:
-        mt.add_row(m["provider"], m["model"], str(m["calls"]), str(m["tokens_in"]), str(m["tokens_out"]),
-                   str(m["tokens_cached"]), f"{m['cost_usd']:.4f}")
+        mt.add_row(
+            m["provider"],
+            m["model"],
+            str(m["calls"]),
+            str(m["tokens_in"]),
+            str(m["tokens_out"]),
+            str(m["tokens_cached"]),
+            f"{m['cost_usd']:.4f}",
+        )
     t = data["totals"]
-    mt.add_row("", "total", str(t["calls"]), str(t["tokens_in"]), str(t["tokens_out"]), str(t["tokens_cached"]),
-               f"{t['cost_usd']:.4f}", style="bold")
+    mt.add_row(
+        "",
+        "total",
+        str(t["calls"]),
+        str(t["tokens_in"]),
+        str(t["tokens_out"]),
+        str(t["tokens_cached"]),
+        f"{t['cost_usd']:.4f}",
+        style="bold",
+    )
     out.print(mt)
 
 

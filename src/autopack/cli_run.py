@@ -32,14 +32,26 @@ if TYPE_CHECKING:
 
 EXAMPLES = Path(__file__).resolve().parent.parent.parent / "examples"
 
-models_app = typer.Typer(help="List the models the config knows, or check one end to end.", invoke_without_command=True)
-doctor_app = typer.Typer(help="Ask the Doctor about a failed phase.", no_args_is_help=True)
+models_app = typer.Typer(
+    rich_markup_mode=None,
+    help="List the models the config knows, or check one end to end.",
+    invoke_without_command=True,
+)
+doctor_app = typer.Typer(rich_markup_mode=None, help="Ask the Doctor about a failed phase.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
 app.add_typer(doctor_app, name="doctor")
 
-ScriptOpt = Annotated[Path | None, typer.Option("--script", help="answer every model call from this scripted-response YAML (offline; no key needed)")]
-RecordOpt = Annotated[Path | None, typer.Option("--record", help="write every request and response (keys redacted) as JSON lines to this folder")]
-ReplayOpt = Annotated[Path | None, typer.Option("--replay", help="serve model replies from a --record folder, with no network")]
+ScriptOpt = Annotated[
+    Path | None,
+    typer.Option("--script", help="answer every model call from this scripted-response YAML (offline; no key needed)"),
+]
+RecordOpt = Annotated[
+    Path | None,
+    typer.Option("--record", help="write every request and response (keys redacted) as JSON lines to this folder"),
+]
+ReplayOpt = Annotated[
+    Path | None, typer.Option("--replay", help="serve model replies from a --record folder, with no network")
+]
 
 
 def _summary(result: RunResult, home: Path | None, as_json: bool, elapsed: float) -> None:
@@ -74,15 +86,21 @@ def _summary(result: RunResult, home: Path | None, as_json: bool, elapsed: float
 
 @app.command("run")
 def run_cmd(
-    run_id: Annotated[str, typer.Option("--run-id", help="names the run, its git branch autopack/<run-id>, and its store records")],
+    run_id: Annotated[
+        str, typer.Option("--run-id", help="names the run, its git branch autopack/<run-id>, and its store records")
+    ],
     plan: Annotated[Path, typer.Option("--plan", help="run plan YAML/JSON (see `autopack plan validate`)")],
-    project_dir: Annotated[Path | None, typer.Option("--project-dir", help="the git repository to build in (default: current directory)")] = None,
+    project_dir: Annotated[
+        Path | None, typer.Option("--project-dir", help="the git repository to build in (default: current directory)")
+    ] = None,
     config: ConfigOpt = None,
     home: HomeOpt = None,
     script: ScriptOpt = None,
     record: RecordOpt = None,
     replay: ReplayOpt = None,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="show the plan and the model each phase would start on; change nothing")] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="show the plan and the model each phase would start on; change nothing")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="stream events as JSON lines")] = False,
 ) -> None:
     """Execute a run plan: Builder edits, quality gate, Auditor, one git commit per approved phase.
@@ -109,8 +127,17 @@ def run_cmd(
             fail("; ".join(problems))
         console().print("dry run: nothing was written", markup=False)
         return
-    req = RunRequest(run_id=run_id, plan_path=plan, project_dir=project_dir, home=home, config_path=config,
-                     script=script, record=record, replay=replay, env=dict(os.environ))
+    req = RunRequest(
+        run_id=run_id,
+        plan_path=plan,
+        project_dir=project_dir,
+        home=home,
+        config_path=config,
+        script=script,
+        record=record,
+        replay=replay,
+        env=dict(os.environ),
+    )
     reporter = make_reporter(as_json)
     started = time.monotonic()
     try:
@@ -151,13 +178,28 @@ def demo_cmd(
         repo.index.commit("calc: starting point", author=actor, committer=actor)
     out = console()
     if not as_json:
-        out.print("[bold]autopack demo[/]: the model is [bold yellow]SCRIPTED[/] (replies from examples/calc/script.yaml); "
-                  "edits, checks and commits are real.")
+        out.print(
+            "[bold]autopack demo[/]: the model is [bold yellow]SCRIPTED[/] (replies from examples/calc/script.yaml); "
+            "edits, checks and commits are real."
+        )
         out.print(f"project copy: {work}", markup=False)
-        out.print(f"equivalent command: autopack run --run-id {rid} --plan {src / 'plan.yaml'} --project-dir {work} "
-                  f"--script {src / 'script.yaml'}", markup=False)
-    run_cmd(run_id=rid, plan=src / "plan.yaml", project_dir=work, config=None, home=home, script=src / "script.yaml",
-            record=None, replay=None, dry_run=False, as_json=as_json)
+        out.print(
+            f"equivalent command: autopack run --run-id {rid} --plan {src / 'plan.yaml'} --project-dir {work} "
+            f"--script {src / 'script.yaml'}",
+            markup=False,
+        )
+    run_cmd(
+        run_id=rid,
+        plan=src / "plan.yaml",
+        project_dir=work,
+        config=None,
+        home=home,
+        script=src / "script.yaml",
+        record=None,
+        replay=None,
+        dry_run=False,
+        as_json=as_json,
+    )
 
 
 # models -------------------------------------------------------------------------------------------
@@ -172,23 +214,38 @@ def models_list(ctx: typer.Context, config: ConfigOpt = None, as_json: JsonOpt =
     from .llm.providers import KEY_ENV_VARS
 
     cfg = _config(config)
-    names = list(dict.fromkeys(list(cfg.models) + cfg.referenced_models() + [
-        f"{e.name}/{m}" for e in cfg.endpoints for m in e.models] + [f"{e.name}/*" for e in cfg.endpoints if e.free]))
+    names = list(
+        dict.fromkeys(
+            list(cfg.models)
+            + cfg.referenced_models()
+            + [f"{e.name}/{m}" for e in cfg.endpoints for m in e.models]
+            + [f"{e.name}/*" for e in cfg.endpoints if e.free]
+        )
+    )
     rows: list[dict[str, Any]] = []
     for m in names:
         provider = provider_for_model(m, cfg)
         ep = cfg.endpoint(provider)
         if ep is not None:
-            ready = (ep.api_key_env is None or bool(os.environ.get(ep.api_key_env)))
+            ready = ep.api_key_env is None or bool(os.environ.get(ep.api_key_env))
             how = ep.base_url + (f" (key ${ep.api_key_env})" if ep.api_key_env else "")
         else:
             vars_ = KEY_ENV_VARS.get(provider, ())
             ready = any(os.environ.get(v) for v in vars_)
             how = " or ".join(f"${v}" for v in vars_)
         price = cfg.price_for(m)
-        rows.append({"model": m, "provider": provider, "ready": ready, "needs": how,
-                     "input_per_m": None if price is None else price.input, "output_per_m": None if price is None else price.output,
-                     "free": bool(price and price.free), "priced": price is not None})
+        rows.append(
+            {
+                "model": m,
+                "provider": provider,
+                "ready": ready,
+                "needs": how,
+                "input_per_m": None if price is None else price.input,
+                "output_per_m": None if price is None else price.output,
+                "free": bool(price and price.free),
+                "priced": price is not None,
+            }
+        )
     if as_json:
         _print_json(rows)
         return
@@ -220,12 +277,25 @@ def models_check(
         fail(str(exc))
     service = _standalone_service(cfg, script)
     started = time.monotonic()
-    res = service.complete(role="check", model=model, system="You are a health check. Reply with the single word: ok",
-                           messages=[Message("user", "Reply with: ok")], max_tokens=16)
-    data = {"requested": model, "provider": res.provider, "model": res.model, "fallbacks": res.fallbacks,
-            "latency_ms": round((time.monotonic() - started) * 1000, 1), "tokens_in": res.response.usage.tokens_in,
-            "tokens_out": res.response.usage.tokens_out, "tokens_cached": res.response.usage.tokens_cached,
-            "cost_usd": res.cost_usd, "reply": res.response.text[:200]}
+    res = service.complete(
+        role="check",
+        model=model,
+        system="You are a health check. Reply with the single word: ok",
+        messages=[Message("user", "Reply with: ok")],
+        max_tokens=16,
+    )
+    data = {
+        "requested": model,
+        "provider": res.provider,
+        "model": res.model,
+        "fallbacks": res.fallbacks,
+        "latency_ms": round((time.monotonic() - started) * 1000, 1),
+        "tokens_in": res.response.usage.tokens_in,
+        "tokens_out": res.response.usage.tokens_out,
+        "tokens_cached": res.response.usage.tokens_cached,
+        "cost_usd": res.cost_usd,
+        "reply": res.response.text[:200],
+    }
     if as_json:
         _print_json(data)
         return
@@ -256,9 +326,14 @@ def _standalone_service(cfg: Any, script: Path | None, sink: Any = None) -> Any:
 
     env = dict(os.environ)
     secrets = [env[v] for vs in KEY_ENV_VARS.values() for v in vs if env.get(v)]
-    return LlmService(cfg, build_providers(cfg, env), sink=sink or _EventPrinter(),
-                      override=ScriptedProvider(script) if script else None, secrets=secrets,
-                      key_hints={k: " or ".join(v) for k, v in KEY_ENV_VARS.items()})
+    return LlmService(
+        cfg,
+        build_providers(cfg, env),
+        sink=sink or _EventPrinter(),
+        override=ScriptedProvider(script) if script else None,
+        secrets=secrets,
+        key_hints={k: " or ".join(v) for k, v in KEY_ENV_VARS.items()},
+    )
 
 
 # doctor -------------------------------------------------------------------------------------------
@@ -266,7 +341,9 @@ def _standalone_service(cfg: Any, script: Path | None, sink: Any = None) -> Any:
 def doctor_diagnose(
     run_id: Annotated[str, typer.Option("--run-id", help="the run")],
     phase: Annotated[str | None, typer.Option("--phase", help="phase id (default: the failed one)")] = None,
-    apply: Annotated[bool, typer.Option("--apply", help="carry out the diagnosis (then `autopack run` the same run to continue)")] = False,
+    apply: Annotated[
+        bool, typer.Option("--apply", help="carry out the diagnosis (then `autopack run` the same run to continue)")
+    ] = False,
     config: ConfigOpt = None,
     home: HomeOpt = None,
     script: ScriptOpt = None,
@@ -317,17 +394,31 @@ def plan_draft(
     root = project_dir.resolve()
     if not root.is_dir():
         fail(f"--project-dir {project_dir}: not a directory")
-    files = sorted(p.relative_to(root).as_posix() for p in root.rglob("*")
-                   if p.is_file() and not any(part.startswith(".") for part in p.relative_to(root).parts))[:300]
+    files = sorted(
+        p.relative_to(root).as_posix()
+        for p in root.rglob("*")
+        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(root).parts)
+    )[:300]
     readme = next((root / n for n in ("README.md", "README.rst", "README.txt", "README") if (root / n).is_file()), None)
     name = project or re.sub(r"[^A-Za-z0-9_.-]", "-", root.name) or "project"
     planner = Planner(_standalone_service(cfg, script))
-    plan = planner.draft_plan(model=model or cfg.routing.planner_model, goal=goal, project=name, tree="\n".join(files),
-                              readme=readme.read_text(encoding="utf-8", errors="replace") if readme else "", ctx=CallContext())
+    plan = planner.draft_plan(
+        model=model or cfg.routing.planner_model,
+        goal=goal,
+        project=name,
+        tree="\n".join(files),
+        readme=readme.read_text(encoding="utf-8", errors="replace") if readme else "",
+        ctx=CallContext(),
+    )
     data = plan.model_dump(exclude_defaults=True, exclude={"phases": {"__all__": {"tier"}}})
     tmp = output.with_name(output.name + ".tmp")
-    tmp.write_text("# drafted by `autopack plan draft`; review before `autopack run`\n"
-                   + yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    tmp.write_text(
+        "# drafted by `autopack plan draft`; review before `autopack run`\n"
+        + yaml.safe_dump(data, sort_keys=False, allow_unicode=True),
+        encoding="utf-8",
+    )
     os.replace(tmp, output)
-    console().print(f"[green]wrote[/] {output}: {len(plan.all_phases())} phases. Review it, then: "
-                    f"autopack run --run-id <id> --plan {output} --project-dir {project_dir}")
+    console().print(
+        f"[green]wrote[/] {output}: {len(plan.all_phases())} phases. Review it, then: "
+        f"autopack run --run-id <id> --plan {output} --project-dir {project_dir}"
+    )

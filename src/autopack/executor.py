@@ -160,7 +160,7 @@ class Executor:
         ladder = EscalationLadder.from_history(cfg, "builder", spec.category, spec.complexity,
                                                [(a["model"], a["complexity"], a["error_category"]) for a in history])
         revision_start = self.store.revisions(self.run_id, pid)[-1]["created_at"]
-        requeued = [e["created_at"] for e in self.store.events(self.run_id, "phase_requeued") if e["phase_id"] == pid]
+        requeued = [e["created_at"] for e in self.store.events(self.run_id, "phase_requeued", phase_id=pid)]
         # The attempt budget restarts when a person (or the Doctor) sends a failed phase back to the queue.
         window_start = max([0.0, *requeued])
         failures = [self._failure_record(a) for a in history if a["outcome"] == "failed" and a["started_at"] >= revision_start]

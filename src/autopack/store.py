@@ -138,6 +138,7 @@ CREATE TABLE IF NOT EXISTS events (
     created_at REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS events_run ON events(run_id, event_id);
+CREATE INDEX IF NOT EXISTS events_kind ON events(run_id, kind, phase_id);
 CREATE INDEX IF NOT EXISTS attempts_run ON attempts(run_id, phase_id);
 CREATE INDEX IF NOT EXISTS calls_run ON llm_calls(run_id);
 CREATE TRIGGER IF NOT EXISTS events_append_only_u BEFORE UPDATE ON events
@@ -412,12 +413,15 @@ class RunStore:
         with self.transaction() as db:
             return self._event(db, run_id, phase_id, kind, data or {})
 
-    def events(self, run_id: str, kind: str | None = None, after: int = 0) -> list[dict[str, Any]]:
+    def events(self, run_id: str, kind: str | None = None, after: int = 0, phase_id: str | None = None) -> list[dict[str, Any]]:
         q = "SELECT * FROM events WHERE run_id=? AND event_id>?"
         args: list[Any] = [run_id, after]
         if kind:
             q += " AND kind=?"
             args.append(kind)
+        if phase_id is not None:
+            q += " AND phase_id=?"
+            args.append(phase_id)
         rows = self._db.execute(q + " ORDER BY event_id", args).fetchall()
         out = []
         for r in rows:

@@ -16,7 +16,7 @@ from ..errors import AutopackError
 if TYPE_CHECKING:
     from .consolidate import ConsolidationPlan
 
-docs_app = typer.Typer(help="Tidy documentation archives.", no_args_is_help=True)
+docs_app = typer.Typer(rich_markup_mode=None, help="Tidy documentation archives.", no_args_is_help=True)
 
 
 def _table(plan: ConsolidationPlan) -> None:

@@ -18,6 +18,7 @@ import typer
 from .parse import MODES
 
 edits_app = typer.Typer(
+    rich_markup_mode=None,
     help="Parse and apply a saved Builder reply (unified diff, whole files, or SEARCH/REPLACE blocks).",
     no_args_is_help=True,
     add_completion=False,

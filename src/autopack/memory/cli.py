@@ -26,7 +26,9 @@ HomeOpt = Annotated[
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="machine-readable JSON output")]
 
-rules_app = typer.Typer(help="List, show or remove a project's learned rules (rules.yaml).", no_args_is_help=True)
+rules_app = typer.Typer(
+    rich_markup_mode=None, help="List, show or remove a project's learned rules (rules.yaml).", no_args_is_help=True
+)
 
 
 @contextmanager
