@@ -35,6 +35,9 @@ from pathlib import Path
 from autopack.edits import apply_edits, parse_reply
 from autopack.encoding import subprocess_env
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # sibling helper modules
+import benchdoc  # noqa: E402
+
 DAMAGES = [
     "control", "wrong_line_numbers", "wrong_counts", "trailing_whitespace", "context_missing",
     "context_altered", "tabs_for_spaces", "crlf", "no_ab_prefix", "elision",
@@ -492,19 +495,7 @@ def machine() -> str:
 
 
 def replace_section(doc: str, heading: str, body: str) -> str:
-    """Put ``body`` between this script's markers under ``## heading``; everything else is kept."""
-    begin, end = "<!-- edits.py:edit-application:begin -->", "<!-- edits.py:edit-application:end -->"
-    block = f"{begin}\n{body.strip()}\n{end}"
-    if begin in doc and end in doc:
-        head, rest = doc.split(begin, 1)
-        return head + block + rest.split(end, 1)[1]
-    title = f"## {heading}"
-    if title in doc:
-        head, rest = doc.split(title, 1)
-        return f"{head}{title}\n\n{block}\n{rest}"
-    if not doc.strip():
-        doc = "# Benchmarks\n\nScripts under `scripts/bench/`; each section says how it was produced.\n"
-    return doc.rstrip("\n") + f"\n\n{title}\n\n{block}\n"
+    return benchdoc.replace_section(doc, heading, body, "edits.py")
 
 
 def report(results, sr_results, times, base_done, n_modules, elapsed, args, have_patch, argv) -> None:

@@ -53,6 +53,9 @@ import yaml
 
 from autopack.encoding import subprocess_env
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # sibling helper modules
+import benchdoc  # noqa: E402
+
 TARGET_MEDIAN_MS = 20.0
 TARGET_HELP_S = 0.3
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -466,21 +469,7 @@ def machine() -> str:
 
 # the doc ------------------------------------------------------------------------------------
 def replace_section(doc: str, heading: str, body: str) -> str:
-    """Put ``body`` between this script's markers inside ``## heading``; text outside the markers
-    (notes written by hand, other helpers' sections) is kept. Missing sections are appended."""
-    key = heading.lower().replace(" ", "-")
-    begin, end = f"<!-- overhead.py:{key}:begin -->", f"<!-- overhead.py:{key}:end -->"
-    block = f"{begin}\n{body.strip()}\n{end}"
-    if begin in doc and end in doc:
-        head, rest = doc.split(begin, 1)
-        return head + block + rest.split(end, 1)[1]
-    title = f"## {heading}"
-    if title in doc:
-        head, rest = doc.split(title, 1)
-        return f"{head}{title}\n\n{block}\n{rest}"
-    if not doc.strip():
-        doc = "# Benchmarks\n\nScripts under `scripts/bench/`; each section says how it was produced.\n"
-    return doc.rstrip("\n") + f"\n\n{title}\n\n{block}\n"
+    return benchdoc.replace_section(doc, heading, body, "overhead.py")
 
 
 def write_doc(path: Path, overhead_md: str, startup_md: str) -> None:
