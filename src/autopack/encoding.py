@@ -23,8 +23,12 @@ def harden_stdio() -> None:
 
 
 def subprocess_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The environment for every child process: the current one plus PYTHONUTF8=1."""
-    env = dict(os.environ)
+    """The environment for every child process: the current one plus PYTHONUTF8=1, without the
+    provider keys (see ``secrets``): checks and fixes never need them, and must not print them."""
+    from .secrets import secret_env_names
+
+    hidden = secret_env_names()
+    env = {k: v for k, v in os.environ.items() if k not in hidden}
     env["PYTHONUTF8"] = "1"
     env.setdefault("PYTHONIOENCODING", "utf-8")
     if extra:

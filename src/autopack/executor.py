@@ -206,8 +206,12 @@ class Executor:
                 return PhaseState.COMPLETE
 
             # a failed attempt ---------------------------------------------------------------
+            # Nothing a check printed may carry a key into the store, the journal or the next prompt.
+            outcome.message = self.service.scrub(outcome.message)
+            outcome.patch = self.service.scrub(outcome.patch)
             self.store.finish_attempt(aid, "failed", outcome.category, outcome.message, outcome.normalized,
-                                      outcome.reply_hash, outcome.patch[:50_000], outcome.gate.tail() if outcome.gate else None)
+                                      outcome.reply_hash, outcome.patch[:50_000],
+                                      self.service.scrub(outcome.gate.tail()) if outcome.gate else None)
             lines = [ln.strip() for ln in outcome.message.splitlines() if ln.strip()]
             first_line = " ".join(lines[:2]) if lines and lines[0].endswith(":") else (lines[0] if lines else "")
             self.reporter.event("attempt_finished", {"phase": pid, "attempt": number, "outcome": "failed", "model": outcome.model,

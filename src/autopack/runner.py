@@ -88,7 +88,11 @@ def build_service(config: Config, req: RunRequest, sink: StoreSink, spent: float
     if dotenv.is_file():
         for k, v in load_dotenv_file(dotenv).items():
             env.setdefault(k, v)
+    from .secrets import register_secret_env
+
     secret_vars = {v for vs in KEY_ENV_VARS.values() for v in vs} | {e.api_key_env for e in config.endpoints if e.api_key_env}
+    for name in secret_vars:
+        register_secret_env(name)  # withheld from checks and fixes too
     secrets = [env[v] for v in secret_vars if env.get(v)]
     override = scripted or (ScriptedProvider(req.script) if req.script else ReplayProvider(req.replay) if req.replay else None)
     recorder = Recorder(req.record, secrets) if req.record else None

@@ -174,6 +174,10 @@ class LlmService:
         self.key_hints: dict[str, str] = hints
         self._unpriced_reported: set[str] = set()
 
+    def scrub(self, text: str) -> str:
+        """``text`` with every known secret value replaced by ``***`` (for anything stored or shown)."""
+        return self._scrub.text(text)
+
     @property
     def spent_usd(self) -> float:
         """USD spent by this run so far (the starting spend plus every call made here)."""

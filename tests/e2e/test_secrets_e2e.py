@@ -1,0 +1,94 @@
+"""Provider keys never reach the processes autopack starts, nor anything it writes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import git
+import yaml
+
+from autopack.llm.providers import KEY_ENV_VARS
+from autopack.secrets import PROVIDER_KEY_VARS
+
+KEY = "sk-ant-LEAKME-424242"
+REPLY = "a.py\n```\n<<<<<<< SEARCH\nX = 1\n=======\nX = 2\n>>>>>>> REPLACE\n```\n"
+
+
+def test_every_provider_key_variable_is_withheld_from_child_processes() -> None:
+    assert {v for vs in KEY_ENV_VARS.values() for v in vs} <= PROVIDER_KEY_VARS
+
+
+def test_a_check_that_prints_its_environment_never_sees_the_key(tmp_path: Path) -> None:
+    proj = tmp_path / "p"
+    proj.mkdir()
+    (proj / "a.py").write_text("X = 1\n", encoding="utf-8")
+    repo = git.Repo.init(proj)
+    repo.git.add(A=True)
+    actor = git.Actor("t", "t@example.com")
+    repo.index.commit("init", author=actor, committer=actor)
+    plan = {
+        "project": "sec",
+        "goal": "g",
+        "phases": [
+            {
+                "id": "p1",
+                "name": "n",
+                "description": "d",
+                "scope": ["a.py"],
+                "checks": [
+                    "echo key=${ANTHROPIC_API_KEY:-unset} custom=${MY_ENDPOINT_KEY:-unset}; env | grep -c sk-ant || true"
+                ],
+            }
+        ],
+    }
+    (tmp_path / "plan.yaml").write_text(yaml.safe_dump(plan), encoding="utf-8")
+    script = {
+        "mode": "match",
+        "responses": [
+            {"match": "ROLE: builder", "text": REPLY},
+            {"match": "ROLE: auditor", "repeat": True, "text": '{"approved": true, "issues": [], "summary": "ok"}'},
+        ],
+    }
+    (tmp_path / "script.yaml").write_text(yaml.safe_dump(script), encoding="utf-8")
+    cfg = yaml.safe_load((Path(__file__).resolve().parents[2] / "config" / "models.yaml").read_text(encoding="utf-8"))
+    cfg["endpoints"].append(
+        {"name": "mine", "base_url": "http://127.0.0.1:9/v1", "api_key_env": "MY_ENDPOINT_KEY", "free": True}
+    )
+    (tmp_path / "cfg.yaml").write_text(yaml.safe_dump(cfg), encoding="utf-8")
+    env = dict(os.environ, ANTHROPIC_API_KEY=KEY, MY_ENDPOINT_KEY=KEY + "-endpoint")
+
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "autopack.cli",
+            "run",
+            "--run-id",
+            "s1",
+            "--plan",
+            str(tmp_path / "plan.yaml"),
+            "--project-dir",
+            str(proj),
+            "--home",
+            str(tmp_path / "home"),
+            "--script",
+            str(tmp_path / "script.yaml"),
+            "--config",
+            str(tmp_path / "cfg.yaml"),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    run_dir = tmp_path / "home" / ".autonomous_runs" / "sec" / "runs" / "s1"
+    gate_log = (run_dir / "gate" / "p1-attempt1.log").read_text(encoding="utf-8")
+    assert "key=unset custom=unset" in gate_log
+    written = b"".join(p.read_bytes() for p in (tmp_path / "home").rglob("*") if p.is_file())
+    assert b"LEAKME" not in written
+    assert "LEAKME" not in proc.stdout + proc.stderr
