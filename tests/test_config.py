@@ -312,3 +312,17 @@ def test_an_endpoint_named_like_a_built_in_provider_is_refused_with_its_line(tmp
         load_config(path)
     assert "endpoints[0].name" in str(err.value) and "built-in provider" in str(err.value)
     assert f"{path}:" in str(err.value)
+
+
+def test_a_token_cap_for_an_unknown_provider_is_refused_with_its_line(tmp_path: Path) -> None:
+    import yaml as _yaml
+
+    from autopack.config import SHIPPED_CONFIG, load_config
+
+    data = _yaml.safe_load(SHIPPED_CONFIG.read_text(encoding="utf-8"))
+    data["limits"]["provider_token_caps"] = {"antropic": 100}
+    path = tmp_path / "caps.yaml"
+    path.write_text(_yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert "limits.provider_token_caps.antropic" in str(err.value) and "unknown provider" in str(err.value)

@@ -368,3 +368,19 @@ def test_plan_object_validates_without_a_file() -> None:
                 ],
             }
         )
+
+
+def test_fallback_models_must_be_priced_since_a_fallback_call_spends_money(tmp_path: Path) -> None:
+    import yaml as _yaml
+
+    from autopack.config import SHIPPED_CONFIG, load_config
+    from autopack.plan import Plan, check_plan_models
+
+    data = _yaml.safe_load(SHIPPED_CONFIG.read_text(encoding="utf-8"))
+    data["routing"]["fallback_models"]["openai"] = "gpt-4o"
+    path = tmp_path / "cfg.yaml"
+    path.write_text(_yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    plan = Plan.model_validate({"project": "p", "goal": "g", "phases": [
+        {"id": "a", "name": "a", "description": "d", "scope": ["a.py"]}]})
+    problems = check_plan_models(plan, load_config(path))
+    assert any("gpt-4o" in p and "no price" in p for p in problems)

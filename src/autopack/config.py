@@ -146,6 +146,9 @@ class HealthBudget(Strict):
 
 
 class TierStrategy(Strict):
+    """The model that serves each complexity level for roles without an escalation chain: a phase's
+    mid-run re-plan uses its level's model, and learned rules are worded by the low one."""
+
     low: str = "glm-4.6"
     medium: str = "claude-sonnet-4-5"
     high: str = "claude-sonnet-4-5"
@@ -230,6 +233,12 @@ class Config(Strict):
                 problems.append((
                     ("routing", "fallback_chain", i),
                     f"unknown provider {provider!r}: use one of {', '.join(BUILTIN_PROVIDERS)} or an endpoint name",
+                ))
+        for prov in self.limits.provider_token_caps:
+            if prov not in BUILTIN_PROVIDERS and prov not in names:
+                problems.append((
+                    ("limits", "provider_token_caps", prov),
+                    f"unknown provider {prov!r}: use one of {', '.join(BUILTIN_PROVIDERS)} or an endpoint name",
                 ))
         for loc, model in self._model_refs():
             try:

@@ -297,7 +297,7 @@ class Executor:
         ctx = CallContext(phase_id=pid, policy=self.config.routing.policy_for(spec.category))
         try:
             revised, rationale = self.planner.replan_phase(
-                model=self.config.routing.planner_model, phase=spec,
+                model=getattr(self.config.routing.tier_strategy, spec.complexity), phase=spec,
                 failures=[{"category": f.category, "message": f.message[:800]} for f in failures[-3:]],
                 allowed_paths=self.plan.allowed_paths, reason=reason, ctx=ctx,
             )
@@ -391,7 +391,7 @@ class Executor:
 
         text = None
         try:
-            text = self.planner.word_rule(model=self.config.doctor_models.cheap, category=failure.category,
+            text = self.planner.word_rule(model=self.config.routing.tier_strategy.low, category=failure.category,
                                           message=failure.message, fix_diff=outcome.patch,
                                           ctx=CallContext(phase_id=spec.id))
             source = "model"

@@ -187,6 +187,10 @@ def plan_from_json(text: str) -> Plan:
 def check_plan_models(plan: Plan, config: Config) -> list[str]:
     """Problems that would stop a run mid-way: unroutable or unpriced models the plan can reach."""
     models: list[str] = [config.doctor_models.cheap, config.doctor_models.strong, config.routing.planner_model]
+    # a call that falls back lands on these; re-planning and rule wording use the tier strategy
+    models += [m for prov, m in config.routing.fallback_models.items() if prov in config.routing.fallback_chain]
+    ts = config.routing.tier_strategy
+    models += [ts.low, ts.medium, ts.high]
     for p in plan.all_phases():
         for chains in (config.escalation_chains.builder, config.escalation_chains.auditor):
             # escalation may move a phase to higher tiers, so every tier at or above it is reachable
