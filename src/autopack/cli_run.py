@@ -212,8 +212,10 @@ def models_list(ctx: typer.Context, config: ConfigOpt = None, as_json: JsonOpt =
 
     from .config import provider_for_model
     from .llm.providers import KEY_ENV_VARS
+    from .runner import run_environment
 
     cfg = _config(config)
+    env = run_environment(dict(os.environ))
     names = list(
         dict.fromkeys(
             list(cfg.models)
@@ -227,11 +229,11 @@ def models_list(ctx: typer.Context, config: ConfigOpt = None, as_json: JsonOpt =
         provider = provider_for_model(m, cfg)
         ep = cfg.endpoint(provider)
         if ep is not None:
-            ready = ep.api_key_env is None or bool(os.environ.get(ep.api_key_env))
+            ready = ep.api_key_env is None or bool(env.get(ep.api_key_env))
             how = ep.base_url + (f" (key ${ep.api_key_env})" if ep.api_key_env else "")
         else:
             vars_ = KEY_ENV_VARS.get(provider, ())
-            ready = any(os.environ.get(v) for v in vars_)
+            ready = any(env.get(v) for v in vars_)
             how = " or ".join(f"${v}" for v in vars_)
         price = cfg.price_for(m)
         rows.append(
@@ -323,8 +325,9 @@ def _standalone_service(cfg: Any, script: Path | None, sink: Any = None) -> Any:
     from .llm.providers import KEY_ENV_VARS, build_providers
     from .llm.scripted import ScriptedProvider
     from .llm.service import LlmService
+    from .runner import run_environment
 
-    env = dict(os.environ)
+    env = run_environment(dict(os.environ))
     secrets = [env[v] for vs in KEY_ENV_VARS.values() for v in vs if env.get(v)]
     return LlmService(
         cfg,

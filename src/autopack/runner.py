@@ -55,7 +55,9 @@ class TeeReporter:
 
 
 def prepare(req: RunRequest) -> tuple[Config, Plan, Any]:
-    """Everything that can be checked before the store is touched."""
+    """Everything that can be checked before the store is touched: run id, config, plan, models and
+    prices, the reply source (--script / --replay), the --record folder and the .env file.
+    Returns the config, the plan and the provider that answers every call (or None)."""
     if not RUN_ID.match(req.run_id):
         raise AutopackError(f"run id {req.run_id!r} is not usable: use letters, digits, '.', '_' and '-' (it names a git branch)")
     config = load_config(req.config_path)
@@ -68,33 +70,51 @@ def prepare(req: RunRequest) -> tuple[Config, Plan, Any]:
             raise AutopackError(f"{flag} {path}: no such file or directory")
     if req.script and req.replay:
         raise AutopackError("--script and --replay cannot be combined: choose one source of model replies")
-    scripted = None
+    if req.record is not None:
+        if req.record.exists() and not req.record.is_dir():
+            raise AutopackError(f"--record {req.record}: exists and is not a directory; name a folder for the recording")
+        try:
+            req.record.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise AutopackError(f"--record {req.record}: cannot create the folder ({exc.strerror})") from None
+    req.env = run_environment(req.env)  # a malformed .env is an error now, not mid-run
+    override: Any = None
     if req.script:
         from .llm.scripted import ScriptedProvider
 
-        scripted = ScriptedProvider(req.script)  # validated before anything is written
-    return config, plan, scripted
+        override = ScriptedProvider(req.script)
+    elif req.replay:
+        from .llm.record import ReplayProvider
+
+        override = ReplayProvider(req.replay)
+    return config, plan, override
 
 
-def build_service(config: Config, req: RunRequest, sink: StoreSink, spent: float, tokens: dict[str, int],
-                  scripted: Any = None) -> Any:
-    from .llm.providers import KEY_ENV_VARS, build_providers, load_dotenv_file
-    from .llm.record import Recorder, ReplayProvider
-    from .llm.scripted import ScriptedProvider
-    from .llm.service import LlmService
+def run_environment(base: dict[str, str]) -> dict[str, str]:
+    """The process environment plus ``./.env`` (real variables win; a missing .env is fine)."""
+    from .llm.providers import load_dotenv_file
 
-    env = dict(req.env)
+    env = dict(base)
     dotenv = Path(".env")
     if dotenv.is_file():
         for k, v in load_dotenv_file(dotenv).items():
             env.setdefault(k, v)
+    return env
+
+
+def build_service(config: Config, req: RunRequest, sink: StoreSink, spent: float, tokens: dict[str, int],
+                  override: Any = None) -> Any:
+    """The LLM service for a run: real providers (keys from ``req.env``), or ``override`` for every call."""
+    from .llm.providers import KEY_ENV_VARS, build_providers
+    from .llm.record import Recorder
+    from .llm.service import LlmService
     from .secrets import register_secret_env
 
+    env = req.env
     secret_vars = {v for vs in KEY_ENV_VARS.values() for v in vs} | {e.api_key_env for e in config.endpoints if e.api_key_env}
     for name in secret_vars:
         register_secret_env(name)  # withheld from checks and fixes too
     secrets = [env[v] for v in secret_vars if env.get(v)]
-    override = scripted or (ScriptedProvider(req.script) if req.script else ReplayProvider(req.replay) if req.replay else None)
     recorder = Recorder(req.record, secrets) if req.record else None
     return LlmService(
         config, build_providers(config, env), sink=sink, override=override, recorder=recorder, spent_usd=spent,
@@ -113,7 +133,7 @@ def _budget_from_store(config: Config, store: RunStore, run_id: str) -> HealthBu
 
 
 def execute(req: RunRequest, reporter: Reporter) -> RunResult:
-    config, plan, scripted = prepare(req)
+    config, plan, override = prepare(req)
     home = home_dir(req.home)
     layout = Layout(home, plan.project)
     run_dir = layout.run_dir(req.run_id)
@@ -151,7 +171,7 @@ def execute(req: RunRequest, reporter: Reporter) -> RunResult:
         budget = _budget_from_store(config, store, req.run_id)
         sink = StoreSink(store, req.run_id, budget, tee)
         totals = store.totals(req.run_id)
-        service = build_service(config, req, sink, float(totals["cost_usd"]), store.provider_tokens(req.run_id), scripted)
+        service = build_service(config, req, sink, float(totals["cost_usd"]), store.provider_tokens(req.run_id), override)
         executor = Executor(config, plan, store, layout, ws, service, budget, tee, req.run_id)
         try:
             result = executor.run()
@@ -159,6 +179,15 @@ def execute(req: RunRequest, reporter: Reporter) -> RunResult:
             store.update_run(req.run_id, "run_stopped", {}, status=RunStatus.STOPPED, stop_reason=str(exc))
             tee.event("run_finished", {"status": "STOPPED", "reason": str(exc)})
             result = RunResult(req.run_id, "STOPPED", str(exc), exc.exit_code, {})
+        except AutopackError as exc:
+            # e.g. a replay that does not match: say so in the store, then let the CLI print it (exit 2)
+            store.abandon_open_attempts(req.run_id)
+            start = _open_phase_start(store, req.run_id)
+            if start:
+                ws.restore(start)  # no half-applied edit stays in the worktree
+            store.update_run(req.run_id, "run_failed", {"error": str(exc)}, status=RunStatus.FAILED, stop_reason=str(exc))
+            tee.event("run_finished", {"status": "FAILED", "reason": str(exc)})
+            raise
         finally:
             _write_journal(store, req.run_id, run_dir)
         return result
@@ -184,3 +213,11 @@ def _warn_if_dirty(project_dir: Path, base: str, reporter: Reporter) -> None:
     if dirty:
         reporter.event("warning", {"message": f"{project_dir} has uncommitted changes; the run starts from commit "
                                               f"{base[:10]} and does not see them (commit them first if it should)"})
+
+
+def _open_phase_start(store: RunStore, run_id: str) -> str | None:
+    """The starting commit of the phase that was in progress, if any (to roll its edits back)."""
+    for p in store.phases(run_id):
+        if p["state"] not in ("QUEUED", "COMPLETE", "SKIPPED", "FAILED", "FATAL") and p["start_commit"]:
+            return str(p["start_commit"])
+    return None
