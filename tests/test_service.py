@@ -404,3 +404,20 @@ def test_a_requested_provider_without_a_key_hands_over_with_an_event() -> None:
     assert [(d["from"], d["to"], d["reason"]) for k, d, _ in sink.events if k == "llm_fallback"] == [
         ("anthropic", "glm", "no key")
     ]
+
+
+class SlowToStart(ScriptedBehaviour):
+    """A provider whose client takes 4 s to build (an SDK import) and whose call takes 12 ms."""
+
+    def warm(self, timeout: float) -> None:
+        assert self.time is not None
+        self.time.now += 4.0
+
+
+def test_latency_is_the_calls_own_not_the_sdks_start_up() -> None:
+    t = FakeTime()
+    provider = SlowToStart("anthropic", time=t, call_seconds=0.012)
+    service, sink, _ = make_service(make_config(), provider, time=t)
+    result = ask(service)
+    assert abs(result.latency_ms - 12.0) < 0.01
+    assert abs(sink.calls[0][0].latency_ms - 12.0) < 0.01

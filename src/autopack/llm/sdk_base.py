@@ -73,6 +73,11 @@ class SdkProvider(Generic[ClientT, ReplyT]):
             raise self._error(exc, request) from None
         return self._response(reply, request)
 
+    def warm(self, timeout: float) -> None:
+        """Import the SDK and build its client now, so a call's measured latency is the call's."""
+        if self.available():
+            self._client(timeout)
+
     def close(self) -> None:
         """Close the HTTP clients this provider opened."""
         for client in self._clients.values():

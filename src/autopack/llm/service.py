@@ -266,6 +266,12 @@ class LlmService:
         self, provider: Provider, name: str, model: str, request: LlmRequest, ctx: _CallContext
     ) -> _Answer | ProviderFailure:
         retries_cfg = self.config.retries
+        warm = getattr(provider, "warm", None)
+        if warm is not None:
+            try:
+                warm(request.timeout_seconds)  # SDK import and client set-up are not the call's latency
+            except Exception:  # noqa: BLE001 - a client that cannot be built fails in complete(), reported there
+                pass
         started = self._clock()
         retries = 0
         malformed_retried = False
