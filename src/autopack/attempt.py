@@ -81,7 +81,7 @@ def run_attempt(
     env.step("BUILDING", {"model": model, "attempt": number})
     context = build_context(phase, root, goal=env.plan.goal, budget_tokens=cfg.builder.context_token_budget,
                             feedback=feedback, hint=hint)
-    reply = env.builder.build(model=model, mode=mode, context_text=context.text, rules_text=rules_text, ctx=ctx)
+    reply = env.builder.build(model=model, mode=mode, context=context, rules_text=rules_text, ctx=ctx)
     used = reply.model
     rhash = _hash(reply.text) if reply.text.strip() else None
     if not reply.text.strip():

@@ -13,6 +13,7 @@ from typing import Any
 from ..config import BuilderSettings
 from ..llm.types import ProviderError
 from .base import CallContext, Completer, assistant, render, user
+from .context import BuilderContext
 
 PREFILL_PROVIDERS = {"anthropic", "scripted", "replay"}
 CONTINUE_PROMPT = "Your reply was cut off by the length limit. Continue exactly where it stopped, without repeating anything."
@@ -39,8 +40,11 @@ class Builder:
         rules = f"\nLearned rules for this project (follow them):\n{rules_text}" if rules_text.strip() else ""
         return render("builder_system.md", format_instructions=fmt, rules=rules)
 
-    def build(self, *, model: str, mode: str, context_text: str, rules_text: str, ctx: CallContext) -> BuilderReply:
-        system = self.system_prompt(mode, rules_text)
+    def build(self, *, model: str, mode: str, context: BuilderContext, rules_text: str, ctx: CallContext) -> BuilderReply:
+        # The phase and its files ride with the system text: the stable, cacheable prefix of every
+        # attempt at this phase. Only the hint and the last error change between attempts.
+        system = self.system_prompt(mode, rules_text) + "\n" + context.stable
+        context_text = context.request
         messages = [user(context_text)]
         result = self.service.complete(
             role="builder", model=model, system=system, messages=messages, max_tokens=self.settings.max_output_tokens,

@@ -57,9 +57,18 @@ def outline(text: str, path: str) -> list[str]:
 
 @dataclass
 class BuilderContext:
-    text: str
+    """``stable``: the phase and its files, identical across a phase's attempts, so it is sent with
+    the system text and cached by providers that cache prompts. ``request``: what changes per
+    attempt (the diagnosis hint, the previous attempt's error)."""
+
+    stable: str
+    request: str
     files_shown: list[str] = field(default_factory=list)
     omitted: list[str] = field(default_factory=list)
+
+    @property
+    def text(self) -> str:
+        return self.stable + "\n" + self.request
 
 
 def _file_block(rel: str, text: str) -> str:
@@ -82,16 +91,19 @@ def build_context(
     parts += ["", "Scope (the only files you may change): " + ", ".join(phase.scope)]
     if phase.checks:
         parts += ["Checks that must pass afterwards: " + "; ".join(f"`{c}`" for c in phase.checks)]
-    if hint:
-        parts += ["", f"Hint from the diagnosis of earlier failures: {hint}"]
-    if feedback:
-        parts += ["", "The previous attempt failed. Fix this:", feedback.strip()]
     head = "\n".join(parts) + "\n"
+    ask: list[str] = []
+    if hint:
+        ask += [f"Hint from the diagnosis of earlier failures: {hint}", ""]
+    if feedback:
+        ask += ["The previous attempt failed. Fix this:", feedback.strip(), ""]
+    ask.append(f"Make the change phase {phase.id} describes, as edits in the requested format.")
+    request = "\n".join(ask) + "\n"
 
     scope_files, to_create = expand_paths(root, phase.scope)
     context_files, _ = expand_paths(root, phase.context)
     context_files = [f for f in context_files if f not in scope_files]
-    remaining = budget_tokens - estimate_tokens(head)
+    remaining = budget_tokens - estimate_tokens(head) - estimate_tokens(request)
     blocks: list[str] = []
     shown: list[str] = []
     omitted: list[str] = []
@@ -127,5 +139,5 @@ def build_context(
         tail.append("Files in scope that do not exist yet (create them if the phase needs them): " + ", ".join(to_create))
     if omitted:
         tail.append("Not shown in full: " + "; ".join(omitted))
-    text = head + "\nFiles:\n" + ("\n".join(blocks) if blocks else "(none yet)\n") + ("\n" + "\n".join(tail) + "\n" if tail else "")
-    return BuilderContext(text=text, files_shown=shown, omitted=omitted)
+    stable = head + "\nFiles:\n" + ("\n".join(blocks) if blocks else "(none yet)\n") + ("\n" + "\n".join(tail) + "\n" if tail else "")
+    return BuilderContext(stable=stable, request=request, files_shown=shown, omitted=omitted)

@@ -1,0 +1,92 @@
+"""The Builder's prompt: the phase and its files form a stable, cacheable system prefix; only the
+hint and the last error change between attempts. Continuations of cut-off replies are joined."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from autopack.agents.base import CallContext
+from autopack.agents.builder import Builder
+from autopack.agents.context import build_context
+from autopack.config import BuilderSettings
+from autopack.llm.types import LlmResponse, Usage
+from autopack.plan import Phase
+
+PHASE = Phase(id="p1", name="Add f", description="Add f() to m.py", scope=["m.py"], context=["README.md"])
+
+
+@dataclass
+class Result:
+    response: LlmResponse
+    provider: str
+    model: str
+    cost_usd: float = 0.0
+
+
+class Recorder:
+    """A Completer that records each request and answers from a list (cut off when asked)."""
+
+    def __init__(self, replies: list[tuple[str, str]], provider: str = "anthropic") -> None:
+        self.replies = replies
+        self.provider = provider
+        self.calls: list[dict[str, Any]] = []
+
+    def complete(self, **kw: Any) -> Result:
+        self.calls.append(kw)
+        text, stop = self.replies.pop(0)
+        return Result(LlmResponse(text, Usage(10, 5), stop, self.provider, kw["model"]), self.provider, kw["model"])
+
+
+def _project(tmp_path: Path) -> Path:
+    (tmp_path / "m.py").write_text("def g():\n    return 1\n", encoding="utf-8")
+    (tmp_path / "README.md").write_text("# the readme\n", encoding="utf-8")
+    return tmp_path
+
+
+def test_the_phase_and_files_are_identical_across_attempts_and_the_error_is_separate(tmp_path: Path) -> None:
+    root = _project(tmp_path)
+    first = build_context(PHASE, root, goal="g", budget_tokens=5000)
+    retry = build_context(PHASE, root, goal="g", budget_tokens=5000, feedback="NameError: f", hint="define f")
+    assert first.stable == retry.stable
+    assert "def g():" in first.stable and "# the readme" in first.stable and "PHASE: p1" in first.stable
+    assert "NameError: f" in retry.request and "define f" in retry.request and "NameError" not in retry.stable
+
+
+def test_the_builder_sends_files_with_the_system_text_and_the_error_as_the_message(tmp_path: Path) -> None:
+    root = _project(tmp_path)
+    service = Recorder([("edits", "end")])
+    ctx = build_context(PHASE, root, goal="g", budget_tokens=5000, feedback="it failed: X")
+    Builder(service, BuilderSettings()).build(
+        model="claude-sonnet-4-5", mode="structured_edit", context=ctx, rules_text="- rule one", ctx=CallContext()
+    )
+    call = service.calls[0]
+    assert (
+        call["system"].startswith("ROLE: builder") and "def g():" in call["system"] and "- rule one" in call["system"]
+    )
+    assert [m.content for m in call["messages"]] == [ctx.request]
+
+
+def test_a_cut_off_reply_is_continued_from_its_prefix_and_joined(tmp_path: Path) -> None:
+    root = _project(tmp_path)
+    service = Recorder([("part one   ", "max_tokens"), (" part two", "end")])
+    ctx = build_context(PHASE, root, goal="g", budget_tokens=5000)
+    reply = Builder(service, BuilderSettings()).build(
+        model="claude-sonnet-4-5", mode="diff", context=ctx, rules_text="", ctx=CallContext()
+    )
+    assert reply.text == "part one part two" and not reply.truncated and reply.continuations == 1
+    follow = service.calls[1]["messages"]
+    assert [m.role for m in follow] == ["user", "assistant"] and follow[1].content == "part one"
+
+
+def test_a_reply_still_cut_off_after_the_allowed_continuations_is_marked_truncated(tmp_path: Path) -> None:
+    root = _project(tmp_path)
+    service = Recorder([("a", "max_tokens"), ("b", "max_tokens"), ("c", "max_tokens")], provider="openai")
+    ctx = build_context(PHASE, root, goal="g", budget_tokens=5000)
+    reply = Builder(service, BuilderSettings(max_continuations=2)).build(
+        model="gpt-5", mode="full_file", context=ctx, rules_text="", ctx=CallContext()
+    )
+    assert reply.truncated and reply.continuations == 2
+    # without prefill support, the model is asked to continue in a new user message
+    assert [m.role for m in service.calls[1]["messages"]] == ["user", "assistant", "user"]
