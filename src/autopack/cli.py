@@ -274,6 +274,15 @@ def status_cmd(
             (p["commit"] or "-")[:10],
         )
     out.print(table)
+    tried = [(p["id"], a) for p in data["phases"] for a in p["attempts"]]
+    if tried:
+        at = Table(title="attempts")
+        for col in ("phase", "#", "model", "outcome", "category", "message"):
+            at.add_column(col, overflow="fold")
+        for pid, a in tried:
+            first = next((ln.strip() for ln in (a["message"] or "").splitlines() if ln.strip()), "")
+            at.add_row(pid, str(a["number"]), a["model"], a["outcome"], a["error_category"] or "", first[:120])
+        out.print(at)
     mt = Table(title="usage by model")
     for col in ("provider", "model", "calls", "tokens in", "tokens out", "cached", "cost (USD)"):
         mt.add_column(col)

@@ -163,6 +163,9 @@ def execute(req: RunRequest, reporter: Reporter) -> RunResult:
                 tee.event("plan_changed", {"note": "the plan file changed since the run started; continuing with the stored plan "
                                                    "(start a new run id to use the new plan)"})
             plan = stored
+            if req.project_dir is not None and req.project_dir.resolve() != Path(run["project_dir"]).resolve():
+                tee.event("warning", {"message": f"--project-dir {req.project_dir} ignored: run {req.run_id} belongs to "
+                                                 f"{run['project_dir']} (start a new run id for another project)"})
             ws = Workspace.open(Path(run["project_dir"]), req.run_id, Path(run["worktree"]), base_commit=run["base_commit"])
             interrupted = store.abandon_open_attempts(req.run_id)
             store.update_run(req.run_id, "run_resumed", {"interrupted": interrupted}, status=RunStatus.RUNNING, stop_reason=None)

@@ -64,9 +64,15 @@ def load_with_lines(path: Path) -> tuple[Any, dict[Loc, int]]:
         lines: dict[Loc, int] = {}
         return _build(node, (), lines, loader), lines
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
+        # The context mark is where the broken construct starts (an unclosed `[`, a key without
+        # `:`); the problem mark is where the parser gave up, often the next line.
+        start, seen = exc.context_mark, exc.problem_mark
+        mark = start or seen
         line = mark.line + 1 if mark is not None else None
-        raise YamlProblem(f"malformed YAML: {exc.problem or exc.context}", line) from None
+        what = " ".join(x for x in (exc.context, exc.problem) if x) or "cannot be parsed"
+        if start is not None and seen is not None and seen.line != start.line:
+            what += f" (noticed at line {seen.line + 1})"
+        raise YamlProblem(f"malformed YAML: {what}", line) from None
     except yaml.YAMLError as exc:
         raise YamlProblem(f"malformed YAML: {exc}") from None
     finally:
