@@ -90,3 +90,18 @@ def test_a_reply_still_cut_off_after_the_allowed_continuations_is_marked_truncat
     assert reply.truncated and reply.continuations == 2
     # without prefill support, the model is asked to continue in a new user message
     assert [m.role for m in service.calls[1]["messages"]] == ["user", "assistant", "user"]
+
+
+def test_over_budget_a_small_file_stays_whole_and_a_big_one_shows_the_parts_the_phase_names(tmp_path: Path) -> None:
+    big = "\n\n".join(f"def f{i}(x):\n    return x + {i}" for i in range(400))
+    big += "\n\ndef total_price(items):\n    return sum(items)\n"
+    (tmp_path / "calc.py").write_text(big, encoding="utf-8")
+    (tmp_path / "test_calc.py").write_text("def test_one():\n    assert True\n", encoding="utf-8")
+    phase = Phase(id="p", name="n", description="Make total_price round to cents", scope=["calc.py", "test_calc.py"])
+    ctx = build_context(phase, tmp_path, goal="g", budget_tokens=1500)
+    assert "def test_one():" in ctx.stable  # the small file is whole
+    assert "def total_price(items):" in ctx.stable  # the named part of the big one is shown
+    assert "def f200(x):" not in ctx.stable.split("# outline")[0]  # not the whole file
+    assert any("calc.py: only lines" in note for note in ctx.omitted)
+    # the whole prompt respects the budget (roughly: 4 characters a token), outline included
+    assert len(ctx.text) // 4 <= 1500 * 1.1

@@ -118,7 +118,7 @@ def run_attempt(
     patch = env.workspace.stage_and_diff(start_commit)
     if not gate.passed:
         tail = gate.tail()
-        category = categorize_gate_output(tail).value
+        category = gate_category(gate, tail)
         failed = ",".join(sorted(
             name for c in gate.checks if not c.passed for name in ((c.pytest.failed_tests if c.pytest else []) or [c.command])
         ))
@@ -140,6 +140,25 @@ def run_attempt(
             return AttemptOutcome(False, used, ErrorCategory.malformed_output.value, outcome.error or "auditor reply invalid",
                                   reply_hash=rhash, edit_hash=ehash, patch=patch, gate=gate, auditors=auditors)
         if not outcome.verdict.accepted:
-            return AttemptOutcome(False, used, ErrorCategory.auditor_reject.value, outcome.verdict.feedback()[:MAX_FEEDBACK],
+            fatal = outcome.verdict.fatal_category(cfg.replan.fatal_error_types)
+            return AttemptOutcome(False, used, fatal or ErrorCategory.auditor_reject.value, outcome.verdict.feedback()[:MAX_FEEDBACK],
                                   reply_hash=rhash, edit_hash=ehash, patch=patch, gate=gate, auditors=auditors)
     return AttemptOutcome(True, used, patch=patch, gate=gate, reply_hash=rhash, edit_hash=ehash, auditors=auditors)
+
+
+def gate_category(gate: GateResult, tail: str) -> str:
+    """The category of a failed gate, from what the checks did before what their output says: a
+    failing test whose message mentions "timed out" or "Permission denied" is still a test failure."""
+    failed = [c for c in gate.checks if not c.passed and not c.skipped]
+    if any(c.timed_out for c in failed):
+        return ErrorCategory.timeout.value
+    if any(c.exit_code in (126, 127) for c in failed):
+        return ErrorCategory.infra.value  # the command could not be found or run
+    if gate.syntax_errors:
+        return ErrorCategory.syntax_error.value
+    if any(c.pytest is not None and (c.pytest.failed or c.pytest.errors) for c in failed):
+        from_text = categorize_gate_output(tail)
+        if from_text in (ErrorCategory.syntax_error, ErrorCategory.import_error):
+            return from_text.value
+        return ErrorCategory.ci_fail.value
+    return categorize_gate_output(tail, next((c.exit_code for c in failed), None)).value

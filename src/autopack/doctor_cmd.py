@@ -38,7 +38,8 @@ def diagnose_stored(*, run_id: str, phase_id: str | None, apply: bool, config_pa
         if not attempts:
             raise AutopackError(f"phase {phase_id!r} of run {run_id!r} has no failed attempt to diagnose")
         plan = plan_from_json(run["plan_json"])
-        ws = Workspace.open(Path(run["project_dir"]), run_id, Path(run["worktree"]), base_commit=run["base_commit"])
+        worktree = Path(run["worktree"]) if run["worktree"] else layout.run_dir(run_id) / "worktree"
+        ws = Workspace.open(Path(run["project_dir"]), run_id, worktree, base_commit=run["base_commit"] or None)
         reporter = PlainReporter(open(os.devnull, "w", encoding="utf-8"))
         budget = _budget_from_store(config, store, run_id)
         req = RunRequest(run_id=run_id, plan_path=Path(run["plan_path"] or "plan.yaml"), home=home, config_path=config_path,

@@ -166,7 +166,13 @@ def execute(req: RunRequest, reporter: Reporter) -> RunResult:
             if req.project_dir is not None and req.project_dir.resolve() != Path(run["project_dir"]).resolve():
                 tee.event("warning", {"message": f"--project-dir {req.project_dir} ignored: run {req.run_id} belongs to "
                                                  f"{run['project_dir']} (start a new run id for another project)"})
-            ws = Workspace.open(Path(run["project_dir"]), req.run_id, Path(run["worktree"]), base_commit=run["base_commit"])
+            # A kill between creating the run and recording its worktree leaves these empty: the
+            # worktree's place is fixed, and the branch remembers its base.
+            worktree = Path(run["worktree"]) if run["worktree"] else run_dir / "worktree"
+            ws = Workspace.open(Path(run["project_dir"]), req.run_id, worktree, base_commit=run["base_commit"] or None)
+            if not run["worktree"]:
+                store.update_run(req.run_id, "workspace_ready", {"worktree": str(ws.root)}, branch=ws.branch,
+                                 base_commit=ws.base_commit, worktree=str(ws.root))
             interrupted = store.abandon_open_attempts(req.run_id)
             store.update_run(req.run_id, "run_resumed", {"interrupted": interrupted}, status=RunStatus.RUNNING, stop_reason=None)
             tee.event("run_resumed", {"run_id": req.run_id, "interrupted": interrupted})

@@ -21,6 +21,9 @@ class AuditIssue(BaseModel):
     severity: Literal["minor", "major", "critical"]
     message: str
     path: str | None = None
+    # Set when the approach itself is wrong (e.g. wrong_tech_stack, schema_mismatch,
+    # api_contract_wrong): the config's replan.fatal_error_types then re-plan the phase at once.
+    category: str | None = None
 
 
 class Verdict(BaseModel):
@@ -32,6 +35,10 @@ class Verdict(BaseModel):
     @property
     def accepted(self) -> bool:
         return self.approved and not any(i.severity == "critical" for i in self.issues)
+
+    def fatal_category(self, fatal_types: list[str]) -> str | None:
+        """The first issue category that calls for an immediate re-plan, if any."""
+        return next((i.category for i in self.issues if i.category in fatal_types), None)
 
     def feedback(self) -> str:
         lines = [f"Auditor rejected the change: {self.summary}".rstrip()]

@@ -8,6 +8,7 @@ top-level definitions, with a note of which lines were left out, so the model kn
 from __future__ import annotations
 
 import ast
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -104,36 +105,42 @@ def build_context(
     context_files, _ = expand_paths(root, phase.context)
     context_files = [f for f in context_files if f not in scope_files]
     remaining = budget_tokens - estimate_tokens(head) - estimate_tokens(request)
+    texts: dict[str, str] = {}
+    omitted: list[str] = []
+    for rel in scope_files + context_files:
+        try:
+            texts[rel] = (root / rel).read_text(encoding="utf-8")
+        except (UnicodeDecodeError, OSError):
+            omitted.append(f"{rel} (not readable as UTF-8 text)")
+    # Whole files first, smallest first, so one big file cannot crowd out the small ones.
+    whole: set[str] = set()
+    for rel in sorted(texts, key=lambda r: (r not in scope_files, len(texts[r]))):
+        cost = estimate_tokens(texts[rel])
+        if cost <= remaining:
+            whole.add(rel)
+            remaining -= cost
+    # Then the relevant parts of the rest: lines naming what the phase talks about, and an outline.
+    words = _keywords(" ".join([phase.description, *phase.steps, feedback or "", hint or ""]))
+    partial: dict[str, str] = {}
+    for rel in sorted((r for r in texts if r not in whole), key=lambda r: r not in scope_files):
+        body, note = _relevant_parts(rel, texts[rel], words, remaining)
+        if body is None:
+            omitted.append(f"{rel} ({len(texts[rel].splitlines())} lines, left out: over the context budget)")
+            continue
+        partial[rel] = body
+        omitted.append(note)
+        remaining -= estimate_tokens(body)
     blocks: list[str] = []
     shown: list[str] = []
-    omitted: list[str] = []
     for group, label in ((scope_files, "in scope"), (context_files, "read-only context")):
         for rel in group:
-            try:
-                text = (root / rel).read_text(encoding="utf-8")
-            except (UnicodeDecodeError, OSError):
-                omitted.append(f"{rel} (not readable as UTF-8 text)")
+            if rel in whole:
+                blocks.append(f"({label})\n" + _file_block(rel, texts[rel]))
+            elif rel in partial:
+                blocks.append(f"({label}, partial)\n" + _file_block(rel, partial[rel]))
+            else:
                 continue
-            cost = estimate_tokens(text)
-            if cost <= remaining:
-                blocks.append(f"({label})\n" + _file_block(rel, text))
-                shown.append(rel)
-                remaining -= cost
-                continue
-            lines = text.splitlines()
-            keep = max(0, min(len(lines), (remaining * 4) // max(1, len(text) // max(1, len(lines))) - 10))
-            if keep < 20:
-                omitted.append(f"{rel} ({len(lines)} lines, left out: over the context budget)")
-                continue
-            note = f"[lines {keep + 1}-{len(lines)} of {rel} left out to fit the context budget]"
-            ol = outline(text, rel)
-            body = "\n".join(lines[:keep]) + f"\n# {note}\n"
-            if ol:
-                body += "# outline of the whole file:\n" + "\n".join(f"# {o}" for o in ol) + "\n"
-            blocks.append(f"({label}, partial)\n" + _file_block(rel, body))
             shown.append(rel)
-            omitted.append(note)
-            remaining -= estimate_tokens(body)
     tail = []
     if to_create:
         tail.append("Files in scope that do not exist yet (create them if the phase needs them): " + ", ".join(to_create))
@@ -141,3 +148,49 @@ def build_context(
         tail.append("Not shown in full: " + "; ".join(omitted))
     stable = head + "\nFiles:\n" + ("\n".join(blocks) if blocks else "(none yet)\n") + ("\n" + "\n".join(tail) + "\n" if tail else "")
     return BuilderContext(stable=stable, request=request, files_shown=shown, omitted=omitted)
+
+
+_COMMON = {"that", "this", "with", "from", "into", "function", "file", "files", "should", "must", "when", "return",
+           "returns", "test", "tests", "phase", "each", "every", "have", "make", "change", "add", "the"}
+
+
+def _keywords(text: str) -> set[str]:
+    return {w for w in re.findall(r"[A-Za-z_][A-Za-z0-9_]{3,}", text) if w.lower() not in _COMMON}
+
+
+def _relevant_parts(rel: str, text: str, words: set[str], budget_tokens: int) -> tuple[str | None, str]:
+    """Windows around the lines that name ``words`` (else the head), and the file's outline, in
+    ``budget_tokens``; None when not even a useful part fits."""
+    lines = text.splitlines()
+    ol = outline(text, rel)
+    ol_text = ("# outline of the whole file:\n" + "\n".join(f"# {o}" for o in ol) + "\n") if ol else ""
+    room = budget_tokens - estimate_tokens(ol_text) - 40
+    if room < 100:  # the outline alone does not leave room for code: try without it
+        ol_text, room = "", budget_tokens - 40
+    if room < 100:
+        return None, ""
+    hits = [i for i, line in enumerate(lines) if any(w in line for w in words)]
+    spans: list[tuple[int, int]] = []
+    for i in hits or [0]:
+        lo, hi = max(0, i - 8), min(len(lines), i + 9 if hits else 60)
+        if spans and lo <= spans[-1][1]:
+            spans[-1] = (spans[-1][0], max(spans[-1][1], hi))
+        else:
+            spans.append((lo, hi))
+    out: list[str] = []
+    used = 0
+    kept: list[tuple[int, int]] = []
+    for lo, hi in spans:
+        chunk = lines[lo:hi]
+        cost = estimate_tokens("\n".join(chunk)) + 5
+        if used + cost > room:
+            break
+        out.append(f"# ... lines {lo + 1}-{hi}:")
+        out.extend(chunk)
+        kept.append((lo + 1, hi))
+        used += cost
+    if not kept:
+        return None, ""
+    shown = ", ".join(f"{a}-{b}" for a, b in kept)
+    note = f"[{rel}: only lines {shown} of {len(lines)} shown, to fit the context budget]"
+    return "\n".join(out) + f"\n# {note}\n" + ol_text, note
