@@ -35,7 +35,10 @@ from .recovery.execute_fix import run_fix
 from .store import CallRecord, PhaseState, RunStatus, RunStore
 from .workspace import Workspace
 
-PATCH_CATEGORIES = {"patch_apply_error", "scope_violation", "syntax_error", "destructive_output", "truncation"}
+RESET_NOTE = (
+    "\n\nNote: the workspace has since been reset to the phase's starting state, so edits reported "
+    "earlier as applied are gone: send every edit again."
+)
 
 
 class PhaseFatal(AutopackError):
@@ -92,6 +95,7 @@ class Executor:
         self.planner = Planner(service)
         self.env = AttemptEnv(config, plan, workspace, self.builder, self.auditor, self.run_dir, self._step)
         self._phase_id: str | None = None
+        self._rolled_back: str | None = None  # the Doctor's rationale, once it rolled the run back
 
     # reporting --------------------------------------------------------------------------------
     def _emit(self, kind: str, data: dict[str, Any], phase_id: str | None = None) -> None:
@@ -125,6 +129,9 @@ class Executor:
             self.reporter.event("phase_started", {"phase": pid, "name": spec.name, "index": i, "total": total})
             result = self.run_phase(pid, row)
             if result in (PhaseState.FAILED, PhaseState.FATAL):
+                if self._rolled_back:
+                    return self._finish(RunStatus.FAILED, f"the Doctor rolled the run back to its start during phase {pid}: "
+                                        f"{self._rolled_back}; every phase is queued again (run the same command to start over)", 1)
                 return self._finish(RunStatus.FAILED, f"phase {pid} {result.value.lower()}; fix the cause and run the same command to resume", 1)
         states = [p["state"] for p in self.store.phases(self.run_id)]
         if all(s == PhaseState.COMPLETE.value for s in states):
@@ -166,6 +173,9 @@ class Executor:
         failures = [self._failure_record(a) for a in history if a["outcome"] == "failed" and a["started_at"] >= revision_start]
         last = history[-1] if history else None
         feedback = last["message"] if last and last["outcome"] == "failed" else None
+        if feedback and row["start_commit"] and last and last["error_category"] == "patch_apply_error":
+            feedback += RESET_NOTE  # the restore above undid any edits that feedback calls applied
+        kept_edits = False
         mode_override: str | None = None
         since_doctor = len(failures)
         attempts_done = sum(1 for a in history if a["started_at"] >= window_start)
@@ -217,9 +227,13 @@ class Executor:
             self.reporter.event("attempt_finished", {"phase": pid, "attempt": number, "outcome": "failed", "model": outcome.model,
                                                      "error_category": outcome.category, "message": first_line})
             self.budget.record_failure(outcome.category or "unknown")
-            if not outcome.keep_workspace:
+            restored_kept = False
+            if outcome.keep_workspace:
+                kept_edits = True
+            else:
+                restored_kept, kept_edits = kept_edits, False
                 self.ws.restore(start)
-            feedback = outcome.message
+            feedback = outcome.message + (RESET_NOTE if restored_kept else "")
             if outcome.compact_next and (mode_override or spec.builder_mode) == "full_file":
                 mode_override = "structured_edit"
                 self._emit("mode_switch", {"phase": pid, "to": "structured_edit", "reason": "reply cut off in full_file mode"}, pid)
@@ -229,7 +243,8 @@ class Executor:
             since_doctor += 1
             escalated = ladder.record_failure(outcome.category or "unknown")
             if escalated:
-                self._emit("escalation", {"phase": pid, "from": rung.model, "to": ladder.current.model, "reason": escalated,
+                self._emit("escalation", {"phase": pid, "from": f"{rung.model} ({rung.complexity})",
+                                          "to": f"{ladder.current.model} ({ladder.current.complexity})", "reason": escalated,
                                           "complexity": ladder.current.complexity}, pid)
 
             flaw = detect_approach_flaw(failures, cfg.replan)
@@ -237,7 +252,7 @@ class Executor:
                 self._emit("approach_flaw", {"phase": pid, "reason": flaw.reason, "kind": flaw.kind}, pid)
                 if phase_row["replans"] < cfg.replan.max_replans_per_phase:
                     if self._replan(pid, spec, failures, f"{flaw.kind}: {flaw.reason}", decided_by="approach-flaw detector"):
-                        failures, feedback, since_doctor = [], None, 0
+                        failures, feedback, since_doctor, kept_edits = [], None, 0, False
                         self.ws.restore(start)
                         continue
             near = self.budget.near_limit(cfg.doctor_models.health_budget_near_limit_ratio)
@@ -249,7 +264,7 @@ class Executor:
                     if final is not None:
                         return final
                     if replanned:
-                        failures, feedback = [], None
+                        failures, feedback, kept_edits = [], None, False
 
     def apply_action(self, pid: str, spec: Phase, start: str, action: str, data: dict[str, Any],
                      failures: list[FailureRecord]) -> tuple[PhaseState | None, bool]:
@@ -363,6 +378,7 @@ class Executor:
                                  {"decided_by": "doctor", "reason": "run rolled back to its start"},
                                  state=PhaseState.QUEUED, start_commit=None, commit_sha=None)
         self._emit("run_rolled_back", {"to": run["base_commit"], "rationale": data.get("rationale")})
+        self._rolled_back = str(data.get("rationale") or "no rationale given")
 
     # memory -----------------------------------------------------------------------------------
     def _rules_text(self, spec: Phase) -> str:

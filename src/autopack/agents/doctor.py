@@ -76,6 +76,9 @@ class Doctor:
         risky = [str(a["error_category"]) for a in request.attempts if a.get("error_category")]
         if any(is_high_risk(c, dm.high_risk_categories) for c in risky):
             return dm.strong, "high-risk error category"
+        phase_category = str(request.phase.get("category", ""))
+        if phase_category and is_high_risk(phase_category, dm.high_risk_categories):
+            return dm.strong, f"high-risk phase category {phase_category!r}"
         if request.budget_near_limit:
             return dm.strong, "health budget near its limit"
         return dm.cheap, "routine failure"

@@ -52,13 +52,14 @@ class HealthBudget:
         self.total_failures = total_failures
 
     def record_failure(self, category: str) -> None:
-        """Count one failed attempt of ``category`` (total, plus patch or http_500 when it is one)."""
+        """Count one failed attempt of ``category`` (total, plus patch failures when it is one).
+
+        An attempt that failed with http_500 is not counted again as a server error: each 5xx reply
+        was already counted by ``record_http_500`` when the LLM service saw it."""
         value = str(category)  # an ErrorCategory is a str of its value
         self.total_failures += 1
         if value in PATCH_FAILURE_CATEGORIES:
             self.patch_failures += 1
-        if value == ErrorCategory.http_500.value:
-            self.http_500 += 1
 
     def record_http_500(self) -> None:
         """Count one server error from a provider (not a phase failure by itself)."""
