@@ -269,3 +269,14 @@ def test_a_rule_typed_in_by_hand_without_an_id_gets_one(tmp_path: Path) -> None:
     path = write(tmp_path, "rules:\n  - text: Keep it short.\n    category: style\n")
     book = RuleBook.load(path)
     assert [r.id for r in book.rules] == ["r-0001"]
+
+
+def test_saved_rules_have_no_yaml_anchors_so_each_date_stays_editable(tmp_path: Path) -> None:
+    from autopack.memory.rules import Rule, RuleBook
+
+    book = RuleBook.load(tmp_path / "rules.yaml")
+    book.add_rule(Rule.new(text="Always export new functions in __all__.", category="import_error", run_id="r1"))
+    book.save()
+    text = (tmp_path / "rules.yaml").read_text(encoding="utf-8")
+    assert "&id" not in text and "*id" not in text
+    assert "first_seen:" in text and "last_seen:" in text

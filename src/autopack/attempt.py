@@ -103,7 +103,8 @@ def run_attempt(
     ehash = _hash("\n".join(repr(e) for e in parsed.edits))
 
     env.step("APPLYING", {"edits": len(parsed.edits)})
-    report = apply_edits(parsed.edits, root, phase.scope, allow_mass_deletion=phase.allow_mass_deletion)
+    report = apply_edits(parsed.edits, root, phase.scope, allow_mass_deletion=phase.allow_mass_deletion,
+                         removed_ok=phase.may_remove)
     if not report.ok:
         partial = bool(report.files_changed)
         return AttemptOutcome(False, used, report.category or ErrorCategory.patch_apply_error.value,

@@ -47,6 +47,9 @@ class Phase(BaseModel):
     builder_mode: BuilderMode = "structured_edit"
     depends_on: list[str] = Field(default_factory=list)
     allow_mass_deletion: bool = Field(False, description="let whole-file replies shrink files a lot")
+    may_remove: list[str] = Field(
+        default_factory=list, description="top-level definitions this phase may delete (the dropped-definition guard allows them)"
+    )
     steps: list[str] = Field(default_factory=list, description="optional ordered steps for the Builder")
     tier: str | None = Field(None, description="filled from the enclosing tier, if any")
 

@@ -136,17 +136,21 @@ class LiveReporter:
         from rich.live import Live
         from rich.text import Text
 
-        self._text = Text
+        view = self.view = RunView()
+
+        class _Line:
+            # Rendered on every refresh, so the elapsed time moves during a long check too.
+            def __rich__(self) -> Text:
+                return Text(view.line(), style="bold cyan")
+
         self.console = Console(highlight=False)
-        self.view = RunView()
-        self.live = Live(Text(self.view.line()), console=self.console, refresh_per_second=4, transient=True)
+        self.live = Live(_Line(), console=self.console, refresh_per_second=4, transient=True)
         self.live.start()
 
     def event(self, kind: str, data: dict[str, Any]) -> None:
         self.view.update(kind, data)
         if kind not in PlainReporter.QUIET and kind != "step":
             self.console.print(describe(kind, data), markup=False)
-        self.live.update(self._text(self.view.line(), style="bold cyan"))
 
     def close(self) -> None:
         self.live.stop()

@@ -137,6 +137,9 @@ def execute(req: RunRequest, reporter: Reporter) -> RunResult:
     home = home_dir(req.home)
     layout = Layout(home, plan.project)
     run_dir = layout.run_dir(req.run_id)
+    from .memory.rules import RuleBook
+
+    RuleBook.load(layout.rules_path)  # a hand-broken rules.yaml is an error before anything is written
     archive_old_logs(layout.logs_dir)
     layout.logs_dir.mkdir(parents=True, exist_ok=True)
     with RunLock(run_dir / "executor.lock", req.run_id), RunStore(layout.db_path) as store, \
@@ -154,6 +157,7 @@ def execute(req: RunRequest, reporter: Reporter) -> RunResult:
                              base_commit=ws.base_commit, worktree=str(ws.root))
             tee.event("run_started", {"run_id": req.run_id, "phases": len(phases), "branch": ws.branch})
             _warn_if_dirty(project_dir, ws.base_commit, tee)
+            _exclude_runtime_dirs(project_dir, home)
         else:
             if run["status"] == RunStatus.COMPLETE.value:
                 tee.event("run_finished", {"status": "COMPLETE", "reason": "already complete; nothing to do"})
@@ -230,3 +234,24 @@ def _open_phase_start(store: RunStore, run_id: str) -> str | None:
         if p["state"] not in ("QUEUED", "COMPLETE", "SKIPPED", "FAILED", "FATAL") and p["start_commit"]:
             return str(p["start_commit"])
     return None
+
+
+def _exclude_runtime_dirs(project_dir: Path, home: Path) -> None:
+    """When autopack's home is inside the project, keep its folders out of the user's `git status`
+    (in .git/info/exclude, which is local and never committed)."""
+    try:
+        rel = home.resolve().relative_to(project_dir.resolve())
+    except ValueError:
+        return
+    info = project_dir / ".git" / "info"
+    if not info.parent.is_dir():
+        return
+    prefix = "" if str(rel) == "." else rel.as_posix() + "/"
+    wanted = [f"/{prefix}.autonomous_runs/", f"/{prefix}logs/"]
+    exclude = info / "exclude"
+    have = exclude.read_text(encoding="utf-8").splitlines() if exclude.is_file() else []
+    missing = [w for w in wanted if w not in have]
+    if missing:
+        info.mkdir(parents=True, exist_ok=True)
+        with open(exclude, "a", encoding="utf-8") as fh:
+            fh.write("".join(f"{w}\n" for w in ["# autopack runtime data", *missing]))

@@ -102,3 +102,19 @@ def test_a_replay_that_does_not_match_fails_the_run_with_its_reason(tmp_path: Pa
     data = json.loads(status.stdout)
     assert data["status"] == "FAILED" and data["stop_reason"]
     assert all(a["outcome"] != "running" for p in data["phases"] for a in p["attempts"])
+
+
+def test_a_home_inside_the_project_stays_out_of_the_users_git_status(tmp_path: Path) -> None:
+    proj, plan = _setup(tmp_path)
+    script = {"mode": "match", "responses": [
+        {"match": "ROLE: builder", "text": REPLY},
+        {"match": "ROLE: auditor", "repeat": True, "text": '{"approved": true, "issues": [], "summary": "ok"}'}]}
+    (tmp_path / "script.yaml").write_text(yaml.safe_dump(script), encoding="utf-8")
+    res = subprocess.run(
+        [sys.executable, "-m", "autopack.cli", "run", "--run-id", "h1", "--plan", str(plan),
+         "--script", str(tmp_path / "script.yaml")],
+        capture_output=True, text=True, env=dict(os.environ), timeout=120, cwd=proj,  # home = the project itself
+    )
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert (proj / ".autonomous_runs").is_dir()
+    assert git.Repo(proj).git.status("--porcelain") == ""

@@ -222,7 +222,9 @@ class RuleBook:
             "rules": [r.model_dump(mode="python") for r in self.rules],
             "hints": [h.model_dump(mode="python") for h in self.hints],
         }
-        text = _HEADER + yaml.safe_dump(body, sort_keys=False, allow_unicode=True, width=4096, default_flow_style=None)
+        text = _HEADER + yaml.dump(
+            body, Dumper=_PlainDumper, sort_keys=False, allow_unicode=True, width=4096, default_flow_style=None
+        )
         atomic_write_text(self.path, text)
         return self.path
 
@@ -394,3 +396,10 @@ def render_rules_for_prompt(rules: Sequence[Rule], hints: Sequence[Hint] = ()) -
     lines = [f"- {r.text} [{r.id}, seen {r.count}x]" for r in rules]
     lines += [f"- {h.text} [hint from this run]" for h in hints]
     return "\n".join(lines)
+
+
+class _PlainDumper(yaml.SafeDumper):
+    """No anchors or aliases: equal dates must stay two separate, hand-editable values."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
