@@ -6,6 +6,8 @@ import os
 import stat
 from pathlib import Path
 
+import pytest
+
 from autopack.edits import apply_edits, parse_reply
 
 MODULE = """\
@@ -318,10 +320,106 @@ def test_non_ascii_content_and_file_name(tmp_path):
     assert read(f) == "NOM = 'Åsa 😀'\nVILLE = 'Zürich'\n"
 
 
+def sr(path: str, search: str, replace: str) -> str:
+    return f"{path}\n<<<<<<< SEARCH\n{search}\n=======\n{replace}\n>>>>>>> REPLACE\n"
+
+
 def test_partial_line_search_matches_exact_text_once(tmp_path):
     f = setup(tmp_path, "cfg.py", "TIMEOUT = 30  # seconds\nRETRIES = 3\n")
     report = run(tmp_path, "cfg.py\n<<<<<<< SEARCH\nTIMEOUT = 30\n=======\nTIMEOUT = 60\n>>>>>>> REPLACE\n")
     assert report.ok and read(f) == "TIMEOUT = 60  # seconds\nRETRIES = 3\n"
+    assert report.results[0].fuzz == ["matched part of a line exactly"]
+
+
+CALC_TEST = "from calc import add, subtract\n\n\ndef test_subtract():\n    assert subtract(3, 1) == 2\n"
+
+
+def test_search_ending_inside_a_name_in_an_import_is_refused_not_spliced(tmp_path):
+    # The reviewer's repro: applied as text this gave "from calc import add, multiply, subtracttract".
+    f = setup(tmp_path, "tests/test_calc.py", CALC_TEST)
+    reply = sr("tests/test_calc.py", "from calc import add, sub", "from calc import add, multiply, subtract")
+    report = run(tmp_path, reply)
+    result = report.results[0]
+    assert result.status == "refused" and result.category == "patch_apply_error"
+    assert read(f) == CALC_TEST and report.files_changed == []
+    assert "not found as whole lines" in result.reason and "inside the word 'subtract'" in result.reason
+    assert "    1 | from calc import add, subtract" in report.feedback()
+
+
+def test_search_ending_inside_a_function_name_is_refused_not_spliced(tmp_path):
+    # The reviewer's second repro: applied as text this gave "def total_costrice(items):".
+    text = "def total_price(items):\n    return sum(i.price for i in items)\n"
+    f = setup(tmp_path, "cart.py", text)
+    report = run(tmp_path, sr("cart.py", "def total_p", "def total_cost"))
+    result = report.results[0]
+    assert result.status == "refused" and read(f) == text
+    assert "inside the word 'total_price'" in result.reason
+    assert "    1 | def total_price(items):" in report.feedback()
+
+
+@pytest.mark.parametrize(
+    ("line", "search", "cut"),
+    [
+        ("    assert subtract(3, 1) == 2", "tract(3, 1) == 2", "starts inside the word 'subtract'"),
+        ("RATE = 1.5", "RATE = 1", "ends inside the number '1.5'"),
+        ("SIZE = 0x1F", "SIZE = 0x1", "ends inside the number '0x1F'"),
+        ("NOM = café", "NOM = caf", "ends inside the word 'café'"),
+        ("total = price_with_tax(x)", "price_with", "ends inside the word 'price_with_tax'"),
+    ],
+)
+def test_search_fragment_that_cuts_a_word_or_number_is_refused(tmp_path, line, search, cut):
+    text = f"{line}\nOTHER = 1\n"
+    f = setup(tmp_path, "m.py", text)
+    report = run(tmp_path, sr("m.py", search, "CHANGED"))
+    assert report.results[0].status == "refused" and cut in report.results[0].reason
+    assert read(f) == text
+
+
+def test_search_fragment_between_words_is_applied(tmp_path):
+    f = setup(tmp_path, "m.py", "x = connect(host, retries=1)\ny = other(host)\n")
+    report = run(tmp_path, sr("m.py", "retries=1", "retries=5"))
+    assert report.ok and report.results[0].location == "line 1"
+    assert read(f) == "x = connect(host, retries=5)\ny = other(host)\n"
+
+
+def test_search_fragment_spanning_lines_keeps_the_start_of_its_first_line(tmp_path):
+    f = setup(tmp_path, "m.py", "def f():\n    a = 1\n    b = 2\n")
+    report = run(tmp_path, sr("m.py", "a = 1\n    b = 2", "a = 10\n    b = 20"))
+    assert report.ok and read(f) == "def f():\n    a = 10\n    b = 20\n"
+
+
+def test_search_fragment_at_two_places_is_refused_as_ambiguous(tmp_path):
+    text = "x = connect(a, retries=1)\ny = connect(b, retries=1)\n"
+    f = setup(tmp_path, "m.py", text)
+    report = run(tmp_path, sr("m.py", "retries=1", "retries=5"))
+    reason = report.results[0].reason
+    assert report.results[0].status == "refused" and "occurs 2 times (lines 1, 2)" in reason
+    assert read(f) == text
+
+
+def test_search_fragment_used_only_where_it_is_a_whole_word(tmp_path):
+    f = setup(tmp_path, "m.py", 'total = add(1, 2)\naddress = "x"\n')
+    report = run(tmp_path, sr("m.py", "add", "plus"))
+    assert report.ok and read(f) == 'total = plus(1, 2)\naddress = "x"\n'
+    assert "the same text inside longer words (line 2) was left alone" in report.results[0].fuzz
+
+
+def test_search_fragment_whose_replace_repeats_the_rest_of_the_line_is_refused(tmp_path):
+    # The model took "TIMEOUT = 30" for the whole line; splicing would write the comment twice.
+    text = "TIMEOUT = 30  # seconds\nRETRIES = 3\n"
+    f = setup(tmp_path, "cfg.py", text)
+    report = run(tmp_path, sr("cfg.py", "TIMEOUT = 30", "TIMEOUT = 60  # seconds"))
+    result = report.results[0]
+    assert result.status == "refused" and "ends with '# seconds'" in result.reason
+    assert "    1 | TIMEOUT = 30  # seconds" in result.closest and read(f) == text
+
+
+def test_search_fragment_whose_replace_repeats_the_start_of_the_line_is_refused(tmp_path):
+    text = "def run():\n    result = compute(a)\n    return result\n"
+    f = setup(tmp_path, "m.py", text)
+    report = run(tmp_path, sr("m.py", "compute(a)", "result = compute(a, b)"))
+    assert report.results[0].status == "refused" and "starts with 'result ='" in report.results[0].reason
+    assert read(f) == text
 
 
 def test_empty_search_creates_a_new_file_with_parent_dirs(tmp_path):
@@ -443,3 +541,22 @@ def test_hunk_whose_only_context_is_an_ellipsis_is_refused_even_if_the_file_has_
     report = run(tmp_path, reply)
     assert not report.ok and "no lines that identify a place" in report.results[0].reason
     assert read(f) == text
+
+
+def test_size_guard_refusals_state_their_thresholds(tmp_path):
+    big = "".join(f"V{i} = {i}\n" for i in range(20))
+    f = setup(tmp_path, "m.py", big)
+    shrunk = run(tmp_path, "m.py\n```python\nV0 = 0\n```\n", mode="full_file").results[0]
+    assert shrunk.guards == ["shrink"] and "10+ lines may drop at most 60%" in shrunk.reason
+    grown = run(tmp_path, "m.py\n```python\n" + big * 4 + "```\n", mode="full_file").results[0]
+    assert grown.guards == ["growth"] and "more than 3x, the limit for files of 20+ lines" in grown.reason
+    assert read(f) == big
+
+
+def test_files_under_the_size_thresholds_may_grow_and_shrink_freely(tmp_path):
+    stub = "".join(f"V{i} = {i}\n" for i in range(9))
+    f = setup(tmp_path, "m.py", stub)
+    module = "".join(f"W{i} = {i}\n" for i in range(100))
+    assert run(tmp_path, "m.py\n```python\n" + module + "```\n", mode="full_file").ok
+    f.write_text(stub, encoding="utf-8")
+    assert run(tmp_path, "m.py\n```python\nV0 = 0\n```\n", mode="full_file").ok and read(f) == "V0 = 0\n"

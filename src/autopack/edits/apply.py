@@ -4,6 +4,12 @@ Owns the order of checks for one reply: every path first (one bad path refuses t
 then each edit in order against the file as the earlier edits left it (exact, then tolerant
 matching from ``match``), destructive-output guards, a Python syntax check of each changed file,
 and finally atomic UTF-8 writes that keep each file's newline style, BOM and final newline.
+
+A SEARCH that is not whole lines is used as exact text only where it starts and ends between
+words or numbers, at one place, and its REPLACE does not repeat the rest of the line; otherwise it
+is refused with the real line shown. Whole-file replacements pass the size guards of ``guards``:
+a file of 10+ lines may not lose more than 60 % of its lines (unless ``allow_mass_deletion``), and
+a file of 20+ lines may not grow past 3x; smaller files are exempt from both.
 """
 
 from __future__ import annotations
@@ -15,7 +21,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .guards import GuardHit, elision_hits, full_file_hits, is_placeholder_line, syntax_error
-from .match import Ambiguous, FileIndex, Found, already_present, closest, place, place_tolerant
+from .match import (
+    Ambiguous,
+    FileIndex,
+    Found,
+    PartRefused,
+    already_present,
+    closest,
+    place,
+    place_fragment,
+    place_tolerant,
+)
 from .parse import Edit, Hunk
 from .paths import PathRefused, normalize_rel, resolve_in_workspace
 from .report import ApplyReport, Category, EditResult, HunkResult
@@ -113,6 +129,12 @@ def _ambiguous_reason(amb: Ambiguous, what: str) -> str:
         return (
             f"{what} matches line {amb.exact_at + 1} exactly but also, with other indentation, line {elsewhere}; "
             "send it with its exact indentation and a few surrounding lines so only one place fits"
+        )
+    if amb.level == "part":
+        where = ", ".join(str(s + 1) for s in amb.starts[:6])
+        return (
+            f"{what} is part of a line and occurs {len(amb.starts)} times (lines {where}); "
+            "SEARCH whole lines copied from the file, enough of them that only one place fits"
         )
     if len(amb.starts) == 1:
         return (
@@ -260,7 +282,13 @@ def _apply_search_replace(edit: Edit, f: _File, res: EditResult) -> list[str] | 
         return None
     idx = FileIndex(f.lines)
     seq = [("-", s) for s in search] + [("+", r) for r in replace]
-    placed = place(idx, seq)
+    placed: Found | Ambiguous | PartRefused | None = place(idx, seq)
+    if placed is None:
+        if any(r.strip() for r in replace) and already_present(idx, [("+", r) for r in replace]):
+            res.status = hr.status = "already_applied"
+            res.reason = "the SEARCH text is gone and the REPLACE text is already in the file"
+            return None
+        placed = place_fragment(idx, search, replace)
     if isinstance(placed, Found):
         new = f.lines[: placed.start] + placed.new_lines + f.lines[placed.end :]
         res.location = hr.location = _where(placed.start, placed.end)
@@ -273,17 +301,14 @@ def _apply_search_replace(edit: Edit, f: _File, res: EditResult) -> list[str] | 
     if isinstance(placed, Ambiguous):
         _refuse(res, _ambiguous_reason(placed, "the SEARCH text"))
         return None
-    text, old, repl = "\n".join(f.lines), "\n".join(search), "\n".join(replace)
-    if replace and any(r.strip() for r in replace) and already_present(idx, [("+", r) for r in replace]):
-        res.status = hr.status = "already_applied"
-        res.reason = "the SEARCH text is gone and the REPLACE text is already in the file"
-        return None
-    if text.count(old) == 1:  # a SEARCH that is part of a line: exact text, exactly once
-        at = text[: text.index(old)].count("\n")
-        res.location = hr.location = _where(at, at + old.count("\n") + 1)
-        res.fuzz = hr.fuzz = ["matched part of a line exactly"]
-        return text.replace(old, repl).split("\n")
-    reason, res.closest = _miss_reason(idx, seq, "the SEARCH text")
+    if isinstance(placed, PartRefused):
+        # Show the line the text was found in, whichever stretch ``closest`` would have picked: it is
+        # the line the model was aiming at, and seeing it whole is the fix.
+        reason = f"the SEARCH text was not found as whole lines in the file; {placed.problem}"
+        shown = range(placed.start, min(placed.end, placed.start + 30))
+        res.closest = "\n".join(f"{n + 1:>5} | {f.lines[n]}" for n in shown)
+    else:
+        reason, res.closest = _miss_reason(idx, seq, "the SEARCH text")
     _refuse(res, reason)
     return None
 

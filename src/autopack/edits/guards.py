@@ -3,6 +3,16 @@
 Owns the checks run before a whole-file replacement is written (shrink, growth, dropped top-level
 definitions) and the elision check run on every edit ("... rest of the code", a bare ``...`` where
 the file had real code). Each guard has a name the Builder sees in the feedback.
+
+Size thresholds (whole-file replacements only; diffs and SEARCH/REPLACE edits are not size-checked):
+
+- shrink: a file of at least 10 lines (``SHRINK_MIN_LINES``) may not lose more than 60 % of its
+  lines (``SHRINK_LIMIT``); ``allow_mass_deletion`` lifts it. Smaller files are rewritten freely.
+- growth: a file of at least 20 lines (``GROWTH_MIN_LINES``) may not grow to more than 3x its
+  lines (``GROWTH_LIMIT``), even with ``allow_mass_deletion``. Smaller files are stubs that
+  legitimately grow into modules.
+
+Dropped definitions and elision are checked at every size.
 """
 
 from __future__ import annotations
@@ -208,16 +218,17 @@ def full_file_hits(
         hits.append(
             GuardHit(
                 "shrink",
-                f"the file would go from {old_n} to {new_n} lines (-{100 - 100 * new_n // old_n}%); send the whole "
-                "file, or change it with a diff or SEARCH/REPLACE edit",
+                f"the file would go from {old_n} to {new_n} lines (-{100 - 100 * new_n // old_n}%; a whole-file "
+                f"rewrite of a file of {SHRINK_MIN_LINES}+ lines may drop at most {SHRINK_LIMIT:.0%} of them); "
+                "send the whole file, or change it with a diff or SEARCH/REPLACE edit",
             )
         )
     if old_n >= GROWTH_MIN_LINES and new_n > old_n * GROWTH_LIMIT:
         hits.append(
             GuardHit(
                 "growth",
-                f"the file would grow from {old_n} to {new_n} lines (more than {GROWTH_LIMIT:g}x); "
-                "check it is not duplicated, or put new code in a new file",
+                f"the file would grow from {old_n} to {new_n} lines (more than {GROWTH_LIMIT:g}x, the limit for "
+                f"files of {GROWTH_MIN_LINES}+ lines); check it is not duplicated, or put new code in a new file",
             )
         )
     if not allow_mass_deletion:
