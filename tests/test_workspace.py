@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 from git import Actor, Repo
 
+from autopack.encoding import subprocess_env
 from autopack.workspace import Workspace, WorkspaceError, validate_run_id
 
 USER = Actor("Test User", "test@example.com")
@@ -350,3 +356,177 @@ def test_head_is_read_in_process_and_follows_new_commits(ws: Workspace) -> None:
     assert after is not None and after != before and ws.head() == after
     ws.restore(before)
     assert ws.head() == before
+
+
+# ----- resuming after kill -9 -----------------------------------------------------------------
+
+ZERO = "0" * 40
+
+
+def run_git(cwd: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", *args], cwd=cwd, env=subprocess_env(), capture_output=True, text=True, encoding="utf-8", check=True
+    ).stdout
+
+
+def registration(repo: Repo, path: Path) -> dict[str, str] | None:
+    """The ``git worktree list --porcelain`` record of ``path``, or None if it is not registered."""
+    for block in repo.git.worktree("list", "--porcelain").split("\n\n"):
+        record = dict(line.partition(" ")[::2] for line in block.splitlines())
+        if record.get("worktree") and Path(record["worktree"]).resolve() == path.resolve():
+            return record
+    return None
+
+
+def half_created(repo: Repo, wt: Path, *onto: str) -> Path:
+    """What a ``git worktree add`` killed before its checkout leaves: registered, locked
+    'initializing', a folder holding only ``.git``. Returns the worktree's own git dir."""
+    root = Path(repo.working_tree_dir or "")
+    run_git(root, "worktree", "add", "-q", "--lock", "--reason", "initializing", "--no-checkout", str(wt), *onto)
+    return Path(run_git(wt, "rev-parse", "--absolute-git-dir").strip())
+
+
+def assert_complete_checkout(ws: Workspace, repo: Repo, sha: str) -> None:
+    assert ws.head() == sha == repo.heads["autopack/run-1"].commit.hexsha
+    assert (ws.root / "calc.py").read_text(encoding="utf-8") == "def add(a, b):\n    return a + b\n"
+    assert not ws.is_dirty()
+    record = registration(repo, ws.root)
+    assert record is not None and "locked" not in record and record["branch"] == "refs/heads/autopack/run-1"
+
+
+def test_resume_replaces_a_worktree_killed_before_git_wrote_its_head(repo: Repo, tmp_path: Path) -> None:
+    root, wt = Path(repo.working_tree_dir or ""), tmp_path / "wt"
+    repo.git.branch("autopack/run-1")  # the killed open() had made the branch
+    admin = half_created(repo, wt, "--detach", "HEAD")
+    (admin / "HEAD").write_text(ZERO + "\n", encoding="utf-8")
+    before = registration(repo, wt)
+    assert before is not None and before["HEAD"] == ZERO and "detached" in before
+    assert before["locked"] == "initializing" and [p.name for p in wt.iterdir()] == [".git"]
+
+    ws = Workspace.open(root, "run-1", wt)
+
+    assert_complete_checkout(ws, repo, repo.head.commit.hexsha)
+    assert any("half-created run worktree" in note for note in ws.notes)
+
+
+def test_resume_replaces_a_worktree_killed_mid_checkout_of_the_run_branch(repo: Repo, tmp_path: Path) -> None:
+    root, wt = Path(repo.working_tree_dir or ""), tmp_path / "wt"
+    first = Workspace.open(root, "run-1", tmp_path / "first")
+    (first.root / "a.txt").write_text("a\n", encoding="utf-8")
+    phase = first.commit("phase 1")
+    assert phase is not None
+    first.remove()
+    admin = half_created(repo, wt, "autopack/run-1")
+    (wt / "a.txt").write_text("a", encoding="utf-8")  # the checkout got part of the way
+    (admin / "index.lock").write_text("", encoding="utf-8")
+
+    ws = Workspace.open(root, "run-1", wt)
+
+    assert_complete_checkout(ws, repo, phase)
+    assert (ws.root / "a.txt").read_text(encoding="utf-8") == "a\n"
+
+
+def test_resume_replaces_a_worktree_whose_git_file_was_never_written(repo: Repo, tmp_path: Path) -> None:
+    root, wt = Path(repo.working_tree_dir or ""), tmp_path / "wt"
+    repo.git.branch("autopack/run-1")
+    half_created(repo, wt, "--detach", "HEAD")
+    (wt / ".git").write_text("", encoding="utf-8")  # git itself refuses to remove this one
+    with pytest.raises(subprocess.CalledProcessError):
+        run_git(root, "worktree", "remove", "--force", "--force", str(wt))
+
+    ws = Workspace.open(root, "run-1", wt)
+
+    assert_complete_checkout(ws, repo, repo.head.commit.hexsha)
+
+
+def test_resume_clears_a_locked_registration_whose_folder_vanished(repo: Repo, ws: Workspace, tmp_path: Path) -> None:
+    root = Path(repo.working_tree_dir or "")
+    run_git(root, "worktree", "lock", str(ws.root))
+    shutil.rmtree(ws.root)
+
+    again = Workspace.open(root, "run-1", tmp_path / "wt")
+
+    assert_complete_checkout(again, repo, ws.base_commit)
+
+
+def test_a_half_created_worktree_of_another_run_elsewhere_is_left_alone(repo: Repo, tmp_path: Path) -> None:
+    root = Path(repo.working_tree_dir or "")
+    repo.git.branch("other")
+    half_created(repo, tmp_path / "other-wt", "other")
+    Workspace.open(root, "run-1", tmp_path / "wt")
+    record = registration(repo, tmp_path / "other-wt")
+    assert record is not None and record["locked"] == "initializing"
+
+
+@pytest.mark.parametrize("kill_when", ["locked", "index.lock"])
+def test_open_killed_while_adding_the_worktree_resumes_with_a_full_checkout(tmp_path: Path, kill_when: str) -> None:
+    # kill -9 of the process that opens the workspace (and its git children) the moment the
+    # worktree's git dir shows `kill_when`: 'locked' is written first of all, 'index.lock' while
+    # the files are being checked out. Whatever state that leaves, the next open must repair it.
+    root, wt = tmp_path / "big", tmp_path / "wt"
+    for i in range(200):
+        (root / f"pkg{i // 100}").mkdir(parents=True, exist_ok=True)
+        (root / f"pkg{i // 100}" / f"mod{i}.py").write_text(f"VALUE = {i}\n" * 40, encoding="utf-8")
+    repo = make_repo(root)
+    run_git(root, "add", "-A")
+    run_git(root, "-c", "user.name=Test", "-c", "user.email=test@example.com", "commit", "-q", "-m", "many files")
+    script = "import sys\nfrom pathlib import Path\nfrom autopack.workspace import Workspace\n"
+    script += "Workspace.open(Path(sys.argv[1]), 'run-1', Path(sys.argv[2]))\n"
+    proc = subprocess.Popen([sys.executable, "-c", script, str(root), str(wt)], start_new_session=True)
+    trigger = root / ".git" / "worktrees" / "wt" / kill_when
+    deadline = time.monotonic() + 60
+    while proc.poll() is None and not trigger.exists() and time.monotonic() < deadline:
+        time.sleep(0.0005)
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)  # the python process and the git it started
+    except ProcessLookupError:
+        pass
+    proc.wait()
+
+    ws = Workspace.open(root, "run-1", wt)
+
+    assert_complete_checkout(ws, repo, repo.head.commit.hexsha)
+    assert (ws.root / "pkg1" / "mod199.py").read_text(encoding="utf-8") == "VALUE = 199\n" * 40
+
+
+def test_a_clean_resume_has_nothing_to_report(repo: Repo, ws: Workspace, tmp_path: Path) -> None:
+    again = Workspace.open(Path(repo.working_tree_dir or ""), "run-1", tmp_path / "wt")
+    assert ws.notes == [] and again.notes == []
+
+
+def test_resume_removes_a_stale_index_lock_of_the_run_worktree(repo: Repo, ws: Workspace, tmp_path: Path) -> None:
+    (ws.root / "a.txt").write_text("a\n", encoding="utf-8")
+    lock = Path(run_git(ws.root, "rev-parse", "--absolute-git-dir").strip()) / "index.lock"
+    lock.write_text("", encoding="utf-8")  # a `git add` killed with -9
+    with pytest.raises(WorkspaceError, match="index.lock"):
+        ws.restore(ws.base_commit)
+
+    again = Workspace.open(Path(repo.working_tree_dir or ""), "run-1", tmp_path / "wt")
+
+    assert not lock.exists()
+    assert [note for note in again.notes if "index.lock" in note and "stale" in note]
+    again.restore(again.base_commit)
+    assert not again.is_dirty()
+
+
+def test_resume_removes_a_stale_lock_on_the_run_branch(repo: Repo, ws: Workspace, tmp_path: Path) -> None:
+    lock = Path(repo.git_dir) / "refs" / "heads" / "autopack" / "run-1.lock"
+    lock.write_text("", encoding="utf-8")  # a `git commit` killed while moving the branch
+    (ws.root / "a.txt").write_text("a\n", encoding="utf-8")
+    with pytest.raises(WorkspaceError, match="run-1.lock"):
+        ws.commit("phase 1")
+
+    again = Workspace.open(Path(repo.working_tree_dir or ""), "run-1", tmp_path / "wt")
+
+    assert not lock.exists() and any("run-1.lock" in note for note in again.notes)
+    sha = again.commit("phase 1")
+    assert sha is not None and repo.heads["autopack/run-1"].commit.hexsha == sha
+
+
+def test_resume_never_removes_the_main_repositorys_index_lock(repo: Repo, ws: Workspace, tmp_path: Path) -> None:
+    lock = Path(repo.git_dir) / "index.lock"
+    lock.write_text("", encoding="utf-8")  # the user's own git command may be running right now
+    again = Workspace.open(Path(repo.working_tree_dir or ""), "run-1", tmp_path / "wt")
+    assert lock.exists() and again.notes == []
+    (again.root / "a.txt").write_text("a\n", encoding="utf-8")
+    assert again.commit("phase 1") is not None  # the run worktree has its own index

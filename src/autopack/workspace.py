@@ -8,6 +8,11 @@ tell which phases are already applied. Git runs through GitPython with repositor
 signing switched off (the quality gate is the check; an unattended run cannot answer a hook's or
 gpg's prompt) and with paths read NUL-separated and decoded as UTF-8, so non-ASCII names survive
 ``LANG=C``.
+
+Opening repairs what a killed autopack leaves behind (the caller holds the run's own lock, so no
+other autopack process can be using this worktree): a worktree that ``git worktree add`` never
+finished is removed and added again, and stale lock files in the worktree's own git directory and on
+the run branch are deleted. What was repaired is listed in ``Workspace.notes``.
 """
 
 from __future__ import annotations
@@ -118,6 +123,7 @@ class Workspace:
         self.branch = BRANCH_PREFIX + run_id
         self.base_commit = base_commit
         self.created = created  # True if this open() created the branch (a fresh run)
+        self.notes: list[str] = []  # what open() repaired (a half-created worktree, stale locks), to report
         self._repo: Repo | None = _configure(Repo(path))
         self._main_repo = _configure(Repo(repo_dir))
 
@@ -129,6 +135,7 @@ class Workspace:
 
         A new branch starts at ``base_commit`` if given, else at the repository's HEAD commit. On
         resume the base is ``base_commit`` if given, else the one remembered when the branch was made.
+        The caller must hold the run's lock: leftovers of a killed run are repaired here (see ``notes``).
         """
         validate_run_id(run_id)
         repo_dir = Path(repo_dir).resolve()
@@ -153,8 +160,10 @@ class Workspace:
         else:  # a branch made by an older autopack or by hand: it forked where it meets HEAD
             base = _git(main, "merge-base", "HEAD", f"refs/heads/{branch}")
         _git(main, "update-ref", base_ref, base)
-        path = _ensure_worktree(main, repo_dir, branch, Path(worktree_dir))
-        return cls(repo_dir, run_id, path, base, created=created)
+        path, notes = _ensure_worktree(main, repo_dir, branch, Path(worktree_dir))
+        workspace = cls(repo_dir, run_id, path, base, created=created)
+        workspace.notes = notes
+        return workspace
 
     @property
     def path(self) -> Path:
@@ -346,34 +355,100 @@ def _worktrees(main: Repo) -> list[dict[str, str]]:
     return records
 
 
-def _ensure_worktree(main: Repo, repo_dir: Path, branch: str, worktree_dir: Path) -> Path:
+def _ensure_worktree(main: Repo, repo_dir: Path, branch: str, worktree_dir: Path) -> tuple[Path, list[str]]:
+    """The worktree of ``branch`` at ``worktree_dir``: reused on resume (stale locks cleared), added
+    otherwise; a half-created or vanished registration at that path is cleared first."""
     path = worktree_dir.resolve()
     ref = f"refs/heads/{branch}"
-    stale = False
+    notes: list[str] = []
+    prune = False
     for entry in _worktrees(main):
-        here = _same_path(entry.get("worktree", ""), path)
+        where = entry.get("worktree", "")
+        here = _same_path(where, path) and not _same_path(where, repo_dir)
+        if here and (not path.exists() or _half_created(main, entry, path)):
+            if path.exists():
+                notes.append(
+                    f"removed the half-created run worktree at {path} (an interrupted 'git worktree add') "
+                    "and created it again"
+                )
+            _discard_worktree(main, path)
+            continue
         if entry.get("branch") == ref:
             if here and (path / ".git").exists():
-                return path  # resume: the worktree is already there
-            if here or not Path(entry.get("worktree", "")).exists():
-                stale = True  # registered, but its folder vanished
+                return path, notes + _clear_stale_locks(main, path, ref)  # resume: the worktree is there
+            if here or not Path(where).exists():
+                prune = True  # registered elsewhere, but that folder vanished
                 continue
             raise WorkspaceError(
-                f"branch {branch} is already checked out at {entry['worktree']}; resume with that "
-                f"worktree directory, or free it with: git worktree remove {entry['worktree']}"
+                f"branch {branch} is already checked out at {where}; resume with that "
+                f"worktree directory, or free it with: git worktree remove {where}"
             )
         elif here:
-            if path.exists():
-                raise WorkspaceError(f"{path} is already a worktree of another branch; choose another directory")
-            stale = True
-    if stale:
+            raise WorkspaceError(f"{path} is already a worktree of another branch; choose another directory")
+    if prune:
         _git(main, "worktree", "prune")
     if path.exists() and (not path.is_dir() or any(path.iterdir())):
         raise WorkspaceError(f"cannot create the run worktree at {path}: it exists and is not empty")
     path.parent.mkdir(parents=True, exist_ok=True)
     _git(main, "worktree", "add", "-q", str(path), branch)
     _exclude_from_user_tree(main, repo_dir, path)
-    return path
+    return path, notes
+
+
+def _admin_dir(main: Repo, path: Path) -> Path | None:
+    """The worktree's own git directory (``<main>/.git/worktrees/<name>``), read from its ``.git``
+    file; None unless that is a valid pointer into this repository's worktrees directory."""
+    try:
+        text = (path / ".git").read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None  # missing, a directory (a repository of its own), or never written
+    key, _, value = text.strip().partition(":")
+    if key != "gitdir" or not value.strip():
+        return None
+    admin = (path / value.strip()).resolve()  # a relative gitdir is relative to the worktree
+    worktrees = (Path(main.common_dir) / "worktrees").resolve()
+    return admin if admin.parent == worktrees and admin.is_dir() else None
+
+
+def _half_created(main: Repo, entry: dict[str, str], path: Path) -> bool:
+    """A registration that ``git worktree add`` never finished (it was killed): still locked with the
+    reason git gives while initializing, HEAD never written (all zeros), or nothing checked out (the
+    folder holds only ``.git`` and the worktree has no index: a checkout of even an empty tree writes one)."""
+    if entry.get("locked") == "initializing" or set(entry.get("HEAD", "x")) == {"0"}:
+        return True
+    if not path.is_dir() or [p.name for p in path.iterdir()] != [".git"]:
+        return False
+    admin = _admin_dir(main, path)
+    return admin is None or not (admin / "index").exists()
+
+
+def _discard_worktree(main: Repo, path: Path) -> None:
+    """Unregister the worktree at ``path`` and delete its folder, even when it is locked or broken."""
+    if _ok(main, "worktree", "remove", "--force", "--force", str(path)):
+        return
+    # git refuses when the kill came before a valid .git file was written: unlock, delete, prune.
+    if (path / ".git").is_dir():
+        raise WorkspaceError(
+            f"{path} holds a git repository of its own, not a run worktree; move it away or choose another directory"
+        )
+    _ok(main, "worktree", "unlock", str(path))
+    if path.exists():
+        shutil.rmtree(path)
+    _git(main, "worktree", "prune")
+
+
+def _clear_stale_locks(main: Repo, path: Path, ref: str) -> list[str]:
+    """Delete lock files a killed ``git add/commit/reset`` left on what only this run uses: the
+    worktree's own index and HEAD, and the run branch. Never the main repository's index.lock."""
+    admin = _admin_dir(main, path)
+    locks = [admin / "index.lock", admin / "HEAD.lock"] if admin is not None else []
+    locks.append(Path(main.common_dir).resolve() / f"{ref}.lock")
+    notes = []
+    for lock in locks:
+        if lock.is_file():
+            lock.unlink()
+            notes.append(f"removed the stale lock {lock} left by an interrupted git command in the run worktree")
+    return notes
 
 
 def _exclude_from_user_tree(main: Repo, repo_dir: Path, path: Path) -> None:
