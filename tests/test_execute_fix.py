@@ -10,6 +10,7 @@ import pytest
 
 from autopack.config import DoctorSettings
 from autopack.recovery.execute_fix import DISABLED_REASON, check_command, run_fix
+from autopack.workspace import Workspace
 from conftest import MakeRepo, git
 
 ON = DoctorSettings(allow_execute_fix_global=True, allowed_fix_types=["git", "file"])
@@ -77,7 +78,7 @@ def test_shell_syntax_is_refused(layout: Path, command: str, why: str) -> None:
         ("git merge main", "only 'git merge --abort'"),
         ("git clean -fdx", "-x"),
         ("git clean -fd src", "takes no paths"),
-        ("git stash drop", "discard stashed work"),
+        ("git stash drop", "shared with your own checkout"),
         ("git checkout --pathspec-from-file=/etc/list", "not allowed"),
         ("rm -rf .", "workspace root itself"),
         ("rm -rf ./", "workspace root itself"),
@@ -144,10 +145,12 @@ def test_python_commands_outside_the_narrow_whitelist_are_refused(layout: Path, 
     [
         ("git stash", "git"),
         ("git stash push -u -m 'before fix'", "git"),
-        ("git stash pop", "git"),
         ("git checkout -- file.py", "git"),
-        ("git checkout .", "git"),
-        ("git checkout -b fix/retry", "git"),
+        ("git checkout -- .", "git"),
+        ("git checkout HEAD -- file.py src", "git"),
+        ("git reset", "git"),
+        ("git reset -q --hard", "git"),
+        ("git reset HEAD -- file.py", "git"),
         ("git reset --hard HEAD", "git"),
         ("git clean -fd", "git"),
         ("git merge --abort", "git"),
@@ -259,3 +262,174 @@ def test_pytest_runs_for_real_when_python_fixes_are_allowed(ws: Path, monkeypatc
     [outcome] = run_fix(["python -m pytest -q test_ok.py"], ws, WITH_PYTHON)
     assert outcome.succeeded, outcome.output
     assert "1 passed" in outcome.output
+
+
+# --- git stays on the run branch at its last approved commit -------------------------------------
+
+KEEP = "stay on the run branch at its last approved commit"
+
+
+@pytest.mark.parametrize(
+    ("command", "why"),
+    [
+        ("git reset --hard HEAD~1", "only HEAD may be named"),
+        ("git reset --hard HEAD^", "only HEAD may be named"),
+        ("git reset --soft HEAD~1", "drop approved phase commits"),
+        ("git reset --mixed main", "only HEAD may be named"),
+        ("git reset --hard ORIG_HEAD", "only HEAD may be named"),
+        ("git reset --hard 1a2b3c4", "only HEAD may be named"),
+        ("git reset --keep HEAD@{1}", "only HEAD may be named"),
+        ("git reset main", KEEP),
+        ("git reset file.py", "put paths after '--'"),
+        ("git reset HEAD file.py", "put paths after '--'"),
+        ("git reset --hard -- file.py", "does not take paths"),
+        ("git reset --soft HEAD -- file.py", "does not take paths"),
+        ("git reset --hard --soft", "one mode"),
+        ("git reset --", "at least one path"),
+        ("git reset --patch", "not allowed"),
+        ("git checkout -b other", "switches the worktree off the run branch"),
+        ("git checkout -B main", "switches the worktree off the run branch"),
+        ("git checkout --detach", "switches the worktree off the run branch"),
+        ("git checkout --orphan fresh", "switches the worktree off the run branch"),
+        ("git checkout --orphan=fresh", "switches the worktree off the run branch"),
+        ("git checkout -t origin/main", "switches the worktree off the run branch"),
+        ("git checkout -", "switches the worktree off the run branch"),
+        ("git checkout main", "could switch branches or detach HEAD"),
+        ("git checkout @{-1}", "could switch branches or detach HEAD"),
+        ("git checkout HEAD", "could switch branches or detach HEAD"),
+        ("git checkout .", "could switch branches or detach HEAD"),
+        ("git checkout --ours file.py", "could switch branches or detach HEAD"),
+        ("git checkout", "without '-- <paths>'"),
+        ("git checkout HEAD~1 -- file.py", "only HEAD, the last approved commit"),
+        ("git checkout main -- file.py", "only HEAD, the last approved commit"),
+        ("git checkout HEAD --", "at least one path"),
+        ("git stash pop", "shared with your own checkout"),
+        ("git stash apply stash@{0}", "shared with your own checkout"),
+        ("git stash drop", "shared with your own checkout"),
+        ("git stash clear", "shared with your own checkout"),
+        ("git stash branch rescue", "shared with your own checkout"),
+        ("git stash list", "shared with your own checkout"),
+        ("git stash push file.py", "put paths after '--'"),
+        ("git stash push --all", "not allowed"),
+    ],
+)
+def test_git_forms_that_could_leave_the_approved_commit_are_refused_saying_why(
+    layout: Path, command: str, why: str
+) -> None:
+    check = check_command(command, layout, ON)
+    assert not check.allowed
+    assert why in check.reason
+
+
+@pytest.mark.parametrize("command", ["git checkout -b other", "git checkout main", "git checkout HEAD~1 -- file.py"])
+def test_a_refused_checkout_names_the_file_restore_forms_that_are_allowed(layout: Path, command: str) -> None:
+    reason = check_command(command, layout, ON).reason
+    assert "'git checkout -- <paths>' or 'git checkout HEAD -- <paths>'" in reason
+
+
+@pytest.fixture
+def run_ws(git_repo: MakeRepo, tmp_path: Path) -> Workspace:
+    """A real run worktree on ``autopack/run-1`` with one approved phase commit, and a dirty state:
+    file.py modified and staged, src/app.py modified, new.txt untracked."""
+    repo = git_repo(files={**FILES, ".gitignore": ".env\n"})
+    ws = Workspace.open(repo, "run-1", tmp_path / "wt")
+    (ws.root / "phase.txt").write_text("approved\n", encoding="utf-8")
+    assert ws.commit(Workspace.commit_message("run-1", "p1", "Approved", "m", "ok", 1)) is not None
+    (ws.root / "file.py").write_text("VALUE = 'broken'\n", encoding="utf-8")
+    git(ws.root, "add", "file.py")
+    (ws.root / "src" / "app.py").write_text("print('broken')\n", encoding="utf-8")
+    (ws.root / "new.txt").write_text("untracked\n", encoding="utf-8")
+    (ws.root / ".env").write_text("SECRET=1\n", encoding="utf-8")
+    return ws
+
+
+def on_the_approved_commit(ws: Workspace) -> bool:
+    branch = git(ws.root, "symbolic-ref", "-q", "HEAD").strip()
+    return branch == "refs/heads/autopack/run-1" and ws.head() == ws.find_phase_commit("p1") is not None
+
+
+def staged(ws: Workspace) -> list[str]:
+    return git(ws.root, "diff", "--cached", "--name-only").split()
+
+
+def text(ws: Workspace, rel: str) -> str:
+    return (ws.root / rel).read_text(encoding="utf-8")
+
+
+def test_refused_git_forms_leave_the_approved_commit_and_the_branch_alone(run_ws: Workspace) -> None:
+    stash_before = git(run_ws.root, "stash", "list")
+    for command in ("git reset --hard HEAD~1", "git checkout -b other", "git checkout main", "git checkout --detach"):
+        [outcome] = run_fix([command], run_ws.root, ON)
+        assert not outcome.allowed and outcome.exit_code is None, command
+        assert on_the_approved_commit(run_ws), command
+    assert text(run_ws, "file.py") == "VALUE = 'broken'\n"  # nothing ran at all
+    assert git(run_ws.root, "stash", "list") == stash_before
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "git reset",
+        "git reset -q",
+        "git reset --hard",
+        "git reset --hard HEAD",
+        "git reset --soft HEAD",
+        "git reset --mixed HEAD",
+        "git reset --keep HEAD",
+        "git reset -- file.py",
+        "git reset HEAD -- file.py",
+        "git checkout -- src/app.py",
+        "git checkout HEAD -- file.py src",
+        "git checkout -- .",
+        "git stash",
+        "git stash -u",
+        "git stash push -m 'before the fix' -- src/app.py",
+        "git stash save before the fix",
+    ],
+)
+def test_allowed_git_forms_run_for_real_and_stay_on_the_approved_commit(run_ws: Workspace, command: str) -> None:
+    [outcome] = run_fix([command], run_ws.root, ON)
+    assert outcome.succeeded, outcome.output
+    assert on_the_approved_commit(run_ws)
+    assert text(run_ws, "phase.txt") == "approved\n"
+    assert text(run_ws, ".env") == "SECRET=1\n"  # ignored files are never swept up
+
+
+def test_git_reset_hard_discards_changes_but_keeps_the_phase_commit(run_ws: Workspace) -> None:
+    [outcome] = run_fix(["git reset --hard HEAD"], run_ws.root, ON)
+    assert outcome.succeeded
+    assert text(run_ws, "file.py") == "VALUE = 1\n" and text(run_ws, "src/app.py") == "print('hi')\n"
+    assert staged(run_ws) == [] and text(run_ws, "new.txt") == "untracked\n"
+
+
+def test_git_reset_paths_unstages_and_keeps_the_edit(run_ws: Workspace) -> None:
+    [outcome] = run_fix(["git reset HEAD -- file.py"], run_ws.root, ON)
+    assert outcome.succeeded
+    assert staged(run_ws) == [] and text(run_ws, "file.py") == "VALUE = 'broken'\n"
+
+
+def test_git_checkout_head_paths_restores_staged_and_unstaged_files(run_ws: Workspace) -> None:
+    [outcome] = run_fix(["git checkout HEAD -- file.py src/app.py"], run_ws.root, ON)
+    assert outcome.succeeded
+    assert text(run_ws, "file.py") == "VALUE = 1\n" and text(run_ws, "src/app.py") == "print('hi')\n"
+    assert staged(run_ws) == []
+
+
+def test_git_stash_push_with_paths_sets_only_those_aside(run_ws: Workspace) -> None:
+    [outcome] = run_fix(["git stash push -m 'app only' -- src/app.py"], run_ws.root, ON)
+    assert outcome.succeeded
+    assert text(run_ws, "src/app.py") == "print('hi')\n" and text(run_ws, "file.py") == "VALUE = 'broken'\n"
+    assert "app only" in git(run_ws.root, "stash", "list")
+
+
+def test_git_stash_u_sets_untracked_files_aside_too(run_ws: Workspace) -> None:
+    [outcome] = run_fix(["git stash -u"], run_ws.root, ON)
+    assert outcome.succeeded
+    assert not (run_ws.root / "new.txt").exists() and text(run_ws, "file.py") == "VALUE = 1\n"
+
+
+def test_git_clean_removes_untracked_files_but_keeps_ignored_ones(run_ws: Workspace) -> None:
+    [outcome] = run_fix(["git clean -fd"], run_ws.root, ON)
+    assert outcome.succeeded
+    assert not (run_ws.root / "new.txt").exists()
+    assert text(run_ws, ".env") == "SECRET=1\n" and on_the_approved_commit(run_ws)

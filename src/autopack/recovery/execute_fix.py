@@ -12,6 +12,10 @@ each must pass ``check_command`` before anything runs:
 - only the whitelist: ``git checkout|reset|stash|clean|merge --abort``; ``rm``, ``mkdir``, ``cp``,
   ``mv`` with flags from ``-r -f -p -R``; ``pip install <package>`` and ``pytest [args]``
   (also via ``python -m``);
+- git never leaves the run branch or its last approved commit: ``reset`` names no revision but
+  ``HEAD``, ``checkout`` only restores files (``git checkout [HEAD] -- <paths>``), ``stash`` only
+  sets changes aside (push/save: the stash is shared with the user's own checkout, so pop, apply,
+  drop and the rest could bring back or destroy work that is not the run's);
 - every path stays inside the workspace: relative, no ``..``, no glob, no symlink on the way that
   leads out, never ``.git`` or inside it, never the workspace root itself for rm/mv/cp sources.
 
@@ -63,7 +67,6 @@ _FIX_TYPES.update({name: "python" for name in ("pip", "pip3", "pytest", "python"
 _GIT_REDIRECTS = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY", "GIT_CEILING_DIRECTORIES")
 _WHITELIST = "git checkout|reset|stash|clean|merge --abort; rm, mkdir, cp, mv; pip install, pytest"
 _FILE_FLAGS = {"rm": "rfR", "mkdir": "p", "cp": "rRfp", "mv": "f"}
-_REF = re.compile(r"^[\w.][\w./@{}~^+-]*$")
 _REQUIREMENT = re.compile(
     r"^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?(?:\[[A-Za-z0-9._,-]+\])?(?:(?:==|~=|!=)[A-Za-z0-9.*+!_-]+)?$"
 )
@@ -172,10 +175,78 @@ def _split(
 
 # --- git ------------------------------------------------------------------------------------------
 
-_CHECKOUT_FLAGS = {"-f", "--force", "-q", "--quiet", "--ours", "--theirs", "--detach", "-m", "--merge"}
-_RESET_FLAGS = {"--hard", "--soft", "--mixed", "--merge", "--keep", "-q", "--quiet"}
-_STASH_PUSH_FLAGS = {"-u", "--include-untracked", "-k", "--keep-index", "-q", "--quiet"}
-_STASH_REF = re.compile(r"^(stash@\{\d+\}|\d+)$")
+_KEEP_BRANCH = "the worktree must stay on the run branch at its last approved commit"
+_RESTORE_FORMS = "to restore files use 'git checkout -- <paths>' or 'git checkout HEAD -- <paths>'"
+_CHECKOUT_FLAGS = {"-f", "--force", "-q", "--quiet", "--ours", "--theirs", "-m", "--merge"}
+_CHECKOUT_SWITCHES = {"-b", "-B", "--detach", "--orphan", "-t", "--track", "--no-track", "--guess", "-"}
+_RESET_MODES = {"--hard", "--soft", "--mixed", "--merge", "--keep"}
+_STASH_FLAGS = {"-u", "--include-untracked", "-k", "--keep-index", "--no-keep-index", "-q", "--quiet"}
+
+
+def _check_checkout(args: list[str], ws: Path) -> None:
+    """Only file restores: ``git checkout [HEAD] -- <paths>``; never a branch switch or a detach."""
+    for tok in args:
+        if tok == "--":
+            break
+        if tok in _CHECKOUT_SWITCHES or tok.startswith(("--orphan=", "--track=")):
+            raise _Refused(
+                f"git checkout {tok} switches the worktree off the run branch ({_KEEP_BRANCH}); {_RESTORE_FORMS}"
+            )
+    before, after, dashdash = _split(args, _CHECKOUT_FLAGS)
+    if not dashdash:
+        what = f"git checkout {before[0]}" if before else "git checkout without '-- <paths>'"
+        raise _Refused(f"{what} could switch branches or detach HEAD ({_KEEP_BRANCH}); {_RESTORE_FORMS}")
+    if before not in ([], ["HEAD"]):
+        raise _Refused(
+            f"git checkout {' '.join(before)} -- <paths> restores files from another revision; only HEAD, the last "
+            f"approved commit, is allowed: {_RESTORE_FORMS}"
+        )
+    if not after:
+        raise _Refused("git checkout with '--' needs at least one path after it (e.g. git checkout -- .)")
+    for path in after:
+        _check_path(path, ws)
+
+
+def _check_reset(args: list[str], ws: Path) -> None:
+    """Only resets to HEAD: ``git reset [--soft|--mixed|--hard|...] [HEAD]`` or ``git reset [HEAD] -- <paths>``."""
+    before, after, dashdash = _split(args, _RESET_MODES | {"-q", "--quiet"})
+    modes = [tok for tok in (args[: args.index("--")] if dashdash else args) if tok in _RESET_MODES]
+    if len(modes) > 1:
+        raise _Refused(f"git reset takes one mode, not {' '.join(modes)}")
+    if before not in ([], ["HEAD"]):
+        raise _Refused(
+            f"git reset {' '.join(before)}: only HEAD may be named ({_KEEP_BRANCH}; another revision would move the "
+            "run branch and drop approved phase commits); put paths after '--' (git reset HEAD -- <paths>)"
+        )
+    if dashdash:
+        if not after:
+            raise _Refused("git reset with '--' needs at least one path after it")
+        if modes:
+            raise _Refused(
+                f"git reset {modes[0]} does not take paths; unstage with 'git reset -- <paths>', {_RESTORE_FORMS}"
+            )
+    for path in after:
+        _check_path(path, ws)
+
+
+def _check_stash(args: list[str], ws: Path) -> None:
+    """Only setting changes aside: ``git stash``, ``git stash push ...``, ``git stash save ...``."""
+    implicit = not args or args[0].startswith("-")
+    action, rest = ("push", args) if implicit else (args[0], args[1:])
+    if action == "push":
+        before, after, _ = _split(rest, _STASH_FLAGS, {"-m", "--message"})
+        if before:
+            raise _Refused("git stash push: put paths after '--' (git stash push -- <paths>)")
+        for path in after:
+            _check_path(path, ws)
+    elif action == "save":
+        _split(rest, _STASH_FLAGS)  # the words left are the stash message
+    else:
+        raise _Refused(
+            f"git stash {action} is not allowed: the stash is shared with your own checkout (refs/stash lives in the "
+            "main repository), so it could bring back or destroy work that is not the run's; only 'git stash', "
+            "'git stash push [-u] [-k] [-m <message>] [-- <paths>]' and 'git stash save [<message>]' may run"
+        )
 
 
 def _check_git(argv: list[str], ws: Path) -> None:
@@ -187,46 +258,13 @@ def _check_git(argv: list[str], ws: Path) -> None:
     if sub == "merge":
         if args != ["--abort"]:
             raise _Refused("only 'git merge --abort' is allowed among merge commands")
-        return
-    if sub in ("checkout", "reset"):
-        valued: set[str] = {"-b", "-B"} if sub == "checkout" else set()
-        for flag in valued:
-            if flag in args and args.index(flag) + 1 < len(args):
-                branch = args[args.index(flag) + 1]
-                if not _REF.match(branch):
-                    raise _Refused(f"{branch!r} is not a plain branch name")
-        before, after, dashdash = _split(args, _CHECKOUT_FLAGS if sub == "checkout" else _RESET_FLAGS, valued)
-        if len(before) > 1:
-            raise _Refused(f"git {sub}: put paths after '--' (e.g. git {sub} HEAD -- path/to/file)")
-        for ref in before:
-            if not _REF.match(ref):
-                raise _Refused(f"{ref!r} is not a plain revision or path")
-            _check_path(ref, ws)  # git may read a lone argument as a path: hold it to the path rules
-        if dashdash and not after:
-            raise _Refused(f"git {sub} with '--' needs at least one path after it")
-        for path in after:
-            _check_path(path, ws)
-        return
-    if sub == "stash":
-        action = args[0] if args and not args[0].startswith("-") else "push"
-        rest = args[1:] if args and not args[0].startswith("-") else args
-        if action == "push":
-            before, after, _ = _split(rest, _STASH_PUSH_FLAGS, {"-m", "--message"})
-            if before:
-                raise _Refused("git stash push: put paths after '--'")
-            for path in after:
-                _check_path(path, ws)
-        elif action in ("pop", "apply", "show", "list"):
-            flags = {"--index", "-q", "--quiet"} if action in ("pop", "apply") else {"-p", "--stat"}
-            before, after, dashdash = _split(rest, flags if action != "list" else set())
-            if after or dashdash or len(before) > 1 or any(not _STASH_REF.match(b) for b in before):
-                raise _Refused(f"git stash {action} takes at most one stash reference like stash@{{0}}")
-        else:
-            raise _Refused(
-                f"git stash {action} is not allowed (it can discard stashed work); use push, pop, apply, list or show"
-            )
-        return
-    if sub == "clean":
+    elif sub == "checkout":
+        _check_checkout(args, ws)
+    elif sub == "reset":
+        _check_reset(args, ws)
+    elif sub == "stash":
+        _check_stash(args, ws)
+    elif sub == "clean":
         for tok in args:
             if not tok.startswith("-"):
                 raise _Refused("git clean takes no paths here; use rm to remove a specific path")
@@ -238,10 +276,10 @@ def _check_git(argv: list[str], ws: Path) -> None:
                         "git clean -x/-X is not allowed: it deletes ignored files such as .env and virtualenvs"
                     )
                 raise _Refused(f"git clean option {tok!r} is not allowed (allowed: -f -d -n -q and combinations)")
-        return
-    raise _Refused(
-        f"git {sub} is not on the execute_fix whitelist (allowed: checkout, reset, stash, clean, merge --abort)"
-    )
+    else:
+        raise _Refused(
+            f"git {sub} is not on the execute_fix whitelist (allowed: checkout, reset, stash, clean, merge --abort)"
+        )
 
 
 # --- files ----------------------------------------------------------------------------------------
