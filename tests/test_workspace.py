@@ -494,17 +494,21 @@ def test_a_clean_resume_has_nothing_to_report(repo: Repo, ws: Workspace, tmp_pat
     assert ws.notes == [] and again.notes == []
 
 
-def test_resume_removes_a_stale_index_lock_of_the_run_worktree(repo: Repo, ws: Workspace, tmp_path: Path) -> None:
+@pytest.mark.parametrize("name", ["index.lock", "HEAD.lock"])
+def test_resume_removes_a_stale_lock_in_the_run_worktrees_git_dir(
+    repo: Repo, ws: Workspace, tmp_path: Path, name: str
+) -> None:
     (ws.root / "a.txt").write_text("a\n", encoding="utf-8")
-    lock = Path(run_git(ws.root, "rev-parse", "--absolute-git-dir").strip()) / "index.lock"
-    lock.write_text("", encoding="utf-8")  # a `git add` killed with -9
-    with pytest.raises(WorkspaceError, match="index.lock"):
-        ws.restore(ws.base_commit)
+    lock = Path(run_git(ws.root, "rev-parse", "--absolute-git-dir").strip()) / name
+    lock.write_text("", encoding="utf-8")  # a `git add/commit/reset` killed with -9
+    with pytest.raises(WorkspaceError, match=name):
+        ws.commit("phase 1")
 
     again = Workspace.open(Path(repo.working_tree_dir or ""), "run-1", tmp_path / "wt")
 
     assert not lock.exists()
-    assert [note for note in again.notes if "index.lock" in note and "stale" in note]
+    assert [note for note in again.notes if name in note and "stale" in note]
+    assert again.commit("phase 1") is not None
     again.restore(again.base_commit)
     assert not again.is_dirty()
 
@@ -521,6 +525,20 @@ def test_resume_removes_a_stale_lock_on_the_run_branch(repo: Repo, ws: Workspace
     assert not lock.exists() and any("run-1.lock" in note for note in again.notes)
     sha = again.commit("phase 1")
     assert sha is not None and repo.heads["autopack/run-1"].commit.hexsha == sha
+
+
+def test_re_adding_a_vanished_worktree_also_removes_a_stale_lock_on_the_run_branch(
+    repo: Repo, ws: Workspace, tmp_path: Path
+) -> None:
+    lock = Path(repo.git_dir) / "refs" / "heads" / "autopack" / "run-1.lock"
+    lock.write_text("", encoding="utf-8")
+    shutil.rmtree(ws.root)
+
+    again = Workspace.open(Path(repo.working_tree_dir or ""), "run-1", tmp_path / "wt")
+
+    assert not lock.exists()
+    (again.root / "a.txt").write_text("a\n", encoding="utf-8")
+    assert again.commit("phase 1") is not None
 
 
 def test_resume_never_removes_the_main_repositorys_index_lock(repo: Repo, ws: Workspace, tmp_path: Path) -> None:

@@ -377,7 +377,7 @@ def _ensure_worktree(main: Repo, repo_dir: Path, branch: str, worktree_dir: Path
             if here and (path / ".git").exists():
                 return path, notes + _clear_stale_locks(main, path, ref)  # resume: the worktree is there
             if here or not Path(where).exists():
-                prune = True  # registered elsewhere, but that folder vanished
+                prune = True  # its .git is gone, or it is registered elsewhere and that folder vanished
                 continue
             raise WorkspaceError(
                 f"branch {branch} is already checked out at {where}; resume with that "
@@ -389,6 +389,7 @@ def _ensure_worktree(main: Repo, repo_dir: Path, branch: str, worktree_dir: Path
         _git(main, "worktree", "prune")
     if path.exists() and (not path.is_dir() or any(path.iterdir())):
         raise WorkspaceError(f"cannot create the run worktree at {path}: it exists and is not empty")
+    notes += _clear_stale_locks(main, path, ref)  # `worktree add` locks the branch too: a killed commit's lock
     path.parent.mkdir(parents=True, exist_ok=True)
     _git(main, "worktree", "add", "-q", str(path), branch)
     _exclude_from_user_tree(main, repo_dir, path)
