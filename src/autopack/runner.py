@@ -177,6 +177,8 @@ def execute(req: RunRequest, reporter: Reporter) -> RunResult:
             if not run["worktree"]:
                 store.update_run(req.run_id, "workspace_ready", {"worktree": str(ws.root)}, branch=ws.branch,
                                  base_commit=ws.base_commit, worktree=str(ws.root))
+            for note in ws.notes:
+                tee.event("warning", {"message": f"repaired after an interrupted run: {note}"})
             interrupted = store.abandon_open_attempts(req.run_id)
             store.update_run(req.run_id, "run_resumed", {"interrupted": interrupted}, status=RunStatus.RUNNING, stop_reason=None)
             tee.event("run_resumed", {"run_id": req.run_id, "interrupted": interrupted})
