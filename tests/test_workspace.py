@@ -378,11 +378,12 @@ def registration(repo: Repo, path: Path) -> dict[str, str] | None:
     return None
 
 
-def half_created(repo: Repo, wt: Path, *onto: str) -> Path:
+def half_created(repo: Repo, wt: Path, *onto: str, locked: bool = True) -> Path:
     """What a ``git worktree add`` killed before its checkout leaves: registered, locked
     'initializing', a folder holding only ``.git``. Returns the worktree's own git dir."""
     root = Path(repo.working_tree_dir or "")
-    run_git(root, "worktree", "add", "-q", "--lock", "--reason", "initializing", "--no-checkout", str(wt), *onto)
+    lock = ["--lock", "--reason", "initializing"] if locked else []
+    run_git(root, "worktree", "add", "-q", *lock, "--no-checkout", str(wt), *onto)
     return Path(run_git(wt, "rev-parse", "--absolute-git-dir").strip())
 
 
@@ -437,6 +438,47 @@ def test_resume_replaces_a_worktree_whose_git_file_was_never_written(repo: Repo,
     ws = Workspace.open(root, "run-1", wt)
 
     assert_complete_checkout(ws, repo, repo.head.commit.hexsha)
+
+
+def test_resume_replaces_a_worktree_killed_while_git_wrote_its_git_dir(repo: Repo, tmp_path: Path) -> None:
+    root, wt = Path(repo.working_tree_dir or ""), tmp_path / "wt"
+    repo.git.branch("autopack/run-1")
+    admin = half_created(repo, wt, "--detach", "HEAD")
+    (admin / "commondir").write_text("", encoding="utf-8")  # created, not yet written
+    with pytest.raises(subprocess.CalledProcessError):
+        run_git(root, "worktree", "list")  # every `git worktree` command fails now
+
+    ws = Workspace.open(root, "run-1", wt)
+
+    assert_complete_checkout(ws, repo, repo.head.commit.hexsha)
+    assert any("half-created run worktree" in note for note in ws.notes)
+
+
+@pytest.mark.parametrize("zero_head", [True, False], ids=["zero HEAD", "nothing checked out"])
+def test_resume_replaces_an_unlocked_worktree_that_never_got_a_checkout(
+    repo: Repo, tmp_path: Path, zero_head: bool
+) -> None:
+    root, wt = Path(repo.working_tree_dir or ""), tmp_path / "wt"
+    repo.git.branch("autopack/run-1")
+    admin = half_created(repo, wt, "--detach", "HEAD", locked=False)
+    if zero_head:
+        (admin / "HEAD").write_text(ZERO + "\n", encoding="utf-8")
+
+    ws = Workspace.open(root, "run-1", wt)
+
+    assert_complete_checkout(ws, repo, repo.head.commit.hexsha)
+    assert any("half-created run worktree" in note for note in ws.notes)
+
+
+def test_an_empty_branch_checkout_is_not_mistaken_for_a_half_created_one(repo: Repo, tmp_path: Path) -> None:
+    root = Path(repo.working_tree_dir or "")
+    empty_tree = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"  # git knows this one without it being stored
+    empty = run_git(root, "-c", "user.name=T", "-c", "user.email=t@example.com", "commit-tree", empty_tree, "-m", "e")
+    empty = empty.strip()
+    ws = Workspace.open(root, "run-1", tmp_path / "wt", base_commit=empty)
+    assert [p.name for p in ws.root.iterdir()] == [".git"]
+    again = Workspace.open(root, "run-1", tmp_path / "wt")
+    assert again.notes == [] and again.head() == ws.head()
 
 
 def test_resume_clears_a_locked_registration_whose_folder_vanished(repo: Repo, ws: Workspace, tmp_path: Path) -> None:

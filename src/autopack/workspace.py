@@ -361,16 +361,17 @@ def _ensure_worktree(main: Repo, repo_dir: Path, branch: str, worktree_dir: Path
     path = worktree_dir.resolve()
     ref = f"refs/heads/{branch}"
     notes: list[str] = []
+    for admin in _initializing(main, path):  # first: a half-written one can break `git worktree list` itself
+        _delete_checkout(path)
+        shutil.rmtree(admin)
+        notes.append(f"removed the half-created run worktree at {path} (an interrupted 'git worktree add')")
     prune = False
     for entry in _worktrees(main):
         where = entry.get("worktree", "")
         here = _same_path(where, path) and not _same_path(where, repo_dir)
         if here and (not path.exists() or _half_created(main, entry, path)):
             if path.exists():
-                notes.append(
-                    f"removed the half-created run worktree at {path} (an interrupted 'git worktree add') "
-                    "and created it again"
-                )
+                notes.append(f"removed the half-created run worktree at {path} (an interrupted 'git worktree add')")
             _discard_worktree(main, path)
             continue
         if entry.get("branch") == ref:
@@ -411,6 +412,33 @@ def _admin_dir(main: Repo, path: Path) -> Path | None:
     return admin if admin.parent == worktrees and admin.is_dir() else None
 
 
+def _initializing(main: Repo, path: Path) -> list[Path]:
+    """Git dirs of worktrees at ``path`` still locked 'initializing': their ``git worktree add`` was
+    killed. Found by reading the files, since a half-written one (an empty ``commondir``) makes
+    every ``git worktree`` command fail."""
+    worktrees = Path(main.common_dir).resolve() / "worktrees"
+    found = []
+    for admin in sorted(worktrees.iterdir()) if worktrees.is_dir() else []:
+        try:
+            locked = (admin / "locked").read_text(encoding="utf-8").strip()
+            gitdir = (admin / "gitdir").read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError):
+            continue  # not locked, or too early to tell where it points: not recognisably ours
+        if locked == "initializing" and gitdir and _same_path(gitdir, path / ".git"):
+            found.append(admin)
+    return found
+
+
+def _delete_checkout(path: Path) -> None:
+    """Delete the folder of a worktree git could not finish or remove; never a repository of its own."""
+    if (path / ".git").is_dir():
+        raise WorkspaceError(
+            f"{path} holds a git repository of its own, not a run worktree; move it away or choose another directory"
+        )
+    if path.exists():
+        shutil.rmtree(path)
+
+
 def _half_created(main: Repo, entry: dict[str, str], path: Path) -> bool:
     """A registration that ``git worktree add`` never finished (it was killed): still locked with the
     reason git gives while initializing, HEAD never written (all zeros), or nothing checked out (the
@@ -427,14 +455,9 @@ def _discard_worktree(main: Repo, path: Path) -> None:
     """Unregister the worktree at ``path`` and delete its folder, even when it is locked or broken."""
     if _ok(main, "worktree", "remove", "--force", "--force", str(path)):
         return
-    # git refuses when the kill came before a valid .git file was written: unlock, delete, prune.
-    if (path / ".git").is_dir():
-        raise WorkspaceError(
-            f"{path} holds a git repository of its own, not a run worktree; move it away or choose another directory"
-        )
+    # git refuses when the checkout has no valid .git file: unlock, delete, prune.
+    _delete_checkout(path)
     _ok(main, "worktree", "unlock", str(path))
-    if path.exists():
-        shutil.rmtree(path)
     _git(main, "worktree", "prune")
 
 
