@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +41,6 @@ class AttemptOutcome:
     gate: GateResult | None = None
     keep_workspace: bool = False  # partial edits stay applied (the feedback says which)
     compact_next: bool = False  # retry in a more compact edit mode
-    auditors: list[str] = field(default_factory=list)
 
     @property
     def normalized(self) -> str:
@@ -139,12 +138,12 @@ def run_attempt(
                                      gate_tail=gate.tail(), ctx=ctx)
         if outcome.verdict is None:
             return AttemptOutcome(False, used, ErrorCategory.malformed_output.value, outcome.error or "auditor reply invalid",
-                                  reply_hash=rhash, edit_hash=ehash, patch=patch, gate=gate, auditors=auditors)
+                                  reply_hash=rhash, edit_hash=ehash, patch=patch, gate=gate)
         if not outcome.verdict.accepted:
             fatal = outcome.verdict.fatal_category(cfg.replan.fatal_error_types)
             return AttemptOutcome(False, used, fatal or ErrorCategory.auditor_reject.value, outcome.verdict.feedback()[:MAX_FEEDBACK],
-                                  reply_hash=rhash, edit_hash=ehash, patch=patch, gate=gate, auditors=auditors)
-    return AttemptOutcome(True, used, patch=patch, gate=gate, reply_hash=rhash, edit_hash=ehash, auditors=auditors)
+                                  reply_hash=rhash, edit_hash=ehash, patch=patch, gate=gate)
+    return AttemptOutcome(True, used, patch=patch, gate=gate, reply_hash=rhash, edit_hash=ehash)
 
 
 def gate_category(gate: GateResult, tail: str) -> str:

@@ -20,8 +20,10 @@ from .errors import AutopackError
 
 if TYPE_CHECKING:
     from rich.console import Console
+    from rich.table import Table
 
     from .config import Config
+    from .plan import Plan
     from .store import RunStore
 
 app = typer.Typer(
@@ -122,12 +124,15 @@ def plan_validate(
 @plan_app.command("show")
 def plan_show(file: Annotated[Path, typer.Argument(help="run plan (YAML or JSON)")], config: ConfigOpt = None) -> None:
     """Show a plan as a table, with the model each phase would start on."""
-    from rich.table import Table
-
     from .plan import load_plan
 
-    plan = load_plan(file)
-    cfg = _config(config)
+    console().print(plan_table(load_plan(file), _config(config)))
+
+
+def plan_table(plan: Plan, cfg: Config) -> Table:
+    """The plan's phases as a rich table, with the Builder model each phase starts on."""
+    from rich.table import Table
+
     from .recovery.escalation import first_model
 
     table = Table(title=f"{plan.project}: {plan.goal}", show_lines=False)
@@ -146,7 +151,7 @@ def plan_show(file: Annotated[Path, typer.Argument(help="run plan (YAML or JSON)
             ", ".join(p.depends_on) or "-",
             first_model(cfg, p.category, p.complexity, "builder"),
         )
-    console().print(table)
+    return table
 
 
 # runs and status ------------------------------------------------------------------------------

@@ -115,14 +115,12 @@ def run_cmd(
     from .runner import RunRequest, execute
 
     if dry_run:
-        from .cli import plan_show
-
-        cfg = _config(config)
-        load_plan(plan)
+        from .cli import plan_table
         from .plan import check_plan_models
 
-        problems = check_plan_models(load_plan(plan), cfg)
-        plan_show(plan, config)
+        cfg, loaded = _config(config), load_plan(plan)
+        console().print(plan_table(loaded, cfg))
+        problems = check_plan_models(loaded, cfg)
         if problems:
             fail("; ".join(problems))
         console().print("dry run: nothing was written", markup=False)
@@ -322,21 +320,11 @@ class _EventPrinter:
 
 
 def _standalone_service(cfg: Any, script: Path | None, sink: Any = None) -> Any:
-    from .llm.providers import KEY_ENV_VARS, build_providers
     from .llm.scripted import ScriptedProvider
-    from .llm.service import LlmService
-    from .runner import run_environment
+    from .runner import make_service, run_environment
 
-    env = run_environment(dict(os.environ))
-    secrets = [env[v] for vs in KEY_ENV_VARS.values() for v in vs if env.get(v)]
-    return LlmService(
-        cfg,
-        build_providers(cfg, env),
-        sink=sink or _EventPrinter(),
-        override=ScriptedProvider(script) if script else None,
-        secrets=secrets,
-        key_hints={k: " or ".join(v) for k, v in KEY_ENV_VARS.items()},
-    )
+    return make_service(cfg, run_environment(dict(os.environ)), sink=sink or _EventPrinter(),
+                        override=ScriptedProvider(script) if script else None)
 
 
 # doctor -------------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from .layout import home_dir
 from .lock import RunLock
 from .plan import Phase, plan_from_json
 from .progress import PlainReporter
-from .runner import RunRequest, _budget_from_store, build_service, run_environment
+from .runner import _budget_from_store, make_service, run_environment
 from .store import PhaseState, find_run
 from .workspace import Workspace
 
@@ -42,15 +42,14 @@ def diagnose_stored(*, run_id: str, phase_id: str | None, apply: bool, config_pa
         ws = Workspace.open(Path(run["project_dir"]), run_id, worktree, base_commit=run["base_commit"] or None)
         reporter = PlainReporter(open(os.devnull, "w", encoding="utf-8"))
         budget = _budget_from_store(config, store, run_id)
-        req = RunRequest(run_id=run_id, plan_path=Path(run["plan_path"] or "plan.yaml"), home=home, config_path=config_path,
-                         script=script, env=run_environment(dict(os.environ)))
         override = None
         if script is not None:
             from .llm.scripted import ScriptedProvider
 
             override = ScriptedProvider(script)
-        service = build_service(config, req, StoreSink(store, run_id, budget, reporter), float(store.totals(run_id)["cost_usd"]),
-                                store.provider_tokens(run_id), override)
+        service = make_service(config, run_environment(dict(os.environ)), sink=StoreSink(store, run_id, budget, reporter),
+                               override=override, spent=float(store.totals(run_id)["cost_usd"]),
+                               tokens=store.provider_tokens(run_id))
         ex = Executor(config, plan, store, layout, ws, service, budget, reporter, run_id)
         spec = Phase.model_validate(store.phase_spec(run_id, phase_id))
         last = attempts[-1]

@@ -60,7 +60,6 @@ class RunResult:
     status: str
     reason: str | None
     exit_code: int
-    summary: dict[str, Any]
 
 
 class StoreSink:
@@ -142,7 +141,7 @@ class Executor:
     def _finish(self, status: RunStatus, reason: str | None, code: int) -> RunResult:
         self.store.update_run(self.run_id, "run_finished", {"reason": reason}, status=status, stop_reason=reason)
         self.reporter.event("run_finished", {"status": status.value, "reason": reason})
-        return RunResult(self.run_id, status.value, reason, code, {})
+        return RunResult(self.run_id, status.value, reason, code)
 
     # one phase --------------------------------------------------------------------------------
     def run_phase(self, pid: str, row: dict[str, Any]) -> PhaseState:

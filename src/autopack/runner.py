@@ -102,23 +102,24 @@ def run_environment(base: dict[str, str]) -> dict[str, str]:
     return env
 
 
-def build_service(config: Config, req: RunRequest, sink: StoreSink, spent: float, tokens: dict[str, int],
-                  override: Any = None) -> Any:
-    """The LLM service for a run: real providers (keys from ``req.env``), or ``override`` for every call."""
+def make_service(config: Config, env: dict[str, str], *, sink: Any, override: Any = None, record: Path | None = None,
+                 spent: float = 0.0, tokens: dict[str, int] | None = None) -> Any:
+    """The one way an LLM service is built (runs, `models check`, `plan draft`, `doctor diagnose`):
+    real providers with keys from ``env``, or ``override`` for every call; every key variable is
+    withheld from child processes and every key value scrubbed from what is stored or shown."""
     from .llm.providers import KEY_ENV_VARS, build_providers
     from .llm.record import Recorder
     from .llm.service import LlmService
     from .secrets import register_secret_env
 
-    env = req.env
     secret_vars = {v for vs in KEY_ENV_VARS.values() for v in vs} | {e.api_key_env for e in config.endpoints if e.api_key_env}
     for name in secret_vars:
-        register_secret_env(name)  # withheld from checks and fixes too
+        register_secret_env(name)
     secrets = [env[v] for v in secret_vars if env.get(v)]
-    recorder = Recorder(req.record, secrets) if req.record else None
     return LlmService(
-        config, build_providers(config, env), sink=sink, override=override, recorder=recorder, spent_usd=spent,
-        provider_tokens=tokens, secrets=secrets, key_hints={k: " or ".join(v) for k, v in KEY_ENV_VARS.items()},
+        config, build_providers(config, env), sink=sink, override=override,
+        recorder=Recorder(record, secrets) if record else None, spent_usd=spent, provider_tokens=tokens,
+        secrets=secrets, key_hints={k: " or ".join(v) for k, v in KEY_ENV_VARS.items()},
     )
 
 
@@ -161,7 +162,7 @@ def execute(req: RunRequest, reporter: Reporter) -> RunResult:
         else:
             if run["status"] == RunStatus.COMPLETE.value:
                 tee.event("run_finished", {"status": "COMPLETE", "reason": "already complete; nothing to do"})
-                return RunResult(req.run_id, "COMPLETE", None, 0, {})
+                return RunResult(req.run_id, "COMPLETE", None, 0)
             stored = plan_from_json(run["plan_json"])
             if stored.model_dump() != plan.model_dump():
                 tee.event("plan_changed", {"note": "the plan file changed since the run started; continuing with the stored plan "
@@ -186,14 +187,15 @@ def execute(req: RunRequest, reporter: Reporter) -> RunResult:
         budget = _budget_from_store(config, store, req.run_id)
         sink = StoreSink(store, req.run_id, budget, tee)
         totals = store.totals(req.run_id)
-        service = build_service(config, req, sink, float(totals["cost_usd"]), store.provider_tokens(req.run_id), override)
+        service = make_service(config, req.env, sink=sink, override=override, record=req.record,
+                               spent=float(totals["cost_usd"]), tokens=store.provider_tokens(req.run_id))
         executor = Executor(config, plan, store, layout, ws, service, budget, tee, req.run_id)
         try:
             result = executor.run()
         except RunStopped as exc:
             store.update_run(req.run_id, "run_stopped", {}, status=RunStatus.STOPPED, stop_reason=str(exc))
             tee.event("run_finished", {"status": "STOPPED", "reason": str(exc)})
-            result = RunResult(req.run_id, "STOPPED", str(exc), exc.exit_code, {})
+            result = RunResult(req.run_id, "STOPPED", str(exc), exc.exit_code)
         except AutopackError as exc:
             # e.g. a replay that does not match: say so in the store, then let the CLI print it (exit 2)
             store.abandon_open_attempts(req.run_id)

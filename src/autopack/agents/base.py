@@ -11,16 +11,9 @@ from string import Template
 from typing import Any, Protocol
 
 from ..config import Policy
-from ..llm.types import LlmResponse, Message
+from ..llm.types import Message
 
 PROMPTS = Path(__file__).resolve().parent / "prompts"
-
-
-class CompletionResult(Protocol):
-    response: LlmResponse
-    provider: str
-    model: str
-    cost_usd: float
 
 
 class Completer(Protocol):
