@@ -14,14 +14,8 @@ import yaml
 REPLY = "a.py\n```\n<<<<<<< SEARCH\nX = 1\n=======\nX = 2\n>>>>>>> REPLACE\n```\n"
 
 
-def _setup(tmp_path: Path) -> tuple[Path, Path]:
-    proj = tmp_path / "p"
-    proj.mkdir()
-    (proj / "a.py").write_text("X = 1\n", encoding="utf-8")
-    repo = git.Repo.init(proj)
-    repo.git.add(A=True)
-    actor = git.Actor("t", "t@example.com")
-    repo.index.commit("init", author=actor, committer=actor)
+def _setup(tmp_path: Path, git_repo) -> tuple[Path, Path]:
+    proj = git_repo("p", {"a.py": "X = 1\n"})
     plan = {
         "project": "flags",
         "goal": "g",
@@ -56,8 +50,8 @@ def _run(tmp_path: Path, proj: Path, plan: Path, *extra: str, run_id: str = "r1"
     )
 
 
-def test_bad_record_replay_and_dotenv_are_refused_before_anything_is_written(tmp_path: Path) -> None:
-    proj, plan = _setup(tmp_path)
+def test_bad_record_replay_and_dotenv_are_refused_before_anything_is_written(tmp_path: Path, git_repo) -> None:
+    proj, plan = _setup(tmp_path, git_repo)
     (tmp_path / "afile").write_text("x", encoding="utf-8")
     res = _run(tmp_path, proj, plan, "--record", str(tmp_path / "afile"))
     assert res.returncode == 2 and "not a directory" in res.stderr and "Traceback" not in res.stderr
@@ -73,8 +67,8 @@ def test_bad_record_replay_and_dotenv_are_refused_before_anything_is_written(tmp
     assert "autopack/r1" not in [h.name for h in git.Repo(proj).heads]
 
 
-def test_a_replay_that_does_not_match_fails_the_run_with_its_reason(tmp_path: Path) -> None:
-    proj, plan = _setup(tmp_path)
+def test_a_replay_that_does_not_match_fails_the_run_with_its_reason(tmp_path: Path, git_repo) -> None:
+    proj, plan = _setup(tmp_path, git_repo)
     script = {
         "mode": "match",
         "responses": [
@@ -104,16 +98,34 @@ def test_a_replay_that_does_not_match_fails_the_run_with_its_reason(tmp_path: Pa
     assert all(a["outcome"] != "running" for p in data["phases"] for a in p["attempts"])
 
 
-def test_a_home_inside_the_project_stays_out_of_the_users_git_status(tmp_path: Path) -> None:
-    proj, plan = _setup(tmp_path)
-    script = {"mode": "match", "responses": [
-        {"match": "ROLE: builder", "text": REPLY},
-        {"match": "ROLE: auditor", "repeat": True, "text": '{"approved": true, "issues": [], "summary": "ok"}'}]}
+def test_a_home_inside_the_project_stays_out_of_the_users_git_status(tmp_path: Path, git_repo) -> None:
+    proj, plan = _setup(tmp_path, git_repo)
+    script = {
+        "mode": "match",
+        "responses": [
+            {"match": "ROLE: builder", "text": REPLY},
+            {"match": "ROLE: auditor", "repeat": True, "text": '{"approved": true, "issues": [], "summary": "ok"}'},
+        ],
+    }
     (tmp_path / "script.yaml").write_text(yaml.safe_dump(script), encoding="utf-8")
     res = subprocess.run(
-        [sys.executable, "-m", "autopack.cli", "run", "--run-id", "h1", "--plan", str(plan),
-         "--script", str(tmp_path / "script.yaml")],
-        capture_output=True, text=True, env=dict(os.environ), timeout=120, cwd=proj,  # home = the project itself
+        [
+            sys.executable,
+            "-m",
+            "autopack.cli",
+            "run",
+            "--run-id",
+            "h1",
+            "--plan",
+            str(plan),
+            "--script",
+            str(tmp_path / "script.yaml"),
+        ],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ),
+        timeout=120,
+        cwd=proj,  # home = the project itself
     )
     assert res.returncode == 0, res.stdout + res.stderr
     assert (proj / ".autonomous_runs").is_dir()

@@ -7,7 +7,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import git
 import yaml
 
 from autopack.llm.providers import KEY_ENV_VARS
@@ -21,14 +20,8 @@ def test_every_provider_key_variable_is_withheld_from_child_processes() -> None:
     assert {v for vs in KEY_ENV_VARS.values() for v in vs} <= PROVIDER_KEY_VARS
 
 
-def test_a_check_that_prints_its_environment_never_sees_the_key(tmp_path: Path) -> None:
-    proj = tmp_path / "p"
-    proj.mkdir()
-    (proj / "a.py").write_text("X = 1\n", encoding="utf-8")
-    repo = git.Repo.init(proj)
-    repo.git.add(A=True)
-    actor = git.Actor("t", "t@example.com")
-    repo.index.commit("init", author=actor, committer=actor)
+def test_a_check_that_prints_its_environment_never_sees_the_key(tmp_path: Path, git_repo) -> None:
+    proj = git_repo("p", {"a.py": "X = 1\n"})
     plan = {
         "project": "sec",
         "goal": "g",

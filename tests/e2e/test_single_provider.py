@@ -13,7 +13,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import git
 import yaml
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
@@ -51,20 +50,11 @@ KEY_VARS = (
 )
 
 
-def _project(tmp_path: Path) -> Path:
-    proj = tmp_path / "proj"
-    (proj / "tests").mkdir(parents=True)
-    (proj / "calc.py").write_text("def add(a, b):\n    return a + b\n", encoding="utf-8")
-    (proj / "tests" / "test_calc.py").write_text(
-        "import sys, pathlib\nsys.path.insert(0, str(pathlib.Path(__file__).parent.parent))\n"
-        "from calc import double\n\n\ndef test_double():\n    assert double(4) == 8\n",
-        encoding="utf-8",
-    )
-    repo = git.Repo.init(proj)
-    repo.git.add(A=True)
-    actor = git.Actor("t", "t@example.com")
-    repo.index.commit("init", author=actor, committer=actor)
-    return proj
+PROJECT_FILES = {
+    "calc.py": "def add(a, b):\n    return a + b\n",
+    "tests/test_calc.py": "import sys, pathlib\nsys.path.insert(0, str(pathlib.Path(__file__).parent.parent))\n"
+    "from calc import double\n\n\ndef test_double():\n    assert double(4) == 8\n",
+}
 
 
 def _plan(tmp_path: Path) -> Path:
@@ -93,7 +83,7 @@ def _env(**extra: str) -> dict[str, str]:
     return env
 
 
-def _run(tmp_path: Path, env: dict[str, str], *extra: str) -> subprocess.CompletedProcess[str]:
+def _run(tmp_path: Path, proj: Path, env: dict[str, str], *extra: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [
             sys.executable,
@@ -105,7 +95,7 @@ def _run(tmp_path: Path, env: dict[str, str], *extra: str) -> subprocess.Complet
             "--plan",
             str(_plan(tmp_path)),
             "--project-dir",
-            str(_project(tmp_path)),
+            str(proj),
             "--home",
             str(tmp_path / "home"),
             *extra,
@@ -123,7 +113,9 @@ def _calls(tmp_path: Path) -> list[dict]:
         return [dict(r) for r in store._db.execute("SELECT role, provider, model, tokens_in, cost_usd FROM llm_calls")]
 
 
-def test_only_anthropic_key_runs_a_plan_with_every_call_on_anthropic(tmp_path: Path, httpserver: HTTPServer) -> None:
+def test_only_anthropic_key_runs_a_plan_with_every_call_on_anthropic(
+    tmp_path: Path, httpserver: HTTPServer, git_repo
+) -> None:
     seen: list[dict] = []
 
     def messages(request: Request) -> Response:
@@ -154,7 +146,7 @@ def test_only_anthropic_key_runs_a_plan_with_every_call_on_anthropic(tmp_path: P
 
     httpserver.expect_request("/v1/messages", method="POST").respond_with_handler(messages)
     env = _env(ANTHROPIC_API_KEY="sk-ant-test-SECRET-42", ANTHROPIC_BASE_URL=httpserver.url_for("").rstrip("/"))
-    proc = _run(tmp_path, env)
+    proc = _run(tmp_path, git_repo("proj", PROJECT_FILES), env)
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
     calls = _calls(tmp_path)
@@ -173,7 +165,7 @@ def test_only_anthropic_key_runs_a_plan_with_every_call_on_anthropic(tmp_path: P
     assert "SECRET-42" not in proc.stdout + proc.stderr
 
 
-def test_only_a_local_ollama_server_runs_a_plan_for_free(tmp_path: Path, httpserver: HTTPServer) -> None:
+def test_only_a_local_ollama_server_runs_a_plan_for_free(tmp_path: Path, httpserver: HTTPServer, git_repo) -> None:
     def chat(request: Request) -> Response:
         body = json.loads(request.data)
         system = body["messages"][0]["content"]
@@ -211,7 +203,7 @@ def test_only_a_local_ollama_server_runs_a_plan_for_free(tmp_path: Path, httpser
     cfg_path = tmp_path / "local.yaml"
     cfg_path.write_text(yaml.safe_dump(cfg), encoding="utf-8")
 
-    proc = _run(tmp_path, _env(), "--config", str(cfg_path))
+    proc = _run(tmp_path, git_repo("proj", PROJECT_FILES), _env(), "--config", str(cfg_path))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     calls = _calls(tmp_path)
     assert {c["provider"] for c in calls} == {"ollama"}

@@ -21,14 +21,9 @@ GREETING = "bonjour, ça va? ✓"
 """
 
 
-def test_a_run_with_non_ascii_names_and_output_under_lang_c(tmp_path: Path) -> None:
-    proj = tmp_path / "projé"
-    proj.mkdir()
-    (proj / "café.py").write_text('GREETING = "bonjour"\n', encoding="utf-8")
-    repo = git.Repo.init(proj)
-    repo.git.add(A=True)
-    actor = git.Actor("t", "t@example.com")
-    repo.index.commit("init", author=actor, committer=actor)
+def test_a_run_with_non_ascii_names_and_output_under_lang_c(tmp_path: Path, git_repo) -> None:
+    proj = git_repo("projé", {"café.py": 'GREETING = "bonjour"\n'})
+    repo = git.Repo(proj)
     plan = {
         "project": "utf8",
         "goal": "Grüße",
