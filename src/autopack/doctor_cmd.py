@@ -57,14 +57,14 @@ def diagnose_stored(*, run_id: str, phase_id: str | None, apply: bool, config_pa
 
         outcome = AttemptOutcome(False, last["model"], last["error_category"], last["message"] or "", patch=last["patch"] or "")
         near = budget.near_limit(config.doctor_models.health_budget_near_limit_ratio)
-        verdict = ex._consult_doctor(phase_id, spec, row["start_commit"] or ws.head(), outcome, near)
+        verdict = ex.consult_doctor(phase_id, spec, outcome, near)
         if verdict is None:
             raise AutopackError("the Doctor gave no valid diagnosis (see `autopack journal --run-id ...`)")
         action, data = verdict
         applied = "not applied (pass --apply)"
         if apply:
             start = row["start_commit"] or ws.head()
-            failures = [ex._failure_record(a) for a in attempts]
+            failures = [ex.failure_record(a) for a in attempts]
             final, replanned = ex.apply_action(phase_id, spec, start, action, data, failures)
             if final is None:
                 store.set_phase(run_id, phase_id, "phase_requeued",

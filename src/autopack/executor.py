@@ -169,7 +169,7 @@ class Executor:
         requeued = [e["created_at"] for e in self.store.events(self.run_id, "phase_requeued", phase_id=pid)]
         # The attempt budget restarts when a person (or the Doctor) sends a failed phase back to the queue.
         window_start = max([0.0, *requeued])
-        failures = [self._failure_record(a) for a in history if a["outcome"] == "failed" and a["started_at"] >= revision_start]
+        failures = [self.failure_record(a) for a in history if a["outcome"] == "failed" and a["started_at"] >= revision_start]
         last = history[-1] if history else None
         feedback = last["message"] if last and last["outcome"] == "failed" else None
         if feedback and row["start_commit"] and last and last["error_category"] == "patch_apply_error":
@@ -236,7 +236,7 @@ class Executor:
             if outcome.compact_next and (mode_override or spec.builder_mode) == "full_file":
                 mode_override = "structured_edit"
                 self._emit("mode_switch", {"phase": pid, "to": "structured_edit", "reason": "reply cut off in full_file mode"}, pid)
-            failures.append(self._failure_record({"error_category": outcome.category, "message": outcome.message,
+            failures.append(self.failure_record({"error_category": outcome.category, "message": outcome.message,
                                                   "reply_hash": outcome.reply_hash, "edit_hash": outcome.edit_hash,
                                                   "gate_signature": outcome.gate_signature}))
             since_doctor += 1
@@ -257,7 +257,7 @@ class Executor:
             near = self.budget.near_limit(cfg.doctor_models.health_budget_near_limit_ratio)
             if (since_doctor >= cfg.doctor_models.call_after_failures or near or flaw is not None) and self._doctor_allowed(pid):
                 since_doctor = 0
-                verdict = self._consult_doctor(pid, spec, start, outcome, near)
+                verdict = self.consult_doctor(pid, spec, outcome, near)
                 if verdict is not None:
                     final, replanned = self.apply_action(pid, spec, start, verdict[0], verdict[1], failures)
                     if final is not None:
@@ -290,7 +290,7 @@ class Executor:
             self._execute_fix(pid, data)
         return None, False
 
-    def _failure_record(self, a: dict[str, Any]) -> FailureRecord:
+    def failure_record(self, a: dict[str, Any]) -> FailureRecord:
         return FailureRecord(category=a.get("error_category") or "unknown", message=a.get("message") or "",
                              reply_hash=a.get("reply_hash"), edit_hash=a.get("edit_hash"), gate_signature=a.get("gate_signature"))
 
@@ -333,7 +333,7 @@ class Executor:
         used_run = self.store.count_events(self.run_id, "doctor_diagnosis")
         return used_phase < dm.max_calls_per_phase and used_run < dm.max_calls_per_run
 
-    def _consult_doctor(self, pid: str, spec: Phase, start: str, outcome: AttemptOutcome, near: bool) -> tuple[str, dict[str, Any]] | None:
+    def consult_doctor(self, pid: str, spec: Phase, outcome: AttemptOutcome, near: bool) -> tuple[str, dict[str, Any]] | None:
         attempts = [{"number": a["number"], "model": a["model"], "outcome": a["outcome"], "error_category": a["error_category"],
                      "error": (a["normalized_message"] or "")[:600]} for a in self.store.attempts(self.run_id, pid)]
         req = DoctorRequest(phase=spec.model_dump(exclude={"tier"}), attempts=attempts, last_patch=outcome.patch,
