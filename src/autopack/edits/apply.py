@@ -20,18 +20,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .fragment import PartRefused, place_fragment
 from .guards import GuardHit, elision_hits, full_file_hits, is_placeholder_line, syntax_error
-from .match import (
-    Ambiguous,
-    FileIndex,
-    Found,
-    PartRefused,
-    already_present,
-    closest,
-    place,
-    place_fragment,
-    place_tolerant,
-)
+from .match import Ambiguous, FileIndex, Found, already_present, closest, place, place_tolerant
 from .parse import Edit, Hunk
 from .paths import PathRefused, normalize_rel, resolve_in_workspace
 from .report import ApplyReport, Category, EditResult, HunkResult

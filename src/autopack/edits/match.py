@@ -6,10 +6,9 @@ added ``"+"`` lines are written. Tiers, each tried only when the previous found 
 
 1. exact lines; 2. trailing whitespace ignored; 3. tabs and spaces compared by width; 4. indentation
 and inner spacing ignored (added lines are then re-indented the way the file is); 5. diff hunks only:
-one context line altered, or one file line missing from the hunk, with the file's line kept;
-6. SEARCH/REPLACE only: the SEARCH text as exact text that is part of a line (``place_fragment``),
-used only where neither end cuts a word or number in two, at exactly one such place, and not when
-the REPLACE repeats the rest of that line (the model took the fragment for the whole line).
+one context line altered, or one file line missing from the hunk, with the file's line kept.
+The last tier, for SEARCH/REPLACE only (SEARCH text that is part of a line), is ``fragment``'s; it
+builds on this module's ``FileIndex``, ``Found`` and ``Ambiguous``.
 
 Places are told apart by the file they would produce. Two different results at one tier are
 ambiguous and refused, unless the hunk header's line number (within 2 lines) points at exactly one.
@@ -20,9 +19,7 @@ indentation, and the exact twin is then the wrong place).
 
 from __future__ import annotations
 
-import bisect
 import difflib
-import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -38,10 +35,6 @@ _FUZZ = {
     "indent": "matched ignoring indentation and spacing",
 }
 _HINT_SLACK = 2  # a header line number this close to one twin (and no other) picks it
-# A word, or a number with its fraction, exponent or suffix (1.5, 2e10, 0x1F, 10_000): what a SEARCH
-# fragment may never begin or end inside of. Dots only join digits, so `a.b` and "version 2.0." split.
-_TOKEN = re.compile(r"\d\w*(?:\.\d\w*)*|\w+")
-_PART_FUZZ = "matched part of a line exactly"
 
 
 def _key(level: str, s: str) -> str:
@@ -347,102 +340,6 @@ def _unless_reindented_elsewhere(
     if not others or (hint is not None and abs(found.start - hint) <= _HINT_SLACK):
         return found
     return Ambiguous(sorted({found.start, *others}), "indent", exact_at=found.start)
-
-
-# part of a line ------------------------------------------------------------------------------
-@dataclass
-class PartRefused:
-    """The SEARCH text is in the file only as part of a line where using it would corrupt code.
-
-    ``start:end`` are the file lines of the first such occurrence; ``problem`` says what is wrong.
-    """
-
-    start: int
-    end: int
-    problem: str
-
-
-def _cut_word(line: str, col: int) -> str | None:
-    """The word or number that a boundary at ``col`` would cut in two (None: ``col`` is between tokens)."""
-    for m in _TOKEN.finditer(line):
-        if m.start() >= col:
-            return None
-        if col < m.end():
-            return m.group()
-    return None
-
-
-def place_fragment(
-    idx: FileIndex, search: Sequence[str], replace: Sequence[str]
-) -> Found | Ambiguous | PartRefused | None:
-    """Place SEARCH text the line tiers missed as exact text that is part of a line; None: not in the file.
-
-    Models sometimes SEARCH a fragment (a value, an argument, a line without its comment). Matching
-    plain text can also hit the middle of a word (``sub`` in ``subtract``), and replacing there
-    corrupts code, so a place counts only when neither end cuts a word or number; it must be the only
-    such place, and a REPLACE that repeats the rest of its line is refused rather than doubled.
-    """
-    old = "\n".join(search)
-    if not any(s.strip() for s in search):
-        return None
-    lines, text = idx.lines, "\n".join(idx.lines)
-    offsets = [0]
-    for line in lines[:-1]:
-        offsets.append(offsets[-1] + len(line) + 1)
-    good: list[tuple[int, int, int, int]] = []  # (first line, its column, last line, column after the match)
-    cut: list[tuple[int, int, str]] = []
-    at = text.find(old)
-    while at != -1:
-        first = bisect.bisect_right(offsets, at) - 1
-        last = bisect.bisect_right(offsets, at + len(old)) - 1
-        c0, c1 = at - offsets[first], at + len(old) - offsets[last]
-        if word := _cut_word(lines[first], c0):
-            cut.append((first, last, f"starts inside the {_kind(word)} {word!r}"))
-        elif word := _cut_word(lines[last], c1):
-            cut.append((first, last, f"ends inside the {_kind(word)} {word!r}"))
-        else:
-            good.append((first, c0, last, c1))
-        at = text.find(old, at + 1)  # overlapping occurrences count: each is a place the text fits
-    if len(good) > 1:
-        return Ambiguous([g[0] for g in good], "part")
-    if not good:
-        if not cut:
-            return None
-        first, last, why = cut[0]
-        return PartRefused(
-            first,
-            last + 1,
-            f"it is only part of {_lines(first, last)} and {why}; a SEARCH never splits a word or number, "
-            "so copy whole lines from the file",
-        )
-    first, c0, last, c1 = good[0]
-    head, tail = lines[first][:c0], lines[last][c1:]
-    h, t = head.strip(), tail.strip()
-    if replace and re.search(r"\w", h) and replace[0].strip().startswith(h):
-        problem = f"the REPLACE starts with {h!r}, which that line already has before it"
-    elif replace and re.search(r"\w", t) and replace[-1].strip().endswith(t):
-        problem = f"the REPLACE ends with {t!r}, which that line already has after it"
-    else:
-        new = (head + "\n".join(replace) + tail).split("\n")
-        fuzz = [_PART_FUZZ]
-        if cut:
-            others = sorted({c[0] + 1 for c in cut})
-            where = ("lines " if len(others) > 1 else "line ") + ", ".join(map(str, others))
-            fuzz.append(f"the same text inside longer words ({where}) was left alone")
-        return Found(first, last + 1, new, fuzz)
-    return PartRefused(
-        first,
-        last + 1,
-        f"it is only part of {_lines(first, last)}, and {problem} (it would be there twice); SEARCH the whole line",
-    )
-
-
-def _kind(token: str) -> str:
-    return "number" if token[0].isdigit() else "word"
-
-
-def _lines(first: int, last: int) -> str:
-    return f"line {first + 1}" if first == last else f"lines {first + 1}-{last + 1}"
 
 
 def already_present(idx: FileIndex, seq: Sequence[Line]) -> bool:
