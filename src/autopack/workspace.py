@@ -29,11 +29,13 @@ from git.exc import GitCommandError, InvalidGitRepositoryError, NoSuchPathError
 
 from .encoding import subprocess_env
 from .errors import AutopackError
+from .staging import Staged, Stager, StagingError
 
 AUTOPACK_ACTOR = Actor("autopack", "autopack@localhost")
 BRANCH_PREFIX = "autopack/"
 # Where the commit a run branch started from is remembered, so a resume needs nothing but the run id.
 BASE_REF_PREFIX = "refs/autopack/base/"
+IN_PROCESS_ENV = "AUTOPACK_GIT_IN_PROCESS"
 RUN_TRAILER = "Autopack-Run"
 PHASE_TRAILER = "Autopack-Phase"
 
@@ -126,6 +128,11 @@ class Workspace:
         self.notes: list[str] = []  # what open() repaired (a half-created worktree, stale locks), to report
         self._repo: Repo | None = _configure(Repo(path))
         self._main_repo = _configure(Repo(repo_dir))
+        # Stage, diff and commit in process where libgit2 can (staging.py); git processes otherwise,
+        # or always with AUTOPACK_GIT_IN_PROCESS=0 (the escape hatch if libgit2 misreads a repository).
+        in_process = os.environ.get(IN_PROCESS_ENV, "1").strip().lower() not in ("0", "false", "no", "off")
+        self._stager: Stager | None = Stager.open(path) if in_process else None
+        self._staged: Staged | None = None  # what stage_and_diff staged in process, for commit(staged=True)
 
     # ----- opening ---------------------------------------------------------------------------
 
@@ -183,10 +190,18 @@ class Workspace:
         """Stage every change (new files included) in the worktree's own index and return the diff
         from ``base``. For the executor, which commits or restores right after (both settle the index),
         so ``commit(..., staged=True)`` need not stage again."""
+        self._staged = self._stager.stage() if self._stager else None
+        if self._stager and self._staged is not None:
+            return self._stager.diff(base, self._staged)
         wt = self._wt()
         _raw(wt, "add", "-A")
         out = _raw(wt, "diff", "--cached", "--no-color", "--no-ext-diff", "--no-textconv", "-M", base, "--")
         return out.decode("utf-8", errors="replace")
+
+    @property
+    def in_process(self) -> bool:
+        """True while staging and committing run in process (libgit2) rather than through git."""
+        return self._stager is not None and self._stager.disabled_reason is None
 
     def diff(self, base: str | None = None) -> str:
         """Unified diff from ``base`` (default HEAD) to the worktree's files, new untracked files included."""
@@ -233,6 +248,16 @@ class Workspace:
         if there was nothing to commit (unless ``allow_empty``, which then makes an empty commit).
         ``staged``: everything is already staged (``stage_and_diff``), skip staging again."""
         wt = self._wt()
+        done_staging, self._staged = (self._staged if staged else None), None
+        if self._stager is not None and done_staging is None and not staged:
+            done_staging = self._stager.stage()
+        if self._stager is not None and done_staging is not None:
+            try:
+                return self._stager.commit(
+                    done_staging, message, str(AUTOPACK_ACTOR.name), str(AUTOPACK_ACTOR.email), allow_empty=allow_empty
+                )
+            except StagingError as exc:
+                raise WorkspaceError(f"commit failed in {self.root}: {exc}") from exc
         if not staged:
             _git(wt, "add", "-A")
         # With allow_empty the answer does not matter: --allow-empty commits either way.
@@ -254,6 +279,7 @@ class Workspace:
         untracked ones (ignored files stay). Used to undo a failed attempt."""
         wt = self._wt()
         target = _commit_sha(wt, sha)
+        self._staged = None
         _git(wt, "reset", "-q", "--hard", target)
         _git(wt, "clean", "-q", "-fd")
 
@@ -277,6 +303,9 @@ class Workspace:
         if self._repo is not None:
             self._repo.close()
         self._repo = None
+        if self._stager is not None:
+            self._stager.close()
+        self._stager = None
 
     # ----- helpers ---------------------------------------------------------------------------
 
