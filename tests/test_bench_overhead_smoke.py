@@ -63,3 +63,7 @@ def test_three_phase_run_prints_every_column_and_completes_all_phases(
     assert "another helper's section" in written
     assert "## Orchestration overhead" in written and "## Startup" in written
     assert "3/3" in written and "--phases 3" in written
+    # Phases stage, diff and commit in process (libgit2): the check is the only process a phase starts.
+    processes = next(line for line in out.splitlines() if line.startswith("processes per phase"))
+    assert "bash 1.00" in processes
+    assert not any(f"git {sub}" in processes for sub in ("add", "diff", "commit")), processes
