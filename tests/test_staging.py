@@ -209,3 +209,16 @@ def test_a_name_with_a_space_gets_gits_tab_after_it(project: Path) -> None:
     ours = stager.diff(base, staged)
     assert ours == git(project, "-c", "core.quotepath=false", "diff", "--cached", base)
     assert "+++ b/my notes.md\t\n" in ours and "+++ b/calc.py\n" in ours
+
+
+def test_the_run_worktree_honours_the_main_repositorys_info_exclude(project: Path, tmp_path: Path) -> None:
+    ws = Workspace.open(project, "run-1", tmp_path / "wt")
+    assert ws.in_process
+    (ws.root / "notes.tmp").write_text("excluded in .git/info/exclude of the main repository\n", encoding="utf-8")
+    (ws.root / "kept.py").write_text("x = 1\n", encoding="utf-8")
+
+    diff = ws.stage_and_diff(ws.base_commit)
+    sha = ws.commit("phase 1", staged=True)
+
+    assert "kept.py" in diff and "notes.tmp" not in diff
+    assert git(project, "ls-tree", "-r", "--name-only", str(sha)).split().count("notes.tmp") == 0
