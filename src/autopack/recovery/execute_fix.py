@@ -12,10 +12,9 @@ each must pass ``check_command`` before anything runs:
 - only the whitelist: ``git checkout|reset|stash|clean|merge --abort``; ``rm``, ``mkdir``, ``cp``,
   ``mv`` with flags from ``-r -f -p -R``; ``pip install <package>`` and ``pytest [args]``
   (also via ``python -m``);
-- git never leaves the run branch or its last approved commit: ``reset`` names no revision but
-  ``HEAD``, ``checkout`` only restores files (``git checkout [HEAD] -- <paths>``), ``stash`` only
-  sets changes aside (push/save: the stash is shared with the user's own checkout, so pop, apply,
-  drop and the rest could bring back or destroy work that is not the run's);
+- git only in the forms ``fix_git`` allows, which never leave the run branch or its last approved
+  commit (``reset`` to ``HEAD``, ``checkout [HEAD] -- <paths>``, ``stash`` push/save, ``clean``
+  without ``-x``, ``merge --abort``);
 - every path stays inside the workspace: relative, no ``..``, no glob, no symlink on the way that
   leads out, never ``.git`` or inside it, never the workspace root itself for rm/mv/cp sources.
 
@@ -31,13 +30,13 @@ import shlex
 import signal
 import subprocess
 from collections.abc import Sequence
-from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from pathlib import Path, PureWindowsPath
 from typing import Literal
 
 from ..config import DoctorSettings
 from ..encoding import subprocess_env
+from .fix_git import GitRefused, check_git
 
 FixType = Literal["git", "file", "python"]
 
@@ -143,143 +142,6 @@ def _check_path(arg: str, ws: Path, *, root_ok: bool = True) -> None:
         raise _Refused(f"path {arg!r} resolves into .git; repository internals are never touched")
     if not root_ok and resolved == ws:
         raise _Refused(f"path {arg!r} is the workspace root itself")
-
-
-def _split(
-    args: Sequence[str], flags: AbstractSet[str], valued: AbstractSet[str] = frozenset()
-) -> tuple[list[str], list[str], bool]:
-    """(positionals before '--', arguments after '--', whether '--' was given); refuses unknown flags."""
-    before: list[str] = []
-    after: list[str] = []
-    dashdash = False
-    i = 0
-    while i < len(args):
-        tok = args[i]
-        if dashdash:
-            after.append(tok)
-        elif tok == "--":
-            dashdash = True
-        elif tok in valued:
-            if i + 1 >= len(args):
-                raise _Refused(f"option {tok} needs a value")
-            i += 1
-        elif tok.startswith("-"):
-            if tok not in flags:
-                allowed = " ".join(sorted(flags | valued)) or "none"
-                raise _Refused(f"option {tok!r} is not allowed here (allowed: {allowed})")
-        else:
-            before.append(tok)
-        i += 1
-    return before, after, dashdash
-
-
-# --- git ------------------------------------------------------------------------------------------
-
-_KEEP_BRANCH = "the worktree must stay on the run branch at its last approved commit"
-_RESTORE_FORMS = "to restore files use 'git checkout -- <paths>' or 'git checkout HEAD -- <paths>'"
-_CHECKOUT_FLAGS = {"-f", "--force", "-q", "--quiet", "--ours", "--theirs", "-m", "--merge"}
-_CHECKOUT_SWITCHES = {"-b", "-B", "--detach", "--orphan", "-t", "--track", "--no-track", "--guess", "-"}
-_RESET_MODES = {"--hard", "--soft", "--mixed", "--merge", "--keep"}
-_STASH_FLAGS = {"-u", "--include-untracked", "-k", "--keep-index", "--no-keep-index", "-q", "--quiet"}
-
-
-def _check_checkout(args: list[str], ws: Path) -> None:
-    """Only file restores: ``git checkout [HEAD] -- <paths>``; never a branch switch or a detach."""
-    for tok in args:
-        if tok == "--":
-            break
-        if tok in _CHECKOUT_SWITCHES or tok.startswith(("--orphan=", "--track=")):
-            raise _Refused(
-                f"git checkout {tok} switches the worktree off the run branch ({_KEEP_BRANCH}); {_RESTORE_FORMS}"
-            )
-    before, after, dashdash = _split(args, _CHECKOUT_FLAGS)
-    if not dashdash:
-        what = f"git checkout {before[0]}" if before else "git checkout without '-- <paths>'"
-        raise _Refused(f"{what} could switch branches or detach HEAD ({_KEEP_BRANCH}); {_RESTORE_FORMS}")
-    if before not in ([], ["HEAD"]):
-        raise _Refused(
-            f"git checkout {' '.join(before)} -- <paths> restores files from another revision; only HEAD, the last "
-            f"approved commit, is allowed: {_RESTORE_FORMS}"
-        )
-    if not after:
-        raise _Refused("git checkout with '--' needs at least one path after it (e.g. git checkout -- .)")
-    for path in after:
-        _check_path(path, ws)
-
-
-def _check_reset(args: list[str], ws: Path) -> None:
-    """Only resets to HEAD: ``git reset [--soft|--mixed|--hard|...] [HEAD]`` or ``git reset [HEAD] -- <paths>``."""
-    before, after, dashdash = _split(args, _RESET_MODES | {"-q", "--quiet"})
-    modes = [tok for tok in (args[: args.index("--")] if dashdash else args) if tok in _RESET_MODES]
-    if len(modes) > 1:
-        raise _Refused(f"git reset takes one mode, not {' '.join(modes)}")
-    if before not in ([], ["HEAD"]):
-        raise _Refused(
-            f"git reset {' '.join(before)}: only HEAD may be named ({_KEEP_BRANCH}; another revision would move the "
-            "run branch and drop approved phase commits); put paths after '--' (git reset HEAD -- <paths>)"
-        )
-    if dashdash:
-        if not after:
-            raise _Refused("git reset with '--' needs at least one path after it")
-        if modes:
-            raise _Refused(
-                f"git reset {modes[0]} does not take paths; unstage with 'git reset -- <paths>', {_RESTORE_FORMS}"
-            )
-    for path in after:
-        _check_path(path, ws)
-
-
-def _check_stash(args: list[str], ws: Path) -> None:
-    """Only setting changes aside: ``git stash``, ``git stash push ...``, ``git stash save ...``."""
-    implicit = not args or args[0].startswith("-")
-    action, rest = ("push", args) if implicit else (args[0], args[1:])
-    if action == "push":
-        before, after, _ = _split(rest, _STASH_FLAGS, {"-m", "--message"})
-        if before:
-            raise _Refused("git stash push: put paths after '--' (git stash push -- <paths>)")
-        for path in after:
-            _check_path(path, ws)
-    elif action == "save":
-        _split(rest, _STASH_FLAGS)  # the words left are the stash message
-    else:
-        raise _Refused(
-            f"git stash {action} is not allowed: the stash is shared with your own checkout (refs/stash lives in the "
-            "main repository), so it could bring back or destroy work that is not the run's; only 'git stash', "
-            "'git stash push [-u] [-k] [-m <message>] [-- <paths>]' and 'git stash save [<message>]' may run"
-        )
-
-
-def _check_git(argv: list[str], ws: Path) -> None:
-    if len(argv) < 2:
-        raise _Refused("git needs a subcommand")
-    sub, args = argv[1], argv[2:]
-    if sub.startswith("-"):
-        raise _Refused(f"git options before the subcommand ({sub}) are not allowed")
-    if sub == "merge":
-        if args != ["--abort"]:
-            raise _Refused("only 'git merge --abort' is allowed among merge commands")
-    elif sub == "checkout":
-        _check_checkout(args, ws)
-    elif sub == "reset":
-        _check_reset(args, ws)
-    elif sub == "stash":
-        _check_stash(args, ws)
-    elif sub == "clean":
-        for tok in args:
-            if not tok.startswith("-"):
-                raise _Refused("git clean takes no paths here; use rm to remove a specific path")
-            if tok in ("--force", "--dry-run", "--quiet"):
-                continue
-            if re.fullmatch(r"-[fdnq]+", tok) is None:
-                if "x" in tok.lower() and not tok.startswith("--"):
-                    raise _Refused(
-                        "git clean -x/-X is not allowed: it deletes ignored files such as .env and virtualenvs"
-                    )
-                raise _Refused(f"git clean option {tok!r} is not allowed (allowed: -f -d -n -q and combinations)")
-    else:
-        raise _Refused(
-            f"git {sub} is not on the execute_fix whitelist (allowed: checkout, reset, stash, clean, merge --abort)"
-        )
 
 
 # --- files ----------------------------------------------------------------------------------------
@@ -396,12 +258,13 @@ def check_command(command: str, workspace: Path, settings: DoctorSettings) -> Co
     ws = workspace.resolve()
     try:
         if fix_type == "git":
-            _check_git(argv, ws)
+            for path in check_git(argv):
+                _check_path(path, ws)
         elif fix_type == "file":
             _check_file(argv, ws)
         else:
             _check_python(argv, ws)
-    except _Refused as exc:
+    except (_Refused, GitRefused) as exc:
         return _refuse(command, argv, fix_type, exc.reason)
     return CommandCheck(command, argv, fix_type, True, "allowed")
 
