@@ -4,15 +4,14 @@ Everything a run does to code happens in that worktree: edits, checks, one commi
 restores after failed attempts. The user's checkout (HEAD, current branch, index, files) is never
 touched: the branch is created with ``git branch`` (no checkout) and materialised with
 ``git worktree add``. Commits carry ``Autopack-Run``/``Autopack-Phase`` trailers so a resumed run can
-tell which phases are already applied. Git runs through GitPython with repository hooks and commit
-signing switched off (the quality gate is the check; an unattended run cannot answer a hook's or
-gpg's prompt) and with paths read NUL-separated and decoded as UTF-8, so non-ASCII names survive
-``LANG=C``.
+tell which phases are already applied. A phase is staged, diffed for the Auditor and committed in
+process by libgit2 where it stages as git would (staging.py), by git processes otherwise; those run
+through gitcmd.py with repository hooks and commit signing switched off (the quality gate is the
+check; an unattended run cannot answer a hook's or gpg's prompt) and with paths read NUL-separated
+and decoded as UTF-8, so non-ASCII names survive ``LANG=C``.
 
-Opening repairs what a killed autopack leaves behind (the caller holds the run's own lock, so no
-other autopack process can be using this worktree): a worktree that ``git worktree add`` never
-finished is removed and added again, and stale lock files in the worktree's own git directory and on
-the run branch are deleted. What was repaired is listed in ``Workspace.notes``.
+Opening repairs what a killed autopack leaves behind (workspace_repair.py); what was repaired is
+listed in ``Workspace.notes``.
 """
 
 from __future__ import annotations
