@@ -1,0 +1,160 @@
+"""Smoke tests for the edit-application benchmark (scripts/bench/edits*.py).
+
+They check the benchmark's own judgement: how it classifies a part-of-line SEARCH, how it builds
+the twin cases (the header moved away from every twin, indentation dropped only where it must be
+refused), how it judges an outcome, and that a tiny real run prints every row. Timings are never
+asserted.
+"""
+
+from __future__ import annotations
+
+import ast
+import random
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[1] / "scripts" / "bench"
+sys.path.insert(0, str(BENCH))
+
+import edits  # noqa: E402
+import edits_cases as cases  # noqa: E402
+import edits_report  # noqa: E402
+
+TWINNED = """\
+def first(items):
+    total = 0
+    for item in items:
+        if item is None:
+            continue
+        total += item
+    return total
+
+
+def second(items):
+    total = 0
+    for item in items:
+        if item is None:
+            continue
+        total += item
+    return total * 2
+""" + "".join(f"\n\ndef helper_{i}():\n    return {i}\n" for i in range(40))  # room to move a header to
+
+NESTED = """\
+class Reader:
+    def read(self, buf):
+        n = len(buf)
+        buf[:] = self.source(n)
+        return n
+
+
+def read(self, buf):
+    n = len(buf)
+    buf[:] = self.source(n)
+    return n
+"""
+
+CALLS = """\
+import os
+
+
+def run(path, limit, size):
+    data = os.read(path, 4096)
+    subtotal = limit + 1
+    total = subtotal * 3
+    return check(data, size=limit) + total
+
+
+def check(data, size):
+    return len(data) > size
+"""
+
+
+def test_word_places_separates_whole_words_from_text_inside_longer_words() -> None:
+    text = "total = subtotal + total_cost\nx = total\ny = 1.5 + 5\n"
+    assert cases.word_places(text, "total") == (2, 2)
+    assert cases.word_places(text, "5") == (1, 1)  # the 5 of 1.5 is inside a number
+    assert cases.word_places(text, "= total") == (1, 0)
+
+
+def test_judge_calls_a_changed_file_wrong_unless_it_is_the_intended_one() -> None:
+    assert edits.judge(True, b"new", b"new", b"old") == "correct"
+    assert edits.judge(False, b"old", b"new", b"old") == "refused"
+    assert edits.judge(True, b"other", b"new", b"old") == "wrong"
+    assert edits.judge(False, b"half", b"new", b"old") == "wrong"
+    assert edits.judge(True, b"new", None, b"old") == "wrong"  # nothing was intended: any change is wrong
+
+
+def test_twin_runs_finds_identical_lines_and_same_shape_blocks_at_other_indentation() -> None:
+    lines = TWINNED.split("\n")
+    assert (1, 10, 5) in cases.twin_runs(lines, str, False)
+    nested = NESTED.split("\n")
+    assert cases.twin_runs(nested, str, False) == []
+    assert [(p, q) for p, q, _ in cases.twin_runs(nested, lambda s: " ".join(s.split()), True)] == [(1, 7)]
+
+
+def test_twin_diffs_keep_the_hunk_at_one_twin_and_move_the_wrong_header_away_from_all() -> None:
+    found = cases.twin_diff_cases([("m.py", TWINNED)], 1, random.Random(3))
+    assert [c.kind for c in found] == [cases.TWIN_RIGHT, cases.TWIN]
+    right, wrong = found
+    assert right.new_text == wrong.new_text != TWINNED
+    ast.parse(right.new_text)
+    right_at, wrong_at = (_old_start(c.diff) for c in found)
+    before = [line[1:] for line in right.diff.splitlines()[3:] if line[:1] in " -"]
+    lines = TWINNED.split("\n")
+    twins = [s + 1 for s in range(len(lines)) if lines[s : s + len(before)] == before]
+    assert len(twins) == 2 and right_at in twins
+    assert all(abs(wrong_at - t) > 3 for t in twins)
+
+
+def _old_start(diff: str) -> int:
+    header = next(line for line in diff.splitlines() if line.startswith("@@"))
+    return int(header.split()[1][1:].split(",")[0])
+
+
+def test_twin_blocks_drop_the_indentation_only_for_the_must_refuse_row() -> None:
+    found = cases.twin_block_cases([("m.py", NESTED)], 1, random.Random(5))
+    assert [c.kind for c in found] == [cases.SR_TWIN_KEPT, cases.SR_TWIN]
+    kept, dropped = found
+    assert NESTED.count(kept.search) == 1
+    assert _least_indent(kept.search) > 0 and _least_indent(dropped.search) == 0
+    assert [line.strip() for line in kept.search.splitlines()] == [line.strip() for line in dropped.search.splitlines()]
+
+
+def _least_indent(block: str) -> int:
+    return min(len(line) - len(line.lstrip()) for line in block.splitlines() if line.strip())
+
+
+def test_part_of_line_cases_are_classified_by_where_else_the_fragment_occurs() -> None:
+    found = cases.part_cases("m.py", CALLS, random.Random(1), tries=200)
+    assert found, "the module has numbers and call arguments to change"
+    for case in found:
+        whole, inside = cases.word_places(CALLS, case.search)
+        assert "\n" not in case.search and case.search.strip() not in [s.strip() for s in CALLS.split("\n")]
+        if case.kind == cases.PART_CUT:
+            assert case.new_text is None and whole == 0 and inside >= 1
+            continue
+        expected = {cases.PART_UNIQUE: (1, 0), cases.PART_SEVERAL: (whole, inside)}.get(case.kind, (1, inside))
+        assert (whole, inside) == expected and (whole > 1) == (case.kind == cases.PART_SEVERAL)
+        assert case.new_text is not None and case.new_text != CALLS
+        ast.parse(case.new_text)
+        changed = [(a, b) for a, b in zip(CALLS.split("\n"), case.new_text.split("\n"), strict=True) if a != b]
+        assert len(changed) == 1 and case.search in changed[0][0] and case.replace in changed[0][1]
+
+
+def test_recoverable_rows_exclude_exactly_the_must_refuse_kinds() -> None:
+    refused = {k for k, ok in edits_report.RECOVERABLE.items() if not ok}
+    assert refused == {"elision", cases.TWIN, cases.SR_TWIN, cases.PART_SEVERAL, cases.PART_CUT}
+
+
+def test_a_tiny_run_prints_every_row(capsys: pytest.CaptureFixture[str]) -> None:
+    assert edits.main(["--cases", "2", "--twins", "2", "--autopack-only", "--seed", "5"]) == 0
+    out = capsys.readouterr().out
+    rows = {line.split("  ")[0]: line for line in out.splitlines()}
+    for kind in edits_report.DIFF_ROWS + edits_report.SR_ROWS:
+        assert kind in rows, kind
+    autopack_twins = re.findall(r"\d+/\d+/\d+", rows[cases.TWIN])[0]
+    assert sum(map(int, autopack_twins.split("/"))) >= 2  # both changes at repeated lines were tried
+    assert "Time per undamaged diff by file size" in out
