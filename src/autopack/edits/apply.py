@@ -2,7 +2,7 @@
 
 Owns the order of checks for one reply: every path first (one bad path refuses the whole reply),
 then each edit in order against the file as the earlier edits left it (exact, then tolerant
-matching from ``match``), destructive-output guards, a Python syntax check of each changed file,
+matching from ``match``; part-of-line SEARCH text from ``fragment``), destructive-output guards, a Python syntax check of each changed file,
 and finally atomic UTF-8 writes that keep each file's newline style, BOM and final newline.
 
 A SEARCH that is not whole lines is used as exact text only where it starts and ends between

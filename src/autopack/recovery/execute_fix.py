@@ -9,8 +9,8 @@ each must pass ``check_command`` before anything runs:
   newlines): commands run as an argv list, never through a shell, so such syntax could only be a
   mistake or an attack;
 - no privilege escalation and no executable given as a path;
-- only the whitelist: ``git checkout|reset|stash|clean|merge --abort``; ``rm``, ``mkdir``, ``cp``,
-  ``mv`` with flags from ``-r -f -p -R``; ``pip install <package>`` and ``pytest [args]``
+- only the whitelist: ``git checkout|reset|stash|clean|merge --abort``; ``rm`` (flags ``-r -f -R``),
+  ``mkdir`` (``-p``), ``cp`` (``-r -R -f -p``), ``mv`` (``-f``); ``pip install <package>`` and ``pytest [args]``
   (also via ``python -m``);
 - git only in the forms ``fix_git`` allows, which never leave the run branch or its last approved
   commit (``reset`` to ``HEAD``, ``checkout [HEAD] -- <paths>``, ``stash`` push/save, ``clean``
