@@ -58,8 +58,12 @@ def project(git_repo: MakeRepo) -> Path:
     return repo
 
 
-def test_staging_records_the_same_tree_as_git_add_all(project: Path) -> None:
+@pytest.mark.parametrize("autocrlf", [None, "true", "input"])
+def test_staging_records_the_same_tree_as_git_add_all(project: Path, autocrlf: str | None) -> None:
+    if autocrlf:
+        git(project, "config", "core.autocrlf", autocrlf)
     _change_everything(project)
+    (project / "dos.py").write_bytes(b"a = 1\r\nb = 2\r\n")  # no attribute: core.autocrlf decides
     staged = _stager(project).stage()
     assert staged is not None
 
