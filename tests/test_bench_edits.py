@@ -22,6 +22,7 @@ sys.path.insert(0, str(BENCH))
 import edits  # noqa: E402
 import edits_cases as cases  # noqa: E402
 import edits_report  # noqa: E402
+from edits_corpus import occurrences  # noqa: E402
 
 TWINNED = """\
 def first(items):
@@ -77,6 +78,13 @@ def test_word_places_separates_whole_words_from_text_inside_longer_words() -> No
     assert cases.word_places(text, "total") == (2, 2)
     assert cases.word_places(text, "5") == (1, 1)  # the 5 of 1.5 is inside a number
     assert cases.word_places(text, "= total") == (1, 0)
+
+
+def test_a_block_ending_in_a_blank_line_does_not_fit_after_the_final_newline() -> None:
+    text = "def f():\n    return x\n\ndef g():\n    return x\n"
+    assert occurrences(text, ["return x", ""]) == 1  # an applier sees no line after the final newline
+    repeated = "a = 1\nb = 2\nc = 3\n\nx = 0\na = 1\nb = 2\nc = 3\n"
+    assert cases.twin_runs(repeated.split("\n"), str, False) == [(0, 5, 3)]  # not 4 lines: no blank after the end
 
 
 def test_judge_calls_a_changed_file_wrong_unless_it_is_the_intended_one() -> None:

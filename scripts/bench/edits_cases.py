@@ -222,6 +222,8 @@ def _twins_differ(c: _Change) -> bool:
 
 def twin_diff_cases(files: list[tuple[str, str]], count: int, rng: random.Random) -> list[DiffCase]:
     """``count`` changes at one of two identical runs, each as two diffs: right and wrong line numbers."""
+    if count <= 0:
+        return []
     sites = [(rel, text, p, q, n) for rel, text in files for p, q, n in twin_runs(text.split("\n"), str, False)]
     out: list[DiffCase] = []
     for c in _changes(sites, rng, _twins_differ):
@@ -246,6 +248,8 @@ def _cut(c: _Change) -> int:
 def twin_block_cases(files: list[tuple[str, str]], count: int, rng: random.Random) -> list[SRCase]:
     """``count`` changes at one of two same-shape blocks at different indentation, as SEARCH/REPLACE
     with the indentation kept and with it dropped."""
+    if count <= 0:
+        return []
     sites = [(rel, text, p, q, n) for rel, text in files for p, q, n in twin_runs(text.split("\n"), _squash, True)]
     out: list[SRCase] = []
 

@@ -130,7 +130,10 @@ def true_diff(path: str, old: str, new: str) -> tuple[str, str, list[Hunk]]:
 
 def occurrences(text: str, block: list[str]) -> int:
     """Places where ``block`` fits ``text`` line by line when indentation and spacing are ignored."""
-    norm = [" ".join(ln.split()) for ln in text.split("\n")]
+    lines = text.split("\n")
+    if lines[-1] == "":
+        lines.pop()  # the "" after the final newline is not a line: a block ending in a blank line cannot fit there
+    norm = [" ".join(ln.split()) for ln in lines]
     want = [" ".join(ln.split()) for ln in block]
     if not want:
         return 0
