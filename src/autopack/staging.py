@@ -7,13 +7,16 @@ docs/BENCHMARKS.md). libgit2 does the same work in process, on the same reposito
 same rules for what is staged: ``.gitignore``, ``info/exclude`` and ``core.excludesFile``, file modes,
 symlinks, and the built-in ``text``/``eol``/``core.autocrlf``/``ident`` conversions.
 
-What libgit2 does not do is run external filter drivers (``filter=lfs`` and other clean filters):
-it would stage a Git LFS file's contents instead of its pointer. So ``stage`` looks at what is about
-to be staged first and says ``None`` (the caller stages with git itself) when any changed path has a
-``filter`` attribute, when a changed path is a nested repository or submodule, or when the index has
-an unresolved conflict. It also says ``None`` for good when libgit2 cannot read the repository or its
-index (a split or sparse index, an extension it does not know): the workspace then uses git for the
-rest of the run. Hooks and commit signing are off for autopack's commits either way (workspace.py).
+libgit2 does not do everything git does, and where it would record something else git stages
+instead: ``stage`` says ``None`` (nothing written) when a changed path has a ``filter`` attribute (Git
+LFS and other clean filters) or ``working-tree-encoding``; when a ``.gitignore`` below the root has a
+negation (libgit2 does not let it re-include what a parent excludes); when the index carries
+skip-worktree or intent-to-add entries (sparse checkout, ``git add -N``: git then writes index
+version 3) or is at version 4; when the repository has submodules or a changed path is a nested
+repository; when ``core.ignorecase`` is set; when the index has a conflict or a lock. It says
+``None`` for the rest of the run when libgit2 cannot read the repository or its index (a split or
+sparse index). tests/test_staging_equivalence.py holds each case against ``git add -A``. Hooks
+and commit signing are off for autopack's commits either way (gitcmd.py).
 """
 
 from __future__ import annotations
@@ -43,16 +46,19 @@ _QUOTED = re.compile(r'"((?:[^"\\]|\\.)*)"')
 _ESCAPES = {"a": 7, "b": 8, "t": 9, "n": 10, "v": 11, "f": 12, "r": 13, '"': 34, "\\": 92}
 
 
-def _unquote_header(patch: str) -> str:
+def _as_git_writes_it(patch: str) -> str:
     """Write a patch's header lines as git does: non-ASCII file names as they are (git with
     ``core.quotepath=false``; libgit2 always quotes them: ``"caf\\303\\251.py"``), names with quotes,
-    backslashes or control characters still quoted, and a tab after a ``---``/``+++`` name that
-    contains a space (git's mark for GNU patch)."""
+    backslashes or control characters still quoted, a tab after a ``---``/``+++`` name that
+    contains a space (git's mark for GNU patch), and no ``---``/``+++`` lines without a hunk."""
     head, sep, hunks = patch.partition("\n@@")
     lines = []
     for line in _QUOTED.sub(_plain_if_safe, head).split("\n"):
-        if line[:4] in ("--- ", "+++ ") and " " in line[4:] and not line.endswith("\t"):
-            line += "\t"
+        if line[:4] in ("--- ", "+++ "):
+            if not sep:
+                continue  # no hunk (an empty new or deleted file): git writes no ---/+++ lines
+            if " " in line[4:] and not line.endswith("\t"):
+                line += "\t"
         lines.append(line)
     return "\n".join(lines) + sep + hunks
 
@@ -82,6 +88,19 @@ def _plain_if_safe(match: re.Match[str]) -> str:
     return name
 
 
+# Attributes that make git convert content in ways libgit2 does not: external clean filters (Git
+# LFS) and re-encoding to UTF-8. A changed path with one of them is staged by git.
+_GIT_ONLY_ATTRIBUTES = ("filter", "working-tree-encoding")
+
+
+def _negates(gitignore: Path) -> bool:
+    """True if this ignore file has a negation (``!pattern``) line."""
+    try:
+        return any(line.startswith(b"!") for line in gitignore.read_bytes().splitlines())
+    except OSError:
+        return False
+
+
 def clean_message(message: str) -> str:
     """The message as ``git commit -m`` stores it (cleanup mode "whitespace"): trailing spaces cut,
     runs of blank lines made one, no blank lines at either end, one final newline."""
@@ -101,6 +120,9 @@ class Stager:
     def __init__(self, repo: pygit2.Repository) -> None:
         self._repo = repo
         self.disabled_reason: str | None = None  # set when libgit2 gave up on this repository
+        # .gitignore files below the root with a '!' line: libgit2 does not let such a negation
+        # re-include what a parent directory's rules exclude (libgit2 issue #7284); git then stages.
+        self._negating: set[str] = set()
 
     @classmethod
     def open(cls, worktree: Path) -> Stager | None:
@@ -116,7 +138,16 @@ class Stager:
             return None
         if repo.is_bare or repo.workdir is None:
             return None
-        return cls(repo)
+        stager = cls(repo)
+        try:
+            stager._negating = {
+                str(entry.path)
+                for entry in repo.index
+                if str(entry.path).endswith("/.gitignore") and _negates(Path(repo.workdir, str(entry.path)))
+            }
+        except (pygit2.GitError, ValueError):  # a name pygit2 cannot decode
+            return None
+        return stager
 
     def stage(self) -> Staged | None:
         """Stage every change in the worktree (new files included, ignored files not), like
@@ -127,12 +158,23 @@ class Stager:
         if self.disabled_reason:
             return None
         repo = self._repo
+        workdir = Path(str(repo.workdir))
         try:
+            if not self._index_is_plain() or (workdir / ".gitmodules").exists() or self._ignores_case():
+                return None  # flagged entries (sparse checkout, add -N), index v4, submodules, ignorecase
             index = repo.index
             index.read()
             if index.conflicts is not None:
                 return None
             status = repo.status(untracked_files="all", ignored=False)
+            for path in status:
+                if path.endswith("/.gitignore"):
+                    if _negates(workdir / path):
+                        self._negating.add(path)
+                    else:
+                        self._negating.discard(path)
+            if self._negating:
+                return None
             adds: list[str] = []
             removes: list[str] = []
             for path, flags in status.items():
@@ -143,9 +185,9 @@ class Stager:
                 elif flags & (
                     pygit2.GIT_STATUS_WT_NEW | pygit2.GIT_STATUS_WT_MODIFIED | pygit2.GIT_STATUS_WT_TYPECHANGE
                 ):
-                    if repo.get_attr(path, "filter") not in (None, False):
+                    if any(repo.get_attr(path, name) not in (None, False) for name in _GIT_ONLY_ATTRIBUTES):
                         return None
-                    if not Path(repo.workdir, path).is_file() and not Path(repo.workdir, path).is_symlink():
+                    if not (workdir / path).is_file() and not (workdir / path).is_symlink():
                         return None  # a directory where a file was (a nested repository)
                     adds.append(path)
             for path in removes:
@@ -162,6 +204,22 @@ class Stager:
             return None
         return Staged(tree=str(tree), paths=tuple(sorted(removes + adds)))
 
+    def _ignores_case(self) -> bool:
+        """core.ignorecase: git and libgit2 resolve a rename that changes only letter case differently."""
+        config = self._repo.config
+        return "core.ignorecase" in config and config.get_bool("core.ignorecase")
+
+    def _index_is_plain(self) -> bool:
+        """True if the index is at version 2. Git writes version 3 exactly when an entry carries an
+        extended flag: skip-worktree (sparse checkout), which libgit2's status reports as deleted,
+        or intent-to-add. Version 4 (``feature.manyFiles``) may carry them too, unseen from here."""
+        try:
+            with open(Path(self._repo.path, "index"), "rb") as fh:
+                header = fh.read(8)
+        except FileNotFoundError:
+            return True  # no index yet: nothing flagged
+        return header[:4] == b"DIRC" and int.from_bytes(header[4:8], "big") == 2
+
     def diff(self, base: str, staged: Staged) -> str:
         """The unified diff from commit ``base`` to the staged tree, renames detected (as ``git diff -M``)."""
         import pygit2
@@ -169,11 +227,16 @@ class Stager:
         repo = self._repo
         old = repo.revparse_single(base).peel(pygit2.Tree)
         new = repo[pygit2.Oid(hex=staged.tree)].peel(pygit2.Tree)
-        diff = old.diff_to_tree(new, context_lines=3)
-        diff.find_similar()
+        # As the git fallback shows it: `git diff -M` (renames, never copies, whatever diff.renames
+        # says) with the context sizes git reads from the config.
+        config = repo.config
+        context = config.get_int("diff.context") if "diff.context" in config else 3
+        between = config.get_int("diff.interHunkContext") if "diff.interHunkContext" in config else 0
+        diff = old.diff_to_tree(new, context_lines=context, interhunk_lines=between)
+        diff.find_similar(flags=pygit2.enums.DiffFind.FIND_RENAMES)
         # Bytes, joined and decoded here: a file in another encoding must not make the diff fail.
         patches = (patch.data.decode("utf-8", errors="replace") for patch in diff if patch is not None)
-        return "".join(_unquote_header(text) for text in patches)
+        return "".join(_as_git_writes_it(text) for text in patches)
 
     def commit(self, staged: Staged, message: str, name: str, email: str, *, allow_empty: bool) -> str | None:
         """Commit the staged tree on top of HEAD (the run branch moves, its reflog records it);
