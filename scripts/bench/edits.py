@@ -13,7 +13,7 @@ of a line. Every tool applies each case to a fresh copy; the result is compared 
 so the default 100 gives about 1000 diff cases, plus 4 SEARCH/REPLACE variants and up to 4
 part-of-line SEARCH/REPLACE cases each. ``--twins`` (default 60) changes at repeated lines give two
 diff cases each, and as many changes at a block repeated at another indentation give two
-SEARCH/REPLACE cases each. About 2 minutes on 2 cores. Not part of the test suite.
+SEARCH/REPLACE cases each. About a minute on 2 cores. Not part of the test suite.
 """
 
 from __future__ import annotations
@@ -295,10 +295,10 @@ def main(argv: list[str] | None = None) -> int:
             bench.times[f"syntax check {size_bucket(text.count(chr(10)))}"].append(seconds)
             for case in drifted_blocks(rel, text, new_text, rng) + part_cases(rel, text, part_rng):
                 bench.sr_case(case)
-        for case in twin_diff_cases(corpus, args.twins, twin_rng):
-            if case.kind == TWIN_RIGHT:  # the first of each pair: stage its base file once
-                bench.stage(case.rel, case.text)
-            bench.diff_case(case.kind, case.rel, case.text, case.new_text, case.diff)
+        for twin in twin_diff_cases(corpus, args.twins, twin_rng):
+            if twin.kind == TWIN_RIGHT:  # the first of each pair: stage its base file once
+                bench.stage(twin.rel, twin.text)
+            bench.diff_case(twin.kind, twin.rel, twin.text, twin.new_text, twin.diff)
         for sr in twin_block_cases(corpus, args.twins, twin_rng):
             bench.sr_case(sr)
     elapsed = time.perf_counter() - started

@@ -314,11 +314,11 @@ def part_cases(rel: str, text: str, rng: random.Random, tries: int = 150) -> lis
         if i is None:
             continue
         old = line[toks[i][0] : toks[i][1]]
-        if isinstance(node, ast.Name):
-            new = f"{old}_arg"  # an argument of a call renamed
-        else:
-            value = node.value + rng.randint(1, 9)  # type: ignore[operator]
+        if isinstance(node, ast.Constant) and isinstance(node.value, int | float):
+            value = node.value + rng.randint(1, 9)
             new = repr(value) if isinstance(value, float) else str(value)  # a constant changed
+        else:
+            new = f"{old}_arg"  # an argument of a call renamed
         spans = [(lo, hi) for lo in range(max(0, i - 2), i + 1) for hi in range(i, min(len(toks), i + 3))]
         rng.shuffle(spans)
         for lo, hi in spans[:3]:

@@ -114,18 +114,18 @@ def render_report(results, sr_results, times, base_done: int, n_modules: int, ma
     ))  # fmt: skip
 
     ga = _mean_ms(times["git apply"])
-    rows = [
-        ["autopack, undamaged diffs (parse + place + guards + syntax check + atomic write, in process)",
-         _mean_ms(times["autopack control"])],
-        ["autopack, the same diffs with the file named .py.txt (everything but the syntax check)",
-         _mean_ms(times["autopack no check"])],
-        ["compile() of the whole new file alone (what the syntax check costs)", _mean_ms(times["syntax check"])],
-        ["autopack, all diff cases", _mean_ms(times["autopack"])],
-        ["git apply, undamaged diffs (one process per case)", ga],
+    time_rows: list[tuple[str, float]] = [
+        ("autopack, undamaged diffs (parse + place + guards + syntax check + atomic write, in process)",
+         _mean_ms(times["autopack control"])),
+        ("autopack, the same diffs with the file named .py.txt (everything but the syntax check)",
+         _mean_ms(times["autopack no check"])),
+        ("compile() of the whole new file alone (what the syntax check costs)", _mean_ms(times["syntax check"])),
+        ("autopack, all diff cases", _mean_ms(times["autopack"])),
+        ("git apply, undamaged diffs (one process per case)", ga),
     ]  # fmt: skip
     out.append(table(
         "Time per case (mean)", ["what", "ms per case", "relative to git apply"],
-        [[w, f"{ms:.2f}", f"{ms / ga:.2f}x" if ga == ga else na] for w, ms in rows], markdown,
+        [[w, f"{ms:.2f}", f"{ms / ga:.2f}x" if ga == ga else na] for w, ms in time_rows], markdown,
     ))  # fmt: skip
     size_rows = []
     for size in SIZES:
