@@ -560,3 +560,28 @@ def test_files_under_the_size_thresholds_may_grow_and_shrink_freely(tmp_path):
     assert run(tmp_path, "m.py\n```python\n" + module + "```\n", mode="full_file").ok
     f.write_text(stub, encoding="utf-8")
     assert run(tmp_path, "m.py\n```python\nV0 = 0\n```\n", mode="full_file").ok and read(f) == "V0 = 0\n"
+
+
+COUNTS = "def counts(s, t):\n    cnt_s = cnt_t = 0\n    for x in s:\n        cnt_t = 0\n    return cnt_s\n"
+
+
+def test_a_one_line_search_without_its_indentation_that_is_also_part_of_another_line_is_refused(tmp_path):
+    # Found in the edit benchmark: the model meant `cnt_s = cnt_t = 0` (line 2); placing the text as
+    # the indented whole line 4 by ignoring indentation changed the wrong line and reported success.
+    f = setup(tmp_path, "counts.py", COUNTS)
+    report = run(tmp_path, sr("counts.py", "cnt_t = 0", "cnt_t = 7"))
+    result = report.results[0]
+    assert result.status == "refused" and read(f) == COUNTS
+    assert "lines 2, 4" in result.reason
+
+
+def test_a_one_line_search_with_its_exact_indentation_still_takes_the_whole_line(tmp_path):
+    f = setup(tmp_path, "counts.py", COUNTS)
+    report = run(tmp_path, sr("counts.py", "        cnt_t = 0", "        cnt_t = 7"))
+    assert report.ok and read(f) == COUNTS.replace("        cnt_t = 0", "        cnt_t = 7")
+
+
+def test_a_one_line_search_without_indentation_is_placed_when_no_other_line_holds_it(tmp_path):
+    f = setup(tmp_path, "counts.py", COUNTS)
+    report = run(tmp_path, sr("counts.py", "return cnt_s", "return cnt_s + 1"))
+    assert report.ok and read(f) == COUNTS.replace("return cnt_s", "return cnt_s + 1")

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .fragment import PartRefused, place_fragment
+from .fragment import PartRefused, part_places, place_fragment
 from .guards import GuardHit, elision_hits, full_file_hits, is_placeholder_line, syntax_error
 from .match import Ambiguous, FileIndex, Found, already_present, closest, place, place_tolerant
 from .parse import Edit, Hunk
@@ -251,6 +251,10 @@ def _apply_diff(edit: Edit, f: _File, res: EditResult, allow_mass_deletion: bool
     return _apply_hunks(edit, f, res)
 
 
+def _indent(line: str) -> str:
+    return line[: len(line) - len(line.lstrip(" \t"))]
+
+
 def _apply_search_replace(edit: Edit, f: _File, res: EditResult) -> list[str] | None:
     search, replace = _split(edit.search), _split(edit.replace)
     hr = HunkResult(1, "applied")
@@ -274,6 +278,12 @@ def _apply_search_replace(edit: Edit, f: _File, res: EditResult) -> list[str] | 
     idx = FileIndex(f.lines)
     seq = [("-", s) for s in search] + [("+", r) for r in replace]
     placed: Found | Ambiguous | PartRefused | None = place(idx, seq)
+    if isinstance(placed, Found) and len(search) == 1 and _indent(search[0]) != _indent(f.lines[placed.start]):
+        # One line placed only by ignoring its indentation: the model may as well have meant the same
+        # text inside another line (`cnt_t = 0` in `cnt_s = cnt_t = 0`). Two readings: refuse.
+        elsewhere = [n for n in part_places(idx, search[0]) if n != placed.start]
+        if elsewhere:
+            placed = Ambiguous(sorted({placed.start, *elsewhere}), "part")
     if placed is None:
         if any(r.strip() for r in replace) and already_present(idx, [("+", r) for r in replace]):
             res.status = hr.status = "already_applied"

@@ -109,6 +109,24 @@ def place_fragment(
     )
 
 
+def part_places(idx: FileIndex, text: str) -> list[int]:
+    """Lines (0-based) that hold ``text`` as part of the line, on word boundaries at both ends: where
+    a one-line SEARCH could also have been aimed when the whole-line tiers placed it only by ignoring
+    its indentation."""
+    text = text.strip()
+    found: list[int] = []
+    for n, line in enumerate(idx.lines):
+        if not text or line.strip() == text:
+            continue
+        at = line.find(text)
+        while at != -1:
+            if not _cut_word(line, at) and not _cut_word(line, at + len(text)):
+                found.append(n)
+                break
+            at = line.find(text, at + 1)
+    return found
+
+
 def _kind(token: str) -> str:
     return "number" if token[0].isdigit() else "word"
 
