@@ -32,7 +32,17 @@ from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # sibling helper modules
-from edits_cases import SR_TWIN, TWIN, TWIN_RIGHT, SRCase, part_cases, twin_block_cases, twin_diff_cases  # noqa: E402
+from edits_cases import (  # noqa: E402
+    SR_LINE_IN_LINE,
+    SR_TWIN,
+    TWIN,
+    TWIN_RIGHT,
+    SRCase,
+    part_cases,
+    twin_block_cases,
+    twin_diff_cases,
+    word_places,
+)
 from edits_corpus import DAMAGES, corpus_files, damage, indent_of, make_change, occurrences, stdlib_files, true_diff  # noqa: E402
 from edits_report import RECOVERABLE, SR_KINDS, Outcome, report, size_bucket  # noqa: E402
 
@@ -220,6 +230,10 @@ def drifted_blocks(rel: str, text: str, new_text: str, rng: random.Random) -> li
         if kind == "indent_dropped":
             if occurrences(text, search.split("\n")[:-1]) > 1:
                 kind = SR_TWIN
+            elif search.count("\n") == 1 and word_places(text, search.strip())[0] > 1:
+                # One line sent without its indentation whose text also sits inside another line:
+                # the whole line or that part of the other line? Only the indentation told them apart.
+                kind = SR_LINE_IN_LINE
             lines = [ln for ln in (s + r).split("\n") if ln.strip()]
             cut = min(len(indent_of(ln)) for ln in lines) if lines else 0
             s = "\n".join(ln[cut:] for ln in s.split("\n"))

@@ -20,6 +20,7 @@ from edits_cases import (
     PART_IN_WORDS,
     PART_SEVERAL,
     PART_UNIQUE,
+    SR_LINE_IN_LINE,
     SR_TWIN,
     SR_TWIN_KEPT,
     TWIN,
@@ -32,8 +33,10 @@ from autopack.encoding import subprocess_env
 MUST_REFUSE = "no (must refuse)"
 DIFF_ROWS = [*DAMAGES[:2], TWIN_RIGHT, TWIN, *DAMAGES[2:]]
 SR_KINDS = ["control", "indent_dropped", "trailing_whitespace", "tabs_for_spaces"]
-SR_ROWS = [*SR_KINDS[:2], SR_TWIN_KEPT, SR_TWIN, *SR_KINDS[2:], PART_UNIQUE, PART_IN_WORDS, PART_SEVERAL, PART_CUT]
-RECOVERABLE = {k: k not in ("elision", TWIN, SR_TWIN, PART_SEVERAL, PART_CUT) for k in DIFF_ROWS + SR_ROWS}
+SR_ROWS = [*SR_KINDS[:2], SR_TWIN_KEPT, SR_TWIN, SR_LINE_IN_LINE, *SR_KINDS[2:]]
+SR_ROWS += [PART_UNIQUE, PART_IN_WORDS, PART_SEVERAL, PART_CUT]
+NOT_RECOVERABLE = ("elision", TWIN, SR_TWIN, SR_LINE_IN_LINE, PART_SEVERAL, PART_CUT)
+RECOVERABLE = {k: k not in NOT_RECOVERABLE for k in DIFF_ROWS + SR_ROWS}
 ALL_TOOLS = ["autopack", "git apply", "git apply --recount --3way", "patch --fuzz=3"]
 SIZES = ["< 500 lines", "500-2,000 lines", "> 2,000 lines"]
 
