@@ -21,11 +21,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .fragment import PartRefused, part_places, place_fragment
-from .guards import GuardHit, elision_hits, full_file_hits, is_placeholder_line, syntax_error
+from .guards import GuardHit, elision_hits, full_file_hits, is_placeholder_line
 from .match import Ambiguous, FileIndex, Found, already_present, closest, place, place_tolerant
 from .parse import Edit, Hunk
 from .paths import PathRefused, normalize_rel, resolve_in_workspace
 from .report import ApplyReport, Category, EditResult, HunkResult
+from .syntax import changed_span, syntax_error
 
 
 @dataclass
@@ -416,7 +417,8 @@ def apply_edits(
         if f.lines == f.original:
             continue
         if f.lines is not None:
-            err = syntax_error(f.rel, f.text(), None if f.original is None else f.text(f.original))
+            changed = changed_span(f.original, f.lines) if f.original is not None else None
+            err = syntax_error(f.rel, f.text(), None if f.original is None else f.text(f.original), changed=changed)
             if err is not None:
                 line, text, msg = err
                 for res in f.touched:

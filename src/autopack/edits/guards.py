@@ -243,32 +243,3 @@ def full_file_hits(
             )
     hits.extend(elision_hits(path, old, new))
     return hits
-
-
-def _compile_error(text: str) -> SyntaxError | ValueError | None:
-    # compile() rather than ast.parse: it is faster (no Python AST objects) and also catches what only
-    # the compiler rejects ('return' outside a function, duplicate arguments), which imports would hit.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            compile(text, "<edit>", "exec", dont_inherit=True)
-        except (SyntaxError, ValueError) as exc:
-            return exc
-    return None
-
-
-def syntax_error(path: str, new: str, old: str | None) -> tuple[int, str, str] | None:
-    """(line, that line's text, message) when a Python file's new text does not compile and the old one did."""
-    if not path.endswith((".py", ".pyi")):
-        return None
-    exc = _compile_error(new)
-    if exc is None:
-        return None
-    if old is not None and _compile_error(old) is not None:
-        return None  # already broken before the edit: do not block a partial fix
-    if isinstance(exc, SyntaxError):
-        lineno = exc.lineno or 0
-        lines = new.split("\n")
-        text = lines[lineno - 1] if 0 < lineno <= len(lines) else (exc.text or "").rstrip("\n")
-        return lineno, text, exc.msg
-    return 0, "", str(exc)  # NUL bytes
