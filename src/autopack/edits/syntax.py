@@ -12,6 +12,7 @@ the quality gate, which runs the real checks anyway.
 
 from __future__ import annotations
 
+import re
 import warnings
 
 # Column-0 lines that continue the statement above rather than start one.
@@ -45,31 +46,66 @@ def changed_span(old: list[str], new: list[str]) -> tuple[int, int]:
     return start, end_new
 
 
-def _starts_statement(line: str) -> bool:
-    return bool(line) and line[0] not in " \t\f" and not line.startswith(_CONTINUES)
+def _starts_statement(line: str, indent: str) -> bool:
+    """A statement begins on this line at exactly ``indent`` (not a continuation, comment or decorator)."""
+    rest = line[len(indent) :]
+    return line.startswith(indent) and bool(rest) and rest[0] not in " \t\f" and not rest.startswith(_CONTINUES)
+
+
+def _block(lines: list[str], start: int, end: int, indent: str) -> tuple[int, int] | None:
+    """Lines ``[first, last)``: the statements at ``indent`` from the one above the change through
+    the change, every line of them indented at least that much; None if no such run holds it."""
+    first = min(max(start - 1, 0), len(lines) - 1)
+    while first > 0 and not _starts_statement(lines[first], indent):
+        first -= 1
+    if not _starts_statement(lines[first], indent):
+        return None
+    while first > 0 and lines[first - 1].startswith(indent + "@"):  # decorators belong to the def below
+        first -= 1
+    last = max(end, first + 1)
+    while last < len(lines):
+        line = lines[last]
+        if line.strip() and not line.lstrip().startswith("#"):
+            if not line.startswith(indent) or _starts_statement(line, indent):
+                break
+        last += 1
+    inside = all(not line.strip() or line.startswith(indent) for line in lines[first:last])
+    return (first, last) if inside and first <= start <= end <= last else None
+
+
+_DEF = re.compile(r"^([ ]+)(?:async[ ]+def|def|class)[ ]")
 
 
 def part_compiles(lines: list[str], start: int, end: int) -> bool:
-    """True if the top-level statements holding ``lines[start:end]`` compile on their own. False
-    means "not shown": the part failed, or it is not worth cutting; compile the whole file."""
+    """True if the statements holding ``lines[start:end]`` compile on their own: first the innermost
+    ``def``/``class`` block around them (dedented), else the top-level statements. False means "not
+    shown": the parts failed or are not worth cutting; compile the whole file."""
     if len(lines) < _WHOLE_BELOW or any("__future__" in line for line in lines[start:end]):
         return False
     # From the line before the change: a line inserted or deleted at a statement's edge can break
     # the statement above it (a def left without its body).
-    first = min(max(start - 1, 0), len(lines) - 1)
-    while first > 0 and not _starts_statement(lines[first]):
-        first -= 1
-    while first > 0 and lines[first - 1].startswith("@"):  # decorators belong to the def below
-        first -= 1
-    last = max(end, first + 1)
-    while last < len(lines) and not _starts_statement(lines[last]):
-        last += 1
-    if (last - first) * 2 > len(lines):
-        return False
-    above = "\n".join(lines[:first])
-    if above.count('"""') % 2 or above.count("'''") % 2:
-        return False  # the part would start inside a triple-quoted string: its closing quotes would open one
-    return compile_error("\n".join(lines[first:last]) + "\n") is None
+    levels = [""]
+    near = [line for line in lines[max(start - 1, 0) : end] if line.strip()]
+    floor = min((len(line) - len(line.lstrip()) for line in near), default=0)
+    for n in range(min(start, len(lines)) - 1, -1, -1):
+        m = _DEF.match(lines[n])
+        if m and len(m.group(1)) <= floor:  # a def the changed lines can be inside (not a deeper one that ended)
+            levels.insert(0, m.group(1))
+            break
+        if lines[n][:1] not in (" ", "\t", ""):
+            break  # back at column 0: no enclosing def or class
+    for indent in levels:
+        span = _block(lines, start, end, indent)
+        if span is None or (span[1] - span[0]) * 2 > len(lines):
+            continue
+        first, last = span
+        above = "\n".join(lines[:first])
+        if above.count('"""') % 2 or above.count("'''") % 2:
+            return False  # the part would start inside a triple-quoted string: its closing quotes would open one
+        part = "\n".join(line[len(indent) :] for line in lines[first:last]) + "\n"
+        if compile_error(part) is None:
+            return True
+    return False
 
 
 def syntax_error(
