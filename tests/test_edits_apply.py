@@ -585,3 +585,9 @@ def test_a_one_line_search_without_indentation_is_placed_when_no_other_line_hold
     f = setup(tmp_path, "counts.py", COUNTS)
     report = run(tmp_path, sr("counts.py", "return cnt_s", "return cnt_s + 1"))
     assert report.ok and read(f) == COUNTS.replace("return cnt_s", "return cnt_s + 1")
+
+
+def test_a_one_line_search_with_tabs_for_its_spaces_still_means_the_whole_line(tmp_path):
+    f = setup(tmp_path, "counts.py", COUNTS)
+    report = run(tmp_path, sr("counts.py", "\t\tcnt_t = 0", "\t\tcnt_t = 7"))
+    assert report.ok and read(f) == COUNTS.replace("        cnt_t = 0", "        cnt_t = 7")

@@ -279,9 +279,10 @@ def _apply_search_replace(edit: Edit, f: _File, res: EditResult) -> list[str] | 
     idx = FileIndex(f.lines)
     seq = [("-", s) for s in search] + [("+", r) for r in replace]
     placed: Found | Ambiguous | PartRefused | None = place(idx, seq)
-    if isinstance(placed, Found) and len(search) == 1 and _indent(search[0]) != _indent(f.lines[placed.start]):
-        # One line placed only by ignoring its indentation: the model may as well have meant the same
-        # text inside another line (`cnt_t = 0` in `cnt_s = cnt_t = 0`). Two readings: refuse.
+    if isinstance(placed, Found) and len(search) == 1 and not _indent(search[0]) and _indent(f.lines[placed.start]):
+        # One line sent without indentation, placed at an indented line: the model may as well have
+        # meant the same text inside another line (`cnt_t = 0` in `cnt_s = cnt_t = 0`). Two readings:
+        # refuse. (A line sent with tabs for spaces kept its indentation: it means the whole line.)
         elsewhere = [n for n in part_places(idx, search[0]) if n != placed.start]
         if elsewhere:
             placed = Ambiguous(sorted({placed.start, *elsewhere}), "part")
