@@ -178,6 +178,7 @@ class Executor:
         mode_override: str | None = None
         since_doctor = len(failures)
         attempts_done = sum(1 for a in history if a["started_at"] >= window_start)
+        last_refusal: str | None = None  # the provider's outright refusal (HTTP 400) of the previous attempt
 
         while True:
             reason = self.budget.exceeded()
@@ -194,6 +195,7 @@ class Executor:
             aid, number = self.store.start_attempt(self.run_id, pid, rung.model, rung.complexity)
             self.store.set_phase(self.run_id, pid, "phase_state", {"attempt": number}, model=rung.model, complexity=rung.complexity)
             ctx = CallContext(phase_id=pid, attempt_id=aid, policy=cfg.routing.policy_for(spec.category))
+            refusal: str | None = None
             try:
                 outcome = run_attempt(
                     self.env, spec, model=rung.model, mode=mode_override or spec.builder_mode, number=number,
@@ -209,6 +211,7 @@ class Executor:
                 outcome = AttemptOutcome(False, rung.model, cat, str(exc))
             except ProviderError as exc:  # a request the provider refused outright (bad_request): never retried
                 outcome = AttemptOutcome(False, rung.model, categorize_provider_error(exc.kind, exc.status).value, str(exc))
+                refusal = f"{rung.model}: {exc}"
             attempts_done += 1
             if outcome.ok:
                 self._commit(pid, spec, aid, number, outcome, failures)
@@ -233,6 +236,13 @@ class Executor:
                 restored_kept, kept_edits = kept_edits, False
                 self.ws.restore(start)
             feedback = outcome.message + (RESET_NOTE if restored_kept else "")
+            if refusal is not None and refusal == last_refusal:
+                # The same model refused the same request twice: every attempt left would be refused too.
+                self._set(pid, "phase_failed", f"the provider refused the request twice in a row ({self.service.scrub(refusal)}); "
+                          "change the phase's model or its max_tokens, or shorten the phase, then run the same command to resume",
+                          state=PhaseState.FAILED)
+                return PhaseState.FAILED
+            last_refusal = refusal
             if outcome.compact_next and (mode_override or spec.builder_mode) == "full_file":
                 mode_override = "structured_edit"
                 self._emit("mode_switch", {"phase": pid, "to": "structured_edit", "reason": "reply cut off in full_file mode"}, pid)

@@ -185,7 +185,7 @@ def test_edits_outside_the_scope_or_the_workspace_are_refused_and_never_written(
     assert "scope" in recorded_prompts(record, "builder")[1].split("The previous attempt failed", 1)[1]
 
 
-def test_a_request_the_provider_refuses_fails_the_attempt_not_the_process(ap: AutopackEnv) -> None:
+def test_a_request_the_provider_refuses_twice_fails_the_phase_not_the_process(ap: AutopackEnv) -> None:
     plan = ap.plan([phase("p1")])
     refused = {"kind": "bad_request", "status": 400, "message": "prompt is too long"}
     script = ap.script([{"label": "builder refused", "match": "ROLE: builder", "repeat": True, "error": refused}])
@@ -196,5 +196,18 @@ def test_a_request_the_provider_refuses_fails_the_attempt_not_the_process(ap: Au
     assert "prompt is too long" in result.stdout
     status = ap.status("r")
     assert status["status"] == "FAILED"
-    assert attempts(status, "p1") == [("failed", "infra")] * 5  # complexity_escalation.max_attempts_per_phase
+    # The same refusal twice in a row ends the phase: the three attempts left would be refused too.
+    assert attempts(status, "p1") == [("failed", "infra")] * 2
     assert all("prompt is too long" in a["message"] for a in status["phases"][0]["attempts"])
+    assert "refused the request twice in a row" in result.stdout
+
+
+def test_one_refusal_then_a_good_reply_completes_the_phase(ap: AutopackEnv) -> None:
+    plan = ap.plan([phase("p1")])
+    refused = {"kind": "bad_request", "status": 400, "message": "prompt is too long"}
+    first = {"label": "builder refused once", "match": r"ROLE: builder[\s\S]*PHASE: p1\n", "error": refused}
+    script = ap.script([first, builder("p1", ADD_MULTIPLY, retry=True), APPROVE, WORD_RULE])
+    result = ap.run("r", plan, script)
+
+    assert result.returncode == 0, result.output
+    assert attempts(ap.status("r"), "p1") == [("failed", "infra"), ("approved", None)]
