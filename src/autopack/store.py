@@ -3,6 +3,10 @@
 Runs, phases and their states, phase revisions (re-plans), attempts, LLM calls and an append-only
 event log. Every state change is one transaction that also appends its event, so a process killed
 at any instant leaves the store consistent: either the change and its event are there, or neither.
+
+This module owns the connection, transactions and every write; the tables and state enums live in
+``store_schema`` and the read-only queries in ``store_queries`` (``RunStore`` inherits them), and
+their public names are re-exported here, so callers import everything from ``autopack.store``.
 """
 
 from __future__ import annotations
@@ -13,137 +17,25 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from enum import Enum, StrEnum
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
 from .errors import StoreError
 from .layout import RUNS_DIR, Layout, known_projects
+from .store_queries import RunQueries
+from .store_schema import SCHEMA_VERSION, TERMINAL_STATES, PhaseState, RunStatus, create_schema
 
-SCHEMA_VERSION = 1
-
-
-class PhaseState(StrEnum):
-    QUEUED = "QUEUED"
-    BUILDING = "BUILDING"
-    APPLYING = "APPLYING"
-    GATING = "GATING"
-    AUDITING = "AUDITING"
-    COMMITTING = "COMMITTING"
-    COMPLETE = "COMPLETE"
-    FAILED = "FAILED"
-    SKIPPED = "SKIPPED"
-    FATAL = "FATAL"
-
-
-TERMINAL_STATES = {PhaseState.COMPLETE, PhaseState.SKIPPED, PhaseState.FATAL}
-
-
-class RunStatus(StrEnum):
-    RUNNING = "RUNNING"
-    COMPLETE = "COMPLETE"
-    FAILED = "FAILED"
-    STOPPED = "STOPPED"  # budget or cap reached: resumable
-    PARTIAL = "PARTIAL"  # finished, but some phases were skipped
-
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS runs (
-    run_id TEXT PRIMARY KEY,
-    project TEXT NOT NULL,
-    goal TEXT NOT NULL,
-    plan_json TEXT NOT NULL,
-    plan_path TEXT,
-    project_dir TEXT,
-    status TEXT NOT NULL,
-    stop_reason TEXT,
-    branch TEXT,
-    base_commit TEXT,
-    worktree TEXT,
-    created_at REAL NOT NULL,
-    updated_at REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS phases (
-    run_id TEXT NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,
-    phase_id TEXT NOT NULL,
-    idx INTEGER NOT NULL,
-    name TEXT NOT NULL,
-    state TEXT NOT NULL,
-    revision INTEGER NOT NULL DEFAULT 0,
-    complexity TEXT NOT NULL,
-    start_commit TEXT,
-    commit_sha TEXT,
-    model TEXT,
-    replans INTEGER NOT NULL DEFAULT 0,
-    doctor_calls INTEGER NOT NULL DEFAULT 0,
-    execute_fixes INTEGER NOT NULL DEFAULT 0,
-    hint TEXT,
-    updated_at REAL NOT NULL,
-    PRIMARY KEY (run_id, phase_id)
-);
-CREATE TABLE IF NOT EXISTS phase_revisions (
-    run_id TEXT NOT NULL,
-    phase_id TEXT NOT NULL,
-    revision INTEGER NOT NULL,
-    spec_json TEXT NOT NULL,
-    reason TEXT NOT NULL,
-    diff TEXT,
-    created_at REAL NOT NULL,
-    PRIMARY KEY (run_id, phase_id, revision),
-    FOREIGN KEY (run_id, phase_id) REFERENCES phases(run_id, phase_id) ON DELETE CASCADE
-);
-CREATE TABLE IF NOT EXISTS attempts (
-    attempt_id INTEGER PRIMARY KEY AUTOINCREMENT,
-    run_id TEXT NOT NULL,
-    phase_id TEXT NOT NULL,
-    number INTEGER NOT NULL,
-    model TEXT NOT NULL,
-    complexity TEXT NOT NULL,
-    outcome TEXT NOT NULL DEFAULT 'running',
-    error_category TEXT,
-    message TEXT,
-    normalized_message TEXT,
-    reply_hash TEXT,
-    patch TEXT,
-    gate_tail TEXT,
-    started_at REAL NOT NULL,
-    finished_at REAL,
-    FOREIGN KEY (run_id, phase_id) REFERENCES phases(run_id, phase_id) ON DELETE CASCADE
-);
-CREATE TABLE IF NOT EXISTS llm_calls (
-    call_id INTEGER PRIMARY KEY AUTOINCREMENT,
-    run_id TEXT NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,
-    phase_id TEXT,
-    attempt_id INTEGER,
-    role TEXT NOT NULL,
-    provider TEXT NOT NULL,
-    model TEXT NOT NULL,
-    tokens_in INTEGER NOT NULL DEFAULT 0,
-    tokens_out INTEGER NOT NULL DEFAULT 0,
-    tokens_cached INTEGER NOT NULL DEFAULT 0,
-    cost_usd REAL NOT NULL DEFAULT 0,
-    latency_ms REAL NOT NULL DEFAULT 0,
-    stop_reason TEXT,
-    ok INTEGER NOT NULL DEFAULT 1,
-    error TEXT,
-    created_at REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS events (
-    event_id INTEGER PRIMARY KEY AUTOINCREMENT,
-    run_id TEXT NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,
-    phase_id TEXT,
-    kind TEXT NOT NULL,
-    data_json TEXT NOT NULL,
-    created_at REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS events_run ON events(run_id, event_id);
-CREATE INDEX IF NOT EXISTS events_kind ON events(run_id, kind, phase_id);
-CREATE INDEX IF NOT EXISTS attempts_run ON attempts(run_id, phase_id);
-CREATE INDEX IF NOT EXISTS calls_run ON llm_calls(run_id);
-CREATE TRIGGER IF NOT EXISTS events_append_only_u BEFORE UPDATE ON events
-    BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
-"""
+__all__ = [
+    "SCHEMA_VERSION",
+    "TERMINAL_STATES",
+    "CallRecord",
+    "PhaseState",
+    "RunQueries",
+    "RunStatus",
+    "RunStore",
+    "find_run",
+]
 
 
 @dataclass(frozen=True)
@@ -161,8 +53,8 @@ class CallRecord:
     error: str | None = None
 
 
-class RunStore:
-    """One SQLite database per project. Methods that change state commit exactly once."""
+class RunStore(RunQueries):
+    """One SQLite database per project. Methods that change state commit exactly once; reads are in ``RunQueries``."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -173,9 +65,7 @@ class RunStore:
         self._db.execute("PRAGMA foreign_keys=ON")
         self._db.execute("PRAGMA synchronous=NORMAL")
         with self.transaction() as db:
-            for stmt in _split_sql(_SCHEMA):
-                db.execute(stmt)
-            db.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+            create_schema(db)
 
     def close(self) -> None:
         self._db.close()
@@ -235,27 +125,9 @@ class RunStore:
                 )
             self._event(db, run_id, None, "run_created", {"phases": len(phases), "project": project})
 
-    def get_run(self, run_id: str) -> dict[str, Any] | None:
-        row = self._db.execute("SELECT * FROM runs WHERE run_id=?", (run_id,)).fetchone()
-        return dict(row) if row else None
-
-    def require_run(self, run_id: str) -> dict[str, Any]:
-        run = self.get_run(run_id)
-        if run is None:
-            raise StoreError(f"no run {run_id!r} in {self.path}; `autopack runs` lists the known runs")
-        return run
-
-    def list_runs(self) -> list[dict[str, Any]]:
-        rows = self._db.execute(
-            "SELECT r.run_id, r.project, r.status, r.stop_reason, r.created_at, r.updated_at, r.branch,"
-            " (SELECT COUNT(*) FROM phases p WHERE p.run_id=r.run_id) AS phases,"
-            " (SELECT COUNT(*) FROM phases p WHERE p.run_id=r.run_id AND p.state='COMPLETE') AS complete,"
-            " (SELECT COALESCE(SUM(cost_usd),0) FROM llm_calls c WHERE c.run_id=r.run_id) AS cost_usd"
-            " FROM runs r ORDER BY r.created_at"
-        ).fetchall()
-        return [dict(r) for r in rows]
-
-    def update_run(self, run_id: str, event: str | None = None, data: dict[str, Any] | None = None, **fields: Any) -> None:
+    def update_run(
+        self, run_id: str, event: str | None = None, data: dict[str, Any] | None = None, **fields: Any
+    ) -> None:
         """Set run columns (status, stop_reason, branch, ...) and append ``event`` atomically."""
         allowed = {"status", "stop_reason", "branch", "base_commit", "worktree", "plan_json", "project_dir"}
         bad = set(fields) - allowed
@@ -267,19 +139,22 @@ class RunStore:
                 vals = [v.value if isinstance(v, Enum) else v for v in fields.values()]
                 db.execute(f"UPDATE runs SET {sets}, updated_at=? WHERE run_id=?", (*vals, time.time(), run_id))
             if event:
-                self._event(db, run_id, None, event, {**(data or {}), **{k: (v.value if isinstance(v, Enum) else v) for k, v in fields.items() if k in ("status", "stop_reason")}})
+                self._event(
+                    db,
+                    run_id,
+                    None,
+                    event,
+                    {
+                        **(data or {}),
+                        **{
+                            k: (v.value if isinstance(v, Enum) else v)
+                            for k, v in fields.items()
+                            if k in ("status", "stop_reason")
+                        },
+                    },
+                )
 
     # phases ---------------------------------------------------------------------------------
-    def phases(self, run_id: str) -> list[dict[str, Any]]:
-        rows = self._db.execute("SELECT * FROM phases WHERE run_id=? ORDER BY idx", (run_id,)).fetchall()
-        return [dict(r) for r in rows]
-
-    def phase(self, run_id: str, phase_id: str) -> dict[str, Any]:
-        row = self._db.execute("SELECT * FROM phases WHERE run_id=? AND phase_id=?", (run_id, phase_id)).fetchone()
-        if row is None:
-            raise StoreError(f"run {run_id!r} has no phase {phase_id!r}")
-        return dict(row)
-
     def set_phase(
         self,
         run_id: str,
@@ -289,7 +164,17 @@ class RunStore:
         **fields: Any,
     ) -> None:
         """Change phase columns (state, commit_sha, ...) and append ``event``, in one transaction."""
-        allowed = {"state", "start_commit", "commit_sha", "model", "complexity", "replans", "doctor_calls", "execute_fixes", "hint"}
+        allowed = {
+            "state",
+            "start_commit",
+            "commit_sha",
+            "model",
+            "complexity",
+            "replans",
+            "doctor_calls",
+            "execute_fixes",
+            "hint",
+        }
         bad = set(fields) - allowed
         if bad:
             raise ValueError(f"unknown phase fields {bad}")
@@ -302,15 +187,21 @@ class RunStore:
                     (*vals.values(), time.time(), run_id, phase_id),
                 ).rowcount
             else:
-                changed = len(db.execute("SELECT 1 FROM phases WHERE run_id=? AND phase_id=?", (run_id, phase_id)).fetchall())
+                changed = len(
+                    db.execute("SELECT 1 FROM phases WHERE run_id=? AND phase_id=?", (run_id, phase_id)).fetchall()
+                )
             if not changed:  # an event for a phase that does not exist would be a lie in the log
                 raise StoreError(f"run {run_id!r} has no phase {phase_id!r}")
             self._event(db, run_id, phase_id, event, {**(data or {}), **vals})
 
-    def add_revision(self, run_id: str, phase_id: str, spec: dict[str, Any], reason: str, diff: str, decided_by: str) -> int:
+    def add_revision(
+        self, run_id: str, phase_id: str, spec: dict[str, Any], reason: str, diff: str, decided_by: str
+    ) -> int:
         """Store a re-planned phase spec as a new revision; the phase returns to QUEUED with the event."""
         with self.transaction() as db:
-            cur = db.execute("SELECT revision, replans FROM phases WHERE run_id=? AND phase_id=?", (run_id, phase_id)).fetchone()
+            cur = db.execute(
+                "SELECT revision, replans FROM phases WHERE run_id=? AND phase_id=?", (run_id, phase_id)
+            ).fetchone()
             if cur is None:
                 raise StoreError(f"run {run_id!r} has no phase {phase_id!r}")
             rev = int(cur["revision"]) + 1
@@ -322,38 +213,33 @@ class RunStore:
                 "UPDATE phases SET revision=?, replans=?, state=?, updated_at=? WHERE run_id=? AND phase_id=?",
                 (rev, int(cur["replans"]) + 1, PhaseState.QUEUED.value, time.time(), run_id, phase_id),
             )
-            self._event(db, run_id, phase_id, "phase_replanned", {"revision": rev, "reason": reason, "diff": diff, "decided_by": decided_by, "state": "QUEUED"})
+            self._event(
+                db,
+                run_id,
+                phase_id,
+                "phase_replanned",
+                {"revision": rev, "reason": reason, "diff": diff, "decided_by": decided_by, "state": "QUEUED"},
+            )
         return rev
-
-    def phase_spec(self, run_id: str, phase_id: str) -> dict[str, Any]:
-        """The spec of the phase's current revision."""
-        row = self._db.execute(
-            "SELECT r.spec_json FROM phase_revisions r JOIN phases p ON p.run_id=r.run_id AND p.phase_id=r.phase_id"
-            " AND p.revision=r.revision WHERE r.run_id=? AND r.phase_id=?",
-            (run_id, phase_id),
-        ).fetchone()
-        if row is None:
-            raise StoreError(f"run {run_id!r} has no phase {phase_id!r}")
-        spec: dict[str, Any] = json.loads(row["spec_json"])
-        return spec
-
-    def revisions(self, run_id: str, phase_id: str) -> list[dict[str, Any]]:
-        rows = self._db.execute(
-            "SELECT * FROM phase_revisions WHERE run_id=? AND phase_id=? ORDER BY revision", (run_id, phase_id)
-        ).fetchall()
-        return [dict(r) for r in rows]
 
     # attempts -------------------------------------------------------------------------------
     def start_attempt(self, run_id: str, phase_id: str, model: str, complexity: str) -> tuple[int, int]:
         """Open an attempt; returns (attempt_id, number within the phase)."""
         with self.transaction() as db:
-            n = db.execute("SELECT COUNT(*) FROM attempts WHERE run_id=? AND phase_id=?", (run_id, phase_id)).fetchone()[0] + 1
+            n = (
+                db.execute(
+                    "SELECT COUNT(*) FROM attempts WHERE run_id=? AND phase_id=?", (run_id, phase_id)
+                ).fetchone()[0]
+                + 1
+            )
             cur = db.execute(
                 "INSERT INTO attempts(run_id, phase_id, number, model, complexity, started_at) VALUES (?,?,?,?,?,?)",
                 (run_id, phase_id, n, model, complexity, time.time()),
             )
             aid = int(cur.lastrowid or 0)
-            self._event(db, run_id, phase_id, "attempt_started", {"attempt": n, "model": model, "complexity": complexity})
+            self._event(
+                db, run_id, phase_id, "attempt_started", {"attempt": n, "model": model, "complexity": complexity}
+            )
         return aid, int(n)
 
     def finish_attempt(
@@ -368,115 +254,83 @@ class RunStore:
         gate_tail: str | None = None,
     ) -> None:
         with self.transaction() as db:
-            row = db.execute("SELECT run_id, phase_id, number FROM attempts WHERE attempt_id=?", (attempt_id,)).fetchone()
+            row = db.execute(
+                "SELECT run_id, phase_id, number FROM attempts WHERE attempt_id=?", (attempt_id,)
+            ).fetchone()
             if row is None:
                 raise StoreError(f"no attempt {attempt_id} in {self.path}")
             db.execute(
                 "UPDATE attempts SET outcome=?, error_category=?, message=?, normalized_message=?, reply_hash=?,"
                 " patch=?, gate_tail=?, finished_at=? WHERE attempt_id=?",
-                (outcome, error_category, message, normalized_message, reply_hash, patch, gate_tail, time.time(), attempt_id),
+                (
+                    outcome,
+                    error_category,
+                    message,
+                    normalized_message,
+                    reply_hash,
+                    patch,
+                    gate_tail,
+                    time.time(),
+                    attempt_id,
+                ),
             )
-            self._event(db, row["run_id"], row["phase_id"], "attempt_finished", {
-                "attempt": row["number"], "outcome": outcome, "error_category": error_category,
-                "message": (message or "")[:500],
-            })
+            self._event(
+                db,
+                row["run_id"],
+                row["phase_id"],
+                "attempt_finished",
+                {
+                    "attempt": row["number"],
+                    "outcome": outcome,
+                    "error_category": error_category,
+                    "message": (message or "")[:500],
+                },
+            )
 
     def abandon_open_attempts(self, run_id: str) -> int:
         """Attempts left 'running' by a killed process are marked 'interrupted' (on resume)."""
         with self.transaction() as db:
-            rows = db.execute("SELECT attempt_id, phase_id, number FROM attempts WHERE run_id=? AND outcome='running'", (run_id,)).fetchall()
+            rows = db.execute(
+                "SELECT attempt_id, phase_id, number FROM attempts WHERE run_id=? AND outcome='running'", (run_id,)
+            ).fetchall()
             for r in rows:
-                db.execute("UPDATE attempts SET outcome='interrupted', finished_at=? WHERE attempt_id=?", (time.time(), r["attempt_id"]))
+                db.execute(
+                    "UPDATE attempts SET outcome='interrupted', finished_at=? WHERE attempt_id=?",
+                    (time.time(), r["attempt_id"]),
+                )
                 self._event(db, run_id, r["phase_id"], "attempt_interrupted", {"attempt": r["number"]})
         return len(rows)
 
-    def attempts(self, run_id: str, phase_id: str | None = None) -> list[dict[str, Any]]:
-        if phase_id is None:
-            rows = self._db.execute("SELECT * FROM attempts WHERE run_id=? ORDER BY attempt_id", (run_id,)).fetchall()
-        else:
-            rows = self._db.execute(
-                "SELECT * FROM attempts WHERE run_id=? AND phase_id=? ORDER BY attempt_id", (run_id, phase_id)
-            ).fetchall()
-        return [dict(r) for r in rows]
-
     # llm calls and events -------------------------------------------------------------------
-    def record_call(self, run_id: str, call: CallRecord, phase_id: str | None = None, attempt_id: int | None = None) -> None:
+    def record_call(
+        self, run_id: str, call: CallRecord, phase_id: str | None = None, attempt_id: int | None = None
+    ) -> None:
         with self.transaction() as db:
             db.execute(
                 "INSERT INTO llm_calls(run_id, phase_id, attempt_id, role, provider, model, tokens_in, tokens_out,"
                 " tokens_cached, cost_usd, latency_ms, stop_reason, ok, error, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (run_id, phase_id, attempt_id, call.role, call.provider, call.model, call.tokens_in, call.tokens_out,
-                 call.tokens_cached, call.cost_usd, call.latency_ms, call.stop_reason, int(call.ok), call.error, time.time()),
+                (
+                    run_id,
+                    phase_id,
+                    attempt_id,
+                    call.role,
+                    call.provider,
+                    call.model,
+                    call.tokens_in,
+                    call.tokens_out,
+                    call.tokens_cached,
+                    call.cost_usd,
+                    call.latency_ms,
+                    call.stop_reason,
+                    int(call.ok),
+                    call.error,
+                    time.time(),
+                ),
             )
 
     def add_event(self, run_id: str, kind: str, data: dict[str, Any] | None = None, phase_id: str | None = None) -> int:
         with self.transaction() as db:
             return self._event(db, run_id, phase_id, kind, data or {})
-
-    def events(self, run_id: str, kind: str | None = None, after: int = 0, phase_id: str | None = None) -> list[dict[str, Any]]:
-        q = "SELECT * FROM events WHERE run_id=? AND event_id>?"
-        args: list[Any] = [run_id, after]
-        if kind:
-            q += " AND kind=?"
-            args.append(kind)
-        if phase_id is not None:
-            q += " AND phase_id=?"
-            args.append(phase_id)
-        rows = self._db.execute(q + " ORDER BY event_id", args).fetchall()
-        out = []
-        for r in rows:
-            d = dict(r)
-            d["data"] = json.loads(d.pop("data_json"))
-            out.append(d)
-        return out
-
-    def count_events(self, run_id: str, kind: str, phase_id: str | None = None) -> int:
-        if phase_id is None:
-            return int(self._db.execute("SELECT COUNT(*) FROM events WHERE run_id=? AND kind=?", (run_id, kind)).fetchone()[0])
-        return int(self._db.execute(
-            "SELECT COUNT(*) FROM events WHERE run_id=? AND kind=? AND phase_id=?", (run_id, kind, phase_id)
-        ).fetchone()[0])
-
-    def usage_by_model(self, run_id: str) -> list[dict[str, Any]]:
-        rows = self._db.execute(
-            "SELECT provider, model, COUNT(*) AS calls, SUM(tokens_in) AS tokens_in, SUM(tokens_out) AS tokens_out,"
-            " SUM(tokens_cached) AS tokens_cached, SUM(cost_usd) AS cost_usd FROM llm_calls WHERE run_id=?"
-            " GROUP BY provider, model ORDER BY cost_usd DESC", (run_id,)
-        ).fetchall()
-        return [dict(r) for r in rows]
-
-    def usage_by_phase(self, run_id: str) -> dict[str, dict[str, Any]]:
-        rows = self._db.execute(
-            "SELECT phase_id, SUM(tokens_in) AS tokens_in, SUM(tokens_out) AS tokens_out, SUM(cost_usd) AS cost_usd"
-            " FROM llm_calls WHERE run_id=? GROUP BY phase_id", (run_id,)
-        ).fetchall()
-        return {r["phase_id"]: dict(r) for r in rows}
-
-    def totals(self, run_id: str) -> dict[str, Any]:
-        row = self._db.execute(
-            "SELECT COUNT(*) AS calls, COALESCE(SUM(tokens_in),0) AS tokens_in, COALESCE(SUM(tokens_out),0) AS tokens_out,"
-            " COALESCE(SUM(tokens_cached),0) AS tokens_cached, COALESCE(SUM(cost_usd),0) AS cost_usd FROM llm_calls WHERE run_id=?",
-            (run_id,),
-        ).fetchone()
-        return dict(row)
-
-    def provider_tokens(self, run_id: str) -> dict[str, int]:
-        rows = self._db.execute(
-            "SELECT provider, SUM(tokens_in + tokens_out) AS t FROM llm_calls WHERE run_id=? GROUP BY provider", (run_id,)
-        ).fetchall()
-        return {r["provider"]: int(r["t"] or 0) for r in rows}
-
-
-def _split_sql(script: str) -> list[str]:
-    """Split the schema into statements, keeping trigger bodies (which contain ';') whole."""
-    out, buf = [], []
-    for line in script.strip().splitlines():
-        buf.append(line)
-        joined = "\n".join(buf).strip()
-        if joined.endswith(";") and (not joined.upper().startswith("CREATE TRIGGER") or joined.upper().endswith("END;")):
-            out.append(joined)
-            buf = []
-    return out
 
 
 def find_run(home: Path, run_id: str, project: str | None = None) -> tuple[Layout, RunStore]:

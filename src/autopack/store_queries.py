@@ -1,0 +1,145 @@
+"""Read-only queries of the run store: what ``status``, ``runs``, the journal and the executor look up.
+
+``RunQueries`` holds every method of ``RunStore`` that only reads (runs, phases and their current
+spec, revisions, attempts, events, and LLM usage and cost). None of them writes or opens a
+transaction; ``RunStore`` (in ``autopack.store``) adds the connection and the writers.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from .errors import StoreError
+
+
+class RunQueries:
+    """The reading half of ``RunStore``; the store supplies the open connection and its path."""
+
+    path: Path
+    _db: sqlite3.Connection
+
+    # runs -----------------------------------------------------------------------------------
+    def get_run(self, run_id: str) -> dict[str, Any] | None:
+        row = self._db.execute("SELECT * FROM runs WHERE run_id=?", (run_id,)).fetchone()
+        return dict(row) if row else None
+
+    def require_run(self, run_id: str) -> dict[str, Any]:
+        run = self.get_run(run_id)
+        if run is None:
+            raise StoreError(f"no run {run_id!r} in {self.path}; `autopack runs` lists the known runs")
+        return run
+
+    def list_runs(self) -> list[dict[str, Any]]:
+        rows = self._db.execute(
+            "SELECT r.run_id, r.project, r.status, r.stop_reason, r.created_at, r.updated_at, r.branch,"
+            " (SELECT COUNT(*) FROM phases p WHERE p.run_id=r.run_id) AS phases,"
+            " (SELECT COUNT(*) FROM phases p WHERE p.run_id=r.run_id AND p.state='COMPLETE') AS complete,"
+            " (SELECT COALESCE(SUM(cost_usd),0) FROM llm_calls c WHERE c.run_id=r.run_id) AS cost_usd"
+            " FROM runs r ORDER BY r.created_at"
+        ).fetchall()
+        return [dict(r) for r in rows]
+
+    # phases ---------------------------------------------------------------------------------
+    def phases(self, run_id: str) -> list[dict[str, Any]]:
+        rows = self._db.execute("SELECT * FROM phases WHERE run_id=? ORDER BY idx", (run_id,)).fetchall()
+        return [dict(r) for r in rows]
+
+    def phase(self, run_id: str, phase_id: str) -> dict[str, Any]:
+        row = self._db.execute("SELECT * FROM phases WHERE run_id=? AND phase_id=?", (run_id, phase_id)).fetchone()
+        if row is None:
+            raise StoreError(f"run {run_id!r} has no phase {phase_id!r}")
+        return dict(row)
+
+    def phase_spec(self, run_id: str, phase_id: str) -> dict[str, Any]:
+        """The spec of the phase's current revision."""
+        row = self._db.execute(
+            "SELECT r.spec_json FROM phase_revisions r JOIN phases p ON p.run_id=r.run_id AND p.phase_id=r.phase_id"
+            " AND p.revision=r.revision WHERE r.run_id=? AND r.phase_id=?",
+            (run_id, phase_id),
+        ).fetchone()
+        if row is None:
+            raise StoreError(f"run {run_id!r} has no phase {phase_id!r}")
+        spec: dict[str, Any] = json.loads(row["spec_json"])
+        return spec
+
+    def revisions(self, run_id: str, phase_id: str) -> list[dict[str, Any]]:
+        rows = self._db.execute(
+            "SELECT * FROM phase_revisions WHERE run_id=? AND phase_id=? ORDER BY revision", (run_id, phase_id)
+        ).fetchall()
+        return [dict(r) for r in rows]
+
+    # attempts -------------------------------------------------------------------------------
+    def attempts(self, run_id: str, phase_id: str | None = None) -> list[dict[str, Any]]:
+        if phase_id is None:
+            rows = self._db.execute("SELECT * FROM attempts WHERE run_id=? ORDER BY attempt_id", (run_id,)).fetchall()
+        else:
+            rows = self._db.execute(
+                "SELECT * FROM attempts WHERE run_id=? AND phase_id=? ORDER BY attempt_id", (run_id, phase_id)
+            ).fetchall()
+        return [dict(r) for r in rows]
+
+    # llm calls and events -------------------------------------------------------------------
+    def events(
+        self, run_id: str, kind: str | None = None, after: int = 0, phase_id: str | None = None
+    ) -> list[dict[str, Any]]:
+        q = "SELECT * FROM events WHERE run_id=? AND event_id>?"
+        args: list[Any] = [run_id, after]
+        if kind:
+            q += " AND kind=?"
+            args.append(kind)
+        if phase_id is not None:
+            q += " AND phase_id=?"
+            args.append(phase_id)
+        rows = self._db.execute(q + " ORDER BY event_id", args).fetchall()
+        out = []
+        for r in rows:
+            d = dict(r)
+            d["data"] = json.loads(d.pop("data_json"))
+            out.append(d)
+        return out
+
+    def count_events(self, run_id: str, kind: str, phase_id: str | None = None) -> int:
+        if phase_id is None:
+            return int(
+                self._db.execute("SELECT COUNT(*) FROM events WHERE run_id=? AND kind=?", (run_id, kind)).fetchone()[0]
+            )
+        return int(
+            self._db.execute(
+                "SELECT COUNT(*) FROM events WHERE run_id=? AND kind=? AND phase_id=?", (run_id, kind, phase_id)
+            ).fetchone()[0]
+        )
+
+    def usage_by_model(self, run_id: str) -> list[dict[str, Any]]:
+        rows = self._db.execute(
+            "SELECT provider, model, COUNT(*) AS calls, SUM(tokens_in) AS tokens_in, SUM(tokens_out) AS tokens_out,"
+            " SUM(tokens_cached) AS tokens_cached, SUM(cost_usd) AS cost_usd FROM llm_calls WHERE run_id=?"
+            " GROUP BY provider, model ORDER BY cost_usd DESC",
+            (run_id,),
+        ).fetchall()
+        return [dict(r) for r in rows]
+
+    def usage_by_phase(self, run_id: str) -> dict[str, dict[str, Any]]:
+        rows = self._db.execute(
+            "SELECT phase_id, SUM(tokens_in) AS tokens_in, SUM(tokens_out) AS tokens_out, SUM(cost_usd) AS cost_usd"
+            " FROM llm_calls WHERE run_id=? GROUP BY phase_id",
+            (run_id,),
+        ).fetchall()
+        return {r["phase_id"]: dict(r) for r in rows}
+
+    def totals(self, run_id: str) -> dict[str, Any]:
+        row = self._db.execute(
+            "SELECT COUNT(*) AS calls, COALESCE(SUM(tokens_in),0) AS tokens_in, COALESCE(SUM(tokens_out),0) AS tokens_out,"
+            " COALESCE(SUM(tokens_cached),0) AS tokens_cached, COALESCE(SUM(cost_usd),0) AS cost_usd FROM llm_calls WHERE run_id=?",
+            (run_id,),
+        ).fetchone()
+        return dict(row)
+
+    def provider_tokens(self, run_id: str) -> dict[str, int]:
+        rows = self._db.execute(
+            "SELECT provider, SUM(tokens_in + tokens_out) AS t FROM llm_calls WHERE run_id=? GROUP BY provider",
+            (run_id,),
+        ).fetchall()
+        return {r["provider"]: int(r["t"] or 0) for r in rows}
