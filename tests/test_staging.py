@@ -20,6 +20,15 @@ def _stager(repo: Path) -> Stager:
     return stager
 
 
+def _staged_diff(repo: Path) -> tuple[str, str]:
+    """Stage the worktree in process; (its diff from HEAD, git's diff of the same index)."""
+    base = git(repo, "rev-parse", "HEAD").strip()
+    stager = _stager(repo)
+    staged = stager.stage()
+    assert staged is not None
+    return stager.diff(base, staged), git(repo, "-c", "core.quotepath=false", "diff", "--cached", base)
+
+
 def _git_tree_after_add(repo: Path) -> str:
     git(repo, "add", "-A")
     return git(repo, "write-tree").strip()
@@ -86,13 +95,9 @@ def test_the_diff_is_the_one_git_shows_with_renames_and_plain_non_ascii_names(pr
 
 
 def test_a_name_with_a_quote_stays_quoted_as_git_quotes_it(project: Path) -> None:
-    base = git(project, "rev-parse", "HEAD").strip()
     (project / 'say "hi".txt').write_text("hi\n", encoding="utf-8")
-    stager = _stager(project)
-    staged = stager.stage()
-    assert staged is not None
-    ours = stager.diff(base, staged)
-    assert ours == git(project, "-c", "core.quotepath=false", "diff", "--cached", base)
+    ours, theirs = _staged_diff(project)
+    assert ours == theirs
     assert 'diff --git "a/say \\"hi\\".txt"' in ours
 
 
@@ -204,14 +209,10 @@ def test_messages_are_stored_as_git_commit_m_stores_them(message: str, tmp_path:
 
 
 def test_a_name_with_a_space_gets_gits_tab_after_it(project: Path) -> None:
-    base = git(project, "rev-parse", "HEAD").strip()
     (project / "my notes.md").write_text("n\n", encoding="utf-8")
     (project / "calc.py").write_text("x = 2\n", encoding="utf-8")
-    stager = _stager(project)
-    staged = stager.stage()
-    assert staged is not None
-    ours = stager.diff(base, staged)
-    assert ours == git(project, "-c", "core.quotepath=false", "diff", "--cached", base)
+    ours, theirs = _staged_diff(project)
+    assert ours == theirs
     assert "+++ b/my notes.md\t\n" in ours and "+++ b/calc.py\n" in ours
 
 
