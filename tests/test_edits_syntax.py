@@ -134,3 +134,22 @@ def test_the_quick_check_never_refuses_what_the_whole_file_accepts_on_the_stdlib
                 assert quick in (None, whole)
     assert errors > 50
     assert missed <= errors // 100, f"{missed} of {errors} errors missed"
+
+
+def test_closing_a_multi_line_string_on_its_first_line_is_checked_against_the_whole_file() -> None:
+    # Found in review (timeit.py's `template = """`): the part around the change is balanced and
+    # compiles, while the rest of the old string's lines are now code and the file does not.
+    old = _module()
+    at = old.index("def f30(x):")
+    old = [*old[:at], 'HELP = """', "usage: tool [options]", "", "Options:", "  -h  show this help", '"""', *old[at:]]
+    new = _edit(old, at, ['HELP = """usage: tool [options]"""'])
+    err = syntax_error("m.py", "\n".join(new), "\n".join(old), changed=changed_span(old, new))
+    assert err is not None
+
+
+def test_an_opened_bracket_is_checked_against_the_whole_file() -> None:
+    old = _module()
+    at = old.index("def f30(x):") + 2
+    new = _edit(old, at, ["        return max(x - 30,"])
+    err = syntax_error("m.py", "\n".join(new), "\n".join(old), changed=changed_span(old, new))
+    assert err is not None

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from autopack.staging import Stager, clean_message
-from autopack.workspace import Workspace
+from autopack.workspace import Workspace, WorkspaceError
 from conftest import MakeRepo, git
 
 
@@ -227,3 +227,26 @@ def test_the_run_worktree_honours_the_main_repositorys_info_exclude(project: Pat
 
     assert "kept.py" in diff and "notes.tmp" not in diff
     assert git(project, "ls-tree", "-r", "--name-only", str(sha)).split().count("notes.tmp") == 0
+
+
+@pytest.mark.parametrize("value", ["abc", "-1"])
+def test_a_diff_setting_libgit2_rejects_ends_in_gits_clean_error_not_a_traceback(
+    project: Path, tmp_path: Path, value: str
+) -> None:
+    ws = Workspace.open(project, "run-1", tmp_path / "wt")
+    git(project, "config", "diff.context", value)
+    (ws.root / "calc.py").write_text("changed = True\n", encoding="utf-8")
+    with pytest.raises(WorkspaceError, match="diff"):
+        ws.stage_and_diff(ws.base_commit)
+
+
+def test_staging_returns_to_libgit2_once_a_restore_removed_a_negating_gitignore(project: Path, tmp_path: Path) -> None:
+    ws = Workspace.open(project, "run-1", tmp_path / "wt")
+    (ws.root / "sub").mkdir()
+    (ws.root / "sub" / ".gitignore").write_text("!keep.log\n", encoding="utf-8")
+    stager = Stager.open(ws.root)
+    assert stager is not None and stager.stage() is None  # a nested negation: git stages
+    ws.restore(ws.base_commit)  # the failed attempt's files are gone
+    (ws.root / "calc.py").write_text("changed = True\n", encoding="utf-8")
+    staged = stager.stage()
+    assert staged is not None and staged.paths == ("calc.py",)

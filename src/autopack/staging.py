@@ -167,6 +167,7 @@ class Stager:
             if index.conflicts is not None:
                 return None
             status = repo.status(untracked_files="all", ignored=False)
+            self._negating = {p for p in self._negating if _negates(workdir / p)}  # a restore may have removed one
             for path in status:
                 if path.endswith("/.gitignore"):
                     if _negates(workdir / path):
@@ -220,22 +221,28 @@ class Stager:
             return True  # no index yet: nothing flagged
         return header[:4] == b"DIRC" and int.from_bytes(header[4:8], "big") == 2
 
-    def diff(self, base: str, staged: Staged) -> str:
-        """The unified diff from commit ``base`` to the staged tree, renames detected (as ``git diff -M``)."""
+    def diff(self, base: str, staged: Staged) -> str | None:
+        """The unified diff from commit ``base`` to the staged tree, renames detected (as ``git diff
+        -M``); None when libgit2 cannot make it (a config value it rejects): git then diffs."""
         import pygit2
 
         repo = self._repo
-        old = repo.revparse_single(base).peel(pygit2.Tree)
-        new = repo[pygit2.Oid(hex=staged.tree)].peel(pygit2.Tree)
-        # As the git fallback shows it: `git diff -M` (renames, never copies, whatever diff.renames
-        # says) with the context sizes git reads from the config.
-        config = repo.config
-        context = config.get_int("diff.context") if "diff.context" in config else 3
-        between = config.get_int("diff.interHunkContext") if "diff.interHunkContext" in config else 0
-        diff = old.diff_to_tree(new, context_lines=context, interhunk_lines=between)
-        diff.find_similar(flags=pygit2.enums.DiffFind.FIND_RENAMES)
-        # Bytes, joined and decoded here: a file in another encoding must not make the diff fail.
-        patches = (patch.data.decode("utf-8", errors="replace") for patch in diff if patch is not None)
+        try:
+            old = repo.revparse_single(base).peel(pygit2.Tree)
+            new = repo[pygit2.Oid(hex=staged.tree)].peel(pygit2.Tree)
+            # As the git fallback shows it: `git diff -M` (renames, never copies, whatever diff.renames
+            # says) with the context sizes git reads from the config.
+            config = repo.config
+            context = config.get_int("diff.context") if "diff.context" in config else 3
+            between = config.get_int("diff.interHunkContext") if "diff.interHunkContext" in config else 0
+            if context < 0 or between < 0:
+                return None  # git refuses these, with its own message
+            diff = old.diff_to_tree(new, context_lines=context, interhunk_lines=between)
+            diff.find_similar(flags=pygit2.enums.DiffFind.FIND_RENAMES)
+            # Bytes, joined and decoded here: a file in another encoding must not make the diff fail.
+            patches = [patch.data.decode("utf-8", errors="replace") for patch in diff if patch is not None]
+        except (pygit2.GitError, OSError, ValueError, KeyError):
+            return None
         return "".join(_as_git_writes_it(text) for text in patches)
 
     def commit(self, staged: Staged, message: str, name: str, email: str, *, allow_empty: bool) -> str | None:
@@ -244,14 +251,14 @@ class Stager:
         import pygit2
 
         repo = self._repo
-        parent = repo.head.peel(pygit2.Commit)
-        if not allow_empty and str(parent.tree_id) == staged.tree:
-            return None
-        signature = pygit2.Signature(name, email)
-        tree = pygit2.Oid(hex=staged.tree)
         try:
+            parent = repo.head.peel(pygit2.Commit)
+            if not allow_empty and str(parent.tree_id) == staged.tree:
+                return None
+            signature = pygit2.Signature(name, email)
+            tree = pygit2.Oid(hex=staged.tree)
             sha = repo.create_commit("HEAD", signature, signature, clean_message(message), tree, [parent.id])
-        except (pygit2.GitError, OSError) as exc:  # e.g. the branch's ref lock is held
+        except (pygit2.GitError, OSError, ValueError, KeyError) as exc:  # e.g. the branch's ref lock is held
             raise StagingError(str(exc).rstrip(": ")) from exc
         return str(sha)
 

@@ -134,7 +134,10 @@ class Workspace:
         so ``commit(..., staged=True)`` need not stage again."""
         self._staged = self._stager.stage() if self._stager else None
         if self._stager and self._staged is not None:
-            return self._stager.diff(base, self._staged)
+            diff = self._stager.diff(base, self._staged)
+            if diff is not None:
+                return diff
+            self._staged = None  # git diffs (and so stages, and commits) this phase
         wt = self._wt()
         git_bytes(wt, "add", "-A")
         out = git_bytes(wt, "diff", "--cached", "--no-color", "--no-ext-diff", "--no-textconv", "-M", base, "--")

@@ -4,7 +4,8 @@ Compiling a whole module costs about 3 ms per 500 lines (docs/BENCHMARKS.md), mo
 writing the edit. Most edits touch one function, so the check first compiles only the top-level
 statements around the changed lines (from the column-0 statement above the change to the one after
 it). If that part compiles, the edit is accepted; if it does not, or the change touches a
-``from __future__`` import, the whole file is compiled and only that verdict counts. So an edit is
+``from __future__`` import, changes the number of triple quotes or the bracket balance of the file,
+or ends a line with a backslash, the whole file is compiled and only that verdict counts. So an edit is
 never refused because the part was cut in the wrong place (inside a string or brackets that span a
 column-0 line); what the part cannot see (an error that shows only elsewhere in the file) is left to
 the quality gate, which runs the real checks anyway.
@@ -108,6 +109,20 @@ def part_compiles(lines: list[str], start: int, end: int) -> bool:
     return False
 
 
+def _same_nesting(old: str, new: str, changed: list[str]) -> bool:
+    """True if the edit left what spans lines as it was: the same number of triple quotes and the
+    same bracket balance in the whole file, and no changed line continued with a backslash. Where
+    it did not (``template = \"\"\"`` closed on its own line), the part can compile while the
+    rest of the file now sits inside a string or a bracket: only the whole file tells."""
+    for mark in ('"""', "'''"):
+        if old.count(mark) != new.count(mark):
+            return False
+    for opening, closing in ("()", "[]", "{}"):
+        if old.count(opening) - old.count(closing) != new.count(opening) - new.count(closing):
+            return False
+    return not any(line.rstrip().endswith("\\") for line in changed)
+
+
 def syntax_error(
     path: str, new: str, old: str | None, *, changed: tuple[int, int] | None = None
 ) -> tuple[int, str, str] | None:
@@ -117,8 +132,9 @@ def syntax_error(
     if not path.endswith((".py", ".pyi")):
         return None
     lines = new.split("\n")
-    if changed is not None and part_compiles(lines, *changed):
-        return None
+    if changed is not None and old is not None and _same_nesting(old, new, lines[changed[0] : changed[1]]):
+        if part_compiles(lines, *changed):
+            return None
     exc = compile_error(new)
     if exc is None:
         return None
