@@ -572,7 +572,7 @@ def test_a_one_line_search_without_its_indentation_that_is_also_part_of_another_
     report = run(tmp_path, sr("counts.py", "cnt_t = 0", "cnt_t = 7"))
     result = report.results[0]
     assert result.status == "refused" and read(f) == COUNTS
-    assert "lines 2, 4" in result.reason
+    assert "whole of line 4 (indentation aside) and also part of line 2" in result.reason
 
 
 def test_a_one_line_search_with_its_exact_indentation_still_takes_the_whole_line(tmp_path):
@@ -591,3 +591,14 @@ def test_a_one_line_search_with_tabs_for_its_spaces_still_means_the_whole_line(t
     f = setup(tmp_path, "counts.py", COUNTS)
     report = run(tmp_path, sr("counts.py", "\t\tcnt_t = 0", "\t\tcnt_t = 7"))
     assert report.ok and read(f) == COUNTS.replace("        cnt_t = 0", "        cnt_t = 7")
+
+
+@pytest.mark.parametrize(
+    "other",
+    ["    # the loop sets retries = 0 again after success", "    print('retries = 0')", '    log("retries = 0 # reset")'],
+)
+def test_the_same_text_in_a_comment_or_a_string_does_not_make_a_one_line_search_ambiguous(tmp_path, other):
+    text = f"def run():\n    retries = 0\n{other}\n    return retries\n"
+    f = setup(tmp_path, "loop.py", text)
+    report = run(tmp_path, sr("loop.py", "retries = 0", "retries = 3"))
+    assert report.ok and read(f) == text.replace("    retries = 0\n", "    retries = 3\n")

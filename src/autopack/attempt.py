@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ from .agents.context import build_context
 from .config import Config
 from .edits import apply_edits, parse_reply
 from .gate import GateResult, run_checks
+from .llm.types import ProviderError
 from .plan import Phase, Plan
 from .recovery.categories import ErrorCategory, categorize_gate_output
 from .recovery.escalation import first_model
@@ -134,8 +135,11 @@ def run_attempt(
         auditors.append(second)
     phase_text = f"PHASE: {phase.id}\nName: {phase.name}\nGoal: {phase.description}\nScope: {', '.join(phase.scope)}"
     for auditor_model in auditors:
-        outcome = env.auditor.review(model=auditor_model, phase_text=phase_text, diff=patch, gate_summary=gate.summary(),
-                                     gate_tail=gate.tail(), ctx=ctx)
+        try:
+            outcome = env.auditor.review(model=auditor_model, phase_text=phase_text, diff=patch,
+                                         gate_summary=gate.summary(), gate_tail=gate.tail(), ctx=ctx)
+        except ProviderError as exc:  # say whose request it was: the executor's message names the model to change
+            raise replace(exc, details={**exc.details, "role": "Auditor", "model": auditor_model}) from exc
         if outcome.verdict is None:
             return AttemptOutcome(False, used, ErrorCategory.malformed_output.value, outcome.error or "auditor reply invalid",
                                   reply_hash=rhash, edit_hash=ehash, patch=patch, gate=gate)

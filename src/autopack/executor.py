@@ -211,7 +211,7 @@ class Executor:
                 outcome = AttemptOutcome(False, rung.model, cat, str(exc))
             except ProviderError as exc:  # a request the provider refused outright (bad_request): never retried
                 outcome = AttemptOutcome(False, rung.model, categorize_provider_error(exc.kind, exc.status).value, str(exc))
-                refusal = f"{rung.model}: {exc}"
+                refusal = f"{exc.details.get('role', 'Builder')} model {exc.details.get('model', rung.model)}: {exc}"
             attempts_done += 1
             if outcome.ok:
                 self._commit(pid, spec, aid, number, outcome, failures)
@@ -238,9 +238,9 @@ class Executor:
             feedback = outcome.message + (RESET_NOTE if restored_kept else "")
             if refusal is not None and refusal == last_refusal:
                 # The same model refused the same request twice: every attempt left would be refused too.
-                self._set(pid, "phase_failed", f"the provider refused the request twice in a row ({self.service.scrub(refusal)}); "
-                          "change the phase's model or its max_tokens, or shorten the phase, then run the same command to resume",
-                          state=PhaseState.FAILED)
+                self._set(pid, "phase_failed", f"the provider refused the same request twice in a row ({self.service.scrub(refusal)}); "
+                          "change that model (or its max_tokens) in the configuration, or shorten the phase, then run the "
+                          "same command to resume", state=PhaseState.FAILED)
                 return PhaseState.FAILED
             last_refusal = refusal
             if outcome.compact_next and (mode_override or spec.builder_mode) == "full_file":

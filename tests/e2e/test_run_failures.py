@@ -199,7 +199,7 @@ def test_a_request_the_provider_refuses_twice_fails_the_phase_not_the_process(ap
     # The same refusal twice in a row ends the phase: the three attempts left would be refused too.
     assert attempts(status, "p1") == [("failed", "infra")] * 2
     assert all("prompt is too long" in a["message"] for a in status["phases"][0]["attempts"])
-    assert "refused the request twice in a row" in result.stdout
+    assert "refused the same request twice in a row (Builder model" in result.stdout
 
 
 def test_one_refusal_then_a_good_reply_completes_the_phase(ap: AutopackEnv) -> None:
@@ -211,3 +211,16 @@ def test_one_refusal_then_a_good_reply_completes_the_phase(ap: AutopackEnv) -> N
 
     assert result.returncode == 0, result.output
     assert attempts(ap.status("r"), "p1") == [("failed", "infra"), ("approved", None)]
+
+
+def test_an_auditor_request_refused_twice_names_the_auditor_model(ap: AutopackEnv) -> None:
+    plan = ap.plan([phase("p1")])
+    refused = {"kind": "bad_request", "status": 400, "message": "max_tokens is too large"}
+    auditor_refused = {"label": "auditor refused", "match": "ROLE: auditor", "repeat": True, "error": refused}
+    script = ap.script([builder("p1", ADD_MULTIPLY, repeat=True), auditor_refused])
+    result = ap.run("r", plan, script)
+
+    assert result.returncode == 1, result.output
+    assert attempts(ap.status("r"), "p1") == [("failed", "infra")] * 2
+    assert "refused the same request twice in a row (Auditor model" in result.stdout
+    assert "max_tokens is too large" in result.stdout

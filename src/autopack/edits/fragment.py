@@ -110,9 +110,9 @@ def place_fragment(
 
 
 def part_places(idx: FileIndex, text: str) -> list[int]:
-    """Lines (0-based) that hold ``text`` as part of the line, on word boundaries at both ends: where
-    a one-line SEARCH could also have been aimed when the whole-line tiers placed it only by ignoring
-    its indentation."""
+    """Lines (0-based) that hold ``text`` as part of the line's code, on word boundaries at both ends
+    and not inside a comment or a string on that line: where a one-line SEARCH could also have been
+    aimed when the whole-line tiers placed it only by ignoring its indentation."""
     text = text.strip()
     found: list[int] = []
     for n, line in enumerate(idx.lines):
@@ -120,11 +120,35 @@ def part_places(idx: FileIndex, text: str) -> list[int]:
             continue
         at = line.find(text)
         while at != -1:
-            if not _cut_word(line, at) and not _cut_word(line, at + len(text)):
+            if not _cut_word(line, at) and not _cut_word(line, at + len(text)) and _in_code(line, at):
                 found.append(n)
                 break
             at = line.find(text, at + 1)
     return found
+
+
+def _in_code(line: str, col: int) -> bool:
+    """False if ``col`` is inside a comment or a string that starts on this line. A line inside a
+    multi-line string cannot be told from code here; it counts as code (the careful answer)."""
+    quote, i = "", 0
+    while i < col:
+        ch = line[i]
+        if quote:
+            if ch == "\\":
+                i += 2
+                continue
+            if line.startswith(quote, i):
+                i += len(quote)
+                quote = ""
+                continue
+        elif ch == "#":
+            return False
+        elif ch in "'\"":
+            quote = ch * 3 if line.startswith(ch * 3, i) else ch
+            i += len(quote)
+            continue
+        i += 1
+    return not quote
 
 
 def _kind(token: str) -> str:

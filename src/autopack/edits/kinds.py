@@ -87,6 +87,13 @@ def _miss_reason(idx: FileIndex, seq: Sequence[tuple[str, str]], what: str) -> t
 
 
 def _ambiguous_reason(amb: Ambiguous, what: str) -> str:
+    if amb.level == "line-or-part" and amb.exact_at is not None:
+        parts = ", ".join(str(s + 1) for s in amb.starts if s != amb.exact_at)
+        return (
+            f"{what} was sent without indentation: it is the whole of line {amb.exact_at + 1} (indentation aside) "
+            f"and also part of line {parts}; send it with its exact indentation and a few surrounding lines so "
+            "only one place fits"
+        )
     if amb.exact_at is not None:
         elsewhere = ", ".join(str(s + 1) for s in amb.starts if s != amb.exact_at)
         return (
@@ -252,7 +259,7 @@ def apply_search_replace(edit: Edit, f: WorkFile, res: EditResult) -> list[str] 
         # refuse. (A line sent with tabs for spaces kept its indentation: it means the whole line.)
         elsewhere = [n for n in part_places(idx, search[0]) if n != placed.start]
         if elsewhere:
-            placed = Ambiguous(sorted({placed.start, *elsewhere}), "part")
+            placed = Ambiguous(sorted({placed.start, *elsewhere}), "line-or-part", exact_at=placed.start)
     if placed is None:
         if any(r.strip() for r in replace) and already_present(idx, [("+", r) for r in replace]):
             res.status = hr.status = "already_applied"
