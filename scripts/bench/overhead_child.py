@@ -161,22 +161,14 @@ def _observe(
         return gate
 
     real_execute = git.cmd.Git.execute
-
-    def timed_execute(self: git.cmd.Git, *args: Any, **kwargs: Any) -> Any:
-        t = time.perf_counter()
-        try:
-            return real_execute(self, *args, **kwargs)
-        finally:
-            git_s[reporter.current or ""] += time.perf_counter() - t
-
     real_popen_init = subprocess.Popen.__init__
 
     def counting_init(self: subprocess.Popen[Any], *args: Any, **kwargs: Any) -> None:
         spawns[(reporter.current or "", _command_name(args[0] if args else kwargs.get("args")))] += 1
         real_popen_init(self, *args, **kwargs)
 
-    # Staging, the Auditor's diff and the commit run in process through libgit2 by default: their
-    # time is git work too, counted with the git processes so the column compares across both paths.
+    # Git processes (GitPython's execute) and libgit2's in-process staging, diff and commit are the
+    # same work done two ways: one timer for both, so the git column compares across both paths.
     real_stager = {name: getattr(staging_mod.Stager, name) for name in ("stage", "diff", "commit")}
 
     def timed(real: Callable[..., Any]) -> Callable[..., Any]:
@@ -190,7 +182,7 @@ def _observe(
         return call
 
     attempt_mod.run_checks = observed_run_checks
-    git.cmd.Git.execute = timed_execute  # type: ignore[method-assign,assignment]
+    git.cmd.Git.execute = timed(real_execute)  # type: ignore[method-assign]
     subprocess.Popen.__init__ = counting_init  # type: ignore[method-assign]
     for name, real in real_stager.items():
         setattr(staging_mod.Stager, name, timed(real))

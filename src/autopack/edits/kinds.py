@@ -21,7 +21,7 @@ from pathlib import Path
 
 from .fragment import PartRefused, part_places, place_fragment
 from .guards import GuardHit, full_file_hits, is_placeholder_line
-from .match import Ambiguous, FileIndex, Found, already_present, closest, place, place_tolerant
+from .match import Ambiguous, FileIndex, Found, already_present, closest, indentation, place, place_tolerant
 from .parse import Edit, Hunk
 from .report import Category, EditResult, HunkResult
 
@@ -225,10 +225,6 @@ def apply_diff(edit: Edit, f: WorkFile, res: EditResult, allow_mass_deletion: bo
     return _apply_hunks(edit, f, res)
 
 
-def _indent(line: str) -> str:
-    return line[: len(line) - len(line.lstrip(" \t"))]
-
-
 def apply_search_replace(edit: Edit, f: WorkFile, res: EditResult) -> list[str] | None:
     """New lines for one SEARCH/REPLACE block, or None (``res`` says why)."""
     search, replace = split_lines(edit.search), split_lines(edit.replace)
@@ -253,7 +249,12 @@ def apply_search_replace(edit: Edit, f: WorkFile, res: EditResult) -> list[str] 
     idx = FileIndex(f.lines)
     seq = [("-", s) for s in search] + [("+", r) for r in replace]
     placed: Found | Ambiguous | PartRefused | None = place(idx, seq)
-    if isinstance(placed, Found) and len(search) == 1 and not _indent(search[0]) and _indent(f.lines[placed.start]):
+    if (
+        isinstance(placed, Found)
+        and len(search) == 1
+        and not indentation(search[0])
+        and indentation(f.lines[placed.start])
+    ):
         # One line sent without indentation, placed at an indented line: the model may as well have
         # meant the same text inside another line (`cnt_t = 0` in `cnt_s = cnt_t = 0`). Two readings:
         # refuse. (A line sent with tabs for spaces kept its indentation: it means the whole line.)

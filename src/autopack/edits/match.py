@@ -99,7 +99,8 @@ class Ambiguous:
 
 
 # indentation ---------------------------------------------------------------------------------
-def _lead(s: str) -> str:
+def indentation(s: str) -> str:
+    """The leading spaces and tabs of a line."""
     return s[: len(s) - len(s.lstrip(" \t"))]
 
 
@@ -116,7 +117,7 @@ def indent_mapper(pairs: Sequence[tuple[str, str]]) -> tuple[Mapper, str] | None
     Returns a function re-indenting an added line (None when it cannot) and a note, or None when
     the pairs disagree (the block's shape differs from the file's, so it is not the same code).
     """
-    leads = [(_lead(m), _lead(f)) for m, f in pairs if m.strip() and f.strip()]
+    leads = [(indentation(m), indentation(f)) for m, f in pairs if m.strip() and f.strip()]
     if all(a == b for a, b in leads):
         return (lambda line: line), ""
     a0, b0 = leads[0]
@@ -139,7 +140,7 @@ def indent_mapper(pairs: Sequence[tuple[str, str]]) -> tuple[Mapper, str] | None
             def mapper(line: str, tab: int = tab, delta: int = delta) -> str | None:
                 if not line.strip():
                     return line
-                w = _width(_lead(line), tab) + delta
+                w = _width(indentation(line), tab) + delta
                 if w < 0:
                     return None
                 ws = "\t" * (w // tab) + " " * (w % tab) if use_tabs else " " * w
@@ -326,7 +327,7 @@ def place_tolerant(idx: FileIndex, seq: Sequence[Line], *, hint: int | None = No
 
 
 def _at_column_zero(before: list[str]) -> bool:
-    return any(t.strip() for t in before) and min(len(_lead(t)) for t in before if t.strip()) == 0
+    return any(t.strip() for t in before) and min(len(indentation(t)) for t in before if t.strip()) == 0
 
 
 def _unless_reindented_elsewhere(
