@@ -380,3 +380,25 @@ def test_exit_inside_an_open_transaction_loses_only_that_transaction(tmp_path: P
     with RunStore(db_path) as store:
         assert store.phase("r1", "p0")["state"] == "BUILDING"
         assert [e["kind"] for e in store.events("r1")] == ["run_created", "phase_started"]
+
+
+def test_a_registered_secret_is_masked_in_every_text_the_store_writes(tmp_path: Path) -> None:
+    from autopack.secrets import MASK, register_secret_values
+
+    secret = "sk-store-SECRET-9d1e"
+    register_secret_values([secret])
+    store = new_store(tmp_path)
+    aid, _ = store.start_attempt("r1", "p0", "m", "low")
+    diff = f'-API_KEY = "{secret}"\n+API_KEY = "{secret}"  # moved\n'
+    store.finish_attempt(aid, "failed", "patch_apply_error", f"echoed {secret}", None, None, diff, f"tail {secret}")
+    store.add_event("r1", "note", {"nested": [{"text": secret}]}, phase_id="p0")
+    store.close()
+    with raw(Layout(tmp_path, "demo").db_path) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        attempt = conn.execute("SELECT message, patch, gate_tail FROM attempts").fetchone()
+        events = [r[0] for r in conn.execute("SELECT data_json FROM events")]
+    assert attempt["patch"] == f'-API_KEY = "{MASK}"\n+API_KEY = "{MASK}"  # moved\n'
+    assert attempt["message"] == f"echoed {MASK}" and attempt["gate_tail"] == f"tail {MASK}"
+    assert not any(secret in e for e in events)
+    on_disk = b"".join(p.read_bytes() for p in Layout(tmp_path, "demo").db_path.parent.glob("autopack.db*"))
+    assert secret.encode() not in on_disk

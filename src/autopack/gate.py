@@ -28,6 +28,7 @@ from typing import IO, Any
 from .encoding import subprocess_env
 from .errors import AutopackError
 from .gate_parse import PytestSummary, find_syntax_errors, parse_pytest_summary
+from .secrets import scrub
 
 __all__ = [
     "CheckResult",
@@ -358,4 +359,4 @@ def _write_log(gate: GateResult, cwd: Path, log_path: Path) -> None:
         if not c.skipped:
             parts.append("----- output -----\n")
             parts.append(c.output if c.output.endswith("\n") or not c.output else c.output + "\n")
-    log_path.write_text("".join(parts), encoding="utf-8")
+    log_path.write_text(scrub("".join(parts)), encoding="utf-8")  # a check can print a key a file holds

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import Enum
@@ -23,6 +23,7 @@ from typing import Any
 
 from .errors import StoreError
 from .layout import RUNS_DIR, Layout, known_projects
+from .secrets import scrub
 from .store_queries import RunQueries
 from .store_schema import SCHEMA_VERSION, TERMINAL_STATES, PhaseState, RunStatus, create_schema
 
@@ -53,6 +54,17 @@ class CallRecord:
     error: str | None = None
 
 
+class _ScrubbedWrites:
+    """The connection as a transaction sees it: ``execute`` masks every secret in its text parameters,
+    so no API key reaches the database at rest, whatever carried it (a diff, a reply, an error)."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
+        return self._db.execute(sql, [scrub(p) if isinstance(p, str) else p for p in params])
+
+
 class RunStore(RunQueries):
     """One SQLite database per project. Methods that change state commit exactly once; reads are in ``RunQueries``."""
 
@@ -77,18 +89,19 @@ class RunStore(RunQueries):
         self.close()
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """BEGIN IMMEDIATE ... COMMIT; rolled back on any exception."""
+    def transaction(self) -> Iterator[_ScrubbedWrites]:
+        """BEGIN IMMEDIATE ... COMMIT; rolled back on any exception. Every write goes through it, and
+        every text it writes has the registered secrets masked (``secrets.scrub``)."""
         self._db.execute("BEGIN IMMEDIATE")
         try:
-            yield self._db
+            yield _ScrubbedWrites(self._db)
         except BaseException:
             self._db.execute("ROLLBACK")
             raise
         self._db.execute("COMMIT")
 
     @staticmethod
-    def _event(db: sqlite3.Connection, run_id: str, phase_id: str | None, kind: str, data: dict[str, Any]) -> int:
+    def _event(db: _ScrubbedWrites, run_id: str, phase_id: str | None, kind: str, data: dict[str, Any]) -> int:
         cur = db.execute(
             "INSERT INTO events(run_id, phase_id, kind, data_json, created_at) VALUES (?,?,?,?,?)",
             (run_id, phase_id, kind, json.dumps(data, ensure_ascii=False, default=str), time.time()),

@@ -8,7 +8,9 @@ of the ``phases.state`` and ``runs.status`` columns. ``autopack.store`` re-expor
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 from enum import StrEnum
+from typing import Any, Protocol
 
 SCHEMA_VERSION = 1
 
@@ -136,7 +138,13 @@ CREATE TRIGGER IF NOT EXISTS events_append_only_u BEFORE UPDATE ON events
 """
 
 
-def create_schema(db: sqlite3.Connection) -> None:
+class Executes(Protocol):
+    """A connection, or the scrubbing view of one a transaction hands out."""
+
+    def execute(self, sql: str, params: Sequence[Any] = ..., /) -> sqlite3.Cursor: ...
+
+
+def create_schema(db: Executes) -> None:
     """Create whatever tables are missing and record the schema version (inside the caller's transaction)."""
     for stmt in _split_sql(_SCHEMA):
         db.execute(stmt)

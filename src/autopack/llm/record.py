@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..errors import AutopackError
+from ..secrets import register_secret_values, scrub, scrub_data
 from .types import LlmRequest, LlmResponse, Usage
 
 CALLS_FILE = "calls.jsonl"
@@ -47,29 +48,14 @@ def request_key(request: LlmRequest) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def _scrub(value: Any, secrets: Sequence[str]) -> Any:
-    if isinstance(value, str):
-        for secret in secrets:
-            value = value.replace(secret, "***")
-        return value
-    if isinstance(value, dict):
-        return {k: _scrub(v, secrets) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_scrub(v, secrets) for v in value]
-    return value
-
-
-def _ordered_secrets(secrets: Sequence[str]) -> list[str]:
-    return sorted({s for s in secrets if s}, key=len, reverse=True)
-
-
 class Recorder:
     """Appends one JSON line per completed call to ``dir/calls.jsonl``."""
 
     def __init__(self, dir: Path, secrets: Sequence[str] = ()) -> None:
         self.dir = dir
         self.path = dir / CALLS_FILE
-        self._secrets = _ordered_secrets(secrets)
+        self._secrets = list(secrets)
+        register_secret_values(secrets)
         dir.mkdir(parents=True, exist_ok=True)
 
     def record(self, request: LlmRequest, response: LlmResponse) -> None:
@@ -87,7 +73,7 @@ class Recorder:
         }
         # The key hashes the real request (a replay sees the real keys too); it is hex, so scrubbing
         # the other values is enough to keep secrets out of the file.
-        line = {**_scrub(body, self._secrets), "key": request_key(request)}
+        line = {**scrub_data(body, self._secrets), "key": request_key(request)}
         with self.path.open("a", encoding="utf-8") as fh:
             fh.write(json.dumps(line, ensure_ascii=False) + "\n")
             fh.flush()
@@ -184,7 +170,8 @@ class ReplayProvider:
         self.path = dir / CALLS_FILE
         self.calls = load_recording(self.path)
         self._next = 0
-        self._secrets = _ordered_secrets(secrets)
+        self._secrets = list(secrets)
+        register_secret_values(secrets)
 
     def available(self) -> bool:
         return True
@@ -236,4 +223,4 @@ class ReplayProvider:
         return "; ".join(parts)
 
     def _mismatch(self, message: str) -> ReplayMismatch:
-        return ReplayMismatch(_scrub(message, self._secrets))
+        return ReplayMismatch(scrub(message, self._secrets))

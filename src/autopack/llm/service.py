@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from ..config import Config, Policy
 from ..errors import AutopackError, RunStopped
+from ..secrets import register_secret_values, scrub, scrub_data
 from ..store import CallRecord
 from .record import Recorder
 from .router import Candidates, Router, SkippedProvider, api_model
@@ -110,25 +111,20 @@ class ServiceResult:
 
 
 class Scrubber:
-    """Replaces secret values with "***" in text and in nested event data."""
+    """Replaces secret values with ``***`` in text, nested event data and provider errors.
+
+    The values are registered process-wide (``autopack.secrets``), so the run store, the gate logs
+    and the journal mask them too, whoever writes them."""
 
     def __init__(self, secrets: Sequence[str]) -> None:
-        # Longest first, so a secret that contains another is removed whole.
-        self._secrets = sorted({s for s in secrets if s}, key=len, reverse=True)
+        self._secrets = list(secrets)
+        register_secret_values(secrets)
 
     def text(self, value: str) -> str:
-        for secret in self._secrets:
-            value = value.replace(secret, "***")
-        return value
+        return scrub(value, self._secrets)
 
     def data(self, value: Any) -> Any:
-        if isinstance(value, str):
-            return self.text(value)
-        if isinstance(value, dict):
-            return {k: self.data(v) for k, v in value.items()}
-        if isinstance(value, list | tuple):
-            return [self.data(v) for v in value]
-        return value
+        return scrub_data(value, self._secrets)
 
     def error(self, err: ProviderError) -> ProviderError:
         return dataclasses.replace(

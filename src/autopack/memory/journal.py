@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..fileio import atomic_write_text
+from ..secrets import scrub
 from ..store import RunStore
 
 MESSAGE_EXCERPT = 600
@@ -254,5 +255,5 @@ def render_journal(store: RunStore, run_id: str) -> str:
 
 def write_journal(store: RunStore, run_id: str, path: Path) -> Path:
     """Render the journal and write it atomically (UTF-8) to ``path``; returns ``path``."""
-    atomic_write_text(path, render_journal(store, run_id))
+    atomic_write_text(path, scrub(render_journal(store, run_id)))
     return path

@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 
 from ..errors import AutopackError
 from ..fileio import atomic_write_text
+from ..secrets import scrub
 from ..yamlfile import format_loc, line_for, validate_file
 
 SIMILARITY_THRESHOLD = 0.8
@@ -225,7 +226,7 @@ class RuleBook:
         text = _HEADER + yaml.dump(
             body, Dumper=_PlainDumper, sort_keys=False, allow_unicode=True, width=4096, default_flow_style=None
         )
-        atomic_write_text(self.path, text)
+        atomic_write_text(self.path, scrub(text))
         return self.path
 
     # rules ------------------------------------------------------------------------------------
