@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -141,6 +142,36 @@ def execute(req: RunRequest, reporter: Reporter) -> RunResult:
     from .memory.rules import RuleBook
 
     RuleBook.load(layout.rules_path)  # a hand-broken rules.yaml is an error before anything is written
+    if not _store_knows(layout, req.run_id):
+        # A run that cannot start (no repository, a branch of that name the store does not know, a bad
+        # run id) is refused here, before any folder, lock, log or store row is made for it.
+        Workspace.check_new((req.project_dir or Path.cwd()).resolve(), req.run_id, layout.db_path)
+    new_dir = not run_dir.exists()
+    try:
+        return _execute_locked(req, reporter, config, plan, override, layout, run_dir)
+    except BaseException:
+        if new_dir and not _store_knows(layout, req.run_id, unreadable=True):
+            shutil.rmtree(run_dir, ignore_errors=True)  # nothing of a run that never started stays behind
+        raise
+
+
+def _store_knows(layout: Layout, run_id: str, *, unreadable: bool = False) -> bool:
+    """True when the project's run store exists and has ``run_id`` (opened only if the file exists);
+    ``unreadable`` is the answer when the store cannot be read."""
+    if not layout.db_path.is_file():
+        return False
+    try:
+        with RunStore(layout.db_path) as store:
+            return store.get_run(run_id) is not None
+    except (AutopackError, sqlite3.Error):
+        if unreadable:
+            return True
+        raise
+
+
+def _execute_locked(req: RunRequest, reporter: Reporter, config: Config, plan: Plan, override: Any, layout: Layout,
+                    run_dir: Path) -> RunResult:
+    home = home_dir(req.home)
     archive_old_logs(layout.logs_dir)
     layout.logs_dir.mkdir(parents=True, exist_ok=True)
     with RunLock(run_dir / "executor.lock", req.run_id), RunStore(layout.db_path) as store, \
@@ -149,7 +180,7 @@ def execute(req: RunRequest, reporter: Reporter) -> RunResult:
         run = store.get_run(req.run_id)
         if run is None:
             project_dir = (req.project_dir or Path.cwd()).resolve()
-            ws = Workspace.open(project_dir, req.run_id, run_dir / "worktree")
+            ws = Workspace.open(project_dir, req.run_id, run_dir / "worktree", unknown_to=layout.db_path)
             phases = [p.model_dump(exclude={"tier"}) for p in plan.all_phases()]
             store.create_run(req.run_id, plan.project, plan.goal, plan.model_dump_json(), phases,
                              plan_path=str(req.plan_path.resolve()), project_dir=str(project_dir))
@@ -174,7 +205,8 @@ def execute(req: RunRequest, reporter: Reporter) -> RunResult:
             # A kill between creating the run and recording its worktree leaves these empty: the
             # worktree's place is fixed, and the branch remembers its base.
             worktree = Path(run["worktree"]) if run["worktree"] else run_dir / "worktree"
-            ws = Workspace.open(Path(run["project_dir"]), req.run_id, worktree, base_commit=run["base_commit"] or None)
+            ws = Workspace.open(Path(run["project_dir"]), req.run_id, worktree, base_commit=run["base_commit"] or None,
+                                tip=_last_phase_commit(store, req.run_id))
             if not run["worktree"]:
                 store.update_run(req.run_id, "workspace_ready", {"worktree": str(ws.root)}, branch=ws.branch,
                                  base_commit=ws.base_commit, worktree=str(ws.root))
@@ -230,6 +262,12 @@ def _warn_if_dirty(project_dir: Path, base: str, reporter: Reporter) -> None:
     if dirty:
         reporter.event("warning", {"message": f"{project_dir} has uncommitted changes; the run starts from commit "
                                               f"{base[:10]} and does not see them (commit them first if it should)"})
+
+
+def _last_phase_commit(store: RunStore, run_id: str) -> str | None:
+    """The newest commit a phase of the run was recorded with (where its branch must at least be)."""
+    done = [p for p in store.phases(run_id) if p["state"] == "COMPLETE" and p["commit_sha"]]
+    return str(max(done, key=lambda p: p["updated_at"])["commit_sha"]) if done else None
 
 
 def _open_phase_start(store: RunStore, run_id: str) -> str | None:

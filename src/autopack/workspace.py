@@ -79,22 +79,43 @@ class Workspace:
     # ----- opening ---------------------------------------------------------------------------
 
     @classmethod
-    def open(cls, repo_dir: Path, run_id: str, worktree_dir: Path, *, base_commit: str | None = None) -> Workspace:
+    def open(
+        cls,
+        repo_dir: Path,
+        run_id: str,
+        worktree_dir: Path,
+        *,
+        base_commit: str | None = None,
+        unknown_to: Path | None = None,
+        tip: str | None = None,
+    ) -> Workspace:
         """Create (or, on resume, reuse) branch ``autopack/<run_id>`` and its worktree at ``worktree_dir``.
 
         A new branch starts at ``base_commit`` if given, else at the repository's HEAD commit. On
         resume the base is ``base_commit`` if given, else the one remembered when the branch was made.
         The caller must hold the run's lock: leftovers of a killed run are repaired here (see ``notes``).
+
+        ``unknown_to``: the run store that has no record of this run (a fresh start). A branch of that
+        name holding commits is then refused, never built on: its phases would be committed twice.
+        ``tip``: the last phase commit the store recorded; if the branch is gone, it is made again there
+        (or refused when that commit is gone too), so recorded phases are never silently lost.
         """
-        validate_run_id(run_id)
         repo_dir = Path(repo_dir).resolve()
-        main = _open_repo(repo_dir)
+        main = cls._check(repo_dir, run_id, unknown_to)
         branch = BRANCH_PREFIX + run_id
-        if not git_ok(main, "check-ref-format", f"refs/heads/{branch}"):
-            _refuse_run_id(run_id)
         base_ref = BASE_REF_PREFIX + run_id
         created = not git_ok(main, "rev-parse", "--verify", "-q", f"refs/heads/{branch}")
-        if created:
+        notes: list[str] = []
+        if created and tip:
+            if not git_ok(main, "rev-parse", "--verify", "-q", f"{tip}^{{commit}}"):
+                raise WorkspaceError(
+                    f"branch {branch} is gone from {repo_dir} and so is commit {tip[:10]}, the last phase the run "
+                    f"store recorded; the run's approved work cannot be recovered: start a new run id"
+                )
+            base = commit_sha(main, base_commit) if base_commit else commit_sha(main, tip)
+            git_text(main, "branch", branch, commit_sha(main, tip))
+            notes.append(f"branch {branch} was missing; made again at {tip[:10]}, the last phase commit recorded")
+        elif created:
             base = commit_sha(main, base_commit) if base_commit else commit_sha(main, "HEAD")
             git_text(main, "branch", branch, base)
         elif base_commit:
@@ -109,10 +130,27 @@ class Workspace:
         else:  # a branch made by an older autopack or by hand: it forked where it meets HEAD
             base = git_text(main, "merge-base", "HEAD", f"refs/heads/{branch}")
         git_text(main, "update-ref", base_ref, base)
-        path, notes = ensure_worktree(main, repo_dir, branch, Path(worktree_dir))
+        path, repaired = ensure_worktree(main, repo_dir, branch, Path(worktree_dir))
         workspace = cls(repo_dir, run_id, path, base, created=created)
-        workspace.notes = notes
+        workspace.notes = notes + repaired
         return workspace
+
+    @classmethod
+    def check_new(cls, repo_dir: Path, run_id: str, store: Path) -> None:
+        """Everything ``open`` would refuse for a run ``store`` does not know, without writing
+        anything: the caller checks before it makes any folder, lock or store row for the run."""
+        cls._check(Path(repo_dir).resolve(), run_id, store)
+
+    @staticmethod
+    def _check(repo_dir: Path, run_id: str, unknown_to: Path | None) -> Repo:
+        validate_run_id(run_id)
+        main = _open_repo(repo_dir)
+        branch = BRANCH_PREFIX + run_id
+        if not git_ok(main, "check-ref-format", f"refs/heads/{branch}"):
+            _refuse_run_id(run_id)
+        if unknown_to is not None and git_ok(main, "rev-parse", "--verify", "-q", f"refs/heads/{branch}"):
+            _refuse_unknown_branch(main, repo_dir, run_id, unknown_to)
+        return main
 
     @property
     def path(self) -> Path:
@@ -278,6 +316,33 @@ class Workspace:
             env = {"GIT_INDEX_FILE": str(tmp_index)}
             git_bytes(wt, "add", "-A", env=env)
             return git_bytes(wt, "diff", "--cached", *diff_args, target, "--", env=env)
+
+
+def _refuse_unknown_branch(main: Repo, repo_dir: Path, run_id: str, store: Path) -> None:
+    """Refuse a run branch with commits on it that the run store does not know (another ``--home``,
+    another current directory, a deleted store): starting again would commit every phase twice.
+    A branch with no commit of its own is what a start killed before its first store write leaves:
+    that one is taken over."""
+    branch = BRANCH_PREFIX + run_id
+    base_ref = BASE_REF_PREFIX + run_id
+    if git_ok(main, "rev-parse", "--verify", "-q", f"{base_ref}^{{commit}}"):
+        since = base_ref
+    else:
+        since = git_text(main, "merge-base", "HEAD", f"refs/heads/{branch}")
+    count = int(git_text(main, "rev-list", "--count", f"{since}..refs/heads/{branch}") or "0")
+    if count == 0:
+        return
+    where = ""
+    for block in git_text(main, "worktree", "list", "--porcelain").split("\n\n"):
+        fields = dict(line.partition(" ")[::2] for line in block.splitlines())
+        if fields.get("branch") == f"refs/heads/{branch}" and fields.get("worktree"):
+            where = f"; its worktree is {fields['worktree']} (the home it ran from holds its store)"
+    raise WorkspaceError(
+        f"branch {branch} already exists in {repo_dir} with {count} commit{'s' if count != 1 else ''}, but the run "
+        f"store {store} has no run {run_id!r}{where}. It was started with another --home or from another directory, "
+        f"or its store was deleted. Resume it from where it was started, use a new run id, or delete the branch "
+        f"(git -C {repo_dir} branch -D {branch}) to start over"
+    )
 
 
 def _open_repo(repo_dir: Path) -> Repo:
