@@ -13,9 +13,9 @@ import os
 import re
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, model_validator
 
 from .errors import ConfigError
 from .yamlfile import Loc, format_loc, line_for, validate_file
@@ -183,8 +183,18 @@ class Retries(Strict):
     request_timeout_seconds: float = Field(120.0, gt=0)
 
 
+def _command(value: str) -> str:
+    if not value.strip():
+        raise ValueError("an empty check command; give the command to run (e.g. 'python -m pytest -q') or remove the entry")
+    return value
+
+
+# A check is a command line run by the shell; an empty one would "pass" without checking anything.
+CheckCommand = Annotated[str, AfterValidator(_command)]
+
+
 class QualityGate(Strict):
-    default_checks: list[str] = Field(default_factory=list, description="run after each phase's own checks")
+    default_checks: list[CheckCommand] = Field(default_factory=list, description="run after each phase's own checks")
     check_timeout_seconds: float = Field(600, gt=0)
     tail_lines: int = Field(60, ge=1)
     dual_audit_categories: list[str] = Field(

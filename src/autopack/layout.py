@@ -13,6 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 RUNS_DIR = ".autonomous_runs"
+# Run ids, phase ids and project names become parts of file names (``logs/<project>__<run-id>.N.log``,
+# ``gate/<phase-id>-attempt<N>.log``, git's ``refs/heads/autopack/<run-id>.lock``); 100 characters keeps
+# every such name under the 255 bytes a file name may have on common file systems.
+MAX_ID_LENGTH = 100
 
 
 def home_dir(explicit: Path | None = None) -> Path:

@@ -12,8 +12,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from .config import Config, provider_for_model
+from .config import CheckCommand, Config, provider_for_model
 from .errors import PlanError
+from .layout import MAX_ID_LENGTH
 from .yamlfile import format_loc, line_for, validate_file
 
 BuilderMode = Literal["diff", "full_file", "structured_edit"]
@@ -36,14 +37,16 @@ def check_relative_path(value: str) -> str:
 class Phase(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", description="unique id, used in branches and logs")
+    id: str = Field(
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=MAX_ID_LENGTH, description="unique id, used in commits and log names"
+    )
     name: str
     description: str = Field(description="what the Builder must do in this phase")
     category: str = Field("feature", description="selects routing policy, dual audit and rules")
     complexity: Literal["low", "medium", "high"] = "low"
     scope: list[str] = Field(min_length=1, description="files or globs the phase may change")
     context: list[str] = Field(default_factory=list, description="read-only files shown to the model")
-    checks: list[str] = Field(default_factory=list, description="acceptance commands run in the project dir")
+    checks: list[CheckCommand] = Field(default_factory=list, description="acceptance commands run in the project dir")
     builder_mode: BuilderMode = "structured_edit"
     depends_on: list[str] = Field(default_factory=list)
     allow_mass_deletion: bool = Field(False, description="let whole-file replies shrink files a lot")
@@ -58,7 +61,6 @@ class Phase(BaseModel):
     def _relative(cls, paths: list[str]) -> list[str]:
         return [check_relative_path(p) for p in paths]
 
-
 class Tier(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str
@@ -68,12 +70,14 @@ class Tier(BaseModel):
 class Plan(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    project: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", description="runtime data goes to .autonomous_runs/<project>/")
+    project: str = Field(
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=MAX_ID_LENGTH, description="runtime data goes to .autonomous_runs/<project>/"
+    )
     goal: str
     phases: list[Phase] = Field(default_factory=list)
     tiers: list[Tier] = Field(default_factory=list, description="optional groups of phases, run in order")
     allowed_paths: list[str] = Field(default_factory=list, description="where a re-plan may move a phase's scope")
-    default_checks: list[str] = Field(default_factory=list, description="checks run after every phase")
+    default_checks: list[CheckCommand] = Field(default_factory=list, description="checks run after every phase")
 
     @field_validator("allowed_paths")
     @classmethod

@@ -22,7 +22,7 @@ from .plan import Plan, check_plan_models, load_plan, plan_from_json
 from .progress import PlainReporter, Reporter
 from .recovery.budget import HealthBudget
 from .store import RunStatus, RunStore
-from .workspace import Workspace
+from .workspace import Workspace, validate_run_id
 
 RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 
@@ -135,6 +135,7 @@ def _budget_from_store(config: Config, store: RunStore, run_id: str) -> HealthBu
 
 
 def execute(req: RunRequest, reporter: Reporter) -> RunResult:
+    validate_run_id(req.run_id)  # it names folders and files: refused before any is made
     config, plan, override = prepare(req)
     home = home_dir(req.home)
     layout = Layout(home, plan.project)

@@ -27,6 +27,7 @@ from git import Actor, Repo
 from git.exc import InvalidGitRepositoryError, NoSuchPathError
 
 from .gitcmd import WorkspaceError, commit_sha, configure, git_bytes, git_ok, git_text, nul_paths
+from .layout import MAX_ID_LENGTH
 from .staging import Staged, Stager, StagingError
 from .workspace_repair import ensure_worktree
 
@@ -47,6 +48,11 @@ def validate_run_id(run_id: str) -> str:
     """Return ``run_id`` if ``autopack/<run_id>`` is a safe branch name, else raise WorkspaceError."""
     if not run_id or _BAD_RUN_ID.search(run_id):
         _refuse_run_id(run_id)
+    if len(run_id) > MAX_ID_LENGTH:
+        raise WorkspaceError(
+            f"run id {run_id[:40]!r}... is {len(run_id)} characters long; at most {MAX_ID_LENGTH} are allowed "
+            "(it names the run's branch, folder and log files): choose a shorter one"
+        )
     return run_id
 
 

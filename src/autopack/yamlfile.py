@@ -25,12 +25,59 @@ class YamlProblem(Exception):
         self.line = line
 
 
+# How many values YAML aliases (``*name``, merge keys ``<<: *name``) may add to a document beyond the
+# values written in it. Real plans and configs reuse a block a few times; an alias "bomb" (each level
+# repeating the previous one) would add billions and exhaust memory before validation could say a word.
+MAX_ALIAS_EXPANSION = 10_000
+
+
+def _check_expansion(root: yaml.Node) -> None:
+    """Refuse a document whose aliases expand to more than ``MAX_ALIAS_EXPANSION`` extra values, or
+    refer to themselves, before anything is built from it. Counted on the node graph (each shared
+    node once, memoised), so this costs time linear in the file, whatever the expansion."""
+    sizes: dict[int, int] = {}
+    distinct: set[int] = set()
+    budget = MAX_ALIAS_EXPANSION
+
+    def size(node: yaml.Node, open_: set[int]) -> int:
+        key = id(node)
+        distinct.add(key)
+        if key in sizes:
+            return sizes[key]
+        if key in open_:
+            raise YamlProblem("an alias refers to the value that contains it (a recursive structure)",
+                              node.start_mark.line + 1)
+        open_.add(key)
+        total = 1
+        if isinstance(node, yaml.MappingNode):
+            children = [n for pair in node.value for n in pair]
+        elif isinstance(node, yaml.SequenceNode):
+            children = list(node.value)
+        else:
+            children = []
+        for child in children:
+            total += size(child, open_)
+            if total - len(distinct) > budget:
+                raise YamlProblem(
+                    f"YAML aliases here expand to more than {MAX_ALIAS_EXPANSION:,} values beyond those written "
+                    "(an alias bomb?); write the values out instead of repeating aliases",
+                    child.start_mark.line + 1,
+                )
+        open_.discard(key)
+        sizes[key] = total
+        return total
+
+    size(root, set())
+
+
 def _build(node: yaml.Node, loc: Loc, lines: dict[Loc, int], loader: Any) -> Any:
     lines.setdefault(loc, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
         loader.flatten_mapping(node)
         out: dict[Any, Any] = {}
         for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise YamlProblem("mapping keys must be plain scalars", key_node.start_mark.line + 1)
             key = loader.construct_object(key_node, deep=True)
             if not isinstance(key, (str, int, float, bool)) or key is None:
                 raise YamlProblem("mapping keys must be plain scalars", key_node.start_mark.line + 1)
@@ -61,8 +108,11 @@ def load_with_lines(path: Path) -> tuple[Any, dict[Loc, int]]:
         node = loader.get_single_node()
         if node is None:
             return None, {}
+        _check_expansion(node)
         lines: dict[Loc, int] = {}
         return _build(node, (), lines, loader), lines
+    except RecursionError:
+        raise YamlProblem("nested too deeply to read (thousands of levels); flatten the structure") from None
     except yaml.MarkedYAMLError as exc:
         # The context mark is where the broken construct starts (an unclosed `[`, a key without
         # `:`); the problem mark is where the parser gave up, often the next line.
