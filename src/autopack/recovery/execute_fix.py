@@ -9,17 +9,27 @@ each must pass ``check_command`` before anything runs:
   newlines): commands run as an argv list, never through a shell, so such syntax could only be a
   mistake or an attack;
 - no privilege escalation and no executable given as a path;
-- only the whitelist: ``git checkout|reset|stash|clean|merge --abort``; ``rm`` (flags ``-r -f -R``),
+- only the whitelist: ``git checkout|reset|clean|merge --abort``; ``rm`` (flags ``-r -f -R``),
   ``mkdir`` (``-p``), ``cp`` (``-r -R -f -p``), ``mv`` (``-f``); ``pip install <package>`` and ``pytest [args]``
   (also via ``python -m``);
 - git only in the forms ``fix_git`` allows, which never leave the run branch or its last approved
-  commit (``reset`` to ``HEAD``, ``checkout [HEAD] -- <paths>``, ``stash`` push/save, ``clean``
-  without ``-x``, ``merge --abort``);
-- every path stays inside the workspace: relative, no ``..``, no glob, no symlink on the way that
-  leads out, never ``.git`` or inside it, never the workspace root itself for rm/mv/cp sources.
+  commit (``reset`` to ``HEAD``, ``checkout [HEAD] -- <paths>``, ``clean`` without ``-x``,
+  ``merge --abort``) and never touch refs the user's own checkout shares (no ``git stash``);
+- every path stays inside the workspace: relative, no ``..``, no glob, resolved through every
+  symlink on the way and landing inside, never ``.git`` or inside it, never the workspace root
+  itself for rm/mv/cp sources;
+- what cp and mv would write stays inside too: every place under the destination that they would
+  write to and that already exists must resolve inside (cp writes through an existing symlink), and
+  no symlink they would carry may lead out, neither where it is now nor where it would land (a
+  relative target means something else in another directory): cp -r/-R and mv walk each source
+  tree without following its symlinks. (cp without -r copies what a symlink source points to, so
+  such a source must resolve inside, like any path.) No whitelisted command makes hard links.
 
-``run_fix`` checks the whole batch first and runs nothing when any command is refused, so a fix
-is never half applied; it stops at the first command that fails.
+``run_fix`` checks the whole batch first and runs nothing when any command is refused. It then
+checks each command again right before running it, against the workspace as the commands before
+it left it: an earlier ``cp -r`` or ``git checkout`` can create the symlink a later path would go
+through. A command refused then, or one that fails, stops the fix there; the commands before it
+have run, and the outcomes say which did.
 """
 
 from __future__ import annotations
@@ -29,7 +39,7 @@ import re
 import shlex
 import signal
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PureWindowsPath
 from typing import Literal
@@ -64,8 +74,9 @@ _PRIVILEGED = {"sudo", "su", "doas", "pkexec", "runas", "run0"}
 _FIX_TYPES: dict[str, FixType] = {"git": "git", "rm": "file", "mkdir": "file", "cp": "file", "mv": "file"}
 _FIX_TYPES.update({name: "python" for name in ("pip", "pip3", "pytest", "python", "python3")})
 _GIT_REDIRECTS = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY", "GIT_CEILING_DIRECTORIES")
-_WHITELIST = "git checkout|reset|stash|clean|merge --abort; rm, mkdir, cp, mv; pip install, pytest"
+_WHITELIST = "git checkout|reset|clean|merge --abort; rm, mkdir, cp, mv; pip install, pytest"
 _FILE_FLAGS = {"rm": "rfR", "mkdir": "p", "cp": "rRfp", "mv": "f"}
+_MAX_SYMLINK_HOPS = 40  # as Linux's ELOOP limit
 _REQUIREMENT = re.compile(
     r"^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?(?:\[[A-Za-z0-9._,-]+\])?(?:(?:==|~=|!=)[A-Za-z0-9.*+!_-]+)?$"
 )
@@ -144,6 +155,58 @@ def _check_path(arg: str, ws: Path, *, root_ok: bool = True) -> None:
         raise _Refused(f"path {arg!r} is the workspace root itself")
 
 
+def _leads(resolved: Path, ws: Path) -> str | None:
+    """Where a resolved path lands when that is not allowed: outside the workspace or into its .git."""
+    if not _inside(resolved, ws):
+        return "outside the workspace"
+    if any(p.lower() == ".git" for p in resolved.relative_to(ws).parts):
+        return "into .git"
+    return None
+
+
+def _resolve(path: Path, copy: tuple[Path, Path] | None = None) -> Path:
+    """The absolute ``path`` with every symlink on the way resolved, like ``Path.resolve()``.
+
+    With ``copy = (new, source)``, a path at or under ``new`` (a copy or move not made yet) is looked
+    up at the same place under ``source``, so a symlink is resolved where the command would put it.
+    """
+    todo = list(reversed(path.parts[1:]))
+    done = Path(path.anchor)
+    hops = 0
+    while todo:
+        name = todo.pop()
+        if name in ("", "."):
+            continue
+        if name == "..":
+            done = done.parent
+            continue
+        step = done / name
+        real = step if copy is None or not _inside(step, copy[0]) else copy[1] / step.relative_to(copy[0])
+        if not real.is_symlink():
+            done = step
+            continue
+        hops += 1
+        if hops > _MAX_SYMLINK_HOPS:
+            raise _Refused(f"too many levels of symlinks at {step} (a symlink loop); remove the loop first")
+        target = Path(os.readlink(real))
+        if target.is_absolute():
+            done = Path(target.anchor)
+            todo.extend(reversed(target.parts[1:]))
+        else:
+            todo.extend(reversed(target.parts))
+    return done
+
+
+def _tree(top: Path) -> Iterator[Path]:
+    """``top`` and, when it is a directory and not a symlink, everything under it; no symlink is followed."""
+    stack = [top]
+    while stack:
+        path = stack.pop()
+        yield path
+        if not path.is_symlink() and path.is_dir():
+            stack.extend(sorted(path.iterdir(), reverse=True))
+
+
 # --- files ----------------------------------------------------------------------------------------
 
 
@@ -166,6 +229,47 @@ def _check_file(argv: list[str], ws: Path) -> None:
     for i, path in enumerate(paths):
         is_destination = cmd in ("cp", "mv") and i == len(paths) - 1
         _check_path(path, ws, root_ok=cmd == "mkdir" or is_destination)
+    if cmd in ("cp", "mv"):
+        recursive = cmd == "mv" or any(c in tok for tok in argv[1:] if tok.startswith("-") for c in "rR")
+        for source in paths[:-1]:
+            _check_carried(" ".join(argv), source, paths[-1], ws, recursive=recursive)
+
+
+def _check_carried(command: str, source: str, destination: str, ws: Path, *, recursive: bool) -> None:
+    """What ``cp``/``mv`` of ``source`` to ``destination`` would write, and every symlink it would carry
+    (``recursive``: cp -r/-R and mv copy or move symlinks as they are), stays inside the workspace."""
+    raw = os.path.join(ws, source)  # keeps a trailing '/', after which a final symlink is followed
+    top = Path(raw) if os.path.islink(raw) else Path(os.path.realpath(raw))
+    dest = ws / destination
+    # Like cp and mv: an existing directory (a symlink to one included) receives the source under its name.
+    landing_top = dest / os.path.basename(source.rstrip("/\\")) if dest.is_dir() else dest
+    new_root = landing_top.resolve()  # where the copy really goes: cp writes through a symlink to a directory
+    verb = "move" if command.startswith("mv") else "copy"
+    for entry in _tree(top) if recursive else iter([top]):
+        rel = entry.relative_to(top)
+        shown, landing = Path(source, rel), landing_top / rel
+        if os.path.lexists(landing):  # overwritten or written into, through any symlink on its way
+            where = _leads(landing.resolve(), ws)
+            if where is not None:
+                raise _Refused(
+                    f"{command!r} would write {shown} to {landing.relative_to(ws)}, which already exists and leads "
+                    f"{where} through a symlink; {verb} to another place"
+                )
+        if not recursive or not entry.is_symlink():
+            continue
+        link = f"the symlink {shown} (-> {os.readlink(entry)})"
+        where = _leads(_resolve(entry), ws)
+        if where is not None:
+            raise _Refused(
+                f"{command!r} would {verb} {link}, which leads {where}: such a symlink is never carried, since "
+                f"later commands would go through it; {verb} the other paths one by one, without it"
+            )
+        where = _leads(_resolve(new_root / rel, (new_root, top)), ws)
+        if where is not None:
+            raise _Refused(
+                f"{command!r} would {verb} {link} to {landing.relative_to(ws)}, where its relative target would "
+                f"lead {where}; {verb} it where that target stays inside, or leave it out"
+            )
 
 
 # --- python ---------------------------------------------------------------------------------------
@@ -266,6 +370,8 @@ def check_command(command: str, workspace: Path, settings: DoctorSettings) -> Co
             _check_python(argv, ws)
     except (_Refused, GitRefused) as exc:
         return _refuse(command, argv, fix_type, exc.reason)
+    except OSError as exc:  # a path that cannot be read cannot be shown to stay inside
+        return _refuse(command, argv, fix_type, f"could not inspect its paths ({exc}); fix that first")
     return CommandCheck(command, argv, fix_type, True, "allowed")
 
 
@@ -319,7 +425,9 @@ def run_fix(
     """Check every command, then run them in order in ``workspace``, stopping at the first failure.
 
     ``already_used`` is how many execute_fix runs this phase has had; beyond
-    ``doctor.max_execute_fix_per_phase`` nothing runs. When any command is refused, none runs.
+    ``doctor.max_execute_fix_per_phase`` nothing runs. When any command is refused, none runs. Each
+    command is checked again right before it runs, against the workspace as the commands before it
+    left it; one refused then stops the fix there, like a failure.
     """
     if not settings.allow_execute_fix_global:
         return [FixOutcome(c, False, DISABLED_REASON) for c in commands]
@@ -336,14 +444,24 @@ def run_fix(
         blocked = f"not run: command {refused + 1} ({commands[refused]!r}) was refused, so none of this fix ran"
         return [FixOutcome(c.command, c.allowed, c.reason if not c.allowed else blocked) for c in checks]
     outcomes: list[FixOutcome] = []
-    failed: str | None = None
-    for check in checks:
-        assert check.argv is not None  # an allowed check always carries its argv
-        if failed is not None:
-            outcomes.append(FixOutcome(check.command, True, f"not run: an earlier command failed ({failed!r})"))
+    stopped: str | None = None
+    for i, command in enumerate(commands):
+        if stopped is not None:
+            outcomes.append(FixOutcome(command, True, stopped))
+            continue
+        # The first check saw the workspace before any command ran; an earlier command may since have
+        # made a symlink (cp -r, git checkout) that this command's paths go through.
+        check = check_command(command, workspace, settings)
+        if not check.allowed or check.argv is None:
+            before = "command 1" if i == 1 else f"commands 1-{i}"
+            when = "the workspace had changed since the first check" if i == 0 else f"after {before} had run"
+            found = f"{check.reason} (found when it was checked again right before running: {when})"
+            outcomes.append(FixOutcome(command, False, found))
+            ran = "so none of this fix ran" if i == 0 else f"after {before} had run"
+            stopped = f"not run: command {i + 1} ({command!r}) was refused when its turn came, {ran}"
             continue
         code, reason, output = _run_one(check.argv, workspace.resolve(), settings.command_timeout_seconds)
-        outcomes.append(FixOutcome(check.command, True, reason, code, output))
+        outcomes.append(FixOutcome(command, True, reason, code, output))
         if code != 0:
-            failed = check.command
+            stopped = f"not run: an earlier command failed ({command!r})"
     return outcomes

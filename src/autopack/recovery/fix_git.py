@@ -3,10 +3,12 @@
 The run's worktree must stay on the run branch at its last approved commit, so no allowed form
 moves it: ``git reset`` names no revision but ``HEAD``; ``git checkout`` only restores files
 (``git checkout [HEAD] -- <paths>``: no branch switch, ``-b``/``-B``/``--detach``/``--orphan``);
-``git stash`` only sets changes aside (push/save: the stash is shared with the user's own checkout,
-so pop, apply, drop and the rest could bring back or destroy work that is not the run's);
 ``git clean`` takes only ``-f -d -n -q`` (never ``-x``/``-X``, which delete ignored files such as
-.env) and no paths; ``git merge`` only ``--abort``. Every other subcommand is refused.
+.env) and no paths; ``git merge`` only ``--abort``. Every other subcommand is refused, ``git stash``
+included in every form: it writes ``refs/stash``, which the run's worktree shares with the user's
+own checkout (git worktrees share refs), so even a plain push would put the run's changes into the
+user's stash list; ``git checkout -- <paths>``, ``git reset --hard HEAD`` and ``git clean -fd``
+discard changes without touching it.
 
 This room knows git's argument grammar only: ``check_git`` refuses a form with ``GitRefused`` (its
 ``reason`` says why and what to run instead) or returns the command's path arguments, which
@@ -61,7 +63,12 @@ _RESTORE_FORMS = "to restore files use 'git checkout -- <paths>' or 'git checkou
 _CHECKOUT_FLAGS = {"-f", "--force", "-q", "--quiet", "--ours", "--theirs", "-m", "--merge"}
 _CHECKOUT_SWITCHES = {"-b", "-B", "--detach", "--orphan", "-t", "--track", "--no-track", "--guess", "-"}
 _RESET_MODES = {"--hard", "--soft", "--mixed", "--merge", "--keep"}
-_STASH_FLAGS = {"-u", "--include-untracked", "-k", "--keep-index", "--no-keep-index", "-q", "--quiet"}
+_STASH_REFUSED = (
+    "git stash is not allowed in any form: it writes refs/stash, which is shared with your own checkout (git "
+    "worktrees share refs), so the run's changes would land in your stash list, where a 'git stash pop' of yours "
+    "could apply them to your work; to discard changes use 'git checkout -- <paths>' or 'git reset --hard HEAD' "
+    "(and 'git clean -fd' for untracked files)"
+)
 
 
 def _check_checkout(args: list[str]) -> list[str]:
@@ -108,25 +115,6 @@ def _check_reset(args: list[str]) -> list[str]:
     return after
 
 
-def _check_stash(args: list[str]) -> list[str]:
-    """Only setting changes aside: ``git stash``, ``git stash push ...``, ``git stash save ...``."""
-    implicit = not args or args[0].startswith("-")
-    action, rest = ("push", args) if implicit else (args[0], args[1:])
-    if action == "push":
-        before, after, _ = _split(rest, _STASH_FLAGS, {"-m", "--message"})
-        if before:
-            raise GitRefused("git stash push: put paths after '--' (git stash push -- <paths>)")
-        return after
-    if action == "save":
-        _split(rest, _STASH_FLAGS)  # the words left are the stash message
-        return []
-    raise GitRefused(
-        f"git stash {action} is not allowed: the stash is shared with your own checkout (refs/stash lives in the "
-        "main repository), so it could bring back or destroy work that is not the run's; only 'git stash', "
-        "'git stash push [-u] [-k] [-m <message>] [-- <paths>]' and 'git stash save [<message>]' may run"
-    )
-
-
 def _check_clean(args: list[str]) -> list[str]:
     """Only ``git clean`` with ``-f -d -n -q``: never ``-x``/``-X``, never paths (rm removes one path)."""
     for tok in args:
@@ -163,9 +151,7 @@ def check_git(argv: Sequence[str]) -> list[str]:
     if sub == "reset":
         return _check_reset(args)
     if sub == "stash":
-        return _check_stash(args)
+        raise GitRefused(_STASH_REFUSED)
     if sub == "clean":
         return _check_clean(args)
-    raise GitRefused(
-        f"git {sub} is not on the execute_fix whitelist (allowed: checkout, reset, stash, clean, merge --abort)"
-    )
+    raise GitRefused(f"git {sub} is not on the execute_fix whitelist (allowed: checkout, reset, clean, merge --abort)")
