@@ -602,3 +602,19 @@ def test_resume_never_removes_the_main_repositorys_index_lock(repo: Repo, ws: Wo
     assert lock.exists() and again.notes == []
     (again.root / "a.txt").write_text("a\n", encoding="utf-8")
     assert again.commit("phase 1") is not None  # the run worktree has its own index
+
+
+def test_reset_branch_keeps_the_commits_it_takes_off_under_a_ref(ws: Workspace, repo: Repo) -> None:
+    (ws.root / "a.txt").write_text("a\n", encoding="utf-8")
+    first = ws.commit(Workspace.commit_message("run-1", "p1", "A", "m", "ok", 1))
+    kept = ws.reset_branch(ws.base_commit)
+    (ws.root / "b.txt").write_text("b\n", encoding="utf-8")
+    second = ws.commit(Workspace.commit_message("run-1", "p1", "B", "m", "ok", 1))
+    kept_again = ws.reset_branch(ws.base_commit)
+
+    assert (kept, kept_again) == ("refs/autopack/rolled-back/run-1/1", "refs/autopack/rolled-back/run-1/2")
+    assert repo.git.rev_parse(kept) == first and repo.git.rev_parse(kept_again) == second
+    repo.git.reflog("expire", "--expire=now", "--all")
+    repo.git.gc("--prune=now", "--quiet")
+    assert repo.git.cat_file("-t", first) == "commit"  # survives the reflog's expiry and gc
+    assert ws.reset_branch(ws.base_commit) is None  # nothing taken off, nothing kept

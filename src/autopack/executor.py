@@ -381,13 +381,15 @@ class Executor:
 
     def _rollback_run(self, data: dict[str, Any]) -> None:
         run = self.store.require_run(self.run_id)
-        self.ws.reset_branch(run["base_commit"])
+        kept = self.ws.reset_branch(run["base_commit"])
         for p in self.store.phases(self.run_id):
             self.store.set_phase(self.run_id, p["phase_id"], "phase_requeued",
                                  {"decided_by": "doctor", "reason": "run rolled back to its start"},
                                  state=PhaseState.QUEUED, start_commit=None, commit_sha=None)
-        self._emit("run_rolled_back", {"to": run["base_commit"], "rationale": data.get("rationale")})
+        self._emit("run_rolled_back", {"to": run["base_commit"], "rationale": data.get("rationale"), "kept_as": kept})
         self._rolled_back = str(data.get("rationale") or "no rationale given")
+        if kept:
+            self._rolled_back += f"; the approved phase commits it took off the branch are kept at {kept} (git log {kept})"
 
     # memory -----------------------------------------------------------------------------------
     def _rules_text(self, spec: Phase) -> str:

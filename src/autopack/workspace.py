@@ -37,6 +37,8 @@ AUTOPACK_ACTOR = Actor("autopack", "autopack@localhost")
 BRANCH_PREFIX = "autopack/"
 # Where the commit a run branch started from is remembered, so a resume needs nothing but the run id.
 BASE_REF_PREFIX = "refs/autopack/base/"
+# Where a Doctor rollback_run keeps the phase commits it takes off the run branch.
+ROLLED_BACK_PREFIX = "refs/autopack/rolled-back/"
 IN_PROCESS_ENV = "AUTOPACK_GIT_IN_PROCESS"
 RUN_TRAILER = "Autopack-Run"
 PHASE_TRAILER = "Autopack-Phase"
@@ -272,16 +274,26 @@ class Workspace:
         git_text(wt, "reset", "-q", "--hard", target)
         git_text(wt, "clean", "-q", "-fd")
 
-    def reset_branch(self, sha: str) -> None:
-        """Roll the run back to ``sha`` (usually ``base_commit``), dropping the phase commits after it."""
+    def reset_branch(self, sha: str) -> str | None:
+        """Roll the run back to ``sha`` (usually ``base_commit``), taking the phase commits after it off
+        the branch. They are kept under ``refs/autopack/rolled-back/<run-id>/<n>`` (returned; None when
+        there was nothing to take off), not left to the reflog and ``git gc``: approved work is never lost."""
         main = self._main()
         target = commit_sha(main, sha)
         if not git_ok(main, "merge-base", "--is-ancestor", target, f"refs/heads/{self.branch}"):
             raise WorkspaceError(f"{sha} is not in the history of {self.branch}; it cannot be rolled back to")
+        tip = commit_sha(main, f"refs/heads/{self.branch}")
+        kept: str | None = None
+        if tip != target:
+            prefix = f"{ROLLED_BACK_PREFIX}{self.run_id}/"
+            taken = git_text(main, "for-each-ref", "--format=%(refname)", prefix).splitlines()
+            kept = f"{prefix}{len(taken) + 1}"
+            git_text(main, "update-ref", kept, tip)
         if self._repo is not None:
             self.restore(target)
         else:
             git_text(main, "branch", "-f", self.branch, target)
+        return kept
 
     def remove(self) -> None:
         """Remove the worktree (the branch and its commits stay, for inspection or a later resume)."""
