@@ -76,7 +76,7 @@ def extract_json_object(text: str) -> dict[str, Any]:
             continue
         try:
             data = json.loads(cand)
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):  # a hostile reply can nest past Python's stack
             continue
         if isinstance(data, dict):
             return data
