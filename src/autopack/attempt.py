@@ -16,6 +16,7 @@ from .agents.auditor import Auditor
 from .agents.base import CallContext
 from .agents.builder import Builder
 from .agents.context import build_context
+from .checkenv import ChecksEnv
 from .config import Config
 from .edits import apply_edits, parse_reply
 from .gate import GateResult, run_checks
@@ -61,6 +62,7 @@ class AttemptEnv:
     auditor: Auditor
     run_dir: Path
     step: Callable[[str, dict[str, Any]], None]  # reports a step (state change + progress)
+    checks_env: ChecksEnv | None = None  # the project's environment for checks (None: autopack's interpreter)
 
 
 def run_attempt(
@@ -115,7 +117,8 @@ def run_attempt(
     env.step("GATING", {"checks": len(checks)})
     gate = run_checks(checks, root, timeout=cfg.quality_gate.check_timeout_seconds,
                       log_path=env.run_dir / "gate" / f"{phase.id}-attempt{number}.log",
-                      tail_lines=cfg.quality_gate.tail_lines)
+                      tail_lines=cfg.quality_gate.tail_lines,
+                      environ=env.checks_env.environ(root) if env.checks_env else None)
     patch = env.workspace.stage_and_diff(start_commit)
     if not gate.passed:
         tail = gate.tail()

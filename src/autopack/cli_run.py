@@ -123,6 +123,10 @@ def run_cmd(
         problems = check_plan_models(loaded, cfg)
         if problems:
             fail("; ".join(problems))
+        from .checkenv import resolve_checks_env
+
+        checks = resolve_checks_env((project_dir or Path.cwd()).resolve(), cfg.quality_gate.checks_env)
+        console().print(f"checks will run with {checks.describe()}", markup=False, soft_wrap=True)
         console().print("dry run: nothing was written", markup=False)
         return
     req = RunRequest(

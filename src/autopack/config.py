@@ -196,6 +196,11 @@ CheckCommand = Annotated[str, AfterValidator(_command)]
 class QualityGate(Strict):
     default_checks: list[CheckCommand] = Field(default_factory=list, description="run after each phase's own checks")
     check_timeout_seconds: float = Field(600, gt=0)
+    checks_env: str = Field(
+        "auto",
+        description="where `python` in checks comes from: auto (the active virtual environment, else the project's "
+        ".venv/venv, else autopack's interpreter), inherit (the PATH at launch), autopack, or a venv path",
+    )
     tail_lines: int = Field(60, ge=1)
     dual_audit_categories: list[str] = Field(
         default_factory=lambda: ["security", "auth", "schema", "migration"],

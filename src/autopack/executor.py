@@ -20,6 +20,7 @@ from .agents.builder import Builder
 from .agents.doctor import Doctor, DoctorRequest
 from .agents.planner import Planner, PlannerError, spec_diff
 from .attempt import AttemptEnv, AttemptOutcome, run_attempt
+from .checkenv import ChecksEnv
 from .config import Config
 from .errors import AutopackError, RunStopped
 from .layout import Layout
@@ -84,7 +85,8 @@ class StoreSink:
 
 class Executor:
     def __init__(self, config: Config, plan: Plan, store: RunStore, layout: Layout, workspace: Workspace,
-                 service: LlmService, budget: HealthBudget, reporter: Reporter, run_id: str) -> None:
+                 service: LlmService, budget: HealthBudget, reporter: Reporter, run_id: str,
+                 checks_env: ChecksEnv | None = None) -> None:
         self.config, self.plan, self.store, self.layout = config, plan, store, layout
         self.ws, self.service, self.budget, self.reporter, self.run_id = workspace, service, budget, reporter, run_id
         self.run_dir = layout.run_dir(run_id)
@@ -92,7 +94,8 @@ class Executor:
         self.auditor = Auditor(service)
         self.doctor = Doctor(service, config)
         self.planner = Planner(service)
-        self.env = AttemptEnv(config, plan, workspace, self.builder, self.auditor, self.run_dir, self._step)
+        self.checks_env = checks_env
+        self.env = AttemptEnv(config, plan, workspace, self.builder, self.auditor, self.run_dir, self._step, checks_env)
         self._phase_id: str | None = None
         self._rolled_back: str | None = None  # the Doctor's rationale, once it rolled the run back
 
@@ -372,7 +375,8 @@ class Executor:
 
     def _execute_fix(self, pid: str, data: dict[str, Any]) -> None:
         used = self.store.phase(self.run_id, pid)["execute_fixes"]
-        outcomes = run_fix(data.get("commands") or [], self.ws.root, self.config.doctor, already_used=used)
+        environ = self.checks_env.environ(self.ws.root) if self.checks_env else None
+        outcomes = run_fix(data.get("commands") or [], self.ws.root, self.config.doctor, already_used=used, environ=environ)
         ran = any(o.exit_code is not None for o in outcomes)
         self.store.set_phase(self.run_id, pid, "execute_fix", {"outcomes": [o.__dict__ for o in outcomes]},
                              execute_fixes=used + (1 if ran else 0))

@@ -170,9 +170,9 @@ class GateResult:
 
 
 def check_env(env_extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The environment checks run in: ``subprocess_env()`` plus ``env_extra``, with the running
-    interpreter's directory first on PATH (so ``python``/``pytest`` in a check mean the Python
-    running autopack, not whatever the shell finds first) and no ``.pyc`` litter in the workspace."""
+    """The environment checks run in when the caller chose none: ``subprocess_env()`` plus ``env_extra``,
+    with the running interpreter's directory first on PATH and no ``.pyc`` litter in the workspace.
+    A run passes the project's environment instead (``checkenv.resolve_checks_env``)."""
     env = subprocess_env(env_extra)
     bindir = os.path.dirname(sys.executable)
     path = env.get("PATH", "")
@@ -189,17 +189,19 @@ def run_checks(
     log_path: Path | None = None,
     tail_lines: int = 60,
     env_extra: Mapping[str, str] | None = None,
+    environ: Mapping[str, str] | None = None,
 ) -> GateResult:
     """Run each check with ``bash -c`` in ``cwd``; ``timeout`` (seconds) applies to each check.
 
     Runs them all, in order, unless one times out (the rest are then skipped). If ``log_path`` is
-    given, the full output of every check is written there, each under a header.
+    given, the full output of every check is written there, each under a header. ``environ`` is the
+    whole environment to run them in (a run passes the project's); else ``check_env(env_extra)``.
     """
     if timeout <= 0:
         raise ValueError(f"timeout must be positive, got {timeout!r}")
     if not Path(cwd).is_dir():
         raise GateError(f"cannot run checks: directory {cwd} does not exist; check the workspace path")
-    env = check_env(env_extra)
+    env = dict(environ) if environ is not None else check_env(env_extra)
     results: list[CheckResult] = []
     stop = False
     for command in checks:

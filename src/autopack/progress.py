@@ -63,6 +63,8 @@ def describe(kind: str, data: dict[str, Any]) -> str:
     match kind:
         case "run_started":
             return f"run {d.get('run_id')} started: {d.get('phases')} phases on branch {d.get('branch')}"
+        case "checks_env":
+            return f"checks run with {d.get('python') or 'no python on PATH'} ({d.get('source')})"
         case "run_resumed":
             return f"run {d.get('run_id')} resumed ({d.get('interrupted', 0)} interrupted attempts rolled back)"
         case "phase_started":

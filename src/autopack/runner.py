@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .checkenv import import_roots, resolve_checks_env
 from .config import Config, load_config
 from .errors import AutopackError, PlanError, RunStopped
 from .executor import Executor, RunResult, StoreSink
@@ -145,8 +146,11 @@ def execute(req: RunRequest, reporter: Reporter) -> RunResult:
     RuleBook.load(layout.rules_path)  # a hand-broken rules.yaml is an error before anything is written
     if not _store_knows(layout, req.run_id):
         # A run that cannot start (no repository, a branch of that name the store does not know, a bad
-        # run id) is refused here, before any folder, lock, log or store row is made for it.
-        Workspace.check_new((req.project_dir or Path.cwd()).resolve(), req.run_id, layout.db_path)
+        # run id, a checks_env that is no environment) is refused here, before any folder, lock, log or
+        # store row is made for it.
+        project_dir = (req.project_dir or Path.cwd()).resolve()
+        Workspace.check_new(project_dir, req.run_id, layout.db_path)
+        resolve_checks_env(project_dir, config.quality_gate.checks_env)
     new_dir = not run_dir.exists()
     try:
         return _execute_locked(req, reporter, config, plan, override, layout, run_dir)
@@ -222,7 +226,10 @@ def _execute_locked(req: RunRequest, reporter: Reporter, config: Config, plan: P
         totals = store.totals(req.run_id)
         service = make_service(config, req.env, sink=sink, override=override, record=req.record,
                                spent=float(totals["cost_usd"]), tokens=store.provider_tokens(req.run_id))
-        executor = Executor(config, plan, store, layout, ws, service, budget, tee, req.run_id)
+        checks_env = resolve_checks_env(ws.repo_dir, config.quality_gate.checks_env)
+        tee.event("checks_env", {"python": checks_env.python(), "source": checks_env.source,
+                                 "import_roots": [str(p) for p in import_roots(ws.root)]})
+        executor = Executor(config, plan, store, layout, ws, service, budget, tee, req.run_id, checks_env)
         try:
             result = executor.run()
         except RunStopped as exc:

@@ -39,7 +39,7 @@ import re
 import shlex
 import signal
 import subprocess
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PureWindowsPath
 from typing import Literal
@@ -380,11 +380,16 @@ def _tail(text: str) -> str:
     return "\n".join(lines)[-OUTPUT_TAIL_CHARS:]
 
 
-def _run_one(argv: list[str], workspace: Path, timeout: float) -> tuple[int | None, str, str]:
+def _run_one(
+    argv: list[str], workspace: Path, timeout: float, environ: Mapping[str, str] | None = None
+) -> tuple[int | None, str, str]:
     """(exit code or None, reason, output tail). The command gets its own process group so a
-    timeout kills everything it started, not only the first process."""
+    timeout kills everything it started, not only the first process. ``environ``: the project's
+    environment for checks (so ``pip install`` installs where the checks import from)."""
     posix = os.name == "posix"
-    env = subprocess_env({"GIT_TERMINAL_PROMPT": "0"})
+    env = (
+        {**environ, "GIT_TERMINAL_PROMPT": "0"} if environ is not None else subprocess_env({"GIT_TERMINAL_PROMPT": "0"})
+    )
     for var in _GIT_REDIRECTS:  # git must act on the workspace, not wherever these point
         env.pop(var, None)
     try:
@@ -420,7 +425,12 @@ def _run_one(argv: list[str], workspace: Path, timeout: float) -> tuple[int | No
 
 
 def run_fix(
-    commands: Sequence[str], workspace: Path, settings: DoctorSettings, *, already_used: int = 0
+    commands: Sequence[str],
+    workspace: Path,
+    settings: DoctorSettings,
+    *,
+    already_used: int = 0,
+    environ: Mapping[str, str] | None = None,
 ) -> list[FixOutcome]:
     """Check every command, then run them in order in ``workspace``, stopping at the first failure.
 
@@ -460,7 +470,7 @@ def run_fix(
             ran = "so none of this fix ran" if i == 0 else f"after {before} had run"
             stopped = f"not run: command {i + 1} ({command!r}) was refused when its turn came, {ran}"
             continue
-        code, reason, output = _run_one(check.argv, workspace.resolve(), settings.command_timeout_seconds)
+        code, reason, output = _run_one(check.argv, workspace.resolve(), settings.command_timeout_seconds, environ)
         outcomes.append(FixOutcome(command, True, reason, code, output))
         if code != 0:
             stopped = f"not run: an earlier command failed ({command!r})"
