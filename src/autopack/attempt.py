@@ -19,6 +19,7 @@ from .agents.context import build_context
 from .checkenv import ChecksEnv
 from .config import Config
 from .edits import apply_edits, parse_reply
+from .edits.paths import in_scope
 from .gate import GateResult, run_checks
 from .llm.types import ProviderError
 from .plan import Phase, Plan
@@ -119,6 +120,14 @@ def run_attempt(
                       log_path=env.run_dir / "gate" / f"{phase.id}-attempt{number}.log",
                       tail_lines=cfg.quality_gate.tail_lines,
                       environ=env.checks_env.environ(root) if env.checks_env else None)
+    # Checks may write files (snapshots, generated code, a formatter run on the whole tree): only the
+    # phase's scope is the phase's to change, so anything else they left is put back and reported.
+    stray = [f for f in env.workspace.changed_files(start_commit) if not in_scope(f, phase.scope)]
+    if stray:
+        env.workspace.discard(stray, start_commit)
+        env.step("GATING", {"discarded_out_of_scope": stray[:50], "note": (
+            f"{len(stray)} file(s) the checks changed outside the phase scope were put back: {', '.join(stray[:10])}"
+            + (" ..." if len(stray) > 10 else ""))})
     patch = env.workspace.stage_and_diff(start_commit)
     if not gate.passed:
         tail = gate.tail()

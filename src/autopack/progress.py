@@ -70,7 +70,9 @@ def describe(kind: str, data: dict[str, Any]) -> str:
         case "phase_started":
             return f"phase {d.get('index')}/{d.get('total')} {d.get('phase')}: {d.get('name')}"
         case "step":
-            return f"  {d.get('step')}" + (f" ({d.get('model')})" if d.get("model") else "")
+            return f"  {d.get('step')}" + (f" ({d.get('model')})" if d.get("model") else "") + (
+                f": {d.get('note')}" if d.get("note") else ""
+            )
         case "attempt_finished":
             extra = f" [{d.get('error_category')}] {str(d.get('message', ''))[:160]}" if d.get("error_category") else ""
             return f"  attempt {d.get('attempt')} {d.get('outcome')}{extra}"

@@ -274,6 +274,24 @@ class Workspace:
         git_text(wt, "reset", "-q", "--hard", target)
         git_text(wt, "clean", "-q", "-fd")
 
+    def discard(self, paths: list[str], base: str) -> None:
+        """Put ``paths`` (relative, ``/``-separated) back as they are in ``base``: tracked ones checked
+        out from it, the rest deleted. Used for what the checks wrote outside the phase's scope."""
+        if not paths:
+            return
+        wt = self._wt()
+        target = commit_sha(wt, base)
+        tracked = set(nul_paths(git_bytes(wt, "ls-tree", "-r", "-z", "--name-only", target, "--", *paths)))
+        if tracked:
+            git_text(wt, "checkout", target, "--", *sorted(tracked))
+        for rel in paths:
+            if rel in tracked:
+                continue
+            path = self.root / rel
+            if path.is_symlink() or path.is_file():
+                path.unlink()
+            # Empty folders left behind are not files to git; they never reach a commit.
+
     def reset_branch(self, sha: str) -> str | None:
         """Roll the run back to ``sha`` (usually ``base_commit``), taking the phase commits after it off
         the branch. They are kept under ``refs/autopack/rolled-back/<run-id>/<n>`` (returned; None when
