@@ -99,10 +99,10 @@ def test_git_quoted_non_ascii_path_is_decoded():
     assert parse_reply(text).edits[0].path == "café.py"
 
 
-def test_rename_is_reported_not_guessed():
+def test_rename_is_refused_not_guessed():
     reply = parse_reply("--- a/old.py\n+++ b/new.py\n@@ -1 +1 @@\n-a\n+b\n", mode="diff")
-    assert reply.edits == []
-    assert any("renaming" in p for p in reply.problems)
+    (edit,) = reply.edits
+    assert edit.kind == "unusable" and "renames old.py to new.py" in edit.problem
 
 
 def test_diff_cut_off_inside_its_fence_is_truncated():
@@ -156,10 +156,10 @@ def test_whole_file_with_nested_language_fence_keeps_inner_block():
     assert edit.content == "# Guide\n```python\nprint(1)\n```\nEnd.\n"
 
 
-def test_code_block_without_path_is_skipped_with_a_problem():
+def test_code_block_without_path_in_a_whole_file_reply_is_an_unusable_edit_naming_its_line():
     reply = parse_reply("Example usage:\n\n```python\nprint('hi')\n```\n", mode="full_file")
-    assert reply.edits == []
-    assert any("no file path" in p for p in reply.problems)
+    (edit,) = reply.edits
+    assert edit.kind == "unusable" and "reply line 3" in edit.problem and "no file path line" in edit.problem
 
 
 def test_whole_file_cut_off_is_truncated():

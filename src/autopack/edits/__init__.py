@@ -1,7 +1,10 @@
 """The edits room: parse a Builder reply (diff, whole files, SEARCH/REPLACE) and apply it safely.
 
 ``parse_reply`` turns text into ``Edit``s (and flags truncated replies, which must never be
-applied); ``apply_edits`` checks every path against the workspace and the phase scope, places each
+applied); an edit block it cannot use (no path line, a hunk without its header, a block in
+another format) is an ``unusable`` edit that ``apply_edits`` refuses, never a dropped one. Pass
+it the phase ``scope`` and workspace ``root`` so that a line naming a file without an extension
+(``VERSION``) counts as a path line. ``apply_edits`` checks every path against the workspace and the phase scope, places each
 edit exactly or with bounded tolerance (never at a guessed place), runs the destructive-output
 guards and a Python syntax check, writes atomically, and returns an ``ApplyReport`` whose
 ``feedback()`` is the text the Builder sees next. This room knows nothing about LLMs.

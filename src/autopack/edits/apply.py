@@ -1,10 +1,12 @@
 """Apply parsed edits to a workspace: safely, tolerantly, and never at a guessed place.
 
-Owns the order of checks for one reply: every path first (one bad path refuses the whole reply),
-then each edit in order against the file as the earlier edits left it (each kind placed by
-``kinds``), destructive-output guards, a Python syntax check of each changed file, and finally
-atomic UTF-8 writes that keep each file's newline style, BOM and final newline. Loading a file
-(encoding, newline style, BOM, final newline, mode) and writing it back are here too.
+Owns the order of checks for one reply: blocks the parser could not use are refused with the
+parser's reason; every path next (one bad path refuses the whole reply), then each edit in order
+against the file as the earlier edits left it (each kind placed by ``kinds``), destructive-output
+guards (per edit: elision, NUL bytes; per reply: mass deletion across the scope, which refuses
+the whole reply), a Python syntax check of each changed file, and finally atomic UTF-8 writes
+that keep each file's newline style, BOM and final newline. Loading a file (encoding, newline
+style, BOM, final newline, mode) and writing it back are here too.
 """
 
 from __future__ import annotations
@@ -14,7 +16,15 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from .guards import GuardHit, elision_hits, is_placeholder_line
+from .guards import (
+    SHRINK_LIMIT,
+    GuardHit,
+    elision_hits,
+    is_placeholder_line,
+    mass_deletion_hit,
+    nul_byte_hits,
+    shrinks,
+)
 from .kinds import (
     WorkFile,
     apply_diff,
@@ -25,7 +35,7 @@ from .kinds import (
     split_lines,
 )
 from .parse import Edit
-from .paths import PathRefused, normalize_rel, resolve_in_workspace
+from .paths import PathRefused, iter_scope_files, normalize_rel, resolve_in_workspace
 from .report import ApplyReport, EditResult
 from .syntax import changed_span, syntax_error
 
@@ -67,6 +77,42 @@ def _placeholder_hits(f: WorkFile, new_lines: list[str], added: list[str]) -> li
     return elision_hits(f.rel, f.text(), f.text(new_lines))
 
 
+def _line_count(path: Path) -> int:
+    """Lines of a text file on disk (0 for binary or unreadable files: they are not the guards' business)."""
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return 0
+    if not data or b"\x00" in data:
+        return 0
+    return data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
+
+
+def _mass_deletion(files: dict[Path, WorkFile], root: Path, scope: Sequence[str]) -> GuardHit | None:
+    """The shrink rule over the whole scope: the lines of the files in scope before and after this reply.
+
+    Files the reply does not touch count as they are; they are read only when the touched files
+    lost more than the limit, and only until they dilute the loss below it.
+    """
+    old_n = sum(len(f.original or []) for f in files.values() if not f.error)
+    new_n = sum(len(f.lines or []) for f in files.values() if not f.error)
+    if new_n >= old_n * (1 - SHRINK_LIMIT):
+        return None  # untouched files could only dilute a loss already within the limit
+    touched = {f.rel for f in files.values()}
+    for rel, path in iter_scope_files(root, scope):
+        if rel not in touched:
+            n = _line_count(path)
+            old_n, new_n = old_n + n, new_n + n
+            if new_n >= old_n * (1 - SHRINK_LIMIT):
+                return None
+    if not shrinks(old_n, new_n):
+        return None
+    live = [f for f in files.values() if not f.error and any(t.strip() for t in f.original or [])]
+    deleted = sorted(f.rel for f in live if f.lines is None)
+    emptied = sorted(f.rel for f in live if f.lines is not None and not any(t.strip() for t in f.lines))
+    return mass_deletion_hit(old_n, new_n, deleted, emptied)
+
+
 def _write_atomic(f: WorkFile) -> None:
     """Write via a temp file in the same directory and os.replace, so a crash never leaves half a file.
 
@@ -105,11 +151,14 @@ def apply_edits(
     """Apply a reply's edits under ``root`` within ``scope``; see the module docstring for the order of checks."""
     root = Path(root)
     report = ApplyReport(dry_run=dry_run)
-    results = [EditResult(e.index, normalize_rel(e.path), e.kind, "applied") for e in edits]
+    results = [EditResult(e.index, normalize_rel(e.path), e.kind, "applied", line=e.line) for e in edits]
     report.results = results
     targets: dict[int, Path] = {}
     bad: list[tuple[Edit, str]] = []
-    for e in edits:
+    for e, res in zip(edits, results, strict=True):
+        if e.kind == "unusable":  # the parser's refusal: a block it could not tie to a file or read
+            refuse(res, e.problem or "this block could not be read as an edit")
+            continue
         try:
             targets[e.index] = resolve_in_workspace(root, e.path, scope)
         except PathRefused as exc:
@@ -117,12 +166,16 @@ def apply_edits(
     if bad:
         first = ", ".join(f"edit {e.index} ({e.path}): {why}" for e, why in bad)
         for e, res in zip(edits, results, strict=True):
+            if e.kind == "unusable":
+                continue
             why = next((w for b, w in bad if b is e), None)
             refuse(res, why or f"not applied because the reply has a refused path: {first}", "scope_violation")
         return report
     files: dict[Path, WorkFile] = {}
     root_real = root.resolve()
     for e, res in zip(edits, results, strict=True):
+        if e.kind == "unusable":
+            continue
         target = targets[e.index]
         f = files.get(target) or files.setdefault(target, _load(target.relative_to(root_real).as_posix(), target))
         if f.error:
@@ -144,10 +197,26 @@ def apply_edits(
             if hits:
                 guard_refusal(res, hits)
                 continue
+        hits = nul_byte_hits(f.rel, f.original, new)
+        if hits:
+            guard_refusal(res, hits)
+            continue
         if f.lines is None:
             f.trailing_nl = True
         f.lines = None if (e.kind == "diff" and e.delete_file) else new
         f.touched.append(res)
+    hit = None if allow_mass_deletion else _mass_deletion(files, root_real, scope)
+    if hit is not None:
+        # The whole reply is refused: part of a mass deletion is no safer than all of it.
+        for f in files.values():
+            for res in f.touched:
+                lost = f.lines is None or len(f.lines) < len(f.original or [])
+                if lost:
+                    guard_refusal(res, [hit])
+                else:
+                    refuse(res, f"not applied because the reply was refused by guard {hit.name}", "destructive_output")
+            f.lines = f.original
+        return report
     for f in files.values():
         if f.lines == f.original:
             continue

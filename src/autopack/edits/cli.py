@@ -77,7 +77,7 @@ def apply_cmd(
     if not directory.is_dir():
         _fail(f"--dir {directory} is not a directory")
     text = _read_reply(file)
-    parsed = parse_reply(text, mode)
+    parsed = parse_reply(text, mode, scope=scope or ["**"], root=directory)
     base: dict[str, Any] = {
         "file": str(file),
         "mode": parsed.mode,

@@ -4,15 +4,20 @@ Owns the checks run before a whole-file replacement is written (shrink, growth, 
 definitions) and the elision check run on every edit ("... rest of the code", a bare ``...`` where
 the file had real code). Each guard has a name the Builder sees in the feedback.
 
-Size thresholds (whole-file replacements only; diffs and SEARCH/REPLACE edits are not size-checked):
+Size thresholds:
 
 - shrink: a file of at least 10 lines (``SHRINK_MIN_LINES``) may not lose more than 60 % of its
-  lines (``SHRINK_LIMIT``); ``allow_mass_deletion`` lifts it. Smaller files are rewritten freely.
+  lines (``SHRINK_LIMIT``) in a whole-file replacement; ``allow_mass_deletion`` lifts it. Smaller
+  files are rewritten freely.
+- mass deletion: the same rule over the whole phase scope, for every edit kind (diffs deleting
+  files, SEARCH/REPLACE emptying them, whole files): a reply may not take away more than 60 % of
+  the lines of the files in scope when they hold at least 10; ``allow_mass_deletion`` lifts it.
 - growth: a file of at least 20 lines (``GROWTH_MIN_LINES``) may not grow to more than 3x its
   lines (``GROWTH_LIMIT``), even with ``allow_mass_deletion``. Smaller files are stubs that
   legitimately grow into modules.
 
-Dropped definitions and elision are checked at every size.
+Dropped definitions and elision are checked at every size, and no edit may put a NUL byte into a
+text file (``nul_byte_hits``).
 """
 
 from __future__ import annotations
@@ -207,6 +212,40 @@ def top_level_names(path: str, text: str) -> set[str]:
     return {m.group(1) for line in text.split("\n") if (m := _TOP_LEVEL_DEF.match(line))}
 
 
+def shrinks(old_n: int, new_n: int) -> bool:
+    """The shrink rule: ``old_n`` lines (at least ``SHRINK_MIN_LINES``) losing more than ``SHRINK_LIMIT`` of them."""
+    return old_n >= SHRINK_MIN_LINES and new_n < old_n * (1 - SHRINK_LIMIT)
+
+
+def mass_deletion_hit(old_n: int, new_n: int, deleted: Sequence[str], emptied: Sequence[str]) -> GuardHit:
+    """The shrink rule fired for the whole phase scope: ``old_n`` lines in scope would become ``new_n``."""
+    named = [f"deleting {', '.join(deleted[:6])}{' ...' if len(deleted) > 6 else ''}"] if deleted else []
+    named += [f"emptying {', '.join(emptied[:6])}{' ...' if len(emptied) > 6 else ''}"] if emptied else []
+    return GuardHit(
+        "mass_deletion",
+        f"the reply would take the files in this phase's scope from {old_n} to {new_n} lines "
+        f"(-{100 - 100 * new_n // old_n}%{'; ' + '; '.join(named) if named else ''}); a reply may remove at most "
+        f"{SHRINK_LIMIT:.0%} of the lines in scope unless the phase allows mass deletion, and this one does not: "
+        "keep the code and change only what the phase asks",
+    )
+
+
+def nul_byte_hits(path: str, old: Sequence[str] | None, new: Sequence[str]) -> list[GuardHit]:
+    """A NUL byte the edit would put into a text file (one without NUL bytes before; a new file is text)."""
+    if old is not None and any("\x00" in t for t in old):
+        return []  # the file already held NUL bytes: not text, not this guard's business
+    at = next((n for n, t in enumerate(new, 1) if "\x00" in t), None)
+    if at is None:
+        return []
+    return [
+        GuardHit(
+            "nul_byte",
+            f"line {at} of the new text of {path} holds a NUL byte (\\x00), which would turn a text file into a "
+            "binary one; write the escape sequence (\\0 or \\x00) the language uses instead of the raw byte",
+        )
+    ]
+
+
 def full_file_hits(
     path: str, old: str, new: str, *, allow_mass_deletion: bool = False, removed_ok: Sequence[str] = ()
 ) -> list[GuardHit]:
@@ -214,7 +253,7 @@ def full_file_hits(
     hits: list[GuardHit] = []
     old_n = len(old.splitlines())
     new_n = len(new.splitlines())
-    if not allow_mass_deletion and old_n >= SHRINK_MIN_LINES and new_n < old_n * (1 - SHRINK_LIMIT):
+    if not allow_mass_deletion and shrinks(old_n, new_n):
         hits.append(
             GuardHit(
                 "shrink",

@@ -8,8 +8,9 @@ where ``*`` stays inside one directory and ``**`` spans any depth (``src/**/*.py
 
 from __future__ import annotations
 
+import os
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from functools import lru_cache
 from pathlib import Path, PurePosixPath
 
@@ -81,6 +82,70 @@ def in_scope(rel: str, scope: Sequence[str]) -> bool:
         if rel == base or rel.startswith(base + "/"):
             return True
     return False
+
+
+def scope_names(rel: str, scope: Sequence[str]) -> bool:
+    """True when a scope entry names ``rel`` itself: the entry, a file under a directory entry, or a glob match.
+
+    Unlike ``in_scope``, a catch-all does not count: ``**``, ``*``, ``.`` or a glob whose last part is
+    only stars (``src/*``) allow every name without naming any, so they cannot tell a file name from
+    a word of prose (the parser uses this to accept ``VERSION`` as a path line).
+    """
+    for raw in scope:
+        entry = normalize_rel(raw)
+        if any(c in _GLOB_CHARS for c in entry):
+            if set(entry.rsplit("/", 1)[-1]) <= {"*"}:
+                continue
+            if _glob_regex(entry).match(rel):
+                return True
+            continue
+        base = entry.rstrip("/")
+        if base in ("", "."):
+            continue
+        if rel == base or rel.startswith(base + "/"):
+            return True
+    return False
+
+
+def _walk_start(entry: str) -> str:
+    """The directory a scope entry's files are under: the part before its first glob character."""
+    cut = min((entry.find(c) for c in _GLOB_CHARS if c in entry), default=-1)
+    if cut == -1:
+        return entry.rstrip("/")
+    return entry[:cut].rsplit("/", 1)[0] if "/" in entry[:cut] else ""
+
+
+def iter_scope_files(root: Path, scope: Sequence[str]) -> Iterator[tuple[str, Path]]:
+    """Every regular file under ``root`` in ``scope`` as (relative posix path, path), lazily.
+
+    Symlinks are not followed and ``.git`` is skipped, so the walk stays inside the project.
+    """
+    root = Path(root)
+    seen: set[str] = set()
+    starts = {s if s != "." else "" for s in (_walk_start(normalize_rel(e)) for e in scope)}
+    # a directory under another start is walked with it
+    starts = {s for s in starts if not any(o != s and (o == "" or s.startswith(o + "/")) for o in starts)}
+    for start in sorted(starts):
+        if start.startswith(("/", "~")) or ".." in PurePosixPath(start).parts:
+            continue  # such entries name nothing an edit may write
+        base = root / start if start else root
+        if base.is_symlink():
+            continue
+        if base.is_file():
+            rel = base.relative_to(root).as_posix()
+            if rel not in seen and in_scope(rel, scope):
+                seen.add(rel)
+                yield rel, base
+            continue
+        for dirpath, dirnames, filenames in os.walk(base):
+            dirnames[:] = sorted(d for d in dirnames if d.lower() != ".git")
+            for name in sorted(filenames):
+                path = Path(dirpath) / name
+                rel = path.relative_to(root).as_posix()
+                if rel in seen or path.is_symlink() or not in_scope(rel, scope):
+                    continue
+                seen.add(rel)
+                yield rel, path
 
 
 def check_syntax_of_path(rel_raw: str) -> str:

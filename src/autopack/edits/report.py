@@ -40,9 +40,13 @@ class EditResult:
     fuzz: list[str] = field(default_factory=list)
     hunks: list[HunkResult] = field(default_factory=list)
     guards: list[str] = field(default_factory=list)
+    line: int = 0  # the reply line where the edit's block starts (0: not known)
 
     @property
     def label(self) -> str:
+        if self.kind == "unusable":
+            where = f"the block at reply line {self.line}" if self.line else "a block"
+            return f"edit {self.index} ({where}{' for ' + self.path if self.path else ''})"
         kind = {"diff": "diff", "full_file": "whole file", "search_replace": "SEARCH/REPLACE"}.get(self.kind, self.kind)
         return f"edit {self.index} ({kind} for {self.path})"
 

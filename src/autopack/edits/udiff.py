@@ -3,14 +3,16 @@
 Owns the tolerant line-by-line reading of diffs: fences and prose around them, wrong hunk numbers
 and counts (kept only as hints), missing ``a/``/``b/`` prefixes, bare empty lines for blank context,
 context lines whose leading space was dropped, git's quoted non-ASCII paths. A hunk still short of
-its announced lines when the reply ends is a cut-off reply.
+its announced lines when the reply ends is a cut-off reply. What cannot be applied is returned as an
+``unusable`` edit, never skipped: hunks without a complete ``---``/``+++`` header, a rename, a
+header without hunks (``--- /dev/null`` with no hunks creates an empty file).
 """
 
 from __future__ import annotations
 
 import re
 
-from .parse import FENCE, Edit, Hunk, ParsedReply
+from .parse import FENCE, Edit, Hunk, ParsedReply, unusable
 from .paths import normalize_rel
 
 _HUNK = re.compile(r"^@@+\s*(?:-(\d+)(?:,(\d+))?\s+\+(\d+)(?:,(\d+))?)?\s*@*(.*)$")
@@ -63,6 +65,7 @@ class _DiffParser:
         self.edit: Edit | None = None
         self.hunk: Hunk | None = None
         self.implicit_blanks = 0  # trailing bare empty lines, dropped if the hunk ends after them
+        self.last = 0  # the last reply line read into the current edit
 
     def close_hunk(self, at_eof: bool = False) -> None:
         hunk = self.hunk
@@ -101,7 +104,7 @@ class _DiffParser:
         )
 
     def _name(self) -> str:
-        return self.edit.path if self.edit else "the diff"
+        return self.edit.path if self.edit and self.edit.path else "the diff"
 
     def close_file(self, at_eof: bool = False) -> None:
         self.close_hunk(at_eof)
@@ -109,29 +112,43 @@ class _DiffParser:
         self.edit = None
         if edit is None:
             return
-        if not edit.hunks and not edit.delete_file:
+        edit.span = (edit.span[0], self.last + 1)
+        if edit.kind == "diff" and not edit.hunks and not edit.delete_file:
             if at_eof:
                 self.reply.truncated = True
                 self.reply.problems.append(f"the diff for {edit.path} has a header but no hunks (cut off?)")
-            else:
-                self.reply.problems.append(f"the diff for {edit.path} has a header but no hunks; skipped")
-            return
+                return
+            if not edit.new_file:
+                edit = unusable(
+                    f"the diff at reply line {edit.line} for {edit.path} has a ---/+++ header but no @@ hunks, so it "
+                    "was not applied; put its hunks right after the header",
+                    edit.line,
+                    edit.span,
+                    edit.path,
+                )
         self.reply.edits.append(edit)
 
-    def start_file(self, old_raw: str, new_raw: str) -> None:
+    def start_file(self, old_raw: str, new_raw: str, at: int) -> None:
         self.close_file()
         old, new = _strip_prefixes(_header_path(old_raw), _header_path(new_raw))
+        self.last = at + 1
         if old != "/dev/null" and new != "/dev/null" and normalize_rel(old) != normalize_rel(new) and old and new:
-            self.reply.problems.append(
-                f"renaming {old} to {new} is not supported in a diff; send {new} whole and delete {old} with a /dev/null diff"
+            self.edit = unusable(
+                f"the diff at reply line {at + 1} renames {old} to {new}, which a diff cannot do here, so it was not "
+                f"applied; send {new} whole (a diff from --- /dev/null) and delete {old} with a diff to +++ /dev/null",
+                at + 1,
+                (at, at + 2),
+                normalize_rel(new),
             )
-            self.edit = None
-            self._skip_file = True
             return
-        self._skip_file = False
         path = old if new == "/dev/null" else new
         self.edit = Edit(
-            kind="diff", path=normalize_rel(path), delete_file=new == "/dev/null", new_file=old == "/dev/null"
+            kind="diff",
+            path=normalize_rel(path),
+            delete_file=new == "/dev/null",
+            new_file=old == "/dev/null",
+            line=at + 1,
+            span=(at, at + 2),
         )
 
     def is_body(self, line: str) -> bool:
@@ -140,18 +157,16 @@ class _DiffParser:
     def run(self) -> ParsedReply:
         lines = self.lines
         fence_open: int | None = None
-        self._skip_file = False
         i = 0
         while i < len(lines):
             line = lines[i]
             nxt = lines[i + 1] if i + 1 < len(lines) else None
             if line.startswith("--- ") and nxt is not None and nxt.startswith("+++ "):
-                self.start_file(line[4:], nxt[4:])
+                self.start_file(line[4:], nxt[4:], i)
                 i += 2
                 continue
             if line.startswith("diff --git "):
                 self.close_file()
-                self._skip_file = False
                 i += 1
                 continue
             if FENCE.match(line):
@@ -162,12 +177,16 @@ class _DiffParser:
             if line.startswith("@@"):
                 self.close_hunk()
                 m = _HUNK.match(line)
-                if self._skip_file:
-                    pass
-                elif self.edit is None:
-                    self.reply.problems.append(f"hunk at reply line {i + 1} has no ---/+++ file header; skipped")
-                    self._skip_file = True
-                elif m:
+                if self.edit is None:
+                    # Read the hunks anyway, so the refusal covers them (and their lines are not taken for anything else).
+                    self.edit = unusable(
+                        f"the hunk at reply line {i + 1} ({line.strip()[:60]!r}) has no ---/+++ file header, so it was not "
+                        "applied; put both header lines (--- a/path and +++ b/path) right before the first @@ line",
+                        i + 1,
+                        (i, i + 1),
+                    )
+                self.last = i
+                if m:
                     g = m.groups()
                     to_int = lambda s: int(s) if s is not None else None  # noqa: E731
                     count = lambda start, n: (1 if n is None else int(n)) if start is not None else None  # noqa: E731
@@ -181,11 +200,13 @@ class _DiffParser:
                 continue
             if self.hunk is not None:
                 if line.startswith("\\"):  # "\ No newline at end of file": the file keeps its own ending
+                    self.last = i
                     i += 1
                     continue
                 if self.is_body(line):
                     self.implicit_blanks = 0
                     self.hunk.lines.append((line[0], line[1:]))
+                    self.last = i
                     i += 1
                     continue
                 follows = nxt is not None and (self.is_body(nxt) or nxt == "")
@@ -198,6 +219,7 @@ class _DiffParser:
                     # A context line whose leading space the model dropped (common for column-0 code).
                     self.implicit_blanks = 0
                     self.hunk.lines.append((" ", line))
+                    self.last = i
                     i += 1
                     continue
                 self.close_hunk()
