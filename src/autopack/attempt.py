@@ -29,6 +29,8 @@ from .recovery.normalize import normalize_error_message
 from .workspace import Workspace
 
 MAX_FEEDBACK = 8000
+# In the run folder while a check runs: its process group, for a resume after kill -9 to end it.
+CHECK_PID_FILE = "check.pgid"
 
 
 @dataclass
@@ -93,7 +95,7 @@ def run_attempt(
         return AttemptOutcome(False, used, ErrorCategory.truncation.value,
                               "your reply was cut off at the output limit and was not applied; send smaller, targeted "
                               "search/replace edits instead of whole files", reply_hash=rhash, compact_next=True)
-    parsed = parse_reply(reply.text, mode)
+    parsed = parse_reply(reply.text, mode, scope=phase.scope, root=root)
     if parsed.truncated:
         return AttemptOutcome(False, used, ErrorCategory.truncation.value,
                               "your reply ends inside an unterminated block, so nothing was applied: "
@@ -114,12 +116,27 @@ def run_attempt(
                               report.feedback()[:MAX_FEEDBACK], reply_hash=rhash, edit_hash=ehash,
                               patch=env.workspace.stage_and_diff(start_commit), keep_workspace=partial and report.category == "patch_apply_error")
 
+    environ = env.checks_env.environ(root) if env.checks_env else None
+    setup = list(env.plan.setup) + list(phase.setup)
+    if setup:
+        # Set-up (a dependency a change adds, an editable install) runs before the checks, in the same
+        # environment; when it fails the checks could only fail for a reason no edit can fix.
+        env.step("GATING", {"setup": len(setup)})
+        prepared = run_checks(setup, root, timeout=cfg.quality_gate.check_timeout_seconds,
+                              log_path=env.run_dir / "gate" / f"{phase.id}-attempt{number}-setup.log",
+                              tail_lines=cfg.quality_gate.tail_lines, environ=environ,
+                              pid_file=env.run_dir / CHECK_PID_FILE)
+        if not prepared.passed:
+            return AttemptOutcome(False, used, ErrorCategory.infra.value,
+                                  f"the phase's setup failed before its checks could run: {prepared.summary()}\n"
+                                  f"{prepared.tail()}"[:MAX_FEEDBACK], reply_hash=rhash, edit_hash=ehash,
+                                  patch=env.workspace.stage_and_diff(start_commit), gate=prepared)
     checks = list(phase.checks) + list(env.plan.default_checks) + list(cfg.quality_gate.default_checks)
     env.step("GATING", {"checks": len(checks)})
     gate = run_checks(checks, root, timeout=cfg.quality_gate.check_timeout_seconds,
                       log_path=env.run_dir / "gate" / f"{phase.id}-attempt{number}.log",
                       tail_lines=cfg.quality_gate.tail_lines,
-                      environ=env.checks_env.environ(root) if env.checks_env else None)
+                      environ=environ, pid_file=env.run_dir / CHECK_PID_FILE)
     # Checks may write files (snapshots, generated code, a formatter run on the whole tree): only the
     # phase's scope is the phase's to change, so anything else they left is put back and reported.
     stray = [f for f in env.workspace.changed_files(start_commit) if not in_scope(f, phase.scope)]

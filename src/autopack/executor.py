@@ -32,7 +32,7 @@ from .recovery.approach import FailureRecord, detect_approach_flaw
 from .recovery.budget import HealthBudget
 from .recovery.categories import categorize_provider_error
 from .recovery.escalation import EscalationLadder
-from .recovery.execute_fix import run_fix
+from .recovery.execute_fix import DISABLED_REASON, check_command, run_fix
 from .store import CallRecord, PhaseState, RunStatus, RunStore
 from .workspace import Workspace
 
@@ -365,13 +365,40 @@ class Executor:
             return None
         d = result.diagnosis
         data = {"action": d.action, "confidence": d.confidence, "rationale": d.rationale, "hint": d.hint, "commands": d.commands,
-                "model": result.model, "escalated": result.escalated, "routing": result.reasons}
+                "setup": d.setup, "model": result.model, "escalated": result.escalated, "routing": result.reasons}
         hint = d.hint if d.action == "retry_with_fix" and d.hint else self.store.phase(self.run_id, pid)["hint"]
         self.store.set_phase(self.run_id, pid, "doctor_diagnosis", data, doctor_calls=calls, hint=hint)
         self.reporter.event("doctor_diagnosis", data)
         if d.action == "retry_with_fix" and d.hint:
             self._remember_hint(spec, d.hint, "doctor")
+        if d.action == "retry_with_fix" and d.setup:
+            self._add_setup(pid, spec, d.setup)
         return d.action, data
+
+    def _add_setup(self, pid: str, spec: Phase, commands: list[str]) -> None:
+        """Add the Doctor's set-up commands to the phase (a new revision): only ``pip install <package>``,
+        only with execute_fix enabled, each checked like an execute_fix command."""
+        added: list[str] = []
+        refused: list[dict[str, str]] = []
+        for command in commands:
+            if not self.config.doctor.allow_execute_fix_global:
+                refused.append({"command": command, "reason": DISABLED_REASON})
+                continue
+            check = check_command(command, self.ws.root, self.config.doctor)
+            argv = check.argv or []
+            pip = argv[:2] in (["pip", "install"], ["pip3", "install"]) or argv[1:4] == ["-m", "pip", "install"]
+            if not check.allowed or not pip:
+                reason = check.reason if not check.allowed else "only 'pip install <package>' may be added as set-up"
+                refused.append({"command": command, "reason": reason})
+            elif command not in spec.setup and command not in added:
+                added.append(command)
+        if added:
+            old = spec.model_dump(exclude={"tier"})
+            new = {**old, "setup": [*spec.setup, *added]}
+            self.store.add_revision(self.run_id, pid, new, "Doctor: set-up added before the checks", spec_diff(old, new), "doctor")
+            self.store.set_phase(self.run_id, pid, "phase_state", {"decided_by": "doctor", "reason": "set-up added, building again"},
+                                 state=PhaseState.BUILDING)
+        self._emit("setup_added", {"phase": pid, "added": added, "refused": refused}, pid)
 
     def _execute_fix(self, pid: str, data: dict[str, Any]) -> None:
         used = self.store.phase(self.run_id, pid)["execute_fixes"]

@@ -36,6 +36,7 @@ __all__ = [
     "GateResult",
     "PytestSummary",
     "check_env",
+    "end_orphaned_check",
     "find_syntax_errors",
     "parse_pytest_summary",
     "run_checks",
@@ -190,12 +191,15 @@ def run_checks(
     tail_lines: int = 60,
     env_extra: Mapping[str, str] | None = None,
     environ: Mapping[str, str] | None = None,
+    pid_file: Path | None = None,
 ) -> GateResult:
     """Run each check with ``bash -c`` in ``cwd``; ``timeout`` (seconds) applies to each check.
 
     Runs them all, in order, unless one times out (the rest are then skipped). If ``log_path`` is
     given, the full output of every check is written there, each under a header. ``environ`` is the
     whole environment to run them in (a run passes the project's); else ``check_env(env_extra)``.
+    ``pid_file``: the running check's process group id is kept there while it runs, so that a run
+    killed with ``kill -9`` can end the check it left behind when it resumes (``end_orphaned_check``).
     """
     if timeout <= 0:
         raise ValueError(f"timeout must be positive, got {timeout!r}")
@@ -208,7 +212,7 @@ def run_checks(
         if stop:
             results.append(CheckResult(command, None, False, 0.0, "", "", skipped=True, timeout_s=timeout))
             continue
-        result = _run_one(command, Path(cwd), env, timeout, tail_lines)
+        result = _run_one(command, Path(cwd), env, timeout, tail_lines, pid_file)
         results.append(result)
         stop = result.timed_out
     gate = GateResult(results, tail_lines=tail_lines)
@@ -231,7 +235,9 @@ def _failure_detail(c: CheckResult) -> str:
     return text
 
 
-def _run_one(command: str, cwd: Path, env: dict[str, str], timeout: float, tail_lines: int) -> CheckResult:
+def _run_one(
+    command: str, cwd: Path, env: dict[str, str], timeout: float, tail_lines: int, pid_file: Path | None = None
+) -> CheckResult:
     start = time.monotonic()
     try:
         proc = subprocess.Popen(
@@ -246,6 +252,9 @@ def _run_one(command: str, cwd: Path, env: dict[str, str], timeout: float, tail_
     except OSError as exc:
         raise GateError(f"could not start check {command!r} with bash in {cwd}: {exc}; is bash installed?") from exc
     assert proc.stdout is not None
+    if pid_file is not None:
+        pid_file.parent.mkdir(parents=True, exist_ok=True)
+        pid_file.write_text(f"{proc.pid} {cwd}\n", encoding="utf-8")
     reader = _OutputReader(proc.stdout)
     reader.start()
     try:
@@ -256,6 +265,8 @@ def _run_one(command: str, cwd: Path, env: dict[str, str], timeout: float, tail_
         # group id cannot have been reused by an unrelated process.
         _stop_group(proc.pid, reader)
         proc.wait()
+        if pid_file is not None:
+            pid_file.unlink(missing_ok=True)
     reader.join(KILL_GRACE_S)
     duration = time.monotonic() - start
     output = reader.text()
@@ -273,6 +284,56 @@ def _run_one(command: str, cwd: Path, env: dict[str, str], timeout: float, tail_
         syntax_errors=find_syntax_errors(output, cwd),
         timeout_s=timeout,
     )
+
+
+def end_orphaned_check(pid_file: Path) -> list[int]:
+    """End the check a killed run left running (its process group, as recorded in ``pid_file``), so it
+    cannot write into the worktree the resumed run is about to restore and commit. Only processes of
+    that group whose working directory is the recorded one are signalled (a reused group id belongs
+    to someone else); returns their pids. Linux reads them from /proc; elsewhere the group is ended."""
+    try:
+        pgid_text, _, cwd_text = pid_file.read_text(encoding="utf-8").strip().partition(" ")
+        pgid = int(pgid_text)
+    except (OSError, ValueError):
+        return []
+    cwd = Path(cwd_text).resolve() if cwd_text else None
+    members = _group_members(pgid)
+    if members is None:  # no /proc: trust the record
+        ended = [pgid] if _signal_group(pgid, signal.SIGKILL) else []
+    else:
+        ended = []
+        for pid in members:
+            try:
+                where = Path(os.readlink(f"/proc/{pid}/cwd")).resolve()
+            except OSError:
+                continue
+            if cwd is None or where == cwd or where.is_relative_to(cwd):
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                    ended.append(pid)
+                except ProcessLookupError:
+                    pass
+    pid_file.unlink(missing_ok=True)
+    return ended
+
+
+def _group_members(pgid: int) -> list[int] | None:
+    """Pids whose process group is ``pgid`` (from /proc), or None where /proc is not there."""
+    proc = Path("/proc")
+    if not (proc / "self" / "stat").exists():
+        return None
+    members = []
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        fields = stat[stat.rfind(")") + 2 :].split()  # after "pid (comm) ": state ppid pgrp ...
+        if len(fields) > 2 and fields[2] == str(pgid):
+            members.append(int(entry.name))
+    return members
 
 
 def _wait_for_exit(pid: int, deadline: float) -> bool:

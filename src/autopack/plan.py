@@ -47,9 +47,13 @@ class Phase(BaseModel):
     scope: list[str] = Field(min_length=1, description="files or globs the phase may change")
     context: list[str] = Field(default_factory=list, description="read-only files shown to the model")
     checks: list[CheckCommand] = Field(default_factory=list, description="acceptance commands run in the project dir")
+    setup: list[CheckCommand] = Field(
+        default_factory=list,
+        description="commands run in the project's environment before the checks, on every attempt (e.g. pip install -e .)",
+    )
     builder_mode: BuilderMode = "structured_edit"
     depends_on: list[str] = Field(default_factory=list)
-    allow_mass_deletion: bool = Field(False, description="let whole-file replies shrink files a lot")
+    allow_mass_deletion: bool = Field(False, description="let replies delete or shrink most of a file or of the phase scope")
     may_remove: list[str] = Field(
         default_factory=list, description="top-level definitions this phase may delete (the dropped-definition guard allows them)"
     )
@@ -78,6 +82,9 @@ class Plan(BaseModel):
     tiers: list[Tier] = Field(default_factory=list, description="optional groups of phases, run in order")
     allowed_paths: list[str] = Field(default_factory=list, description="where a re-plan may move a phase's scope")
     default_checks: list[CheckCommand] = Field(default_factory=list, description="checks run after every phase")
+    setup: list[CheckCommand] = Field(
+        default_factory=list, description="commands run before every phase's own setup and checks (e.g. pip install -e .)"
+    )
 
     @field_validator("allowed_paths")
     @classmethod

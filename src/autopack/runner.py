@@ -13,10 +13,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .attempt import CHECK_PID_FILE
 from .checkenv import import_roots, resolve_checks_env
 from .config import Config, load_config
 from .errors import AutopackError, PlanError, RunStopped
 from .executor import Executor, RunResult, StoreSink
+from .gate import end_orphaned_check
 from .layout import Layout, archive_old_logs, home_dir
 from .lock import RunLock
 from .plan import Plan, check_plan_models, load_plan, plan_from_json
@@ -217,6 +219,11 @@ def _execute_locked(req: RunRequest, reporter: Reporter, config: Config, plan: P
                                  base_commit=ws.base_commit, worktree=str(ws.root))
             for note in ws.notes:
                 tee.event("warning", {"message": f"repaired after an interrupted run: {note}"})
+            # A check the killed executor left running would keep writing into the worktree.
+            ended = end_orphaned_check(run_dir / CHECK_PID_FILE)
+            if ended:
+                tee.event("warning", {"message": f"ended {len(ended)} process(es) of a check the interrupted run left "
+                                                 f"running (pids {', '.join(map(str, ended))}); its files are rolled back"})
             interrupted = store.abandon_open_attempts(req.run_id)
             store.update_run(req.run_id, "run_resumed", {"interrupted": interrupted}, status=RunStatus.RUNNING, stop_reason=None)
             tee.event("run_resumed", {"run_id": req.run_id, "interrupted": interrupted})

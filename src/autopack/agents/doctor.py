@@ -27,6 +27,7 @@ class Diagnosis(BaseModel):
     rationale: str
     hint: str | None = None
     commands: list[str] = Field(default_factory=list)
+    setup: list[str] = Field(default_factory=list, description="with retry_with_fix: commands to add to the phase's setup")
 
 
 @dataclass
