@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +45,7 @@ class AttemptOutcome:
     patch: str = ""
     gate: GateResult | None = None
     keep_workspace: bool = False  # partial edits stay applied (the feedback says which)
+    inexact: list[str] = field(default_factory=list)  # "path: how" for each edit placed by tolerant matching
     compact_next: bool = False  # retry in a more compact edit mode
 
     @property
@@ -110,11 +111,12 @@ def run_attempt(
     env.step("APPLYING", {"edits": len(parsed.edits)})
     report = apply_edits(parsed.edits, root, phase.scope, allow_mass_deletion=phase.allow_mass_deletion,
                          removed_ok=phase.may_remove)
+    inexact = [f"{r.path}: {'; '.join(dict.fromkeys(r.fuzz))}" for r in report.results if r.status == "applied" and r.fuzz]
     if not report.ok:
         partial = bool(report.files_changed)
         return AttemptOutcome(False, used, report.category or ErrorCategory.patch_apply_error.value,
                               report.feedback()[:MAX_FEEDBACK], reply_hash=rhash, edit_hash=ehash,
-                              patch=env.workspace.stage_and_diff(start_commit), keep_workspace=partial and report.category == "patch_apply_error")
+                              patch=env.workspace.stage_and_diff(start_commit), keep_workspace=partial and report.category == "patch_apply_error", inexact=inexact)
 
     environ = env.checks_env.environ(root) if env.checks_env else None
     setup = list(env.plan.setup) + list(phase.setup)
@@ -130,7 +132,7 @@ def run_attempt(
             return AttemptOutcome(False, used, ErrorCategory.infra.value,
                                   f"the phase's setup failed before its checks could run: {prepared.summary()}\n"
                                   f"{prepared.tail()}"[:MAX_FEEDBACK], reply_hash=rhash, edit_hash=ehash,
-                                  patch=env.workspace.stage_and_diff(start_commit), gate=prepared)
+                                  patch=env.workspace.stage_and_diff(start_commit), gate=prepared, inexact=inexact)
     checks = list(phase.checks) + list(env.plan.default_checks) + list(cfg.quality_gate.default_checks)
     env.step("GATING", {"checks": len(checks)})
     gate = run_checks(checks, root, timeout=cfg.quality_gate.check_timeout_seconds,
@@ -153,7 +155,7 @@ def run_attempt(
             name for c in gate.checks if not c.passed for name in ((c.pytest.failed_tests if c.pytest else []) or [c.command])
         ))
         return AttemptOutcome(False, used, category, f"quality gate failed: {gate.summary()}\n{tail}"[:MAX_FEEDBACK],
-                              reply_hash=rhash, edit_hash=ehash, gate_signature=_hash(category + failed), patch=patch, gate=gate)
+                              reply_hash=rhash, edit_hash=ehash, gate_signature=_hash(category + failed), patch=patch, gate=gate, inexact=inexact)
 
     env.step("AUDITING", {})
     dual = phase.category in cfg.quality_gate.dual_audit_categories
@@ -171,12 +173,12 @@ def run_attempt(
             raise replace(exc, details={**exc.details, "role": "Auditor", "model": auditor_model}) from exc
         if outcome.verdict is None:
             return AttemptOutcome(False, used, ErrorCategory.malformed_output.value, outcome.error or "auditor reply invalid",
-                                  reply_hash=rhash, edit_hash=ehash, patch=patch, gate=gate)
+                                  reply_hash=rhash, edit_hash=ehash, patch=patch, gate=gate, inexact=inexact)
         if not outcome.verdict.accepted:
             fatal = outcome.verdict.fatal_category(cfg.replan.fatal_error_types)
             return AttemptOutcome(False, used, fatal or ErrorCategory.auditor_reject.value, outcome.verdict.feedback()[:MAX_FEEDBACK],
-                                  reply_hash=rhash, edit_hash=ehash, patch=patch, gate=gate)
-    return AttemptOutcome(True, used, patch=patch, gate=gate, reply_hash=rhash, edit_hash=ehash)
+                                  reply_hash=rhash, edit_hash=ehash, patch=patch, gate=gate, inexact=inexact)
+    return AttemptOutcome(True, used, patch=patch, gate=gate, reply_hash=rhash, edit_hash=ehash, inexact=inexact)
 
 
 def gate_category(gate: GateResult, tail: str) -> str:

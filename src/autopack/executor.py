@@ -216,6 +216,8 @@ class Executor:
                 outcome = AttemptOutcome(False, rung.model, categorize_provider_error(exc.kind, exc.status).value, str(exc))
                 refusal = f"{exc.details.get('role', 'Builder')} model {exc.details.get('model', rung.model)}: {exc}"
             attempts_done += 1
+            if outcome.inexact:
+                self._emit("edits_inexact", {"phase": pid, "attempt": number, "edits": outcome.inexact}, pid)
             if outcome.ok:
                 self._commit(pid, spec, aid, number, outcome, failures)
                 return PhaseState.COMPLETE
@@ -310,7 +312,7 @@ class Executor:
     def _commit(self, pid: str, spec: Phase, aid: int, number: int, outcome: AttemptOutcome, failures: list[FailureRecord]) -> None:
         self._step("COMMITTING", {})
         gate_summary = outcome.gate.summary() if outcome.gate else "no checks"
-        message = Workspace.commit_message(self.run_id, pid, spec.name, outcome.model, gate_summary, number)
+        message = Workspace.commit_message(self.run_id, pid, spec.name, outcome.model, gate_summary, number, outcome.inexact)
         sha = self.ws.commit(message, allow_empty=True, staged=True)
         self.store.finish_attempt(aid, "approved", patch=outcome.patch[:50_000], gate_tail=outcome.gate.tail() if outcome.gate else None)
         self.store.set_phase(self.run_id, pid, "phase_complete", {"reason": f"approved on attempt {number} ({gate_summary})"},

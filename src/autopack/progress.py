@@ -63,6 +63,8 @@ def describe(kind: str, data: dict[str, Any]) -> str:
     match kind:
         case "run_started":
             return f"run {d.get('run_id')} started: {d.get('phases')} phases on branch {d.get('branch')}"
+        case "edits_inexact":
+            return "  applied inexactly: " + "; ".join(str(e) for e in d.get("edits", []))[:300]
         case "checks_env":
             return f"checks run with {d.get('python') or 'no python on PATH'} ({d.get('source')})"
         case "run_resumed":

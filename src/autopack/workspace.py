@@ -20,6 +20,7 @@ import os
 import re
 import shutil
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
@@ -42,6 +43,7 @@ ROLLED_BACK_PREFIX = "refs/autopack/rolled-back/"
 IN_PROCESS_ENV = "AUTOPACK_GIT_IN_PROCESS"
 RUN_TRAILER = "Autopack-Run"
 PHASE_TRAILER = "Autopack-Phase"
+INEXACT_TRAILER = "Autopack-Inexact"
 
 _BAD_RUN_ID = re.compile(r"[\s~^:?*\[\\\x00-\x1f\x7f]|\.\.|@\{|//|/\.|^[-./]|[./]$|\.lock$")
 
@@ -220,8 +222,12 @@ class Workspace:
         return None
 
     @staticmethod
-    def commit_message(run_id: str, phase_id: str, phase_name: str, model: str, gate_summary: str, attempt: int) -> str:
-        """``autopack(<phase_id>): <name>``, a body with model, attempt and gate result, then trailers."""
+    def commit_message(
+        run_id: str, phase_id: str, phase_name: str, model: str, gate_summary: str, attempt: int,
+        inexact: Sequence[str] = (),
+    ) -> str:
+        """``autopack(<phase_id>): <name>``, a body with model, attempt and gate result, then trailers;
+        an ``Autopack-Inexact`` trailer for each edit that applied only by tolerant matching."""
         name = " ".join(phase_name.split())
         if len(name) > 80:
             name = name[:79] + "…"
@@ -230,6 +236,7 @@ class Workspace:
             f"autopack({phase_id}): {name}\n\n"
             f"Model: {model}\nAttempt: {attempt}\nGate: {gate}\n\n"
             f"{RUN_TRAILER}: {run_id}\n{PHASE_TRAILER}: {phase_id}\n"
+            + "".join(f"{INEXACT_TRAILER}: {' '.join(note.split())[:300]}\n" for note in inexact)
         )
 
     # ----- changing the run branch -----------------------------------------------------------

@@ -129,6 +129,9 @@ def _event_lines(ev: dict[str, Any], attempts: dict[int, dict[str, Any]]) -> lis
         return out
     if kind == "execute_fix":
         return [f"- {at}**Fix executed**", *_fix_lines(data)]
+    if kind == "edits_inexact":
+        edits = "; ".join(_one_line(str(e)) for e in data.get("edits", []))
+        return [f"- {at}**Edits applied inexactly** (attempt {data.get('attempt', '?')}): {edits}"]
     if kind == "escalation":
         reason = f": {_one_line(data['reason'])}" if data.get("reason") else ""
         return [f"- {at}**Escalation** `{data.get('from', '?')}` -> `{data.get('to', '?')}`{reason}"]
