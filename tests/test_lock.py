@@ -13,12 +13,12 @@ import pytest
 
 from autopack.encoding import subprocess_env
 from autopack.errors import AutopackError, LockHeldError
-from autopack.lock import RunLock
+from autopack.lock import RunLock, describe_holders, lock_holders
 
 HOLDER = r"""
 import sys
 from pathlib import Path
-from autopack.lock import RunLock
+from autopack.lock import RunLock, describe_holders, lock_holders
 
 lock = RunLock(Path(sys.argv[1]), sys.argv[2])
 lock.acquire()
@@ -30,7 +30,7 @@ TRY_ACQUIRE = r"""
 import sys
 from pathlib import Path
 from autopack.errors import LockHeldError
-from autopack.lock import RunLock
+from autopack.lock import RunLock, describe_holders, lock_holders
 
 try:
     RunLock(Path(sys.argv[1]), sys.argv[2]).acquire()
@@ -126,3 +126,16 @@ def test_holder_exiting_normally_releases_the_lock(tmp_path: Path, holder: subpr
         env=subprocess_env(),
     )
     assert (proc.returncode, proc.stdout.strip()) == (0, "acquired"), proc.stderr
+
+
+def test_a_file_nobody_holds_is_described_with_how_to_find_the_holder(tmp_path: Path) -> None:
+    db = tmp_path / "autopack.db"
+    db.write_bytes(b"")
+    assert describe_holders(db) == f"which one could not be found out; `fuser -v {db}*` may name it"
+
+
+@pytest.mark.skipif(not Path("/proc/locks").exists(), reason="no /proc/locks (not Linux)")
+def test_the_holder_of_a_write_lock_is_named_by_pid(tmp_path: Path, holder: subprocess.Popen[bytes]) -> None:
+    lock = tmp_path / "runs" / "r1.lock"  # flock'ed by the holder process
+    assert lock_holders(lock) == [holder.pid]
+    assert f"process {holder.pid}" in describe_holders(lock)

@@ -2,7 +2,8 @@
 
 A thin layer: each command loads its inputs, calls one room, and renders the result. Heavy imports
 (pydantic models, SQLite, git, provider SDKs) happen inside the commands so ``--help`` stays fast.
-Errors a user can cause print as one red line and exit 2; a cleanly stopped run exits 3.
+Errors a user can cause print as one red line and exit 2; a cleanly stopped run, or one stopped by a
+full disk, exits 3 (``main``).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 import typer
 
 from .encoding import harden_stdio
-from .errors import AutopackError
+from .errors import user_error
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -159,27 +160,47 @@ def _open_store_for_run(home: Path | None, run_id: str, project: str | None = No
     from .layout import home_dir
     from .store import find_run
 
-    return find_run(home_dir(home), run_id, project)[1]
+    return find_run(home_dir(home), run_id, project, check=False)[1]  # only read: no integrity check
 
 
 @app.command("runs")
 def runs_cmd(home: HomeOpt = None, as_json: JsonOpt = False) -> None:
-    """List runs of every project under the home directory."""
-    from rich.table import Table
+    """List runs of every project under the home directory.
 
-    from .layout import Layout, home_dir, known_projects
-    from .store import RunStore
+    Each store's integrity is checked as it is opened (``PRAGMA quick_check``: this is the overview
+    that should notice a damaged store). One that cannot be read (damaged, locked, not readable) is
+    named on a warning line (stderr), the others are still listed, and the exit code is then 2."""
+    from rich.markup import escape
+
+    from .errors import StoreError
+    from .layout import Layout, home_dir
+    from .store import RunStore, store_projects
 
     root = home_dir(home)
     rows: list[dict[str, Any]] = []
-    for proj in known_projects(root):
-        with RunStore(Layout(root, proj).db_path) as store:
-            rows.extend(store.list_runs())
+    unreadable: list[StoreError] = []
+    for proj in store_projects(root):
+        try:
+            with RunStore(Layout(root, proj).db_path) as store:
+                rows.extend(store.list_runs())
+        except StoreError as exc:
+            unreadable.append(exc)
+    _print_runs(root, rows, as_json, quiet=bool(unreadable))
+    for problem in unreadable:
+        console(stderr=True).print(f"[bold yellow]warning:[/] {escape(str(problem))}", soft_wrap=True)
+    if unreadable:
+        raise typer.Exit(2)
+
+
+def _print_runs(root: Path, rows: list[dict[str, Any]], as_json: bool, quiet: bool) -> None:
+    from rich.table import Table
+
     if as_json:
         _print_json(rows)
         return
     if not rows:
-        console().print(f"no runs yet under {root}/.autonomous_runs")
+        if not quiet:
+            console().print(f"no runs yet under {root}/.autonomous_runs")
         return
     table = Table(title="runs")
     for col in ("run id", "project", "status", "phases", "cost (USD)", "branch", "stop reason"):
@@ -316,15 +337,20 @@ def status_cmd(
 
 
 def main() -> None:
-    """Console-script entry point: UTF-8 stdio, then Typer; AutopackError -> one red line, exit 2."""
+    """Console-script entry point: UTF-8 stdio, then Typer. An ``AutopackError`` (exit 2, or 3 for a
+    clean stop), a full disk anywhere (ENOSPC/EDQUOT, SQLite's SQLITE_FULL: exit 3) and a denied file
+    (exit 2) print one red line naming the file and what to do, never a traceback (``errors.user_error``)."""
     harden_stdio()
     try:
         app()
-    except AutopackError as exc:
+    except Exception as exc:
+        err = user_error(exc)
+        if err is None:
+            raise  # a bug: the traceback is for us
         from rich.markup import escape
 
-        console(stderr=True).print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
-        sys.exit(exc.exit_code)
+        console(stderr=True).print(f"[bold red]error:[/] {escape(str(err))}", soft_wrap=True)
+        sys.exit(err.exit_code)
 
 
 # Commands that run models live in their own module; importing it registers them on ``app``.

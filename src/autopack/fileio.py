@@ -12,9 +12,13 @@ def atomic_write_text(
 ) -> None:
     """Write UTF-8 text to a temp file beside ``path``, then rename it over: readers and a crashed
     process see the old file or the new one, never half of one. ``newline=""`` writes text as is;
-    ``mode`` sets the permission bits (default: the umask's, like a new file)."""
+    ``mode`` sets the permission bits (default: the umask's, like a new file). An ``OSError`` (a full
+    disk: ENOSPC) names ``path``, and leaves the old file as it was and no temporary file behind."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".autopack-tmp", dir=path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".autopack-tmp", dir=path.parent)
+    except OSError as exc:
+        raise _naming(exc, path) from exc
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline=newline) as fh:
             fh.write(text)
@@ -27,6 +31,16 @@ def atomic_write_text(
             mode = 0o666 & ~umask
         os.chmod(tmp, mode)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise _naming(exc, path) from exc
         raise
+
+
+def _naming(exc: OSError, path: Path) -> OSError:
+    """``exc`` naming ``path``, the file the caller asked for: a write through a file descriptor (a full
+    disk, most often) names no file at all, and the temporary file's name would mean nothing to a user."""
+    if exc.errno is None:
+        return exc
+    return OSError(exc.errno, exc.strerror, str(path))

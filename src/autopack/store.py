@@ -7,11 +7,22 @@ at any instant leaves the store consistent: either the change and its event are 
 This module owns the connection, transactions and every write; the tables and state enums live in
 ``store_schema`` and the read-only queries in ``store_queries`` (``RunStore`` inherits them), and
 their public names are re-exported here, so callers import everything from ``autopack.store``.
+
+A store that cannot be used is an ``AutopackError`` naming the file, never a traceback, and never a
+write to it (``store_errors`` words each case). Opening reads first: a file that is not an SQLite
+database, or is another program's, is refused before anything is written, and a store that already
+has every table is not written at all. With ``check`` (the default: ``run``, ``doctor diagnose``
+and ``runs``) the open also runs ``PRAGMA quick_check``, so a truncated file or a damaged page is
+found before the first write could extend it (about 60 ms for a 100 MB store); ``status`` and
+``journal``, which only read one run, skip it and meet any damage in the query that reads it.
+Either way every public method converts an SQLite error that is not a bug, however late it is
+found. A lock held by another process is waited for ``busy_timeout`` seconds, then named.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import time
 from collections.abc import Iterator, Sequence
@@ -19,13 +30,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from .errors import StoreError
-from .layout import RUNS_DIR, Layout, known_projects
+from .layout import RUNS_DIR, Layout
 from .secrets import scrub
-from .store_queries import RunQueries
-from .store_schema import SCHEMA_VERSION, TERMINAL_STATES, PhaseState, RunStatus, create_schema
+from .store_errors import damaged, folder_error
+from .store_queries import RunQueries, guarded
+from .store_schema import SCHEMA_VERSION, TERMINAL_STATES, PhaseState, RunStatus, create_schema, schema_objects
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -36,6 +48,7 @@ __all__ = [
     "RunStatus",
     "RunStore",
     "find_run",
+    "store_projects",
 ]
 
 
@@ -65,19 +78,62 @@ class _ScrubbedWrites:
         return self._db.execute(sql, [scrub(p) if isinstance(p, str) else p for p in params])
 
 
+@guarded
 class RunStore(RunQueries):
     """One SQLite database per project. Methods that change state commit exactly once; reads are in ``RunQueries``."""
 
-    def __init__(self, path: Path) -> None:
+    busy_timeout: float = 10.0  # autopack's own transactions last milliseconds; longer means another program
+    _unguarded = ("transaction", "close")  # they convert errors themselves
+
+    def __init__(self, path: Path, *, check: bool = True) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(str(path), timeout=30, isolation_level=None)
-        self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA foreign_keys=ON")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        with self.transaction() as db:
-            create_schema(db)
+        if path.exists() and not path.is_file():
+            raise damaged(path, "it is a directory" if path.is_dir() else "it is not a regular file")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise folder_error(path, exc) from exc
+        try:
+            self._db = sqlite3.connect(str(path), timeout=self.busy_timeout, isolation_level=None)
+        except sqlite3.Error as exc:
+            self._reraise(exc)
+        try:
+            self._open(check)
+        except sqlite3.Error as exc:
+            self._db.close()  # at once: a damaged file keeps no -wal or -shm file beside it
+            self._reraise(exc)
+        except BaseException:
+            self._db.close()
+            raise
+
+    def _open(self, check: bool) -> None:
+        """Read before writing: refuse what is not an autopack store, check it, and create the tables
+        only when some are missing (a complete store is not written to)."""
+        db = self._db
+        db.row_factory = sqlite3.Row
+        db.execute("PRAGMA foreign_keys=ON")
+        db.execute("PRAGMA synchronous=NORMAL")
+        names = {str(r[0]) for r in db.execute("SELECT name FROM sqlite_master")}  # "file is not a database"
+        tables = sorted(n for n in names if not n.startswith("sqlite_"))
+        if tables and "meta" not in names:
+            raise damaged(self.path, f"an SQLite database of another program, with tables {', '.join(tables[:6])}")
+        if check and names:
+            problems = [" ".join(str(r[0]).split()) for r in db.execute("PRAGMA quick_check(3)")]
+            if problems != ["ok"]:
+                raise damaged(self.path, "database disk image is malformed: " + "; ".join(problems)[:300])
+        version = None
+        if names:
+            row = db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+            version = None if row is None else str(row[0])
+            if version is not None and (not version.isdigit() or int(version) > SCHEMA_VERSION):
+                raise StoreError(
+                    f"{self.path} was written by a newer autopack (schema version {version}; this one knows "
+                    f"{SCHEMA_VERSION}): upgrade autopack, or move the file aside to start afresh"
+                )
+        db.execute("PRAGMA journal_mode=WAL")
+        if version is None or not schema_objects() <= names:
+            with self.transaction() as tx:
+                create_schema(tx)
 
     def close(self) -> None:
         self._db.close()
@@ -91,14 +147,40 @@ class RunStore(RunQueries):
     @contextmanager
     def transaction(self) -> Iterator[_ScrubbedWrites]:
         """BEGIN IMMEDIATE ... COMMIT; rolled back on any exception. Every write goes through it, and
-        every text it writes has the registered secrets masked (``secrets.scrub``)."""
-        self._db.execute("BEGIN IMMEDIATE")
+        every text it writes has the registered secrets masked (``secrets.scrub``). An SQLite error
+        that is not a bug (full disk, lock, damage) leaves as the store's ``AutopackError``."""
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            self._reraise(exc)
         try:
             yield _ScrubbedWrites(self._db)
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+        except BaseException as exc:
+            self._rollback()
+            err = self._user_error(exc) if isinstance(exc, sqlite3.Error) else None
+            if err is None:
+                raise
+            raise err from exc
+        try:
+            self._db.execute("COMMIT")
+        except sqlite3.Error as exc:  # SQLITE_FULL shows here in WAL mode: the pages go to the WAL at commit
+            self._rollback()
+            self._reraise(exc)
+
+    def _reraise(self, exc: sqlite3.Error) -> NoReturn:
+        """Raise the user's error ``exc`` stands for (``store_errors``), or ``exc`` itself when it is a bug."""
+        err = self._user_error(exc)
+        if err is None:
+            raise exc
+        raise err from exc
+
+    def _rollback(self) -> None:
+        """Roll back if a transaction is still open (SQLite ends some itself on an error, such as a full disk)."""
+        if self._db.in_transaction:
+            try:
+                self._db.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass  # the error that led here is the one to report
 
     @staticmethod
     def _event(db: _ScrubbedWrites, run_id: str, phase_id: str | None, kind: str, data: dict[str, Any]) -> int:
@@ -346,19 +428,46 @@ class RunStore(RunQueries):
             return self._event(db, run_id, phase_id, kind, data or {})
 
 
-def find_run(home: Path, run_id: str, project: str | None = None) -> tuple[Layout, RunStore]:
+def store_projects(home: Path) -> list[str]:
+    """Every project under ``home`` with something named ``autopack.db`` (a file, or whatever is in
+    its place: opening it says what is wrong with it)."""
+    root = home / RUNS_DIR
+    if not root.is_dir():
+        return []
+    return sorted(p.name for p in root.iterdir() if p.is_dir() and os.path.lexists(p / "autopack.db"))
+
+
+def find_run(home: Path, run_id: str, project: str | None = None, *, check: bool = True) -> tuple[Layout, RunStore]:
     """The layout and open store of whichever project under ``home`` holds ``run_id``.
 
-    The caller closes the store. StoreError (exit 2) when no project has that run.
+    The caller closes the store. StoreError (exit 2) when no project has that run. A store that cannot
+    be read is skipped while another may hold the run; if none does, its error is the answer (with
+    ``project`` given, at once). ``check`` as for ``RunStore`` (False for commands that only read).
     """
-    projects = [project] if project else known_projects(home)
+    projects = [project] if project else store_projects(home)
+    unreadable: list[StoreError] = []
     for proj in projects:
         layout = Layout(home, proj)
-        if not layout.db_path.is_file():
+        if not os.path.lexists(layout.db_path):
             continue
-        store = RunStore(layout.db_path)
-        if store.get_run(run_id) is not None:
+        try:
+            store = RunStore(layout.db_path, check=check)
+            try:
+                found = store.get_run(run_id) is not None
+            except BaseException:
+                store.close()
+                raise
+        except StoreError as exc:
+            if project:
+                raise
+            unreadable.append(exc)
+            continue
+        if found:
             return layout, store
         store.close()
     where = f"project {project!r}" if project else f"{home / RUNS_DIR}/*/autopack.db"
+    if unreadable:
+        first = unreadable[0]
+        more = f" (and {len(unreadable) - 1} more)" if len(unreadable) > 1 else ""
+        raise type(first)(f"no run {run_id!r} in the stores that could be read; {first}{more}")
     raise StoreError(f"no run {run_id!r} in {where}; `autopack runs` lists the known runs (or pass --home / --project)")

@@ -3,23 +3,61 @@
 ``RunQueries`` holds every method of ``RunStore`` that only reads (runs, phases and their current
 spec, revisions, attempts, events, and LLM usage and cost). None of them writes or opens a
 transaction; ``RunStore`` (in ``autopack.store``) adds the connection and the writers.
+
+Every public method of both is ``guarded``: an SQLite error that is not a bug (a damaged file, a
+lock held past the wait, a full disk, a file that cannot be read or written) leaves it as the
+``AutopackError`` that names the store's file (``store_errors``), however late it is discovered.
 """
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from .errors import StoreError
+from .store_errors import store_error
+
+C = TypeVar("C", bound=type)
 
 
+def guarded(cls: C) -> C:
+    """Wrap every public method defined in ``cls`` so that an ``sqlite3.Error`` raised in it (by the
+    query or by reading its rows) becomes the store's user error; a bug's error passes unchanged."""
+    for name, member in list(vars(cls).items()):
+        if not name.startswith("_") and inspect.isfunction(member) and name not in getattr(cls, "_unguarded", ()):
+            setattr(cls, name, _guard(member))
+    return cls
+
+
+def _guard(method: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(method)
+    def wrapper(self: RunQueries, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.Error as exc:
+            err = self._user_error(exc)
+            if err is None:
+                raise
+            raise err from exc
+
+    return wrapper
+
+
+@guarded
 class RunQueries:
     """The reading half of ``RunStore``; the store supplies the open connection and its path."""
 
     path: Path
     _db: sqlite3.Connection
+    busy_timeout: float  # seconds a statement waits for another process's lock
+
+    def _user_error(self, exc: sqlite3.Error) -> Exception | None:
+        return store_error(self.path, exc, self.busy_timeout)
 
     # runs -----------------------------------------------------------------------------------
     def get_run(self, run_id: str) -> dict[str, Any] | None:

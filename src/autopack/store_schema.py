@@ -1,12 +1,15 @@
 """The run store's schema: its tables, indexes and triggers, and the state vocabulary kept in them.
 
 ``create_schema`` brings a database up to the current tables (idempotent: every statement is
-``IF NOT EXISTS``) and records ``SCHEMA_VERSION``; ``PhaseState`` and ``RunStatus`` are the values
-of the ``phases.state`` and ``runs.status`` columns. ``autopack.store`` re-exports the public names.
+``IF NOT EXISTS``) and records ``SCHEMA_VERSION``; the store runs it only when some of the
+``schema_objects`` are missing, so opening a complete store never writes to it. ``PhaseState`` and
+``RunStatus`` are the values of the ``phases.state`` and ``runs.status`` columns.
+``autopack.store`` re-exports the public names.
 """
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Sequence
 from enum import StrEnum
@@ -142,6 +145,11 @@ class Executes(Protocol):
     """A connection, or the scrubbing view of one a transaction hands out."""
 
     def execute(self, sql: str, params: Sequence[Any] = ..., /) -> sqlite3.Cursor: ...
+
+
+def schema_objects() -> set[str]:
+    """The names of every table, index and trigger the schema creates."""
+    return set(re.findall(r"CREATE (?:TABLE|INDEX|TRIGGER) IF NOT EXISTS (\w+)", _SCHEMA))
 
 
 def create_schema(db: Executes) -> None:

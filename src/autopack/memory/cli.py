@@ -1,7 +1,8 @@
 """Commands of the memory room: ``autopack journal`` and ``autopack rules list|show|remove``.
 
 ``register(app)`` adds them to the main Typer app. Errors a user can cause print one red line and
-exit 2, the same as the rest of the CLI, even when these commands run outside ``autopack.cli.main``.
+exit 2 (3 for a full disk), the same as the rest of the CLI, even when these commands run outside
+``autopack.cli.main``.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ..errors import AutopackError
+from ..errors import AutopackError, user_error
 
 if TYPE_CHECKING:
     from ..store import RunStore
@@ -33,14 +34,19 @@ rules_app = typer.Typer(
 
 @contextmanager
 def _user_errors() -> Iterator[None]:
+    """One red line and the error's exit code for what ``errors.user_error`` recognises (an
+    ``AutopackError``, a full disk, a denied file), as ``cli.main`` does; anything else is a bug."""
     try:
         yield
-    except AutopackError as exc:
+    except Exception as exc:
+        err = user_error(exc)
+        if err is None:
+            raise
         from rich.console import Console
         from rich.markup import escape
 
-        Console(stderr=True, highlight=False).print(f"[bold red]error:[/] {escape(str(exc))}")
-        raise typer.Exit(exc.exit_code) from None
+        Console(stderr=True, highlight=False, soft_wrap=True).print(f"[bold red]error:[/] {escape(str(err))}")
+        raise typer.Exit(err.exit_code) from None
 
 
 def _print_json(data: Any) -> None:
@@ -57,11 +63,11 @@ def _project_dirs(root: Path) -> list[str]:
 
 
 def find_run_store(home: Path | None, run_id: str, project: str | None = None) -> RunStore:
-    """Open the run store of whichever project holds ``run_id`` (the caller closes it)."""
+    """Open the run store of whichever project holds ``run_id`` (the caller closes it), to read it."""
     from ..layout import home_dir
     from ..store import find_run
 
-    return find_run(home_dir(home), run_id, project)[1]
+    return find_run(home_dir(home), run_id, project, check=False)[1]
 
 
 def _rules_path(home: Path | None, project: str | None) -> Path:
