@@ -108,7 +108,7 @@ def run_cmd(
     Works on branch autopack/<run-id> in a worktree under .autonomous_runs/<project>/runs/<run-id>/,
     never in your working tree. Run the same command again to resume after a crash or a stop.
     Exit codes: 0 every phase complete; 1 a phase failed or was skipped; 2 bad input; 3 stopped by
-    the health budget or cost cap (resumable).
+    the health budget, the cost cap or a full disk (resumable: run the same command).
     """
     from .plan import load_plan
     from .progress import make_reporter

@@ -17,6 +17,7 @@ from pathlib import Path
 SQLITE_FULL = 13
 _NO_SPACE = {errno.ENOSPC: "", errno.EDQUOT: " (disk quota exceeded)"}
 _DENIED = {errno.EACCES, errno.EPERM, errno.EROFS}
+_GIT_ERRORS = {"WorkspaceError", "StagingError", "GitCommandError", "GitError"}
 
 
 class AutopackError(Exception):
@@ -100,6 +101,9 @@ def _disk_full(exc: BaseException) -> DiskFull | None:
         return DiskFull(exc.filename, _NO_SPACE[exc.errno])
     code = getattr(exc, "sqlite_errorcode", None)  # duck-typed: this module does not import sqlite3
     if isinstance(code, int) and code & 0xFF == SQLITE_FULL:
+        return DiskFull(None)
+    # git (a process, or libgit2) reports a full disk only in its message: "No space left on device".
+    if type(exc).__name__ in _GIT_ERRORS and "No space left on device" in str(exc):
         return DiskFull(None)
     return None
 

@@ -113,8 +113,14 @@ class PlainReporter:
     def event(self, kind: str, data: dict[str, Any]) -> None:
         if kind in self.QUIET:
             return
-        self.out.write(describe(kind, data) + "\n")
-        self.out.flush()
+        try:
+            self.out.write(describe(kind, data) + "\n")
+            self.out.flush()
+        except OSError as exc:  # a log file on a full disk: say which file (the error alone names none)
+            name = getattr(self.out, "name", None)
+            if exc.filename is None and isinstance(name, str) and not name.startswith("<"):
+                raise OSError(exc.errno, exc.strerror, name) from exc
+            raise
 
     def close(self) -> None:
         pass

@@ -5,6 +5,7 @@ journal and a summary behind. The same command resumes a run that was killed or 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -16,7 +17,7 @@ from typing import Any
 from .attempt import CHECK_PID_FILE
 from .checkenv import import_roots, resolve_checks_env
 from .config import Config, load_config
-from .errors import AutopackError, PlanError, RunStopped
+from .errors import AutopackError, DiskFull, PlanError, RunStopped
 from .executor import Executor, RunResult, StoreSink
 from .gate import end_orphaned_check
 from .layout import Layout, archive_old_logs, home_dir
@@ -249,8 +250,11 @@ def _execute_locked(req: RunRequest, reporter: Reporter, config: Config, plan: P
             start = _open_phase_start(store, req.run_id)
             if start:
                 ws.restore(start)  # no half-applied edit stays in the worktree
-            store.update_run(req.run_id, "run_failed", {"error": str(exc)}, status=RunStatus.FAILED, stop_reason=str(exc))
-            tee.event("run_finished", {"status": "FAILED", "reason": str(exc)})
+            # A full disk is a clean stop like the budget's (exit 3): the same command resumes once there is space.
+            status = RunStatus.STOPPED if isinstance(exc, DiskFull) else RunStatus.FAILED
+            with contextlib.suppress(AutopackError, OSError):  # recording it may need the space that is missing
+                store.update_run(req.run_id, "run_failed", {"error": str(exc)}, status=status, stop_reason=str(exc))
+                tee.event("run_finished", {"status": status.value, "reason": str(exc)})
             raise
         finally:
             _write_journal(store, req.run_id, run_dir)
@@ -262,7 +266,7 @@ def _write_journal(store: RunStore, run_id: str, run_dir: Path) -> None:
         from .memory.journal import write_journal
 
         write_journal(store, run_id, run_dir / "journal.md")
-    except AutopackError:
+    except (AutopackError, OSError):  # e.g. a full disk: the run's own outcome matters more than its journal
         pass
 
 
