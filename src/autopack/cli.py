@@ -241,12 +241,18 @@ def status_data(store: RunStore, run_id: str) -> dict[str, Any]:
                 "cost_usd": u.get("cost_usd") or 0.0,
             }
         )
+    from .lock import LOCK_NAME, executor_holding
+
+    executor = executor_holding(store.path.parent / "runs" / run_id / LOCK_NAME)
     return {
         "run_id": run_id,
         "project": run["project"],
         "goal": run["goal"],
         "status": run["status"],
         "stop_reason": run["stop_reason"],
+        # RUNNING with no executor: it was killed (or its machine stopped); the same command resumes it.
+        "executor_pid": executor,
+        "interrupted": run["status"] == "RUNNING" and executor is None,
         "branch": run["branch"],
         "worktree": run["worktree"],
         "phases": phases,
@@ -278,6 +284,14 @@ def status_cmd(
         f"[bold]{data['run_id']}[/] ({data['project']}): {data['status']}"
         + (f" - {data['stop_reason']}" if data["stop_reason"] else "")
     )
+    if data["interrupted"]:
+        out.print(
+            "no executor is running this run: it was interrupted (killed, or its machine stopped) and the phase "
+            "states below are where it stopped; run the same `autopack run` command to resume it",
+            markup=False,
+        )
+    elif data["status"] == "RUNNING" and data["executor_pid"] is not None:
+        out.print(f"running in process {data['executor_pid'] or '(pid unknown)'}", markup=False)
     if data["branch"]:
         out.print(f"branch {data['branch']}", markup=False)
     table = Table(title="phases")

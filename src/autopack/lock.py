@@ -58,6 +58,31 @@ class RunLock:
         self.release()
 
 
+def executor_holding(path: Path) -> int | None:
+    """The pid of the executor holding the run lock at ``path`` right now (0 when it holds it but its
+    pid is not readable), or None when no process holds it: a run whose store says RUNNING while
+    nobody holds its lock was interrupted (``kill -9``, a crash, a reboot) and resumes with the same command."""
+    if not path.exists():
+        return None
+    if Path("/proc/locks").exists():  # read who holds it without touching the lock (Linux)
+        holders = lock_holders(path)
+        return holders[0] if holders else None
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        try:  # elsewhere: a shared lock taken and let go at once fails only while an executor holds it
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            text = os.pread(fd, 64, 0).decode("utf-8", "replace").strip()
+            return int(text) if text.isdigit() else 0
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return None
+    finally:
+        os.close(fd)
+
+
 def lock_holders(*paths: Path) -> list[int]:
     """Pids of the other processes holding a write lock (POSIX, OFD or flock) on any of ``paths``
     right now, from ``/proc/locks``; [] where that file does not exist (not Linux) or names nobody."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import shlex
 import signal
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +60,8 @@ class CrashedRun:
     half_file_after_kill: bool  # the killed attempt's new file was in the worktree
     resumed: CliResult
     status: dict[str, Any]
+    while_running: dict[str, Any] = field(default_factory=dict)  # status --json while the executor was alive
+    before_resume_text: str = ""  # plain `status` right after the kill
 
 
 def slow_plan(ap: AutopackEnv, flag: Path, marker: Path) -> Path:
@@ -99,6 +101,7 @@ def crashed(tmp_path_factory: pytest.TempPathFactory) -> CrashedRun:
 
         wait_for(gate_running, what="phase 2's gate to start")
         concurrent = ap.run("crash", plan, script)
+        while_running = ap.status("crash")
     finally:
         kill_group(proc)
         if marker.exists():  # the check runs in a session of its own: kill it too
@@ -107,12 +110,13 @@ def crashed(tmp_path_factory: pytest.TempPathFactory) -> CrashedRun:
             except ProcessLookupError:
                 pass
     before = ap.status("crash")
+    before_text = ap.invoke("status", "--run-id", "crash", "--home", str(ap.home))
     half = (ap.run_dir("crash") / "worktree" / HALF_FILE).exists()
 
     flag.unlink()
     ap.script([builder("p1", ADD_MULTIPLY), builder("p2", ADD_DIVIDE), APPROVE])  # same path, rewritten
     resumed = ap.run("crash", plan, script)
-    return CrashedRun(ap, proc.pid, concurrent, before, half, resumed, ap.status("crash"))
+    return CrashedRun(ap, proc.pid, concurrent, before, half, resumed, ap.status("crash"), while_running, before_text)
 
 
 def test_the_kill_left_phase_1_complete_and_phase_2_mid_attempt(crashed: CrashedRun) -> None:
@@ -121,6 +125,14 @@ def test_the_kill_left_phase_1_complete_and_phase_2_mid_attempt(crashed: Crashed
     assert phases["p2"]["state"] == "GATING"
     assert attempts(crashed.before_resume, "p2") == [("running", None)]
     assert crashed.half_file_after_kill
+
+
+def test_status_says_whether_an_executor_holds_the_run(crashed: CrashedRun) -> None:
+    assert crashed.while_running["executor_pid"] == crashed.pid and not crashed.while_running["interrupted"]
+    assert crashed.before_resume["executor_pid"] is None and crashed.before_resume["interrupted"]
+    assert "no executor is running this run" in crashed.before_resume_text
+    assert "run the same `autopack run` command to resume" in crashed.before_resume_text
+    assert not crashed.status["interrupted"]  # complete now
 
 
 def test_a_second_executor_for_the_same_run_is_refused_naming_the_holder(crashed: CrashedRun) -> None:
