@@ -105,3 +105,8 @@ def test_over_budget_a_small_file_stays_whole_and_a_big_one_shows_the_parts_the_
     assert any("calc.py: only lines" in note for note in ctx.omitted)
     # the whole prompt respects the budget (roughly: 4 characters a token), outline included
     assert len(ctx.text) // 4 <= 1500 * 1.1
+
+
+def test_the_system_text_says_the_line_headers_of_a_partial_file_are_not_in_the_file() -> None:
+    system = Builder.system_prompt("structured_edit", "")
+    assert "`# ... lines A-B:`" in system and "never copy it into an edit" in system

@@ -15,7 +15,7 @@ from typing import Any
 from .agents.auditor import Auditor
 from .agents.base import CallContext
 from .agents.builder import Builder
-from .agents.context import build_context
+from .agents.context import build_context, context_budget
 from .checkenv import ChecksEnv
 from .config import Config
 from .edits import apply_edits, parse_reply
@@ -81,12 +81,13 @@ def run_attempt(
     hint: str | None,
     rules_text: str,
     ctx: CallContext,
+    previous_patch: str | None = None,
 ) -> AttemptOutcome:
     cfg = env.config
     root = env.workspace.root
     env.step("BUILDING", {"model": model, "attempt": number})
-    context = build_context(phase, root, goal=env.plan.goal, budget_tokens=cfg.builder.context_token_budget,
-                            feedback=feedback, hint=hint)
+    context = build_context(phase, root, goal=env.plan.goal, budget_tokens=context_budget(cfg, model),
+                            feedback=feedback, hint=hint, previous_patch=previous_patch)
     reply = env.builder.build(model=model, mode=mode, context=context, rules_text=rules_text, ctx=ctx)
     used = reply.model
     rhash = _hash(reply.text) if reply.text.strip() else None

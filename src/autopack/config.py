@@ -49,6 +49,9 @@ class ModelPrice(Strict):
     output: float = Field(0.0, ge=0, description="USD per million output tokens")
     cached_input: float | None = Field(None, ge=0, description="USD per million cache-read tokens")
     free: bool = Field(False, description="a local or free model: cost is counted as zero")
+    context_window: int | None = Field(
+        None, ge=1000, description="tokens one request may hold (prompt and reply); unset: the usual window of its family"
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -210,7 +213,12 @@ class QualityGate(Strict):
 
 class BuilderSettings(Strict):
     max_output_tokens: int = Field(8192, ge=256)
-    context_token_budget: int = Field(24000, ge=1000)
+    context_token_budget: int | None = Field(
+        None, ge=1000, description="tokens for the phase and its files; unset: a share of the Builder model's context window"
+    )
+    context_window_share: float = Field(
+        0.5, gt=0, le=0.9, description="share of the smallest context window a Builder request may land on (the model or a fallback)"
+    )
     max_continuations: int = Field(2, ge=0, description="continue a reply cut off at max tokens")
 
 
@@ -308,8 +316,25 @@ class Config(Strict):
     def unpriced_models(self, models: list[str]) -> list[str]:
         return [m for m in models if self.price_for(m) is None]
 
+    def context_window(self, model: str) -> int:
+        """Tokens one request to ``model`` may hold: its ``context_window`` entry, else its family's usual one."""
+        price = self.price_for(model)
+        if price is not None and price.context_window is not None:
+            return price.context_window
+        if "/" in model:
+            return ENDPOINT_CONTEXT_WINDOW
+        return next((n for prefix, n in FAMILY_CONTEXT_WINDOWS if model.startswith(prefix)), ENDPOINT_CONTEXT_WINDOW)
+
 
 _OPENAI = re.compile(r"^(gpt-|o1|o3|o4|chatgpt-|text-embedding-)")
+
+# Context windows (prompt and reply, in tokens) by model-name prefix, first match wins; a model's
+# own ``context_window`` in ``models:`` overrides them. Local servers often run with small windows.
+FAMILY_CONTEXT_WINDOWS: tuple[tuple[str, int], ...] = (
+    ("claude-", 200_000), ("gpt-5", 400_000), ("gpt-4.1", 1_047_576), ("gpt-", 128_000), ("o1", 200_000),
+    ("o3", 200_000), ("o4", 200_000), ("glm-4.6", 200_000), ("glm-", 128_000), ("gemini-", 1_048_576),
+)
+ENDPOINT_CONTEXT_WINDOW = 32_768
 
 
 def provider_for_model(model: str, config: Config | None = None) -> str:
