@@ -175,6 +175,8 @@ class Executor:
         failures = [self.failure_record(a) for a in history if a["outcome"] == "failed" and a["started_at"] >= revision_start]
         last = history[-1] if history else None
         feedback = last["message"] if last and last["outcome"] == "failed" else None
+        # What the failed attempt changed: its lines are shown again (and the evidence picks their windows).
+        previous_patch: str | None = (last["patch"] or None) if last and last["outcome"] == "failed" else None
         if feedback and row["start_commit"] and last and last["error_category"] == "patch_apply_error":
             feedback += RESET_NOTE  # the restore above undid any edits that feedback calls applied
         kept_edits = False
@@ -203,6 +205,7 @@ class Executor:
                 outcome = run_attempt(
                     self.env, spec, model=rung.model, mode=mode_override or spec.builder_mode, number=number,
                     start_commit=start, feedback=feedback, hint=phase_row["hint"], rules_text=self._rules_text(spec), ctx=ctx,
+                    previous_patch=previous_patch,
                 )
             except RunStopped:
                 self.store.finish_attempt(aid, "stopped", message="run stopped during this attempt")
@@ -241,6 +244,7 @@ class Executor:
                 restored_kept, kept_edits = kept_edits, False
                 self.ws.restore(start)
             feedback = outcome.message + (RESET_NOTE if restored_kept else "")
+            previous_patch = outcome.patch or None
             if refusal is not None and refusal == last_refusal:
                 # The same model refused the same request twice: every attempt left would be refused too.
                 self._set(pid, "phase_failed", f"the provider refused the same request twice in a row ({self.service.scrub(refusal)}); "
@@ -266,7 +270,7 @@ class Executor:
                 self._emit("approach_flaw", {"phase": pid, "reason": flaw.reason, "kind": flaw.kind}, pid)
                 if phase_row["replans"] < cfg.replan.max_replans_per_phase:
                     if self._replan(pid, spec, failures, f"{flaw.kind}: {flaw.reason}", decided_by="approach-flaw detector"):
-                        failures, feedback, since_doctor, kept_edits = [], None, 0, False
+                        failures, feedback, since_doctor, kept_edits, previous_patch = [], None, 0, False, None
                         self.ws.restore(start)
                         continue
             near = self.budget.near_limit(cfg.doctor_models.health_budget_near_limit_ratio)
@@ -278,7 +282,7 @@ class Executor:
                     if final is not None:
                         return final
                     if replanned:
-                        failures, feedback, kept_edits = [], None, False
+                        failures, feedback, kept_edits, previous_patch = [], None, False, None
 
     def apply_action(self, pid: str, spec: Phase, start: str, action: str, data: dict[str, Any],
                      failures: list[FailureRecord]) -> tuple[PhaseState | None, bool]:
