@@ -245,7 +245,8 @@ def test_plan_validate_accepts_a_json_plan_and_writes_nothing(run_cli: RunCli, t
         ],
     }
     plan = write(tmp_path / "plan.json", json.dumps(data))
-    result = run_cli("plan", "validate", str(plan))
+    # a key for the fallback chain: every role can then be answered (validate makes no call)
+    result = run_cli("plan", "validate", str(plan), env={"ANTHROPIC_API_KEY": "sk-ant-never-sent"})
     assert result.returncode == 0, result.output
     assert "project 'demo', 2 phases" in result.stdout
     assert not (tmp_path / ".autonomous_runs").exists()

@@ -54,6 +54,19 @@ HomeOpt = Annotated[
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="machine-readable JSON output")]
+ModelOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--model",
+        help="run every role (Builder, Auditor, Doctor, Planner) on this model, e.g. ollama/qwen2.5-coder:7b or "
+        "claude-sonnet-4-5; calls fall back only to its provider",
+    ),
+]
+StrongModelOpt = Annotated[
+    str | None,
+    typer.Option("--strong-model", help="with --model: the stronger model for escalation, the strong Doctor and "
+                 "high-complexity phases"),
+]
 
 
 def console(stderr: bool = False) -> Console:
@@ -111,14 +124,22 @@ def config_validate(file: Annotated[Path, typer.Argument(help="config file to ch
 def plan_validate(
     file: Annotated[Path, typer.Argument(help="run plan (YAML or JSON)")],
     config: ConfigOpt = None,
+    model: ModelOpt = None,
+    strong_model: StrongModelOpt = None,
 ) -> None:
-    """Check a run plan: schema, ids, depends_on, scopes, and that every model it can reach is routable and priced."""
+    """Check a run plan: schema, ids, depends_on, scopes, and that every model it can reach is routable,
+    priced, and has a provider with a key (or a keyless endpoint)."""
+    from .overrides import RunOverrides
     from .plan import check_plan_models, load_plan
+    from .preflight import preflight
+    from .runner import run_environment
 
     plan = load_plan(file)
-    problems = check_plan_models(plan, _config(config))
+    cfg = RunOverrides(model, strong_model).apply(_config(config))
+    problems = check_plan_models(plan, cfg)
     if problems:
         fail(f"{file}: " + "; ".join(problems))
+    preflight({p.complexity for p in plan.all_phases()}, cfg, run_environment(dict(os.environ)))
     console().print(f"[green]ok[/] {file}: project {plan.project!r}, {len(plan.all_phases())} phases")
 
 

@@ -17,6 +17,8 @@ from .cli import (
     ConfigOpt,
     HomeOpt,
     JsonOpt,
+    ModelOpt,
+    StrongModelOpt,
     _config,
     _open_store_for_run,
     _print_json,
@@ -99,9 +101,20 @@ def run_cmd(
     record: RecordOpt = None,
     replay: ReplayOpt = None,
     dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="show the plan and the model each phase would start on; change nothing")
+        bool, typer.Option("--dry-run", help="show the plan and the model each role would use; change nothing")
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="stream events as JSON lines")] = False,
+    model: ModelOpt = None,
+    strong_model: StrongModelOpt = None,
+    max_cost: Annotated[
+        float | None,
+        typer.Option("--max-cost", min=0, help="stop the run cleanly at this spend in USD (limits.run_cost_cap_usd)"),
+    ] = None,
+    max_attempts: Annotated[
+        int | None,
+        typer.Option("--max-attempts", min=1,
+                     help="attempts per phase before it fails (complexity_escalation.max_attempts_per_phase)"),
+    ] = None,
 ) -> None:
     """Execute a run plan: Builder edits, quality gate, Auditor, one git commit per approved phase.
 
@@ -110,25 +123,10 @@ def run_cmd(
     Exit codes: 0 every phase complete; 1 a phase failed or was skipped; 2 bad input; 3 stopped by
     the health budget, the cost cap or a full disk (resumable: run the same command).
     """
-    from .plan import load_plan
+    from .overrides import RunOverrides
     from .progress import make_reporter
     from .runner import RunRequest, execute
 
-    if dry_run:
-        from .cli import plan_table
-        from .plan import check_plan_models
-
-        cfg, loaded = _config(config), load_plan(plan)
-        console().print(plan_table(loaded, cfg))
-        problems = check_plan_models(loaded, cfg)
-        if problems:
-            fail("; ".join(problems))
-        from .checkenv import resolve_checks_env
-
-        checks = resolve_checks_env((project_dir or Path.cwd()).resolve(), cfg.quality_gate.checks_env)
-        console().print(f"checks will run with {checks.describe()}", markup=False, soft_wrap=True)
-        console().print("dry run: nothing was written", markup=False)
-        return
     req = RunRequest(
         run_id=run_id,
         plan_path=plan,
@@ -139,7 +137,11 @@ def run_cmd(
         record=record,
         replay=replay,
         env=dict(os.environ),
+        overrides=RunOverrides(model, strong_model, max_cost, max_attempts),
     )
+    if dry_run:
+        _dry_run(req)
+        return
     reporter = make_reporter(as_json)
     started = time.monotonic()
     try:
@@ -148,6 +150,32 @@ def run_cmd(
         reporter.close()
     _summary(result, home, as_json, time.monotonic() - started)
     raise typer.Exit(result.exit_code)
+
+
+def _dry_run(req: Any) -> None:
+    """``run --dry-run``: the plan, every role with the model that would answer it, and the checks'
+    interpreter; the same refusals as a real run (bad input, a role nobody can answer), nothing written."""
+    from rich.table import Table
+
+    from .checkenv import resolve_checks_env
+    from .cli import plan_table
+    from .preflight import role_rows
+    from .runner import check_providers, prepare
+
+    cfg, loaded, override = prepare(req, dry_run=True)
+    out = console()
+    out.print(plan_table(loaded, cfg))
+    roles = Table(title="models by role")
+    for col in ("role", "model", "config key", "answered by"):
+        roles.add_column(col, overflow="fold")
+    for row in role_rows({p.complexity for p in loaded.all_phases()}, cfg, req.env):
+        who = "the --script/--replay replies (no key needed)" if override is not None else row["answered_by"]
+        roles.add_row(row["role"], row["model"], row["key"], who)
+    out.print(roles)
+    check_providers(loaded, cfg, req.env, override)
+    checks = resolve_checks_env((req.project_dir or Path.cwd()).resolve(), cfg.quality_gate.checks_env)
+    out.print(f"checks will run with {checks.describe()}", markup=False, soft_wrap=True)
+    out.print("dry run: nothing was written", markup=False)
 
 
 @app.command("demo")

@@ -3,22 +3,27 @@
 Every section of the seed document lives here with its defaults: Doctor models and execute_fix
 settings, complexity escalation, escalation chains, re-planning, the run health budget, provider
 routing, retries, caps and per-model prices. Unknown keys are errors with a file, key path and line.
-The effective file is ``--config FILE``, else ``$AUTOPACK_CONFIG``, else the shipped
-``config/models.yaml``.
+The effective config is layered (``load_effective_config``): the shipped ``config/models.yaml``, then
+the user's ``$XDG_CONFIG_HOME/autopack/config.yaml``, then the project's ``autopack.yaml`` at the root
+of its git repository, then ``--config FILE`` (else ``$AUTOPACK_CONFIG``). Mappings merge key by key,
+anything else (lists, values) is replaced by the later file; an error names the file and line of the
+layer that set the key. ``load_config`` reads one file on its own.
 """
 
 from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, model_validator
 
 from .errors import ConfigError
-from .yamlfile import Loc, format_loc, line_for, validate_file
+from .yamlfile import Loc, YamlProblem, format_loc, line_for, load_with_lines, validate_file
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 # In a checkout (or an editable install) the file lives at config/models.yaml; a wheel carries a
@@ -270,7 +275,11 @@ class Config(Strict):
                 problems.append((loc, str(exc)))
         if problems:
             msgs = []
+            where = ctx.get("where")  # layered configs: the file and line of the layer that set the key
             for loc, msg in problems:
+                if where is not None:
+                    msgs.append(f"{where(loc)}: {format_loc(loc)}: {msg}")
+                    continue
                 line = line_for(lines, loc)
                 msgs.append(f"{path}:{line}: {format_loc(loc)}: {msg}" if line else f"{path}: {format_loc(loc)}: {msg}")
             raise ConfigError("invalid config:\n  " + "\n  ".join(msgs))
@@ -372,3 +381,109 @@ def config_path(explicit: Path | None = None) -> Path:
 def load_config(explicit: Path | None = None) -> Config:
     """Load and validate the effective config; ConfigError names file, key path and line."""
     return validate_file(Config, config_path(explicit), ConfigError, "config")
+
+
+# Layering -------------------------------------------------------------------------------------------
+# The project's config file, at the root of its git repository (visible, not a dot-file: it is part of
+# the project, reviewed and committed like the plan files next to it).
+PROJECT_CONFIG_NAME = "autopack.yaml"
+
+
+def user_config_path(env: Mapping[str, str] | None = None) -> Path:
+    """``$XDG_CONFIG_HOME/autopack/config.yaml`` (``~/.config/autopack/config.yaml`` when unset)."""
+    env = os.environ if env is None else env
+    base = env.get("XDG_CONFIG_HOME")
+    return (Path(base) if base else Path.home() / ".config") / "autopack" / "config.yaml"
+
+
+@dataclass(frozen=True)
+class ConfigLayer:
+    """One file of the effective config: ``name`` says where it came from (shipped, user, project,
+    --config, $AUTOPACK_CONFIG)."""
+
+    name: str
+    path: Path
+
+
+def config_layers(explicit: Path | None = None, project_dir: Path | None = None) -> list[ConfigLayer]:
+    """The files that make the effective config, lowest first. ``project_dir`` is any folder of the
+    project (default: the current directory); its git repository's root holds the project config."""
+    from .layout import project_root
+
+    layers = [ConfigLayer("shipped", SHIPPED_CONFIG)]
+    user = user_config_path()
+    if user.is_file():
+        layers.append(ConfigLayer("user", user))
+    root = project_root(project_dir or Path.cwd())
+    if root is not None and (root / PROJECT_CONFIG_NAME).is_file():
+        layers.append(ConfigLayer("project", root / PROJECT_CONFIG_NAME))
+    if explicit is not None:
+        layers.append(ConfigLayer("--config", explicit))
+    elif os.environ.get("AUTOPACK_CONFIG"):
+        layers.append(ConfigLayer("$AUTOPACK_CONFIG", Path(os.environ["AUTOPACK_CONFIG"])))
+    return layers
+
+
+Place = tuple[Path, int]
+
+
+def load_effective_config(explicit: Path | None = None, *, project_dir: Path | None = None,
+                          layers: list[ConfigLayer] | None = None) -> Config:
+    """The layered config (see the module docstring); ConfigError names the file, key path and line."""
+    data: Any = {}
+    places: dict[Loc, Place] = {}
+    chosen = layers if layers is not None else config_layers(explicit, project_dir)
+    for layer in chosen:
+        try:
+            layer_data, lines = load_with_lines(layer.path)
+        except YamlProblem as exc:
+            at = f"{layer.path}:{exc.line}" if exc.line else str(layer.path)
+            raise ConfigError(f"{at}: {exc.message}; fix the config file and try again") from None
+        if layer_data is None:  # an empty file, or one of comments only (as `config init` writes)
+            continue
+        if not isinstance(layer_data, dict):
+            raise ConfigError(f"{layer.path}: the config must be a mapping of keys at the top level")
+        data = _merge(data, layer_data, (), places, layer.path, lines)
+    top = chosen[-1].path
+
+    def where(loc: Loc) -> str:
+        probe = tuple(loc)
+        while probe not in places and probe:
+            probe = probe[:-1]
+        found = places.get(probe)
+        return f"{found[0]}:{found[1]}" if found else str(top)
+
+    try:
+        return Config.model_validate(data, context={"where": where, "path": top})
+    except ValidationError as exc:
+        msgs = []
+        for err in exc.errors():
+            loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+            msg = err["msg"]
+            if err["type"] == "extra_forbidden":
+                msg = "unknown key (check its spelling; see the shipped example for the allowed keys)"
+            msgs.append(f"{where(loc)}: {format_loc(loc)}: {msg}")
+        raise ConfigError("invalid config:\n  " + "\n  ".join(msgs)) from None
+
+
+def merge_layer(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    """``over`` deep-merged onto ``base`` as config layers merge (mappings key by key, the rest replaced)."""
+    merged: dict[str, Any] = _merge(dict(base), dict(over), (), {}, Path(), {})
+    return merged
+
+
+def _merge(base: Any, over: Any, loc: Loc, places: dict[Loc, Place], path: Path, lines: Mapping[Loc, int]) -> Any:
+    if isinstance(base, dict) and isinstance(over, dict):
+        out = dict(base)
+        if loc in lines:
+            places[loc] = (path, lines[loc])
+        for key, value in over.items():
+            child = (*loc, key if isinstance(key, int) else str(key))
+            out[key] = _merge(base.get(key), value, child, places, path, lines)
+        return out
+    # Replaced: what a lower layer said under this key no longer applies, nor do its lines.
+    n = len(loc)
+    for stale in [p for p in places if p[:n] == loc]:
+        del places[stale]
+    places.update({p: (path, ln) for p, ln in lines.items() if p[:n] == loc})
+    return over

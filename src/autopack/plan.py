@@ -199,28 +199,27 @@ def plan_from_json(text: str) -> Plan:
 
 
 def check_plan_models(plan: Plan, config: Config) -> list[str]:
-    """Problems that would stop a run mid-way: unroutable or unpriced models the plan can reach."""
-    models: list[str] = [config.doctor_models.cheap, config.doctor_models.strong, config.routing.planner_model]
-    # a call that falls back lands on these; re-planning and rule wording use the tier strategy
-    models += [m for prov, m in config.routing.fallback_models.items() if prov in config.routing.fallback_chain]
-    ts = config.routing.tier_strategy
-    models += [ts.low, ts.medium, ts.high]
-    for p in plan.all_phases():
-        for chains in (config.escalation_chains.builder, config.escalation_chains.auditor):
-            # escalation may move a phase to higher tiers, so every tier at or above it is reachable
-            levels = ["low", "medium", "high"]
-            for level in levels[levels.index(p.complexity):]:
-                models.extend(chains.for_complexity(level))
-    models = list(dict.fromkeys(models))
+    """Problems that would stop a run mid-way: unroutable or unpriced models the plan can reach (every
+    role and fallback, see ``preflight.reachable_models``), each named once with the keys that use it."""
+    from .preflight import RoleModel, fallback_landings, reachable_models
+
+    uses = [
+        *reachable_models({p.complexity for p in plan.all_phases()}, config),
+        *fallback_landings(config),
+        RoleModel("Planner (plan draft)", "routing.planner_model", config.routing.planner_model),
+    ]
+    keys: dict[str, list[str]] = {}
+    for rm in uses:
+        keys.setdefault(rm.model, []).append(rm.key)
     problems = []
-    for m in models:
+    for m in keys:
         try:
             provider_for_model(m, config)
         except ValueError as exc:
-            problems.append(str(exc))
-    for m in config.unpriced_models(models):
+            problems.append(f"{exc} (used by {', '.join(dict.fromkeys(keys[m]))})")
+    for m in config.unpriced_models(list(keys)):
         problems.append(
-            f"model {m!r} has no price in the config's 'models' section; add its input/output price "
-            "per million tokens, or mark it `free`, so the run's cost cap can count it"
+            f"model {m!r} has no price in the config's 'models' section (used by {', '.join(dict.fromkeys(keys[m]))}); "
+            "add its input/output price per million tokens, or mark it `free`, so the run's cost cap can count it"
         )
     return problems

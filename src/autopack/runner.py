@@ -22,7 +22,9 @@ from .executor import Executor, RunResult, StoreSink
 from .gate import end_orphaned_check
 from .layout import Layout, archive_old_logs, home_dir
 from .lock import RunLock
+from .overrides import RunOverrides
 from .plan import Plan, check_plan_models, load_plan, plan_from_json
+from .preflight import preflight
 from .progress import PlainReporter, Reporter
 from .recovery.budget import HealthBudget
 from .store import RunStatus, RunStore
@@ -42,6 +44,7 @@ class RunRequest:
     record: Path | None = None
     replay: Path | None = None
     env: dict[str, str] = field(default_factory=lambda: dict(os.environ))
+    overrides: RunOverrides = field(default_factory=RunOverrides)  # --model, --strong-model, --max-cost, --max-attempts
 
 
 class TeeReporter:
@@ -59,13 +62,14 @@ class TeeReporter:
             r.close()
 
 
-def prepare(req: RunRequest) -> tuple[Config, Plan, Any]:
+def prepare(req: RunRequest, *, dry_run: bool = False) -> tuple[Config, Plan, Any]:
     """Everything that can be checked before the store is touched: run id, config, plan, models and
-    prices, the reply source (--script / --replay), the --record folder and the .env file.
-    Returns the config, the plan and the provider that answers every call (or None)."""
+    prices, the reply source (--script / --replay), the --record folder and the .env files.
+    Returns the config, the plan and the provider that answers every call (or None). ``dry_run``
+    leaves the --record folder alone. Whether every role has a provider is ``preflight``'s question."""
     if not RUN_ID.match(req.run_id):
         raise AutopackError(f"run id {req.run_id!r} is not usable: use letters, digits, '.', '_' and '-' (it names a git branch)")
-    config = load_config(req.config_path)
+    config = req.overrides.apply(load_config(req.config_path))
     plan = load_plan(req.plan_path)
     problems = check_plan_models(plan, config)
     if problems:
@@ -78,10 +82,11 @@ def prepare(req: RunRequest) -> tuple[Config, Plan, Any]:
     if req.record is not None:
         if req.record.exists() and not req.record.is_dir():
             raise AutopackError(f"--record {req.record}: exists and is not a directory; name a folder for the recording")
-        try:
-            req.record.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise AutopackError(f"--record {req.record}: cannot create the folder ({exc.strerror})") from None
+        if not dry_run:
+            try:
+                req.record.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise AutopackError(f"--record {req.record}: cannot create the folder ({exc.strerror})") from None
     req.env = run_environment(req.env)  # a malformed .env is an error now, not mid-run
     override: Any = None
     if req.script:
@@ -93,6 +98,13 @@ def prepare(req: RunRequest) -> tuple[Config, Plan, Any]:
 
         override = ReplayProvider(req.replay)
     return config, plan, override
+
+
+def check_providers(plan: Plan, config: Config, env: dict[str, str], override: Any) -> None:
+    """The preflight: every role the run can reach has a provider with a key (or a keyless endpoint);
+    PreflightError (exit 2) names the ones that do not. Replies from --script or --replay need no key."""
+    if override is None:
+        preflight({p.complexity for p in plan.all_phases()}, config, env)
 
 
 def run_environment(base: dict[str, str]) -> dict[str, str]:
@@ -141,6 +153,7 @@ def _budget_from_store(config: Config, store: RunStore, run_id: str) -> HealthBu
 def execute(req: RunRequest, reporter: Reporter) -> RunResult:
     validate_run_id(req.run_id)  # it names folders and files: refused before any is made
     config, plan, override = prepare(req)
+    check_providers(plan, config, req.env, override)
     home = home_dir(req.home)
     layout = Layout(home, plan.project)
     run_dir = layout.run_dir(req.run_id)
