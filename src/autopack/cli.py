@@ -190,7 +190,8 @@ def runs_cmd(home: HomeOpt = None, as_json: JsonOpt = False) -> None:
 
     Each store's integrity is checked as it is opened (``PRAGMA quick_check``: this is the overview
     that should notice a damaged store). One that cannot be read (damaged, locked, not readable) is
-    named on a warning line (stderr), the others are still listed, and the exit code is then 2."""
+    named on a warning line (stderr), the others are still listed, and the exit code is then 2.
+    A run whose worktree is missing, whose branch or project folder is gone is marked stale."""
     from rich.markup import escape
 
     from .errors import StoreError
@@ -206,6 +207,12 @@ def runs_cmd(home: HomeOpt = None, as_json: JsonOpt = False) -> None:
                 rows.extend(store.list_runs())
         except StoreError as exc:
             unreadable.append(exc)
+    if rows:
+        from .review.stale import stale_marks
+
+        marks = stale_marks(rows)
+        for r in rows:
+            r["stale"] = marks.get((r["project"], r["run_id"]), [])
     _print_runs(root, rows, as_json, quiet=bool(unreadable))
     for problem in unreadable:
         console(stderr=True).print(f"[bold yellow]warning:[/] {escape(str(problem))}", soft_wrap=True)
@@ -224,10 +231,13 @@ def _print_runs(root: Path, rows: list[dict[str, Any]], as_json: bool, quiet: bo
             console().print(f"no runs yet under {root}/.autonomous_runs")
         return
     table = Table(title="runs")
+    any_stale = any(r.get("stale") for r in rows)
     for col in ("run id", "project", "status", "phases", "cost (USD)", "branch", "stop reason"):
         table.add_column(col)
+    if any_stale:
+        table.add_column("stale", style="yellow")
     for r in rows:
-        table.add_row(
+        cells = [
             r["run_id"],
             r["project"],
             r["status"],
@@ -235,13 +245,22 @@ def _print_runs(root: Path, rows: list[dict[str, Any]], as_json: bool, quiet: bo
             f"{r['cost_usd']:.4f}",
             r["branch"] or "-",
             r["stop_reason"] or "",
-        )
+        ]
+        if any_stale:
+            cells.append(", ".join(r.get("stale") or []))
+        table.add_row(*cells)
     console().print(table)
+    if any_stale:
+        console().print(
+            "stale: its worktree, branch or project is gone; `autopack clean --run-id ID` removes what is left",
+            markup=False,
+        )
 
 
 def status_data(store: RunStore, run_id: str) -> dict[str, Any]:
     run = store.require_run(run_id)
     usage = store.usage_by_phase(run_id)
+    durations = store.phase_durations(run_id)
     phases = []
     for p in store.phases(run_id):
         atts = store.attempts(run_id, p["phase_id"])
@@ -260,6 +279,8 @@ def status_data(store: RunStore, run_id: str) -> dict[str, Any]:
                 "tokens_in": u.get("tokens_in") or 0,
                 "tokens_out": u.get("tokens_out") or 0,
                 "cost_usd": u.get("cost_usd") or 0.0,
+                # seconds the phase was worked on (not counting the time the run was stopped)
+                "duration_s": round(durations.get(p["phase_id"], 0.0), 3),
             }
         )
     from .lock import LOCK_NAME, executor_holding
@@ -389,7 +410,8 @@ def main() -> None:
 
 
 # Commands that run models live in their own module; importing it registers them on ``app``.
-from . import cli_run  # noqa: E402,F401
+# diff, merge, clean and report (reviewing a run afterwards) likewise.
+from . import cli_review, cli_run  # noqa: E402,F401
 from .docs.cli import docs_app  # noqa: E402
 from .edits.cli import edits_app  # noqa: E402
 from .memory.cli import register as _register_memory  # noqa: E402

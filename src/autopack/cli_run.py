@@ -64,6 +64,9 @@ def _summary(result: RunResult, home: Path | None, as_json: bool, elapsed: float
         data = status_data(store, result.run_id)
     data["elapsed_s"] = round(elapsed, 1)
     data["exit_code"] = result.exit_code
+    from .cli_review import next_commands
+
+    data["next_commands"] = next_commands(result.run_id, home)
     if as_json:
         sys.stdout.write(__import__("json").dumps({"event": "summary", **data}, ensure_ascii=False, default=str) + "\n")
         return
@@ -84,6 +87,9 @@ def _summary(result: RunResult, home: Path | None, as_json: bool, elapsed: float
     if result.reason:
         table.add_row("reason", result.reason)
     console().print(table)
+    console().print("next: review, land and look back at the run:", markup=False)
+    for command in data["next_commands"]:
+        console().print(f"  {command}", markup=False, soft_wrap=True)
 
 
 @app.command("run")
