@@ -253,10 +253,11 @@ def test_plan_validate_accepts_a_json_plan_and_writes_nothing(run_cli: RunCli, t
 
 
 def test_plan_validate_refuses_a_plan_that_reaches_an_unpriced_model(run_cli: RunCli, tmp_path: Path) -> None:
-    cfg = write(tmp_path / "cfg.yaml", "models:\n  glm-4.6: {input: 0.6, output: 2.2}\n" + CHAINS)
+    # layered over the shipped prices: a model none of the layers prices
+    cfg = write(tmp_path / "cfg.yaml", CHAINS.replace("claude-sonnet-4-5", "claude-opus-9"))
     plan = write(tmp_path / "plan.yaml", PLAN)
     result = run_cli("plan", "validate", str(plan), "--config", str(cfg))
-    assert_user_error(result, str(plan), "model 'claude-sonnet-4-5' has no price", "mark it `free`")
+    assert_user_error(result, str(plan), "model 'claude-opus-9' has no price", "mark it `free`")
     assert not (tmp_path / ".autonomous_runs").exists()
 
 

@@ -37,7 +37,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 config_app = typer.Typer(
-    rich_markup_mode=None, help="Show or check the configuration (config/models.yaml).", no_args_is_help=True
+    rich_markup_mode=None, help="Show, check or start the configuration (layered: shipped, user, project, --config).",
+    no_args_is_help=True
 )
 plan_app = typer.Typer(rich_markup_mode=None, help="Validate, show or draft run plans.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
@@ -45,13 +46,23 @@ app.add_typer(plan_app, name="plan")
 
 ConfigOpt = Annotated[
     Path | None,
-    typer.Option("--config", help="config file (default: $AUTOPACK_CONFIG, else the shipped config/models.yaml)"),
+    typer.Option(
+        "--config",
+        help="config file layered over the shipped, user and project configs (default: $AUTOPACK_CONFIG, if set)",
+    ),
 ]
 HomeOpt = Annotated[
     Path | None,
     typer.Option(
-        "--home", help="where .autonomous_runs/ and logs/ live (default: $AUTOPACK_HOME, else the current directory)"
+        "--home",
+        help="where .autonomous_runs/ and logs/ live (default: $AUTOPACK_HOME, else the root of the git "
+        "repository around the current directory, else the current directory)",
     ),
+]
+EnvFileOpt = Annotated[
+    Path | None,
+    typer.Option("--env-file", help="a .env file of KEY=VALUE lines, read after the project's and the current "
+                 "directory's .env (variables set in the environment win)"),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="machine-readable JSON output")]
 ModelOpt = Annotated[
@@ -86,9 +97,10 @@ def fail(message: str, code: int = 2) -> NoReturn:
 
 
 def _config(path: Path | None) -> Config:
-    from .config import load_config
+    """The effective config: shipped < user < project (the repository around the current directory) < ``path``."""
+    from .config import load_effective_config
 
-    return load_config(path)
+    return load_effective_config(path)
 
 
 def _print_json(data: Any) -> None:
@@ -98,8 +110,8 @@ def _print_json(data: Any) -> None:
 # config ---------------------------------------------------------------------------------------
 @config_app.command("show")
 def config_show(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
-    """Print the effective configuration (after defaults). Keys are never shown: only which are set."""
-    from .config import config_path
+    """Print the effective configuration (the layers merged, after defaults). Keys are never shown: only which are set."""
+    from .config import config_layers
 
     cfg = _config(config)
     data = cfg.model_dump(mode="json")
@@ -108,15 +120,48 @@ def config_show(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
         return
     import yaml
 
-    console().print(f"# effective config from {config_path(config)}", markup=False)
+    layers = config_layers(config)
+    console().print(f"# effective config from {layers[-1].path}", markup=False)
+    if len(layers) > 1:
+        console().print("# layers, lowest first: " + ", ".join(f"{x.name} {x.path}" for x in layers), markup=False)
     console().print(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), markup=False)
 
 
 @config_app.command("validate")
 def config_validate(file: Annotated[Path, typer.Argument(help="config file to check")]) -> None:
-    """Check a config file: schema, unknown keys, model names. Exit 0 when valid, 2 when not."""
-    cfg = _config(file)
+    """Check a config file as a layer over the shipped config: schema, unknown keys, model names. Exit 0 when
+    valid, 2 when not."""
+    from .config import SHIPPED_CONFIG, ConfigLayer, load_effective_config
+
+    cfg = load_effective_config(layers=[ConfigLayer("shipped", SHIPPED_CONFIG), ConfigLayer("file", file)])
     console().print(f"[green]ok[/] {file}: {len(cfg.models)} priced models, {len(cfg.endpoints)} endpoints")
+
+
+@config_app.command("init")
+def config_init(
+    output: Annotated[
+        Path | None,
+        typer.Option("-o", "--output", help="where to write it (default: autopack.yaml at the root of the project's "
+                     "git repository; with --user, the user config)"),
+    ] = None,
+    user: Annotated[bool, typer.Option("--user", help="write the user config ($XDG_CONFIG_HOME/autopack/config.yaml)")] = False,
+    force: Annotated[bool, typer.Option("--force", help="replace an existing file")] = False,
+) -> None:
+    """Write a commented starting config (every line a comment: it changes nothing until you uncomment one)."""
+    from .config import PROJECT_CONFIG_NAME, user_config_path
+    from .config_init import write_starting_config
+    from .layout import project_root
+
+    if output is None and user:
+        output = user_config_path()
+    if output is None:
+        root = project_root(Path.cwd())
+        if root is None:
+            fail("not inside a git repository: run this in your project, or pass --user (your user config) or -o FILE")
+        output = root / PROJECT_CONFIG_NAME
+    path = write_starting_config(output, force=force)
+    console().print(f"[green]wrote[/] {path}: uncomment what you change, then `autopack config validate {path}`",
+                    soft_wrap=True)
 
 
 # plan -----------------------------------------------------------------------------------------
@@ -126,6 +171,7 @@ def plan_validate(
     config: ConfigOpt = None,
     model: ModelOpt = None,
     strong_model: StrongModelOpt = None,
+    env_file: EnvFileOpt = None,
 ) -> None:
     """Check a run plan: schema, ids, depends_on, scopes, and that every model it can reach is routable,
     priced, and has a provider with a key (or a keyless endpoint)."""
@@ -139,7 +185,7 @@ def plan_validate(
     problems = check_plan_models(plan, cfg)
     if problems:
         fail(f"{file}: " + "; ".join(problems))
-    preflight({p.complexity for p in plan.all_phases()}, cfg, run_environment(dict(os.environ)))
+    preflight({p.complexity for p in plan.all_phases()}, cfg, run_environment(dict(os.environ), env_file=env_file))
     console().print(f"[green]ok[/] {file}: project {plan.project!r}, {len(plan.all_phases())} phases")
 
 

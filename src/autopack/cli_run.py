@@ -15,6 +15,7 @@ import typer
 
 from .cli import (
     ConfigOpt,
+    EnvFileOpt,
     HomeOpt,
     JsonOpt,
     ModelOpt,
@@ -99,7 +100,8 @@ def run_cmd(
     ],
     plan: Annotated[Path, typer.Option("--plan", help="run plan YAML/JSON (see `autopack plan validate`)")],
     project_dir: Annotated[
-        Path | None, typer.Option("--project-dir", help="the git repository to build in (default: current directory)")
+        Path | None,
+        typer.Option("--project-dir", help="the git repository to build in (default: the repository around the current directory)"),
     ] = None,
     config: ConfigOpt = None,
     home: HomeOpt = None,
@@ -121,6 +123,7 @@ def run_cmd(
         typer.Option("--max-attempts", min=1,
                      help="attempts per phase before it fails (complexity_escalation.max_attempts_per_phase)"),
     ] = None,
+    env_file: EnvFileOpt = None,
 ) -> None:
     """Execute a run plan: Builder edits, quality gate, Auditor, one git commit per approved phase.
 
@@ -144,6 +147,7 @@ def run_cmd(
         replay=replay,
         env=dict(os.environ),
         overrides=RunOverrides(model, strong_model, max_cost, max_attempts),
+        env_file=env_file,
     )
     if dry_run:
         _dry_run(req)
@@ -179,7 +183,7 @@ def _dry_run(req: Any) -> None:
         roles.add_row(row["role"], row["model"], row["key"], who)
     out.print(roles)
     check_providers(loaded, cfg, req.env, override)
-    checks = resolve_checks_env((req.project_dir or Path.cwd()).resolve(), cfg.quality_gate.checks_env)
+    checks = resolve_checks_env(req.project_root(), cfg.quality_gate.checks_env)
     out.print(f"checks will run with {checks.describe()}", markup=False, soft_wrap=True)
     out.print("dry run: nothing was written", markup=False)
 
@@ -402,7 +406,10 @@ def doctor_diagnose(
 def plan_draft(
     goal: Annotated[str, typer.Option("--goal", help="what the run should achieve")],
     output: Annotated[Path, typer.Option("-o", "--output", help="where to write the plan YAML")],
-    project_dir: Annotated[Path, typer.Option("--project-dir", help="the project the plan is for")] = Path("."),
+    project_dir: Annotated[
+        Path | None,
+        typer.Option("--project-dir", help="the project the plan is for (default: the repository around the current directory)"),
+    ] = None,
     project: Annotated[str | None, typer.Option("--project", help="project name (default: the directory name)")] = None,
     model: Annotated[str | None, typer.Option("--model", help="planner model (default: routing.planner_model)")] = None,
     config: ConfigOpt = None,
@@ -420,7 +427,9 @@ def plan_draft(
     if output.exists() and not force:
         fail(f"{output} exists; pass --force to overwrite it")
     cfg = _config(config)
-    root = project_dir.resolve()
+    from .layout import project_root
+
+    root = project_dir.resolve() if project_dir is not None else (project_root(Path.cwd()) or Path.cwd().resolve())
     if not root.is_dir():
         fail(f"--project-dir {project_dir}: not a directory")
     files = sorted(
@@ -449,5 +458,5 @@ def plan_draft(
     os.replace(tmp, output)
     console().print(
         f"[green]wrote[/] {output}: {len(plan.all_phases())} phases. Review it, then: "
-        f"autopack run --run-id <id> --plan {output} --project-dir {project_dir}"
+        f"autopack run --run-id <id> --plan {output} --project-dir {root}"
     )

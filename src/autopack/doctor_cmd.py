@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .config import load_config
+from .config import load_effective_config
 from .errors import AutopackError
 from .executor import Executor, StoreSink
 from .layout import home_dir
@@ -22,7 +22,7 @@ from .workspace import Workspace
 
 def diagnose_stored(*, run_id: str, phase_id: str | None, apply: bool, config_path: Path | None, home: Path | None,
                     script: Path | None) -> dict[str, Any]:
-    config = load_config(config_path)
+    config = load_effective_config(config_path)
     root = home_dir(home)
     layout, store = find_run(root, run_id)
     with RunLock(layout.run_dir(run_id) / "executor.lock", run_id), store:

@@ -2,7 +2,9 @@
 
 ``<home>/.autonomous_runs/<project>/`` holds one project's run store, run folders, learned rules and
 archive; ``<home>/logs/`` holds human-readable logs, older ones moved to ``logs/archived_runs/``.
-``<home>`` is ``--home``, else ``$AUTOPACK_HOME``, else the current directory.
+``<home>`` is ``--home``, else ``$AUTOPACK_HOME``, else the root of the git repository around the
+current directory, else the current directory: every command finds the same home from any
+subdirectory of a project (``project_root``), and from inside a run's own worktree too.
 """
 
 from __future__ import annotations
@@ -23,7 +25,47 @@ def home_dir(explicit: Path | None = None) -> Path:
     if explicit is not None:
         return explicit.resolve()
     env = os.environ.get("AUTOPACK_HOME")
-    return Path(env).resolve() if env else Path.cwd().resolve()
+    if env:
+        return Path(env).resolve()
+    cwd = Path.cwd().resolve()
+    return project_root(cwd) or cwd
+
+
+def project_root(start: Path) -> Path | None:
+    """The working tree root of the git repository that holds ``start`` (a file or folder), or None.
+
+    Read from the file system, without git: the nearest folder with a ``.git`` entry. A linked worktree
+    (``.git`` is a file naming ``<repo>/.git/worktrees/<name>``, as in a run's own worktree) answers
+    with its main repository's root, so a command run inside a run's worktree finds that run's home;
+    a submodule answers with its own root."""
+    here = start.resolve()
+    for folder in (here, *here.parents):
+        marker = folder / ".git"
+        if marker.is_dir():
+            return folder
+        if marker.is_file():
+            return _main_worktree(folder, marker) or folder
+    return None
+
+
+def _main_worktree(folder: Path, marker: Path) -> Path | None:
+    try:
+        first = marker.read_text(encoding="utf-8", errors="replace").splitlines()[:1]
+    except OSError:
+        return None
+    if not first or not first[0].startswith("gitdir:"):
+        return None
+    gitdir = Path(first[0].removeprefix("gitdir:").strip())
+    gitdir = gitdir if gitdir.is_absolute() else (folder / gitdir)
+    common = gitdir / "commondir"
+    if not common.is_file():  # a submodule (or a separate git dir): the folder is its own project
+        return None
+    try:
+        main_git = Path(common.read_text(encoding="utf-8").strip())
+    except OSError:
+        return None
+    main_git = (main_git if main_git.is_absolute() else gitdir / main_git).resolve()
+    return main_git.parent if main_git.name == ".git" else None
 
 
 @dataclass(frozen=True)

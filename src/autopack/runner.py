@@ -16,11 +16,11 @@ from typing import Any
 
 from .attempt import CHECK_PID_FILE
 from .checkenv import import_roots, resolve_checks_env
-from .config import Config, load_config
+from .config import Config, load_effective_config
 from .errors import AutopackError, DiskFull, PlanError, RunStopped
 from .executor import Executor, RunResult, StoreSink
 from .gate import end_orphaned_check
-from .layout import Layout, archive_old_logs, home_dir
+from .layout import Layout, archive_old_logs, home_dir, project_root
 from .lock import RunLock
 from .overrides import RunOverrides
 from .plan import Plan, check_plan_models, load_plan, plan_from_json
@@ -45,6 +45,14 @@ class RunRequest:
     replay: Path | None = None
     env: dict[str, str] = field(default_factory=lambda: dict(os.environ))
     overrides: RunOverrides = field(default_factory=RunOverrides)  # --model, --strong-model, --max-cost, --max-attempts
+    env_file: Path | None = None  # --env-file: read after the project's and the current directory's .env
+
+    def project_root(self) -> Path:
+        """--project-dir, else the git repository around the current directory, else the current directory."""
+        if self.project_dir is not None:
+            return self.project_dir.resolve()
+        cwd = Path.cwd().resolve()
+        return project_root(cwd) or cwd
 
 
 class TeeReporter:
@@ -69,7 +77,7 @@ def prepare(req: RunRequest, *, dry_run: bool = False) -> tuple[Config, Plan, An
     leaves the --record folder alone. Whether every role has a provider is ``preflight``'s question."""
     if not RUN_ID.match(req.run_id):
         raise AutopackError(f"run id {req.run_id!r} is not usable: use letters, digits, '.', '_' and '-' (it names a git branch)")
-    config = req.overrides.apply(load_config(req.config_path))
+    config = req.overrides.apply(load_effective_config(req.config_path, project_dir=req.project_root()))
     plan = load_plan(req.plan_path)
     problems = check_plan_models(plan, config)
     if problems:
@@ -87,7 +95,7 @@ def prepare(req: RunRequest, *, dry_run: bool = False) -> tuple[Config, Plan, An
                 req.record.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 raise AutopackError(f"--record {req.record}: cannot create the folder ({exc.strerror})") from None
-    req.env = run_environment(req.env)  # a malformed .env is an error now, not mid-run
+    req.env = run_environment(req.env, project_dir=req.project_root(), env_file=req.env_file)  # a malformed .env is an error now, not mid-run
     override: Any = None
     if req.script:
         from .llm.scripted import ScriptedProvider
@@ -107,16 +115,23 @@ def check_providers(plan: Plan, config: Config, env: dict[str, str], override: A
         preflight({p.complexity for p in plan.all_phases()}, config, env)
 
 
-def run_environment(base: dict[str, str]) -> dict[str, str]:
-    """The process environment plus ``./.env`` (real variables win; a missing .env is fine)."""
+def run_environment(base: dict[str, str], *, project_dir: Path | None = None, env_file: Path | None = None) -> dict[str, str]:
+    """The process environment plus the .env files: the project's (at the root of the git repository
+    around ``project_dir``, default the current directory), the current directory's, then ``env_file``
+    (--env-file), each later file winning over the earlier ones and real variables over all of them.
+    A missing .env is fine; a missing --env-file is an error."""
     from .llm.providers import load_dotenv_file
 
-    env = dict(base)
-    dotenv = Path(".env")
-    if dotenv.is_file():
-        for k, v in load_dotenv_file(dotenv).items():
-            env.setdefault(k, v)
-    return env
+    if env_file is not None and not env_file.is_file():
+        raise AutopackError(f"--env-file {env_file}: no such file; name a file of KEY=VALUE lines")
+    cwd = Path.cwd().resolve()
+    root = project_root(project_dir or cwd)
+    files = [f for f in (root / ".env" if root else None, cwd / ".env", env_file) if f is not None and f.is_file()]
+    merged: dict[str, str] = {}
+    for dotenv in dict.fromkeys(f.resolve() for f in files):
+        merged.update(load_dotenv_file(dotenv))
+    merged.update(base)
+    return merged
 
 
 def make_service(config: Config, env: dict[str, str], *, sink: Any, override: Any = None, record: Path | None = None,
@@ -164,7 +179,7 @@ def execute(req: RunRequest, reporter: Reporter) -> RunResult:
         # A run that cannot start (no repository, a branch of that name the store does not know, a bad
         # run id, a checks_env that is no environment) is refused here, before any folder, lock, log or
         # store row is made for it.
-        project_dir = (req.project_dir or Path.cwd()).resolve()
+        project_dir = req.project_root()
         Workspace.check_new(project_dir, req.run_id, layout.db_path)
         resolve_checks_env(project_dir, config.quality_gate.checks_env)
     new_dir = not run_dir.exists()
@@ -200,7 +215,7 @@ def _execute_locked(req: RunRequest, reporter: Reporter, config: Config, plan: P
         tee = TeeReporter(reporter, PlainReporter(log))
         run = store.get_run(req.run_id)
         if run is None:
-            project_dir = (req.project_dir or Path.cwd()).resolve()
+            project_dir = req.project_root()
             ws = Workspace.open(project_dir, req.run_id, run_dir / "worktree", unknown_to=layout.db_path)
             phases = [p.model_dump(exclude={"tier"}) for p in plan.all_phases()]
             store.create_run(req.run_id, plan.project, plan.goal, plan.model_dump_json(), phases,
