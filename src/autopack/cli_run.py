@@ -134,7 +134,7 @@ def run_cmd(
     """
     from .overrides import RunOverrides
     from .progress import make_reporter
-    from .runner import RunRequest, execute
+    from .runner import INTERRUPTED_HINT, RunRequest, execute
 
     req = RunRequest(
         run_id=run_id,
@@ -156,6 +156,10 @@ def run_cmd(
     started = time.monotonic()
     try:
         result = execute(req, reporter)
+    except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM: recorded as INTERRUPTED, open phase rolled back
+        reporter.close()
+        console(stderr=True).print(f"[bold yellow]{INTERRUPTED_HINT}[/]")
+        raise typer.Exit(getattr(exc, "exit_code", 130)) from None
     finally:
         reporter.close()
     _summary(result, home, as_json, time.monotonic() - started)

@@ -487,3 +487,33 @@ def _merge(base: Any, over: Any, loc: Loc, places: dict[Loc, Place], path: Path,
         del places[stale]
     places.update({p: (path, ln) for p, ln in lines.items() if p[:n] == loc})
     return over
+
+
+def config_diff(old: Mapping[str, Any], new: Mapping[str, Any], limit: int = 12) -> list[str]:
+    """The keys whose values differ between two config dumps, as ``key.path: old -> new`` lines (at most
+    ``limit``, then a count of the rest)."""
+    flat_old, flat_new = _flatten(old), _flatten(new)
+    lines = []
+    for key in sorted(set(flat_old) | set(flat_new)):
+        before, after = flat_old.get(key, "(unset)"), flat_new.get(key, "(unset)")
+        if before != after:
+            lines.append(f"{key}: {_short(before)} -> {_short(after)}")
+    if len(lines) > limit:
+        lines = [*lines[:limit], f"and {len(lines) - limit} more"]
+    return lines
+
+
+def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(value, Mapping) and value:
+        out: dict[str, Any] = {}
+        for k, v in value.items():
+            out.update(_flatten(v, f"{prefix}.{k}" if prefix else str(k)))
+        return out
+    return {prefix: value}
+
+
+def _short(value: Any) -> str:
+    import json
+
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= 60 else text[:57] + "..."

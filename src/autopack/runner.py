@@ -6,17 +6,22 @@ journal and a summary behind. The same command resumes a run that was killed or 
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 import os
 import re
 import shutil
+import signal
 import sqlite3
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .attempt import CHECK_PID_FILE
 from .checkenv import import_roots, resolve_checks_env
-from .config import Config, load_effective_config
+from .config import Config, config_diff, load_effective_config
 from .errors import AutopackError, DiskFull, PlanError, RunStopped
 from .executor import Executor, RunResult, StoreSink
 from .gate import end_orphaned_check
@@ -31,6 +36,53 @@ from .store import RunStatus, RunStore
 from .workspace import Workspace, validate_run_id
 
 RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+INTERRUPTED_HINT = "interrupted; run the same command to resume"
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """Ctrl-C (SIGINT) or SIGTERM reached a run. A KeyboardInterrupt, so no ``except Exception`` on the
+    way swallows it; the run is marked INTERRUPTED and its open phase rolled back on the way out.
+    ``exit_code`` is 128 + the signal's number (130 for Ctrl-C, 143 for SIGTERM)."""
+
+    def __init__(self, signum: int = signal.SIGINT) -> None:
+        self.signal_name = signal.Signals(signum).name
+        self.exit_code = 128 + int(signum)
+        super().__init__(f"{INTERRUPTED_HINT} ({self.signal_name})")
+
+
+@contextlib.contextmanager
+def interrupt_signals() -> Iterator[None]:
+    """While a run executes, SIGINT and SIGTERM raise RunInterrupted (SIGTERM would otherwise end the
+    process with no chance to record anything). Only the main thread can take signals; elsewhere this
+    does nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def raise_interrupt(signum: int, _frame: object) -> None:
+        raise RunInterrupted(signum)
+
+    previous = {sig: signal.signal(sig, raise_interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """A second Ctrl-C while an interrupted run is being recorded would leave it half-recorded: ignore
+    SIGINT/SIGTERM for that moment (only possible in the main thread)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 @dataclass
@@ -166,6 +218,13 @@ def _budget_from_store(config: Config, store: RunStore, run_id: str) -> HealthBu
 
 
 def execute(req: RunRequest, reporter: Reporter) -> RunResult:
+    """Run (or resume) ``req``; Ctrl-C and SIGTERM raise RunInterrupted after the run is recorded as
+    INTERRUPTED with its open phase rolled back (see ``_mark_interrupted``)."""
+    with interrupt_signals():
+        return _execute(req, reporter)
+
+
+def _execute(req: RunRequest, reporter: Reporter) -> RunResult:
     validate_run_id(req.run_id)  # it names folders and files: refused before any is made
     config, plan, override = prepare(req)
     check_providers(plan, config, req.env, override)
@@ -213,80 +272,123 @@ def _execute_locked(req: RunRequest, reporter: Reporter, config: Config, plan: P
     with RunLock(run_dir / "executor.lock", req.run_id), RunStore(layout.db_path) as store, \
             open(layout.log_path(req.run_id), "a", encoding="utf-8") as log:
         tee = TeeReporter(reporter, PlainReporter(log))
-        run = store.get_run(req.run_id)
-        if run is None:
-            project_dir = req.project_root()
-            ws = Workspace.open(project_dir, req.run_id, run_dir / "worktree", unknown_to=layout.db_path)
-            phases = [p.model_dump(exclude={"tier"}) for p in plan.all_phases()]
-            store.create_run(req.run_id, plan.project, plan.goal, plan.model_dump_json(), phases,
-                             plan_path=str(req.plan_path.resolve()), project_dir=str(project_dir))
-            shutil.copyfile(req.plan_path, run_dir / ("plan" + (req.plan_path.suffix or ".yaml")))
-            store.update_run(req.run_id, "workspace_ready", {"worktree": str(ws.root)}, branch=ws.branch,
-                             base_commit=ws.base_commit, worktree=str(ws.root))
-            tee.event("run_started", {"run_id": req.run_id, "phases": len(phases), "branch": ws.branch})
-            _warn_if_dirty(project_dir, ws.base_commit, tee)
-            _exclude_runtime_dirs(project_dir, home)
-        else:
-            if run["status"] == RunStatus.COMPLETE.value:
-                tee.event("run_finished", {"status": "COMPLETE", "reason": "already complete; nothing to do"})
-                return RunResult(req.run_id, "COMPLETE", None, 0)
-            stored = plan_from_json(run["plan_json"])
-            if stored.model_dump() != plan.model_dump():
-                tee.event("plan_changed", {"note": "the plan file changed since the run started; continuing with the stored plan "
-                                                   "(start a new run id to use the new plan)"})
-            plan = stored
-            if req.project_dir is not None and req.project_dir.resolve() != Path(run["project_dir"]).resolve():
-                tee.event("warning", {"message": f"--project-dir {req.project_dir} ignored: run {req.run_id} belongs to "
-                                                 f"{run['project_dir']} (start a new run id for another project)"})
-            # A kill between creating the run and recording its worktree leaves these empty: the
-            # worktree's place is fixed, and the branch remembers its base.
-            worktree = Path(run["worktree"]) if run["worktree"] else run_dir / "worktree"
-            ws = Workspace.open(Path(run["project_dir"]), req.run_id, worktree, base_commit=run["base_commit"] or None,
-                                tip=_last_phase_commit(store, req.run_id))
-            if not run["worktree"]:
+        ws: Workspace | None = None
+        try:
+            run = store.get_run(req.run_id)
+            if run is None:
+                project_dir = req.project_root()
+                ws = Workspace.open(project_dir, req.run_id, run_dir / "worktree", unknown_to=layout.db_path)
+                phases = [p.model_dump(exclude={"tier"}) for p in plan.all_phases()]
+                store.create_run(req.run_id, plan.project, plan.goal, plan.model_dump_json(), phases,
+                                 plan_path=str(req.plan_path.resolve()), project_dir=str(project_dir))
+                shutil.copyfile(req.plan_path, run_dir / ("plan" + (req.plan_path.suffix or ".yaml")))
                 store.update_run(req.run_id, "workspace_ready", {"worktree": str(ws.root)}, branch=ws.branch,
                                  base_commit=ws.base_commit, worktree=str(ws.root))
-            for note in ws.notes:
-                tee.event("warning", {"message": f"repaired after an interrupted run: {note}"})
-            # A check the killed executor left running would keep writing into the worktree.
-            ended = end_orphaned_check(run_dir / CHECK_PID_FILE)
-            if ended:
-                tee.event("warning", {"message": f"ended {len(ended)} process(es) of a check the interrupted run left "
-                                                 f"running (pids {', '.join(map(str, ended))}); its files are rolled back"})
-            interrupted = store.abandon_open_attempts(req.run_id)
-            store.update_run(req.run_id, "run_resumed", {"interrupted": interrupted}, status=RunStatus.RUNNING, stop_reason=None)
-            tee.event("run_resumed", {"run_id": req.run_id, "interrupted": interrupted})
-            tee.event("run_started", {"run_id": req.run_id, "phases": len(store.phases(req.run_id)), "branch": ws.branch})
-        budget = _budget_from_store(config, store, req.run_id)
-        sink = StoreSink(store, req.run_id, budget, tee)
-        totals = store.totals(req.run_id)
-        service = make_service(config, req.env, sink=sink, override=override, record=req.record,
-                               spent=float(totals["cost_usd"]), tokens=store.provider_tokens(req.run_id))
-        checks_env = resolve_checks_env(ws.repo_dir, config.quality_gate.checks_env)
-        tee.event("checks_env", {"python": checks_env.python(), "source": checks_env.source,
-                                 "import_roots": [str(p) for p in import_roots(ws.root)]})
-        executor = Executor(config, plan, store, layout, ws, service, budget, tee, req.run_id, checks_env)
-        try:
-            result = executor.run()
-        except RunStopped as exc:
-            store.update_run(req.run_id, "run_stopped", {}, status=RunStatus.STOPPED, stop_reason=str(exc))
-            tee.event("run_finished", {"status": "STOPPED", "reason": str(exc)})
-            result = RunResult(req.run_id, "STOPPED", str(exc), exc.exit_code)
-        except AutopackError as exc:
-            # e.g. a replay that does not match: say so in the store, then let the CLI print it (exit 2)
-            store.abandon_open_attempts(req.run_id)
-            start = _open_phase_start(store, req.run_id)
-            if start:
-                ws.restore(start)  # no half-applied edit stays in the worktree
-            # A full disk is a clean stop like the budget's (exit 3): the same command resumes once there is space.
-            status = RunStatus.STOPPED if isinstance(exc, DiskFull) else RunStatus.FAILED
-            with contextlib.suppress(AutopackError, OSError):  # recording it may need the space that is missing
-                store.update_run(req.run_id, "run_failed", {"error": str(exc)}, status=status, stop_reason=str(exc))
-                tee.event("run_finished", {"status": status.value, "reason": str(exc)})
+                tee.event("run_started", {"run_id": req.run_id, "phases": len(phases), "branch": ws.branch})
+                _record_config(store, req.run_id, config, tee)
+                _warn_if_dirty(project_dir, ws.base_commit, tee)
+                _exclude_runtime_dirs(project_dir, home)
+            else:
+                if run["status"] == RunStatus.COMPLETE.value:
+                    tee.event("run_finished", {"status": "COMPLETE", "reason": "already complete; nothing to do"})
+                    return RunResult(req.run_id, "COMPLETE", None, 0)
+                stored = plan_from_json(run["plan_json"])
+                if stored.model_dump() != plan.model_dump():
+                    tee.event("plan_changed", {"note": "the plan file changed since the run started; continuing with the stored plan "
+                                                       "(start a new run id to use the new plan)"})
+                plan = stored
+                if req.project_dir is not None and req.project_dir.resolve() != Path(run["project_dir"]).resolve():
+                    tee.event("warning", {"message": f"--project-dir {req.project_dir} ignored: run {req.run_id} belongs to "
+                                                     f"{run['project_dir']} (start a new run id for another project)"})
+                # A kill between creating the run and recording its worktree leaves these empty: the
+                # worktree's place is fixed, and the branch remembers its base.
+                worktree = Path(run["worktree"]) if run["worktree"] else run_dir / "worktree"
+                ws = Workspace.open(Path(run["project_dir"]), req.run_id, worktree, base_commit=run["base_commit"] or None,
+                                    tip=_last_phase_commit(store, req.run_id))
+                if not run["worktree"]:
+                    store.update_run(req.run_id, "workspace_ready", {"worktree": str(ws.root)}, branch=ws.branch,
+                                     base_commit=ws.base_commit, worktree=str(ws.root))
+                for note in ws.notes:
+                    tee.event("warning", {"message": f"repaired after an interrupted run: {note}"})
+                # A check the killed executor left running would keep writing into the worktree.
+                ended = end_orphaned_check(run_dir / CHECK_PID_FILE)
+                if ended:
+                    tee.event("warning", {"message": f"ended {len(ended)} process(es) of a check the interrupted run left "
+                                                     f"running (pids {', '.join(map(str, ended))}); its files are rolled back"})
+                interrupted = store.abandon_open_attempts(req.run_id)
+                store.update_run(req.run_id, "run_resumed", {"interrupted": interrupted}, status=RunStatus.RUNNING, stop_reason=None)
+                tee.event("run_resumed", {"run_id": req.run_id, "interrupted": interrupted})
+                _record_config(store, req.run_id, config, tee)
+                tee.event("run_started", {"run_id": req.run_id, "phases": len(store.phases(req.run_id)), "branch": ws.branch})
+            budget = _budget_from_store(config, store, req.run_id)
+            sink = StoreSink(store, req.run_id, budget, tee)
+            totals = store.totals(req.run_id)
+            service = make_service(config, req.env, sink=sink, override=override, record=req.record,
+                                   spent=float(totals["cost_usd"]), tokens=store.provider_tokens(req.run_id))
+            checks_env = resolve_checks_env(ws.repo_dir, config.quality_gate.checks_env)
+            tee.event("checks_env", {"python": checks_env.python(), "source": checks_env.source,
+                                     "import_roots": [str(p) for p in import_roots(ws.root)]})
+            executor = Executor(config, plan, store, layout, ws, service, budget, tee, req.run_id, checks_env)
+            try:
+                result = executor.run()
+            except RunStopped as exc:
+                store.update_run(req.run_id, "run_stopped", {}, status=RunStatus.STOPPED, stop_reason=str(exc))
+                tee.event("run_finished", {"status": "STOPPED", "reason": str(exc)})
+                result = RunResult(req.run_id, "STOPPED", str(exc), exc.exit_code)
+            except AutopackError as exc:
+                # e.g. a replay that does not match: say so in the store, then let the CLI print it (exit 2)
+                store.abandon_open_attempts(req.run_id)
+                start = _open_phase_start(store, req.run_id)
+                if start:
+                    ws.restore(start)  # no half-applied edit stays in the worktree
+                # A full disk is a clean stop like the budget's (exit 3): the same command resumes once there is space.
+                status = RunStatus.STOPPED if isinstance(exc, DiskFull) else RunStatus.FAILED
+                with contextlib.suppress(AutopackError, OSError):  # recording it may need the space that is missing
+                    store.update_run(req.run_id, "run_failed", {"error": str(exc)}, status=status, stop_reason=str(exc))
+                    tee.event("run_finished", {"status": status.value, "reason": str(exc)})
+                raise
+            finally:
+                _write_journal(store, req.run_id, run_dir)
+            return result
+        except KeyboardInterrupt as exc:
+            _mark_interrupted(store, req.run_id, ws, tee, exc)
             raise
-        finally:
-            _write_journal(store, req.run_id, run_dir)
-        return result
+
+
+def _mark_interrupted(store: RunStore, run_id: str, ws: Workspace | None, tee: TeeReporter, exc: KeyboardInterrupt) -> None:
+    """Record an interrupted run: open attempts marked interrupted, the open phase's edits rolled back,
+    the run INTERRUPTED (resumable with the same command). Nothing to record before the run exists."""
+    name = exc.signal_name if isinstance(exc, RunInterrupted) else "SIGINT"
+    with _signals_held():
+        store._rollback()  # noqa: SLF001 - the signal may have landed between BEGIN and the transaction's guard
+        if store.get_run(run_id) is None:
+            return
+        store.abandon_open_attempts(run_id)
+        start = _open_phase_start(store, run_id)
+        if start and ws is not None:
+            with contextlib.suppress(AutopackError, OSError):
+                ws.restore(start)
+        reason = f"interrupted by {name}; run the same command to resume"
+        store.update_run(run_id, "run_interrupted", {"signal": name}, status=RunStatus.INTERRUPTED, stop_reason=reason)
+        tee.event("run_finished", {"status": RunStatus.INTERRUPTED.value, "reason": reason})
+
+
+def _record_config(store: RunStore, run_id: str, config: Config, tee: TeeReporter) -> None:
+    """Keep the effective config with the run (a ``run_config`` event, hashed); on a resume whose config
+    differs from the one the run last ran with, say which keys changed (a ``config_changed`` event)."""
+    data = config.model_dump(mode="json")
+    digest = hashlib.sha256(json.dumps(data, sort_keys=True).encode("utf-8")).hexdigest()[:16]
+    previous = store.events(run_id, "run_config")
+    if previous:
+        last = previous[-1]["data"]
+        if last.get("hash") == digest:
+            return
+        changes = config_diff(last.get("config") or {}, data)
+        if changes:
+            event = {"changes": changes, "message": "the config changed since this run last ran: " + "; ".join(changes)}
+            store.add_event(run_id, "config_changed", event)
+            tee.event("config_changed", event)
+    store.add_event(run_id, "run_config", {"hash": digest, "config": data})
 
 
 def _write_journal(store: RunStore, run_id: str, run_dir: Path) -> None:

@@ -40,6 +40,9 @@ class RunStatus(StrEnum):
     FAILED = "FAILED"
     STOPPED = "STOPPED"  # budget or cap reached: resumable
     PARTIAL = "PARTIAL"  # finished, but some phases were skipped
+    # Ctrl-C or SIGTERM: the open phase was rolled back, resumable. runs.status is plain TEXT (no CHECK
+    # constraint), so stores written before this value existed take it without a migration.
+    INTERRUPTED = "INTERRUPTED"
 
 
 _SCHEMA = """
