@@ -18,6 +18,7 @@ from .agents.auditor import Auditor
 from .agents.base import CallContext
 from .agents.builder import Builder
 from .agents.doctor import Doctor, DoctorRequest
+from .agents.feedback import clip_middle
 from .agents.planner import Planner, PlannerError, spec_diff
 from .attempt import AttemptEnv, AttemptOutcome, run_attempt
 from .checkenv import ChecksEnv
@@ -31,7 +32,7 @@ from .progress import Reporter
 from .recovery.approach import FailureRecord, detect_approach_flaw
 from .recovery.budget import HealthBudget
 from .recovery.categories import categorize_provider_error
-from .recovery.escalation import EscalationLadder
+from .recovery.escalation import EscalationLadder, Rung
 from .recovery.execute_fix import DISABLED_REASON, check_command, run_fix
 from .store import CallRecord, PhaseState, RunStatus, RunStore
 from .workspace import Workspace
@@ -40,6 +41,9 @@ RESET_NOTE = (
     "\n\nNote: the workspace has since been reset to the phase's starting state, so edits reported "
     "earlier as applied are gone: send every edit again."
 )
+
+
+DOCTOR_ERROR_CHARS = 2400  # of each attempt's error in the Doctor's request
 
 
 class PhaseFatal(AutopackError):
@@ -269,7 +273,8 @@ class Executor:
             if flaw is not None:
                 self._emit("approach_flaw", {"phase": pid, "reason": flaw.reason, "kind": flaw.kind}, pid)
                 if phase_row["replans"] < cfg.replan.max_replans_per_phase:
-                    if self._replan(pid, spec, failures, f"{flaw.kind}: {flaw.reason}", decided_by="approach-flaw detector"):
+                    if self._replan(pid, spec, failures, f"{flaw.kind}: {flaw.reason}", decided_by="approach-flaw detector",
+                                    rung=ladder.current):
                         failures, feedback, since_doctor, kept_edits, previous_patch = [], None, 0, False, None
                         self.ws.restore(start)
                         continue
@@ -278,15 +283,17 @@ class Executor:
                 since_doctor = 0
                 verdict = self.consult_doctor(pid, spec, outcome, near)
                 if verdict is not None:
-                    final, replanned = self.apply_action(pid, spec, start, verdict[0], verdict[1], failures)
+                    final, replanned = self.apply_action(pid, spec, start, verdict[0], verdict[1], failures,
+                                                         rung=ladder.current)
                     if final is not None:
                         return final
                     if replanned:
                         failures, feedback, kept_edits, previous_patch = [], None, False, None
 
     def apply_action(self, pid: str, spec: Phase, start: str, action: str, data: dict[str, Any],
-                     failures: list[FailureRecord]) -> tuple[PhaseState | None, bool]:
-        """Carry out a Doctor action. Returns (final phase state or None to keep trying, re-planned?)."""
+                     failures: list[FailureRecord], rung: Rung | None = None) -> tuple[PhaseState | None, bool]:
+        """Carry out a Doctor action. Returns (final phase state or None to keep trying, re-planned?).
+        ``rung``: where the phase has escalated to (a re-plan uses a model at least that strong)."""
         if action == "skip_phase":
             self.ws.restore(start)
             self._set(pid, "phase_skipped", f"the Doctor skipped it: {data.get('rationale', '')}", state=PhaseState.SKIPPED)
@@ -300,7 +307,7 @@ class Executor:
             return PhaseState.FATAL, False
         if action == "replan":
             if self.store.phase(self.run_id, pid)["replans"] < self.config.replan.max_replans_per_phase and self._replan(
-                pid, spec, failures, f"Doctor: {data.get('rationale', '')}", decided_by="doctor"
+                pid, spec, failures, f"Doctor: {data.get('rationale', '')}", decided_by="doctor", rung=rung
             ):
                 self.ws.restore(start)
                 return None, True
@@ -326,12 +333,13 @@ class Executor:
             self._learn(spec, failures[-1], outcome)
 
     # recovery actions -------------------------------------------------------------------------
-    def _replan(self, pid: str, spec: Phase, failures: list[FailureRecord], reason: str, decided_by: str) -> bool:
+    def _replan(self, pid: str, spec: Phase, failures: list[FailureRecord], reason: str, decided_by: str,
+                rung: Rung | None = None) -> bool:
         ctx = CallContext(phase_id=pid, policy=self.config.routing.policy_for(spec.category))
         try:
             revised, rationale = self.planner.replan_phase(
-                model=getattr(self.config.routing.tier_strategy, spec.complexity), phase=spec,
-                failures=[{"category": f.category, "message": f.message[:800]} for f in failures[-3:]],
+                model=self.replan_model(spec, rung), phase=spec,
+                failures=[{"category": f.category, "message": clip_middle(f.message, 1500)} for f in failures[-3:]],
                 allowed_paths=self.plan.allowed_paths, reason=reason, ctx=ctx,
             )
         except (PlannerError, AllProvidersFailed, ProviderError) as exc:
@@ -346,6 +354,21 @@ class Executor:
                              state=PhaseState.BUILDING)
         return True
 
+    def replan_model(self, spec: Phase, rung: Rung | None) -> str:
+        """The Planner's model for a re-plan: the model the phase has escalated to, or the tier
+        strategy's model for the tier it is at, whichever costs more (the stronger one). An approach
+        the escalated models kept failing at is never re-thought by the cheapest tier."""
+        tiers = self.config.routing.tier_strategy
+        if rung is None:
+            return str(getattr(tiers, spec.complexity))
+        candidates = [str(getattr(tiers, rung.complexity)), rung.model]
+
+        def price(model: str) -> float:
+            p = self.config.price_for(model)
+            return -1.0 if p is None else (p.input + p.output)
+
+        return max(candidates, key=price)  # ties: the tier's model
+
     def _doctor_allowed(self, pid: str) -> bool:
         dm = self.config.doctor_models
         used_phase = self.store.phase(self.run_id, pid)["doctor_calls"]
@@ -353,8 +376,10 @@ class Executor:
         return used_phase < dm.max_calls_per_phase and used_run < dm.max_calls_per_run
 
     def consult_doctor(self, pid: str, spec: Phase, outcome: AttemptOutcome, near: bool) -> tuple[str, dict[str, Any]] | None:
+        # The error as the checks said it (case, names, numbers kept: the normalised form is for comparing
+        # failures, not for reading), its head and its end when long.
         attempts = [{"number": a["number"], "model": a["model"], "outcome": a["outcome"], "error_category": a["error_category"],
-                     "error": (a["normalized_message"] or "")[:600]} for a in self.store.attempts(self.run_id, pid)]
+                     "error": clip_middle(a["message"] or "", DOCTOR_ERROR_CHARS)} for a in self.store.attempts(self.run_id, pid)]
         req = DoctorRequest(phase=spec.model_dump(exclude={"tier"}), attempts=attempts, last_patch=outcome.patch,
                             gate_tail=outcome.gate.tail() if outcome.gate else outcome.message[-3000:],
                             budget=self.budget.snapshot(), budget_near_limit=near,

@@ -7,10 +7,16 @@ logs, the journal and the recordings all pass their text through ``scrub``, whic
 registered key value with ``MASK``. A key can reach that text in ways no one controls (a committed
 ``settings.py`` holding it shows up in a diff; an endpoint echoes its auth header into a reply), so
 the scrubbing happens where text is written, not where it is produced.
+
+Only whole secrets are masked: an occurrence counts when the characters on either side of it are
+not letters or digits, so a key that happens to be part of a word (``test`` in ``pytest``) leaves the
+word alone. And only values that can be real keys are registered (``could_be_key``): a placeholder
+such as ``none``, ``ollama`` or ``local-dev``, common for local endpoints, would mask ordinary words.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -21,10 +27,34 @@ PROVIDER_KEY_VARS: frozenset[str] = frozenset(
 MASK = "***"
 # Shorter "secrets" (a placeholder key like "none" or "x") would mask ordinary words.
 MIN_SECRET_LENGTH = 6
+# A value this long is a key whatever it looks like; a shorter one must mix letters and digits.
+LONG_SECRET_LENGTH = 20
+_ALNUM = "A-Za-z0-9"
 
 _registered: set[str] = set()
 _values: set[str] = set()
-_ordered: list[str] = []
+_pattern: re.Pattern[str] | None = None
+
+
+def could_be_key(value: str | None) -> bool:
+    """True when ``value`` can be a real API key: at least ``LONG_SECRET_LENGTH`` characters, or at
+    least ``MIN_SECRET_LENGTH`` that mix letters and digits. Plain words and short placeholders
+    (``none``, ``test``, ``ollama``, ``local-dev``) cannot: masking them would mask ordinary words."""
+    if not value or len(value) < MIN_SECRET_LENGTH or value.isspace():
+        return False
+    if len(value) >= LONG_SECRET_LENGTH:
+        return True
+    return any(c.isdigit() for c in value) and any(c.isalpha() for c in value)
+
+
+def _compile(values: Iterable[str]) -> re.Pattern[str] | None:
+    # Longest first, so a secret that contains another is removed whole; bounded by characters that
+    # cannot continue it, so a secret inside a longer word or token is not one.
+    ordered = sorted(set(values), key=lambda v: (-len(v), v))
+    if not ordered:
+        return None
+    alternatives = "|".join(re.escape(v) for v in ordered)
+    return re.compile(f"(?<![{_ALNUM}])(?:{alternatives})(?![{_ALNUM}])")
 
 
 def register_secret_env(name: str) -> None:
@@ -37,25 +67,25 @@ def secret_env_names() -> frozenset[str]:
 
 
 def register_secret_values(values: Iterable[str | None]) -> None:
-    """Mask these values (API keys) in everything autopack writes from now on, in this process."""
-    global _ordered
-    new = {v for v in values if v and len(v) >= MIN_SECRET_LENGTH} - _values
+    """Mask these values (API keys) in everything autopack writes from now on, in this process;
+    values that cannot be real keys (``could_be_key``) are not registered."""
+    global _pattern
+    new = {v for v in values if v is not None and could_be_key(v)} - _values
     if new:
         _values.update(new)
-        # Longest first, so a secret that contains another is removed whole.
-        _ordered = sorted(_values, key=len, reverse=True)
+        _pattern = _compile(_values)
 
 
 def scrub(text: str, extra: Iterable[str | None] = ()) -> str:
-    """``text`` with every registered secret (and every value of ``extra``) replaced by ``MASK``."""
-    secrets = _ordered
-    more = [v for v in extra if v and len(v) >= MIN_SECRET_LENGTH and v not in _values]
+    """``text`` with every whole occurrence of a registered secret (and of each value of ``extra``
+    that can be a key) replaced by ``MASK``."""
+    pattern = _pattern
+    more = {v for v in extra if v is not None and v not in _values and could_be_key(v)}
     if more:
-        secrets = sorted([*_ordered, *more], key=len, reverse=True)
-    for secret in secrets:
-        if secret in text:
-            text = text.replace(secret, MASK)
-    return text
+        pattern = _compile(_values | more)
+    if pattern is None or not text:
+        return text
+    return pattern.sub(MASK, text)
 
 
 def scrub_data(value: Any, extra: Iterable[str | None] = ()) -> Any:
