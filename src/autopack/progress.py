@@ -30,12 +30,21 @@ class RunView:
     tokens_in: int = 0
     tokens_out: int = 0
     cost_usd: float = 0.0
+    cost_cap_usd: float | None = None
+    simulated: bool = False  # --script / --replay: the costs are what the run would have cost
     started: float = field(default_factory=time.monotonic)
     last: str = ""
 
     def update(self, kind: str, data: dict[str, Any]) -> None:
         if kind == "run_started":
             self.total_phases = int(data.get("phases", 0))
+            # a resumed run continues its counters from what the store recorded
+            self.cost_usd = float(data.get("spent_usd") or 0.0)
+            self.tokens_in = int(data.get("tokens_in") or 0)
+            self.tokens_out = int(data.get("tokens_out") or 0)
+            cap = data.get("cost_cap_usd")
+            self.cost_cap_usd = None if cap is None else float(cap)
+            self.simulated = bool(data.get("simulated"))
         elif kind == "phase_started":
             self.phase_index = int(data.get("index", 0))
             self.phase_id = str(data.get("phase", ""))
@@ -53,8 +62,13 @@ class RunView:
         elapsed = time.monotonic() - self.started
         return (
             f"phase {self.phase_index}/{self.total_phases} {self.phase_id} | {self.step} | {self.model} | "
-            f"tokens {self.tokens_in}/{self.tokens_out} | ${self.cost_usd:.4f} | {elapsed:.0f}s"
+            f"tokens {self.tokens_in}/{self.tokens_out} | {self.money()} | {elapsed:.0f}s"
         )
+
+    def money(self) -> str:
+        """``$spent / $cap``, marked simulated when the replies come from --script or --replay."""
+        text = f"${self.cost_usd:.4f}" + (f" / ${self.cost_cap_usd:.2f}" if self.cost_cap_usd is not None else "")
+        return text + (" simulated" if self.simulated else "")
 
 
 def describe(kind: str, data: dict[str, Any]) -> str:

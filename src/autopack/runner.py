@@ -284,7 +284,8 @@ def _execute_locked(req: RunRequest, reporter: Reporter, config: Config, plan: P
                 shutil.copyfile(req.plan_path, run_dir / ("plan" + (req.plan_path.suffix or ".yaml")))
                 store.update_run(req.run_id, "workspace_ready", {"worktree": str(ws.root)}, branch=ws.branch,
                                  base_commit=ws.base_commit, worktree=str(ws.root))
-                tee.event("run_started", {"run_id": req.run_id, "phases": len(phases), "branch": ws.branch})
+                tee.event("run_started", {"run_id": req.run_id, "phases": len(phases), "branch": ws.branch,
+                                          **_money(store, req.run_id, config, override)})
                 _record_config(store, req.run_id, config, tee)
                 _warn_if_dirty(project_dir, ws.base_commit, tee)
                 _exclude_runtime_dirs(project_dir, home)
@@ -319,7 +320,9 @@ def _execute_locked(req: RunRequest, reporter: Reporter, config: Config, plan: P
                 store.update_run(req.run_id, "run_resumed", {"interrupted": interrupted}, status=RunStatus.RUNNING, stop_reason=None)
                 tee.event("run_resumed", {"run_id": req.run_id, "interrupted": interrupted})
                 _record_config(store, req.run_id, config, tee)
-                tee.event("run_started", {"run_id": req.run_id, "phases": len(store.phases(req.run_id)), "branch": ws.branch})
+                tee.event("run_started", {"run_id": req.run_id, "phases": len(store.phases(req.run_id)), "branch": ws.branch,
+                                          "done": sum(p["state"] in ("COMPLETE", "SKIPPED") for p in store.phases(req.run_id)),
+                                          **_money(store, req.run_id, config, override)})
             budget = _budget_from_store(config, store, req.run_id)
             sink = StoreSink(store, req.run_id, budget, tee)
             totals = store.totals(req.run_id)
@@ -371,6 +374,15 @@ def _mark_interrupted(store: RunStore, run_id: str, ws: Workspace | None, tee: T
         reason = f"interrupted by {name}; run the same command to resume"
         store.update_run(run_id, "run_interrupted", {"signal": name}, status=RunStatus.INTERRUPTED, stop_reason=reason)
         tee.event("run_finished", {"status": RunStatus.INTERRUPTED.value, "reason": reason})
+
+
+def _money(store: RunStore, run_id: str, config: Config, override: Any) -> dict[str, Any]:
+    """What the run has spent so far (a resume continues from it), its cap, and whether the replies (and
+    so the costs) are simulated by --script or --replay: for the live view's ``spent / cap``."""
+    totals = store.totals(run_id)
+    return {"spent_usd": float(totals["cost_usd"]), "tokens_in": int(totals["tokens_in"]),
+            "tokens_out": int(totals["tokens_out"]), "cost_cap_usd": config.limits.run_cost_cap_usd,
+            "simulated": override is not None}
 
 
 def _record_config(store: RunStore, run_id: str, config: Config, tee: TeeReporter) -> None:

@@ -8,13 +8,14 @@ out of everything it reports, and recording calls for replay. Agents never see a
 from __future__ import annotations
 
 import dataclasses
+import math
 import random
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from ..config import Config, Policy
+from ..config import Config, ModelPrice, Policy
 from ..errors import AutopackError, RunStopped
 from ..secrets import register_secret_values, scrub, scrub_data
 from ..store import CallRecord
@@ -41,16 +42,37 @@ def _usd(amount: float) -> str:
     return f"{amount:.2f}" if amount >= 0.01 or amount == 0 else f"{amount:.2g}"
 
 
-class CostCapReached(RunStopped):
-    """The run spent its ``limits.run_cost_cap_usd``; it stops cleanly and can be resumed."""
+# The cost cap counts a call before making it, at its worst case: the prompt's tokens (estimated at one
+# per this many characters, on the high side: prose runs near 4 characters a token, code near 3.5) at
+# the input price, plus ``max_tokens`` at the output price. A call the cap cannot cover is not made.
+CHARS_PER_TOKEN_ESTIMATE = 3
 
-    def __init__(self, cap: float, spent: float) -> None:
+
+def worst_case_cost(price: ModelPrice | None, request: LlmRequest) -> float:
+    """What ``request`` could cost at most (see ``CHARS_PER_TOKEN_ESTIMATE``); 0 for free or unpriced models."""
+    if price is None or price.free:
+        return 0.0
+    chars = len(request.system) + sum(len(m.content) for m in request.messages)
+    return price.cost(math.ceil(chars / CHARS_PER_TOKEN_ESTIMATE), request.max_tokens)
+
+
+class CostCapReached(RunStopped):
+    """The run's ``limits.run_cost_cap_usd`` cannot cover its next call; it stops cleanly and can be resumed."""
+
+    def __init__(self, cap: float, spent: float, next_call: float = 0.0, model: str = "") -> None:
         self.cap = cap
         self.spent = spent
+        self.next_call = next_call
+        ahead = (
+            f"; the next call ({model}) could cost up to ${_usd(next_call)} (its prompt and max_tokens at the model's "
+            "prices), more than the cap has left"
+            if next_call > 0 and spent < cap
+            else ""
+        )
         super().__init__(
-            f"run cost cap reached: ${_usd(spent)} spent of the ${_usd(cap)} cap (limits.run_cost_cap_usd). "
-            "Raise limits.run_cost_cap_usd in the config (--config FILE or $AUTOPACK_CONFIG) and resume the "
-            "run: its state is saved."
+            f"run cost cap reached: ${_usd(spent)} spent of the ${_usd(cap)} cap (limits.run_cost_cap_usd){ahead}. "
+            "Raise the cap (--max-cost USD, or limits.run_cost_cap_usd in your config) and run the same command "
+            "to resume the run: its state is saved."
         )
 
 
@@ -199,7 +221,7 @@ class LlmService:
     ) -> ServiceResult:
         """Answer one call, retrying and falling back as configured.
 
-        Raises CostCapReached (before any call once the cap is spent), ProviderError for a
+        Raises CostCapReached (before a call the cap cannot cover at its worst case), ProviderError for a
         ``bad_request`` (never retried), and AllProvidersFailed when no candidate answered.
         """
         base = LlmRequest(
@@ -272,7 +294,7 @@ class LlmService:
         retries = 0
         malformed_retried = False
         while True:
-            self._check_cost_cap()
+            self._check_cost_cap(model, request)
             t0 = self._clock()
             try:
                 response = provider.complete(request)
@@ -328,10 +350,14 @@ class LlmService:
             delay = max(delay, retry_after)
         return delay
 
-    def _check_cost_cap(self) -> None:
+    def _check_cost_cap(self, model: str, request: LlmRequest) -> None:
+        """Stop before a call the cap cannot cover at its worst case (``worst_case_cost``)."""
         cap = self.config.limits.run_cost_cap_usd
-        if cap is not None and self._spent >= cap:
-            raise CostCapReached(cap, self._spent)
+        if cap is None:
+            return
+        ahead = worst_case_cost(self.config.price_for(model), request)
+        if self._spent >= cap or self._spent + ahead > cap:
+            raise CostCapReached(cap, self._spent, ahead, model)
 
     def _cost(self, model: str, response: LlmResponse, phase_id: str | None) -> float:
         price = self.config.price_for(model)
