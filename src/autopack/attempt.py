@@ -7,6 +7,7 @@ executor does both). The store is told of each step so a killed process can be r
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -15,7 +16,7 @@ from typing import Any
 from .agents.auditor import Auditor
 from .agents.base import CallContext
 from .agents.builder import Builder
-from .agents.context import build_context, context_budget
+from .agents.context import build_context, context_budget, expand_paths
 from .checkenv import ChecksEnv
 from .config import Config
 from .edits import apply_edits, parse_reply
@@ -29,6 +30,10 @@ from .recovery.normalize import normalize_error_message
 from .workspace import Workspace
 
 MAX_FEEDBACK = 8000
+MAX_UNCHANGED_CHARS = 40_000  # of the scope files an Auditor reads when the Builder changed nothing
+# The Builder's way to say the phase is already done: a line that starts with NO_CHANGES (bold, backticks,
+# and a reason after it allowed: "NO_CHANGES: add() exists").
+NO_CHANGES = re.compile(r"^[\s*_`#>-]*NO_CHANGES(?!\w)[*_`]*[\s:.!,;—–-]*", re.MULTILINE)
 # In the run folder while a check runs: its process group, for a resume after kill -9 to end it.
 CHECK_PID_FILE = "check.pgid"
 
@@ -47,6 +52,7 @@ class AttemptOutcome:
     keep_workspace: bool = False  # partial edits stay applied (the feedback says which)
     inexact: list[str] = field(default_factory=list)  # "path: how" for each edit placed by tolerant matching
     compact_next: bool = False  # retry in a more compact edit mode
+    no_changes: bool = False  # the Builder replied NO_CHANGES: the tree was checked and audited as it was
 
     @property
     def normalized(self) -> str:
@@ -102,22 +108,29 @@ def run_attempt(
         return AttemptOutcome(False, used, ErrorCategory.truncation.value,
                               "your reply ends inside an unterminated block, so nothing was applied: "
                               + "; ".join(parsed.problems), reply_hash=rhash, compact_next=True)
-    if not parsed.edits:
+    # NO_CHANGES and no edit block: the phase is done as the files are; the checks and the Auditor judge that.
+    no_changes = not parsed.edits and bool(NO_CHANGES.search(reply.text))
+    if not parsed.edits and not no_changes:
         why = "; ".join(parsed.problems) or "no edit blocks were found"
         return AttemptOutcome(False, used, ErrorCategory.empty_reply.value,
-                              f"the reply contained no edits ({why}); use the edit format described in the instructions",
-                              reply_hash=rhash)
-    ehash = _hash("\n".join(repr(e) for e in parsed.edits))
-
-    env.step("APPLYING", {"edits": len(parsed.edits)})
-    report = apply_edits(parsed.edits, root, phase.scope, allow_mass_deletion=phase.allow_mass_deletion,
-                         removed_ok=phase.may_remove)
-    inexact = [f"{r.path}: {'; '.join(dict.fromkeys(r.fuzz))}" for r in report.results if r.status == "applied" and r.fuzz]
-    if not report.ok:
-        partial = bool(report.files_changed)
-        return AttemptOutcome(False, used, report.category or ErrorCategory.patch_apply_error.value,
-                              report.feedback()[:MAX_FEEDBACK], reply_hash=rhash, edit_hash=ehash,
-                              patch=env.workspace.stage_and_diff(start_commit), keep_workspace=partial and report.category == "patch_apply_error", inexact=inexact)
+                              f"the reply contained no edits ({why}); use the edit format described in the instructions, "
+                              "or, if the files already do what the phase asks, reply with the line NO_CHANGES and one "
+                              "sentence saying why", reply_hash=rhash)
+    ehash = _hash("\n".join(repr(e) for e in parsed.edits)) if parsed.edits else rhash
+    inexact: list[str] = []
+    if no_changes:
+        env.step("APPLYING", {"edits": 0, "no_changes": True})
+    else:
+        env.step("APPLYING", {"edits": len(parsed.edits)})
+        report = apply_edits(parsed.edits, root, phase.scope, allow_mass_deletion=phase.allow_mass_deletion,
+                             removed_ok=phase.may_remove)
+        inexact = [f"{r.path}: {'; '.join(dict.fromkeys(r.fuzz))}" for r in report.results if r.status == "applied" and r.fuzz]
+        if not report.ok:
+            partial = bool(report.files_changed)
+            return AttemptOutcome(False, used, report.category or ErrorCategory.patch_apply_error.value,
+                                  report.feedback()[:MAX_FEEDBACK], reply_hash=rhash, edit_hash=ehash,
+                                  patch=env.workspace.stage_and_diff(start_commit),
+                                  keep_workspace=partial and report.category == "patch_apply_error", inexact=inexact)
 
     environ = env.checks_env.environ(root) if env.checks_env else None
     setup = list(env.plan.setup) + list(phase.setup)
@@ -155,8 +168,11 @@ def run_attempt(
         failed = ",".join(sorted(
             name for c in gate.checks if not c.passed for name in ((c.pytest.failed_tests if c.pytest else []) or [c.command])
         ))
-        return AttemptOutcome(False, used, category, f"quality gate failed: {gate.summary()}\n{tail}"[:MAX_FEEDBACK],
-                              reply_hash=rhash, edit_hash=ehash, gate_signature=_hash(category + failed), patch=patch, gate=gate, inexact=inexact)
+        said = ("you replied NO_CHANGES, but the files as they are do not pass the phase's checks; make the change "
+                "the phase asks for\n") if no_changes else ""
+        return AttemptOutcome(False, used, category, f"{said}quality gate failed: {gate.summary()}\n{tail}"[:MAX_FEEDBACK],
+                              reply_hash=rhash, edit_hash=ehash, gate_signature=_hash(category + failed), patch=patch, gate=gate,
+                              inexact=inexact, no_changes=no_changes)
 
     env.step("AUDITING", {})
     dual = phase.category in cfg.quality_gate.dual_audit_categories
@@ -166,10 +182,11 @@ def run_attempt(
         second = next((m for m in chain if m != auditors[0]), auditors[0])
         auditors.append(second)
     phase_text = f"PHASE: {phase.id}\nName: {phase.name}\nGoal: {phase.description}\nScope: {', '.join(phase.scope)}"
+    unchanged = _no_change_review(reply.text, root, phase) if no_changes else None
     for auditor_model in auditors:
         try:
             outcome = env.auditor.review(model=auditor_model, phase_text=phase_text, diff=patch,
-                                         gate_summary=gate.summary(), gate_tail=gate.tail(), ctx=ctx)
+                                         gate_summary=gate.summary(), gate_tail=gate.tail(), ctx=ctx, unchanged=unchanged)
         except ProviderError as exc:  # say whose request it was: the executor's message names the model to change
             raise replace(exc, details={**exc.details, "role": "Auditor", "model": auditor_model}) from exc
         if outcome.verdict is None:
@@ -178,8 +195,31 @@ def run_attempt(
         if not outcome.verdict.accepted:
             fatal = outcome.verdict.fatal_category(cfg.replan.fatal_error_types)
             return AttemptOutcome(False, used, fatal or ErrorCategory.auditor_reject.value, outcome.verdict.feedback()[:MAX_FEEDBACK],
-                                  reply_hash=rhash, edit_hash=ehash, patch=patch, gate=gate, inexact=inexact)
-    return AttemptOutcome(True, used, patch=patch, gate=gate, reply_hash=rhash, edit_hash=ehash, inexact=inexact)
+                                  reply_hash=rhash, edit_hash=ehash, patch=patch, gate=gate, inexact=inexact, no_changes=no_changes)
+    return AttemptOutcome(True, used, patch=patch, gate=gate, reply_hash=rhash, edit_hash=ehash, inexact=inexact,
+                          no_changes=no_changes)
+
+
+def _no_change_review(reply: str, root: Path, phase: Phase) -> str:
+    """What an Auditor needs to judge a NO_CHANGES reply: the Builder's reason and the scope files as they are."""
+    reason = NO_CHANGES.sub("", reply).strip() or "(no reason given)"
+    found, missing = expand_paths(root, phase.scope)
+    parts = [f"The Builder changed nothing: it replied NO_CHANGES, saying:\n{reason[:2000]}\n",
+             "The files in the phase scope as they are now (judge whether they already do what the phase asks):"]
+    room = MAX_UNCHANGED_CHARS
+    for rel in found:
+        try:
+            text = (root / rel).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue
+        if len(text) > room:
+            parts.append(f"### {rel}\n[{len(text.splitlines())} lines, not shown: over the review's room]")
+            continue
+        room -= len(text)
+        parts.append(f"### {rel}\n```\n{text.rstrip()}\n```")
+    if missing:
+        parts.append("Not in the tree: " + ", ".join(missing))
+    return "\n".join(parts) + "\n"
 
 
 def gate_category(gate: GateResult, tail: str) -> str:

@@ -46,6 +46,19 @@ RESET_NOTE = (
 DOCTOR_ERROR_CHARS = 2400  # of each attempt's error in the Doctor's request
 
 
+NO_CHANGES_TRAILER = "Autopack-Changes"
+
+
+def no_change_message(message: str) -> str:
+    """The commit message of a phase approved with no change: an empty commit, said so in its subject,
+    its body and a trailer, so nobody takes it for a real change (and a resume still finds it)."""
+    subject, _, rest = message.partition("\n")
+    body, _, trailers = rest.rpartition("\n\n")
+    note = ("No change: the Builder replied NO_CHANGES; the phase's checks passed and the Auditor approved "
+            "the files as they were.")
+    return f"{subject} (no changes)\n{body}\n\n{note}\n\n{trailers.rstrip()}\n{NO_CHANGES_TRAILER}: none\n"
+
+
 class PhaseFatal(AutopackError):
     exit_code = 1
 
@@ -324,11 +337,16 @@ class Executor:
         self._step("COMMITTING", {})
         gate_summary = outcome.gate.summary() if outcome.gate else "no checks"
         message = Workspace.commit_message(self.run_id, pid, spec.name, outcome.model, gate_summary, number, outcome.inexact)
+        unchanged = outcome.no_changes and not outcome.patch.strip()
+        if unchanged:
+            message = no_change_message(message)
         sha = self.ws.commit(message, allow_empty=True, staged=True)
         self.store.finish_attempt(aid, "approved", patch=outcome.patch[:50_000], gate_tail=outcome.gate.tail() if outcome.gate else None)
-        self.store.set_phase(self.run_id, pid, "phase_complete", {"reason": f"approved on attempt {number} ({gate_summary})"},
+        reason = f"approved on attempt {number} ({gate_summary})" + (", no change needed (NO_CHANGES)" if unchanged else "")
+        self.store.set_phase(self.run_id, pid, "phase_complete", {"reason": reason, "no_changes": unchanged},
                              state=PhaseState.COMPLETE, commit_sha=sha)
-        self.reporter.event("phase_complete", {"phase": pid, "commit": sha, "attempt": number, "gate": gate_summary})
+        self.reporter.event("phase_complete", {"phase": pid, "commit": sha, "attempt": number, "gate": gate_summary,
+                                               "no_changes": unchanged})
         if failures:
             self._learn(spec, failures[-1], outcome)
 

@@ -61,14 +61,22 @@ class Auditor:
         self.max_tokens = max_tokens
 
     def review(
-        self, *, model: str, phase_text: str, diff: str, gate_summary: str, gate_tail: str, ctx: CallContext
+        self, *, model: str, phase_text: str, diff: str, gate_summary: str, gate_tail: str, ctx: CallContext,
+        unchanged: str | None = None,
     ) -> AuditOutcome:
+        """The verdict on one change. ``unchanged``: the Builder replied NO_CHANGES; its reason and the
+        scope files as they are, for judging whether the phase is already done."""
         if len(diff) > MAX_DIFF_CHARS:
             diff = diff[:MAX_DIFF_CHARS] + f"\n[diff cut at {MAX_DIFF_CHARS} characters]"
+        change = (
+            f"\nDiff of the change:\n```diff\n{diff.rstrip()}\n```\n" if diff.strip()
+            else "\nDiff of the change: (empty: nothing in the tree changed)\n"
+        )
         prompt = (
             f"{phase_text.strip()}\n\nQuality gate: {gate_summary}\n"
             + (f"Gate output tail:\n```\n{gate_tail.strip()}\n```\n" if gate_tail.strip() else "")
-            + f"\nDiff of the change:\n```diff\n{diff.rstrip()}\n```\n"
+            + change
+            + (f"\n{unchanged.strip()}\n" if unchanged else "")
         )
         system = render("auditor_system.md")
         messages = [user(prompt)]
