@@ -161,7 +161,7 @@ def clean_cmd(
     older_than: Annotated[
         str | None, typer.Option("--older-than", help="runs last updated longer ago than this: 7d, 12h, 30m, 2w")
     ] = None,
-    all_finished: Annotated[bool, typer.Option("--all-finished", help="every run no executor is running")] = False,
+    all_finished: Annotated[bool, typer.Option("--all-finished", help="every run whose status is not RUNNING")] = False,
     force: Annotated[
         bool, typer.Option("--force", help="also delete run branches that are not merged, and rolled-back refs")
     ] = False,
@@ -174,7 +174,6 @@ def clean_cmd(
     Select with --run-id, or with --older-than and/or --all-finished."""
     from .layout import Layout, home_dir
     from .review.clean import carry_out, parse_age, plan_clean, select_runs
-    from .review.runref import FINISHED
     from .store import RunStore, store_projects
 
     if run_id is not None and (older_than is not None or all_finished):
@@ -212,7 +211,7 @@ def clean_cmd(
     if not report:
         which = "finished " if all_finished else ""
         age_txt = f" last updated more than {older_than} ago" if older_than else ""
-        out.print(f"no {which}runs{age_txt} to clean under {root} (finished: {', '.join(FINISHED)})", markup=False)
+        out.print(f"no {which}runs{age_txt} to clean under {root} (finished: any status but RUNNING)", markup=False)
         return
     verb = "would remove" if dry_run else "removed"
     for item in report:

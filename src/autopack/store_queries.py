@@ -29,7 +29,7 @@ C = TypeVar("C", bound=type)
 
 # Run-level events that mark an executor starting or ending: a phase's clock does not run across them
 # (the time between a stop and the command that resumed it is nobody's work).
-RUN_BOUNDARY_EVENTS = ("run_created", "run_resumed", "run_finished", "run_stopped", "run_failed")
+RUN_BOUNDARY_EVENTS = ("run_created", "run_resumed", "run_finished", "run_stopped", "run_failed", "run_interrupted")
 
 
 @dataclass(frozen=True)

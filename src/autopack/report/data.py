@@ -475,15 +475,10 @@ def decision_for(kind: str, d: dict[str, Any], pid: str | None, at: float) -> De
         return Decision(at, pid, kind, title, s(d.get("reason")), tone="bad")
     if kind == "warning":
         return Decision(at, pid, kind, "Warning", s(d.get("message")), tone="warn")
-    if kind in ("run_stopped", "run_failed"):
-        return Decision(
-            at,
-            pid,
-            kind,
-            "Run stopped" if kind == "run_stopped" else "Run failed",
-            s(d.get("stop_reason") or d.get("error") or d.get("reason")),
-            tone="bad",
-        )
+    if kind in ("run_stopped", "run_failed", "run_interrupted"):
+        title = {"run_stopped": "Run stopped", "run_failed": "Run failed", "run_interrupted": "Run interrupted"}[kind]
+        why = d.get("stop_reason") or d.get("error") or d.get("reason") or d.get("signal")
+        return Decision(at, pid, kind, title, s(why), tone="bad")
     if kind == "run_resumed":
         return Decision(
             at, pid, kind, "Run resumed", f"{s(d.get('interrupted') or 0)} interrupted attempt(s) rolled back"

@@ -25,7 +25,7 @@ from ..layout import Layout
 from ..store import RunStore
 from ..workspace import BASE_REF_PREFIX, BRANCH_PREFIX, ROLLED_BACK_PREFIX
 from .merge import MERGED_EVENT, worktree_of
-from .runref import FINISHED, ReviewError, RunRef, base_of, branch_tip, load_run, open_project
+from .runref import RUNNING, ReviewError, RunRef, base_of, branch_tip, load_run, open_project
 
 _AGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
@@ -65,7 +65,7 @@ def select_runs(
     for r in store.list_runs():
         if older_than is not None and float(r["updated_at"]) > now - older_than:
             continue
-        if all_finished and r["status"] not in FINISHED:
+        if all_finished and r["status"] == RUNNING:
             continue
         chosen.append(str(r["run_id"]))
     return chosen

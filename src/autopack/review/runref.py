@@ -21,7 +21,7 @@ from ..lock import LOCK_NAME, executor_holding
 from ..store import RunStore
 from ..workspace import BASE_REF_PREFIX, BRANCH_PREFIX
 
-FINISHED = ("COMPLETE", "PARTIAL", "FAILED", "STOPPED")
+RUNNING = "RUNNING"  # the one status of a run that is not finished (it may be running, or was killed)
 
 
 class ReviewError(AutopackError):
