@@ -186,18 +186,33 @@ def run_attempt(
     for auditor_model in auditors:
         try:
             outcome = env.auditor.review(model=auditor_model, phase_text=phase_text, diff=patch,
-                                         gate_summary=gate.summary(), gate_tail=gate.tail(), ctx=ctx, unchanged=unchanged)
+                                         gate_summary=gate.summary(), gate_tail=gate.tail(), ctx=ctx, unchanged=unchanged,
+                                         fallback_models=audit_fallbacks(cfg, phase, auditor_model))
         except ProviderError as exc:  # say whose request it was: the executor's message names the model to change
             raise replace(exc, details={**exc.details, "role": "Auditor", "model": auditor_model}) from exc
         if outcome.verdict is None:
-            return AttemptOutcome(False, used, ErrorCategory.malformed_output.value, outcome.error or "auditor reply invalid",
-                                  reply_hash=rhash, edit_hash=ehash, patch=patch, gate=gate, inexact=inexact)
+            # The change passed its checks: it stays in the workspace, and the Builder is asked to confirm
+            # it (NO_CHANGES) rather than to write it again; the next review may read better.
+            return AttemptOutcome(False, used, ErrorCategory.malformed_output.value,
+                                  "your change passed the phase's checks, but no Auditor reply could be read as a verdict "
+                                  f"({outcome.error}). The change is still applied: the files above include it. If it "
+                                  "completes the phase, reply NO_CHANGES; otherwise send only the further edits it needs.",
+                                  reply_hash=rhash, edit_hash=ehash, patch=patch, gate=gate, inexact=inexact,
+                                  keep_workspace=True)
         if not outcome.verdict.accepted:
             fatal = outcome.verdict.fatal_category(cfg.replan.fatal_error_types)
             return AttemptOutcome(False, used, fatal or ErrorCategory.auditor_reject.value, outcome.verdict.feedback()[:MAX_FEEDBACK],
                                   reply_hash=rhash, edit_hash=ehash, patch=patch, gate=gate, inexact=inexact, no_changes=no_changes)
     return AttemptOutcome(True, used, patch=patch, gate=gate, reply_hash=rhash, edit_hash=ehash, inexact=inexact,
                           no_changes=no_changes)
+
+
+def audit_fallbacks(cfg: Config, phase: Phase, model: str) -> list[str]:
+    """Who reviews when ``model`` gives no readable verdict: the next other model of the phase's
+    Auditor chain, then of the higher tiers' chains, then the strong Doctor model."""
+    tiers = ["low", "medium", "high"]
+    chains = [m for t in tiers[tiers.index(phase.complexity):] for m in cfg.escalation_chains.auditor.for_complexity(t)]
+    return [m for m in dict.fromkeys([*chains, cfg.doctor_models.strong]) if m != model][:1]
 
 
 def _no_change_review(reply: str, root: Path, phase: Phase) -> str:

@@ -125,12 +125,11 @@ def test_an_auditor_rejection_is_fed_back_and_the_next_attempt_approved(
     assert len(ap.commits("r")) == 1
 
 
-def test_a_malformed_auditor_reply_is_asked_again_then_counted_as_a_failure(ap: AutopackEnv) -> None:
+def test_a_malformed_auditor_reply_is_asked_again_then_another_model_reviews(ap: AutopackEnv) -> None:
     plan = ap.plan([phase("p1")])
     script = ap.script(
         [
             builder("p1", ADD_MULTIPLY),
-            builder("p1", ADD_MULTIPLY, retry=True),
             auditor("Looks good to me!", label="auditor, no JSON"),
             auditor('{"approved": "maybe"}', label="auditor, not a verdict"),
             APPROVE,
@@ -141,13 +140,14 @@ def test_a_malformed_auditor_reply_is_asked_again_then_counted_as_a_failure(ap: 
     result = ap.run("r", plan, script, "--record", str(record))
 
     assert result.returncode == 0, result.output
-    status = ap.status("r")
-    assert attempts(status, "p1") == [("failed", "malformed_output"), ("approved", None)]
-    assert "not a valid verdict after a retry" in status["phases"][0]["attempts"][0]["message"]
-    first, retry, next_attempt = recorded_prompts(record, "auditor")
+    # The change that passed its checks is not thrown away: one attempt, reviewed by a second model.
+    assert attempts(ap.status("r"), "p1") == [("approved", None)]
+    first, retry, other = recorded_prompts(record, "auditor")
     assert "not a valid verdict" not in first
     assert "Looks good to me!" in retry and "not a valid verdict" in retry  # asked again, with the reason
-    assert "not a valid verdict" not in next_attempt
+    assert "not a valid verdict" not in other
+    models = [c["model"] for c in ap.llm_calls("r", "auditor")]
+    assert models[0] == models[1] != models[2]
 
 
 def test_edits_outside_the_scope_or_the_workspace_are_refused_and_never_written(

@@ -1,19 +1,44 @@
 """The Auditor: reviews the diff, the gate result and the phase goal; returns a validated verdict.
 
-Malformed JSON is retried once with the parse error fed back, then counted as a failure. A critical
-issue rejects the change even when the model says ``approved: true``.
+The verdict is read strictly but kindly: the object wherever it is in the reply, common JSON slips
+repaired (``base.repair_json``), and the words models use normalised (severity "Major", "high",
+"warning"; approved "yes"; an issue given as a plain string). A reply that still is no verdict is
+sent back once with the error; then another model is asked (``fallback_models``), so a change that
+passed its checks is never thrown away because one model's JSON did not parse. A critical issue
+rejects the change even when the model says ``approved: true``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from .base import CallContext, Completer, JsonReplyError, assistant, extract_json_object, render, user
+from .base import CallContext, Completer, JsonReplyError, assistant, first_valid, render, user
 
 MAX_DIFF_CHARS = 60_000
+MAX_AUDITORS = 2  # models asked for one verdict: the phase's Auditor, then one other
+
+# The words models use for a severity, mapped to the contract's three.
+SEVERITIES = {
+    **dict.fromkeys(["minor", "low", "info", "informational", "nit", "nitpick", "trivial", "warning", "warn",
+                     "suggestion", "note", "style", "cosmetic", "optional"], "minor"),
+    **dict.fromkeys(["major", "medium", "moderate", "high", "error", "important", "significant", "serious"], "major"),
+    **dict.fromkeys(["critical", "blocker", "blocking", "fatal", "severe", "showstopper", "must_fix"], "critical"),
+}
+_YES = {"true", "yes", "y", "approve", "approved", "accept", "accepted", "lgtm", "pass", "passed", "ok"}
+_NO = {"false", "no", "n", "reject", "rejected", "deny", "denied", "fail", "failed", "changes_requested",
+       "request_changes", "needs_changes"}
+
+
+def _word(value: Any) -> str:
+    return "_".join(str(value).strip().lower().replace("-", " ").split())
+
+
+def _first(data: dict[str, Any], *names: str) -> Any:
+    return next((data[n] for n in names if data.get(n) is not None), None)
 
 
 class AuditIssue(BaseModel):
@@ -25,12 +50,46 @@ class AuditIssue(BaseModel):
     # api_contract_wrong): the config's replan.fatal_error_types then re-plan the phase at once.
     category: str | None = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _normalise(cls, value: Any) -> Any:
+        if isinstance(value, str):  # an issue written as a sentence
+            return {"severity": "minor", "message": value}
+        if not isinstance(value, dict):
+            return value
+        data = dict(value)
+        severity = _first(data, "severity", "level", "priority")
+        data["severity"] = SEVERITIES.get(_word(severity), severity) if severity is not None else "minor"
+        data["message"] = _first(data, "message", "description", "issue", "text", "detail", "details", "comment")
+        data["path"] = _first(data, "path", "file", "filename", "location")
+        if data["path"] is not None:
+            data["path"] = str(data["path"])
+        if data.get("category") is not None:
+            data["category"] = _word(data["category"])
+        return data
+
 
 class Verdict(BaseModel):
     model_config = ConfigDict(extra="ignore")
     approved: bool
     issues: list[AuditIssue] = Field(default_factory=list)
     summary: str = ""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _normalise(cls, value: Any) -> Any:
+        if not isinstance(value, dict):
+            return value
+        data = dict(value)
+        approved = _first(data, "approved", "approve", "verdict", "decision", "status", "accepted")
+        if isinstance(approved, str) and _word(approved) in _YES | _NO:
+            approved = _word(approved) in _YES
+        data["approved"] = approved
+        issues = data.get("issues")
+        data["issues"] = [] if issues is None else [issues] if isinstance(issues, dict | str) else issues
+        summary = _first(data, "summary", "reason", "rationale", "comment", "explanation")
+        data["summary"] = "" if summary is None else str(summary)
+        return data
 
     @property
     def accepted(self) -> bool:
@@ -62,10 +121,11 @@ class Auditor:
 
     def review(
         self, *, model: str, phase_text: str, diff: str, gate_summary: str, gate_tail: str, ctx: CallContext,
-        unchanged: str | None = None,
+        unchanged: str | None = None, fallback_models: Sequence[str] = (),
     ) -> AuditOutcome:
         """The verdict on one change. ``unchanged``: the Builder replied NO_CHANGES; its reason and the
-        scope files as they are, for judging whether the phase is already done."""
+        scope files as they are, for judging whether the phase is already done. ``fallback_models``:
+        asked in turn when ``model`` gives no valid verdict, even after being told what was wrong."""
         if len(diff) > MAX_DIFF_CHARS:
             diff = diff[:MAX_DIFF_CHARS] + f"\n[diff cut at {MAX_DIFF_CHARS} characters]"
         change = (
@@ -79,24 +139,27 @@ class Auditor:
             + (f"\n{unchanged.strip()}\n" if unchanged else "")
         )
         system = render("auditor_system.md")
-        messages = [user(prompt)]
-        error = ""
+        errors: list[str] = []
         used = model
-        for _ in range(2):
-            result = self.service.complete(
-                role="auditor", model=model, system=system, messages=messages, max_tokens=self.max_tokens,
-                json_mode=True, policy=ctx.policy, phase_id=ctx.phase_id, attempt_id=ctx.attempt_id,
-            )
-            used = result.model
-            text = result.response.text
-            try:
-                return AuditOutcome(verdict=Verdict.model_validate(extract_json_object(text)), model=used)
-            except (JsonReplyError, ValidationError) as exc:
-                error = _short_error(exc)
-                messages = [user(prompt), assistant(text or "(empty)"), user(
-                    f"That reply is not a valid verdict: {error}. Reply again with only the JSON object."
-                )]
-        return AuditOutcome(verdict=None, model=used, error=f"auditor reply was not a valid verdict after a retry: {error}")
+        models = list(dict.fromkeys([model, *fallback_models]))[:MAX_AUDITORS]
+        for current in models:
+            messages = [user(prompt)]
+            for _ in range(2):  # the reply, then once more with what was wrong with it
+                result = self.service.complete(
+                    role="auditor", model=current, system=system, messages=messages, max_tokens=self.max_tokens,
+                    json_mode=True, policy=ctx.policy, phase_id=ctx.phase_id, attempt_id=ctx.attempt_id,
+                )
+                used = result.model
+                text = result.response.text
+                try:
+                    return AuditOutcome(verdict=first_valid(text, Verdict.model_validate), model=used)
+                except (JsonReplyError, ValidationError) as exc:
+                    error = _short_error(exc)
+                    messages = [user(prompt), assistant(text or "(empty)"), user(
+                        f"That reply is not a valid verdict: {error}. Reply again with only the JSON object."
+                    )]
+            errors.append(f"{current}: {error}")
+        return AuditOutcome(verdict=None, model=used, error="no valid verdict (each model asked twice): " + "; ".join(errors))
 
 
 def _short_error(exc: Exception) -> str:

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from string import Template
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from ..config import Policy
+from ..errors import AutopackError
 from ..llm.types import Message
 
 PROMPTS = Path(__file__).resolve().parent / "prompts"
+T = TypeVar("T")
 
 
 class Completer(Protocol):
@@ -57,46 +60,138 @@ def estimate_tokens(text: str) -> int:
     return max(1, len(text) // 4)
 
 
-_FENCED_JSON = re.compile(r"```(?:json)?\s*\n(.*?)```", re.DOTALL)
+_FENCED_JSON = re.compile(r"```(?:json|JSON|json5|javascript|js|python)?[ \t]*\n(.*?)```", re.DOTALL)
+MAX_OBJECT_STARTS = 50  # "{" positions tried in one reply (a reply full of braces stays linear)
+_PY_WORDS = {"True": "true", "False": "false", "None": "null"}
 
 
 class JsonReplyError(ValueError):
     pass
 
 
-def extract_json_object(text: str) -> dict[str, Any]:
-    """The first JSON object in a reply: fenced or bare, with prose around it tolerated."""
+def json_objects(text: str) -> list[dict[str, Any]]:
+    """Every JSON object a reply holds, in order: fenced blocks first, then each top-level object in the
+    text, wherever it is. Each is read as strict JSON first, then with the slips models make repaired
+    (``repair_json``: single quotes, Python's True/False/None, trailing commas, comments, bare keys)."""
     candidates = [m.group(1) for m in _FENCED_JSON.finditer(text)]
-    start = text.find("{")
-    if start != -1:
-        candidates.append(_balanced(text, start))
+    pos, starts = 0, 0
+    while starts < MAX_OBJECT_STARTS and (start := text.find("{", pos)) != -1:
+        starts += 1
+        block = _balanced(text, start)
+        candidates.append(block)
+        # A block that reads as an object is skipped whole; otherwise an object may start inside it.
+        pos = start + len(block) if _read(block) is not None else start + 1
+    found: list[dict[str, Any]] = []
     for cand in candidates:
-        cand = cand.strip()
-        if not cand:
-            continue
-        try:
-            data = json.loads(cand)
-        except (json.JSONDecodeError, RecursionError):  # a hostile reply can nest past Python's stack
-            continue
-        if isinstance(data, dict):
-            return data
+        data = _read(cand)
+        if data is not None and data not in found:
+            found.append(data)
+    return found
+
+
+def extract_json_object(text: str) -> dict[str, Any]:
+    """The first JSON object in a reply (see ``json_objects``)."""
+    found = json_objects(text)
+    if found:
+        return found[0]
     snippet = text.strip().replace("\n", " ")[:160]
     raise JsonReplyError(f"the reply holds no JSON object (it starts: {snippet!r})")
 
 
+def first_valid(text: str, validate: Callable[[dict[str, Any]], T]) -> T:
+    """The first object of the reply that ``validate`` accepts; the first object's error (or
+    JsonReplyError when there is no object) when none is."""
+    found = json_objects(text)
+    if not found:
+        extract_json_object(text)  # raises the JsonReplyError that says what the reply starts with
+    first: Exception | None = None
+    for data in found:
+        try:
+            return validate(data)
+        except (ValueError, TypeError, KeyError, AutopackError) as exc:  # pydantic's ValidationError is a ValueError
+            first = first or exc
+    assert first is not None
+    raise first
+
+
+def _read(candidate: str) -> dict[str, Any] | None:
+    candidate = candidate.strip()
+    if not candidate.startswith("{"):
+        return None
+    for attempt in (candidate, None):
+        try:
+            data = json.loads(attempt if attempt is not None else repair_json(candidate))
+        except (json.JSONDecodeError, RecursionError):  # a hostile reply can nest past Python's stack
+            continue
+        return data if isinstance(data, dict) else None
+    return None
+
+
+def repair_json(text: str) -> str:
+    """``text`` with the slips models make in JSON undone, outside and inside strings: single-quoted
+    strings, ``True``/``False``/``None``, trailing commas, ``//`` and ``#`` comments, bare keys, raw
+    newlines inside strings. Text that is valid JSON comes back unchanged."""
+    out: list[str] = []
+    i, n = 0, len(text)
+    while i < n:
+        ch = text[i]
+        if ch in "\"'":
+            quote, j = ch, i + 1
+            out.append('"')
+            while j < n and text[j] != quote:
+                c = text[j]
+                if c == "\\" and j + 1 < n:
+                    out.append("'" if text[j + 1] == "'" else text[j : j + 2])
+                    j += 2
+                    continue
+                out.append('\\"' if c == '"' else "\\n" if c == "\n" else c)
+                j += 1
+            out.append('"')
+            i = j + 1
+        elif ch == "/" and text.startswith("//", i) or ch == "#":
+            while i < n and text[i] != "\n":
+                i += 1
+        elif ch == ",":
+            j = i + 1
+            while j < n and text[j].isspace():
+                j += 1
+            if j >= n or text[j] not in "}]":
+                out.append(ch)
+            i += 1
+        elif ch.isalpha() or ch == "_":
+            j = i
+            while j < n and (text[j].isalnum() or text[j] == "_"):
+                j += 1
+            word = text[i:j]
+            k = j
+            while k < n and text[k] in " \t":
+                k += 1
+            if word in _PY_WORDS:
+                out.append(_PY_WORDS[word])
+            elif k < n and text[k] == ":" and word not in ("true", "false", "null"):
+                out.append(f'"{word}"')
+            else:
+                out.append(word)
+            i = j
+        else:
+            out.append(ch)
+            i += 1
+    return "".join(out)
+
+
 def _balanced(text: str, start: int) -> str:
-    depth, in_str, esc = 0, False, False
+    depth, quote, esc = 0, "", False
     for i in range(start, len(text)):
         ch = text[i]
-        if in_str:
+        if quote:
             if esc:
                 esc = False
             elif ch == "\\":
                 esc = True
-            elif ch == '"':
-                in_str = False
-        elif ch == '"':
-            in_str = True
+            elif ch == quote:
+                quote = ""
+        elif ch in "\"'":
+            quote = ch
         elif ch == "{":
             depth += 1
         elif ch == "}":

@@ -11,13 +11,45 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ..config import Config
-from .auditor import _short_error
-from .base import CallContext, Completer, JsonReplyError, assistant, extract_json_object, render, user
+from .auditor import _first, _short_error, _word
+from .base import CallContext, Completer, JsonReplyError, assistant, first_valid, render, user
 
 Action = Literal["retry_with_fix", "replan", "skip_phase", "mark_fatal", "rollback_run", "execute_fix"]
+# The other words models use for an action.
+ACTIONS = {
+    "retry": "retry_with_fix", "retry_with_hint": "retry_with_fix", "fix": "retry_with_fix", "retry_fix": "retry_with_fix",
+    "re_plan": "replan", "replan_phase": "replan", "revise": "replan",
+    "skip": "skip_phase", "mark_as_fatal": "mark_fatal", "fatal": "mark_fatal", "abort": "mark_fatal",
+    "rollback": "rollback_run", "roll_back": "rollback_run", "roll_back_run": "rollback_run",
+    "execute": "execute_fix", "run_commands": "execute_fix", "execute_commands": "execute_fix",
+}
+CONFIDENCE_WORDS = {"very_high": 0.95, "high": 0.85, "medium": 0.6, "moderate": 0.6, "low": 0.3, "very_low": 0.1}
+
+
+def _confidence(value: Any) -> Any:
+    """0..1 from what models write: 0.85, 85, "85%", "0.85", "high"."""
+    if isinstance(value, str):
+        word = _word(value)
+        if word in CONFIDENCE_WORDS:
+            return CONFIDENCE_WORDS[word]
+        try:
+            value = float(word.rstrip("%"))
+        except ValueError:
+            return value
+    if isinstance(value, int | float) and not isinstance(value, bool) and 1 < value <= 100:
+        return value / 100
+    return value
+
+
+def _commands(value: Any) -> Any:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value] if value.strip() else []
+    return value
 
 
 class Diagnosis(BaseModel):
@@ -28,6 +60,24 @@ class Diagnosis(BaseModel):
     hint: str | None = None
     commands: list[str] = Field(default_factory=list)
     setup: list[str] = Field(default_factory=list, description="with retry_with_fix: commands to add to the phase's setup")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _normalise(cls, value: Any) -> Any:
+        if not isinstance(value, dict):
+            return value
+        data = dict(value)
+        action = _first(data, "action", "recovery_action", "decision")
+        if action is not None:
+            data["action"] = ACTIONS.get(_word(action), _word(action))
+        data["confidence"] = _confidence(data.get("confidence"))
+        rationale = _first(data, "rationale", "reason", "explanation", "diagnosis")
+        data["rationale"] = "" if rationale is None else str(rationale)
+        hint = data.get("hint")
+        data["hint"] = "\n".join(map(str, hint)) if isinstance(hint, list) else hint
+        data["commands"] = _commands(data.get("commands"))
+        data["setup"] = _commands(data.get("setup"))
+        return data
 
 
 @dataclass
@@ -97,7 +147,7 @@ class Doctor:
             )
             used = result.model
             try:
-                return Diagnosis.model_validate(extract_json_object(result.response.text)), used, None
+                return first_valid(result.response.text, Diagnosis.model_validate), used, None
             except (JsonReplyError, ValidationError) as exc:
                 error = _short_error(exc)
                 messages = [user(prompt), assistant(result.response.text or "(empty)"),

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from ..errors import AutopackError, PlanError
 from ..plan import Phase, Plan
 from .auditor import _short_error
-from .base import CallContext, Completer, JsonReplyError, assistant, extract_json_object, render, user
+from .base import CallContext, Completer, JsonReplyError, assistant, first_valid, render, user
 
 
 class PlannerError(AutopackError):
@@ -54,7 +54,7 @@ class Planner:
             )
             text = result.response.text
             try:
-                return validate(extract_json_object(text))
+                return first_valid(text, validate)
             except (JsonReplyError, ValidationError, PlanError, ValueError) as exc:
                 last = _short_error(exc) if isinstance(exc, ValidationError) else str(exc)
                 messages = [user(prompt), assistant(text or "(empty)"),
