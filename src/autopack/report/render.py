@@ -376,7 +376,7 @@ def _rules(r: RunReport) -> str:
 def _notes(r: RunReport) -> str:
     notes = [d for d in r.decisions if not d.recovery and d.phase_id is None]
     if not notes:
-        return ""
+        return '<section id="notes"><h2>Run notes</h2><p class="muted">No warning, stop or resume.</p></section>'
     items = "".join(f"<li>{_decision(d, show_phase=False)}</li>" for d in notes)
     return f'<section id="notes"><h2>Run notes</h2><ul class="recovery-list">{items}</ul></section>'
 
@@ -437,10 +437,11 @@ def _costs(r: RunReport) -> str:
             for m in r.models
         )
         table = (
-            '<table class="models"><tr><th>provider</th><th>model</th><th class="num">calls</th><th class="num">tokens in</th>'
-            f'<th class="num">tokens out</th><th class="num">cached</th><th class="num">cost</th></tr>{rows}</table>'
+            '<figure class="chart"><figcaption>Usage per model</figcaption><table class="models"><tr><th>provider</th>'
+            '<th>model</th><th class="num">calls</th><th class="num">tokens in</th><th class="num">tokens out</th>'
+            f'<th class="num">cached</th><th class="num">cost</th></tr>{rows}</table></figure>'
         )
-    return f'<section id="costs"><h2>Where the time and money went</h2><div class="charts">{"".join(charts)}</div>{table}</section>'
+    return f'<section id="costs"><h2>Where the time and money went</h2><div class="charts">{"".join(charts)}{table}</div></section>'
 
 
 # ----- helpers -----------------------------------------------------------------------------------
