@@ -346,10 +346,15 @@ def models_check(
         _print_json(data)
         return
     console().print(
-        f"[green]ok[/] {model}: answered by {res.provider}/{res.model} in {data['latency_ms']} ms, tokens "
+        f"[green]ok[/] {model}: answered by {_answered_by(res.provider, res.model)} in {data['latency_ms']} ms, tokens "
         f"{data['tokens_in']}/{data['tokens_out']}, ${res.cost_usd:.6f}"
         + (f" (fell back: {' -> '.join(res.fallbacks)})" if res.fallbacks else "")
     )
+
+
+def _answered_by(provider: str, model: str) -> str:
+    """``model`` (on ``provider``), without doubling an endpoint's name: ``local/coder`` already says ``local``."""
+    return model if model.startswith(provider + "/") else f"{model} on {provider}"
 
 
 class _EventPrinter:

@@ -322,6 +322,7 @@ class LlmService:
                         "provider": name,
                         "model": model,
                         "kind": err.kind,
+                        "status": err.status,
                         "retry": retries + 1,
                         "delay_seconds": round(delay, 3),
                         "error": err.message,
