@@ -155,7 +155,7 @@ def run_attempt(
                       environ=environ, pid_file=env.run_dir / CHECK_PID_FILE)
     # Checks may write files (snapshots, generated code, a formatter run on the whole tree): only the
     # phase's scope is the phase's to change, so anything else they left is put back and reported.
-    stray = [f for f in env.workspace.changed_files(start_commit) if not in_scope(f, phase.scope)]
+    stray = [f for f in env.workspace.changed_since(start_commit) if not in_scope(f, phase.scope)]
     if stray:
         env.workspace.discard(stray, start_commit)
         env.step("GATING", {"discarded_out_of_scope": stray[:50], "note": (

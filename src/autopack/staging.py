@@ -245,6 +245,20 @@ class Stager:
             return None
         return "".join(_as_git_writes_it(text) for text in patches)
 
+    def changed_paths(self, base: str, staged: Staged) -> list[str] | None:
+        """Paths that differ between commit ``base`` and the staged tree (both sides of a change, no
+        rename detection); None when libgit2 cannot tell (git is asked then)."""
+        import pygit2
+
+        repo = self._repo
+        try:
+            old = repo.revparse_single(base).peel(pygit2.Tree)
+            new = repo[pygit2.Oid(hex=staged.tree)].peel(pygit2.Tree)
+            deltas = old.diff_to_tree(new).deltas
+            return sorted({p for d in deltas for p in (d.old_file.path, d.new_file.path) if p})
+        except (pygit2.GitError, OSError, ValueError, KeyError):
+            return None
+
     def commit(self, staged: Staged, message: str, name: str, email: str, *, allow_empty: bool) -> str | None:
         """Commit the staged tree on top of HEAD (the run branch moves, its reflog records it);
         the new sha, or None if the tree equals HEAD's and ``allow_empty`` is false."""

@@ -202,6 +202,16 @@ class Workspace:
             "utf-8", errors="replace"
         )
 
+    def changed_since(self, base: str) -> list[str]:
+        """Like ``changed_files(base)``, in process where libgit2 stages this worktree (it stages
+        everything now; the executor's ``stage_and_diff`` stages again after any ``discard``)."""
+        staged = self._stager.stage() if self._stager else None
+        if self._stager is not None and staged is not None:
+            paths = self._stager.changed_paths(base, staged)
+            if paths is not None:
+                return paths
+        return self.changed_files(base)
+
     def changed_files(self, base: str | None = None) -> list[str]:
         """Paths (relative, ``/``-separated) that differ between ``base`` (default HEAD) and the worktree."""
         return nul_paths(self._against(base, "--name-only", "-z", "--no-renames"))
