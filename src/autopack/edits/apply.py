@@ -1,7 +1,8 @@
 """Apply parsed edits to a workspace: safely, tolerantly, and never at a guessed place.
 
 Owns the order of checks for one reply: blocks the parser could not use are refused with the
-parser's reason; every path next (one bad path refuses the whole reply), then each edit in order
+parser's reason; every path next (one bad path refuses the whole reply; a path that names no file
+but whose end is one existing file in scope is that file, see ``paths.existing_alias``), then each edit in order
 against the file as the earlier edits left it (each kind placed by ``kinds``), destructive-output
 guards (per edit: elision, NUL bytes; per reply: mass deletion across the scope, which refuses
 the whole reply), a Python syntax check of each changed file, and finally atomic UTF-8 writes
@@ -35,9 +36,18 @@ from .kinds import (
     split_lines,
 )
 from .parse import Edit
-from .paths import PathRefused, iter_scope_files, normalize_rel, resolve_in_workspace
+from .paths import PathRefused, existing_alias, iter_scope_files, normalize_rel, resolve_in_workspace
 from .report import ApplyReport, EditResult
 from .syntax import changed_span, syntax_error
+
+
+def _creates(e: Edit) -> bool:
+    """The edit can create its file (a whole file, an empty SEARCH, a diff from /dev/null or with only added lines)."""
+    if e.kind == "full_file":
+        return True
+    if e.kind == "search_replace":
+        return not (e.search or "").strip()
+    return e.new_file or (not e.delete_file and not any(h.before for h in e.hunks))
 
 
 def _load(rel: str, target: Path) -> WorkFile:
@@ -154,13 +164,17 @@ def apply_edits(
     results = [EditResult(e.index, normalize_rel(e.path), e.kind, "applied", line=e.line) for e in edits]
     report.results = results
     targets: dict[int, Path] = {}
+    aliases: dict[int, str] = {}  # edit index -> why its path stands for another file
     bad: list[tuple[Edit, str]] = []
     for e, res in zip(edits, results, strict=True):
         if e.kind == "unusable":  # the parser's refusal: a block it could not tie to a file or read
             refuse(res, e.problem or "this block could not be read as an edit")
             continue
         try:
-            targets[e.index] = resolve_in_workspace(root, e.path, scope)
+            alias = existing_alias(root, e.path, scope, creates=_creates(e))
+            if alias is not None:
+                res.path, aliases[e.index] = alias
+            targets[e.index] = resolve_in_workspace(root, res.path, scope)
         except PathRefused as exc:
             bad.append((e, exc.reason))
     if bad:
@@ -187,6 +201,8 @@ def apply_edits(
             new = apply_search_replace(e, f, res)
         else:
             new = apply_full_file(e, f, res, allow_mass_deletion, removed_ok)
+        if e.index in aliases:
+            res.fuzz = [aliases[e.index], *res.fuzz]
         if new is None or res.status != "applied":
             continue
         if e.kind != "full_file" and f.lines is not None and not (e.kind == "diff" and e.delete_file):

@@ -4,7 +4,9 @@ Models sometimes SEARCH a fragment (a value, an argument, a line without its com
 whole-line tiers of ``match`` cannot find. This room decides whether such text may be used as exact
 text inside a line: only where neither end cuts a word or number in two, at exactly one such place,
 and not when the REPLACE repeats the rest of that line (the model took the fragment for the whole
-line). Anything else is refused with a message naming the line, so the model can send whole lines.
+line; a REPLACE that ends with the punctuation closing that line, `;` or `.`, replaces up to the end of
+the line instead of doubling it). Anything else is refused with a message naming the line, so the model
+can send whole lines.
 """
 
 from __future__ import annotations
@@ -52,7 +54,8 @@ def place_fragment(
     Models sometimes SEARCH a fragment (a value, an argument, a line without its comment). Matching
     plain text can also hit the middle of a word (``sub`` in ``subtract``), and replacing there
     corrupts code, so a place counts only when neither end cuts a word or number; it must be the only
-    such place, and a REPLACE that repeats the rest of its line is refused rather than doubled.
+    such place, and a REPLACE that repeats the rest of its line is refused (words) or replaces up to the
+    end of the line (closing punctuation) rather than doubled.
     """
     old = "\n".join(search)
     if not any(s.strip() for s in search):
@@ -95,8 +98,13 @@ def place_fragment(
     elif replace and re.search(r"\w", t) and replace[-1].strip().endswith(t):
         problem = f"the REPLACE ends with {t!r}, which that line already has after it"
     else:
-        new = (head + "\n".join(replace) + tail).split("\n")
         fuzz = [_PART_FUZZ]
+        if replace and t and _repeats_rest(search[-1], replace[-1], t):
+            # `return a + b` -> `return a - b;` in `return a + b;`: the model took the SEARCH for the
+            # whole line, and the REPLACE says how the line ends; keeping the line's `;` would double it.
+            tail = ""
+            fuzz.append(f"the REPLACE ends with {t!r}, the rest of line {last + 1}: replaced up to the end of the line")
+        new = (head + "\n".join(replace) + tail).split("\n")
         if cut:
             others = sorted({c[0] + 1 for c in cut})
             where = ("lines " if len(others) > 1 else "line ") + ", ".join(map(str, others))
@@ -107,6 +115,30 @@ def place_fragment(
         last + 1,
         f"it is only part of {_lines(first, last)}, and {problem} (it would be there twice); SEARCH the whole line",
     )
+
+
+_BRACKETS = {"(": ("(", 1), ")": ("(", -1), "[": ("[", 1), "]": ("[", -1), "{": ("{", 1), "}": ("{", -1)}
+
+
+def _balance(text: str) -> dict[str, int]:
+    """Open minus closed brackets of each kind in ``text``."""
+    out = {"(": 0, "[": 0, "{": 0}
+    for ch in text:
+        if ch in _BRACKETS:
+            kind, step = _BRACKETS[ch]
+            out[kind] += step
+    return out
+
+
+def _repeats_rest(search_last: str, replace_last: str, rest: str) -> bool:
+    """The REPLACE's last line ends with ``rest`` (punctuation that follows the SEARCH text on its line)
+    as the line's own ending, not as part of its change: the SEARCH does not end with it, and without
+    it the REPLACE opens and closes brackets as the SEARCH does (``call(x`` -> ``call(g(x)`` closes its
+    own bracket, and the line's ``)`` stays)."""
+    r = replace_last.rstrip()
+    if not r.endswith(rest) or search_last.rstrip().endswith(rest):
+        return False
+    return _balance(r[: len(r) - len(rest)]) == _balance(search_last)
 
 
 def part_places(idx: FileIndex, text: str) -> list[int]:

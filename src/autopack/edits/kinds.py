@@ -6,9 +6,12 @@ current lines (exact, then tolerant matching from ``match``; part-of-line SEARCH
 written into the ``EditResult``. Nothing here reads or writes the disk: ``apply`` loads each file
 into a ``WorkFile``, runs these in order and writes the result.
 
-A SEARCH that is not whole lines is used as exact text only where it starts and ends between
+A SEARCH the file does not have is read again without the code fence (and file name) a model
+wrapped both parts in, and without blank lines at its ends, each still placed at one place only. A
+SEARCH that is not whole lines is used as exact text only where it starts and ends between
 words or numbers, at one place, and its REPLACE does not repeat the rest of the line; otherwise it
-is refused with the real line shown. Whole-file replacements pass the size guards of ``guards``:
+is refused with the real line shown. A diff from ``--- /dev/null`` whose hunks remove or keep lines
+of a file that exists changes that file. Whole-file replacements pass the size guards of ``guards``:
 a file of 10+ lines may not lose more than 60 % of its lines (unless ``allow_mass_deletion``), and
 a file of 20+ lines may not grow past 3x; smaller files are exempt from both.
 """
@@ -22,7 +25,7 @@ from pathlib import Path
 from .fragment import PartRefused, part_places, place_fragment
 from .guards import GuardHit, full_file_hits, is_placeholder_line
 from .match import Ambiguous, FileIndex, Found, already_present, closest, indentation, place, place_tolerant
-from .parse import Edit, Hunk
+from .parse import FENCE, Edit, Hunk
 from .report import Category, EditResult, HunkResult
 
 
@@ -205,10 +208,30 @@ def apply_diff(edit: Edit, f: WorkFile, res: EditResult, allow_mass_deletion: bo
             return None
         res.location = "deleted" if remaining is not None else res.location
         return remaining
+    removes = any(op == "-" for h in edit.hunks for op, _ in h.lines)
+    if (
+        edit.new_file
+        and f.lines is not None
+        and (removes or any(op == " " and t.strip() for h in edit.hunks for op, t in h.lines))
+    ):
+        # `--- /dev/null` over hunks with removed or context lines of a file that exists: the header is
+        # the slip (Aider's test_find_diffs_dev_null), the hunks say what changes.
+        changed = _apply_hunks(edit, f, res)
+        if changed is not None:
+            res.fuzz.insert(
+                0, "the diff says --- /dev/null, but its hunks change the existing file; applied them to it"
+            )
+        return changed
     if edit.new_file or f.lines is None:
         if f.lines is None:
             if not edit.new_file and any(h.before for h in edit.hunks):
                 refuse(res, "the file does not exist; create it with a diff from /dev/null (or a whole-file edit)")
+                return None
+            if removes:
+                refuse(
+                    res,
+                    "the diff creates the file (--- /dev/null) but removes lines from it; a new file has only + lines",
+                )
                 return None
             res.location = "new file"
             return after
@@ -223,6 +246,67 @@ def apply_diff(edit: Edit, f: WorkFile, res: EditResult, allow_mass_deletion: bo
         res.location = "new file"
         return after
     return _apply_hunks(edit, f, res)
+
+
+def _place_lines(idx: FileIndex, search: list[str], replace: list[str]) -> Found | Ambiguous | None:
+    """A SEARCH placed as whole lines by ``match``'s tiers, or None."""
+    placed = place(idx, [("-", s) for s in search] + [("+", r) for r in replace])
+    if (
+        isinstance(placed, Found)
+        and len(search) == 1
+        and not indentation(search[0])
+        and indentation(idx.lines[placed.start])
+    ):
+        # One line sent without indentation, placed at an indented line: the model may as well have
+        # meant the same text inside another line (`cnt_t = 0` in `cnt_s = cnt_t = 0`). Two readings:
+        # refuse. (A line sent with tabs for spaces kept its indentation: it means the whole line.)
+        elsewhere = [n for n in part_places(idx, search[0]) if n != placed.start]
+        if elsewhere:
+            return Ambiguous(sorted({placed.start, *elsewhere}), "line-or-part", exact_at=placed.start)
+    return placed
+
+
+def _unwrapped(part: list[str], rel: str) -> list[str] | None:
+    """The lines of a SEARCH or REPLACE part that a model wrapped in a code fence, perhaps after the
+    file's name (``foo.py`` / ```` ```python ```` / ... / ```` ``` ````), else None."""
+    lines = list(part)
+    if len(lines) >= 3 and lines[0].strip().endswith(rel.rsplit("/", 1)[-1]) and not FENCE.match(lines[0]):
+        lines = lines[1:]
+    closing = FENCE.match(lines[-1]) if len(lines) >= 2 else None
+    if closing is not None and not closing.group(2) and FENCE.match(lines[0]):
+        return lines[1:-1]
+    return None
+
+
+def _trimmed(search: list[str], replace: list[str]) -> tuple[list[str], list[str]] | None:
+    """SEARCH without its leading and trailing blank lines (and as many of the REPLACE's), else None."""
+    lo = next((k for k, s in enumerate(search) if s.strip()), len(search))
+    hi = len(search) - next((k for k, s in enumerate(reversed(search)) if s.strip()), 0)
+    if (lo, hi) == (0, len(search)) or lo >= hi:
+        return None
+    r_lo = min(lo, next((k for k, r in enumerate(replace) if r.strip()), len(replace)))
+    r_hi = len(replace) - min(len(search) - hi, next((k for k, r in enumerate(reversed(replace)) if r.strip()), 0))
+    return search[lo:hi], replace[r_lo : max(r_lo, r_hi)]
+
+
+def _rereadings(search: list[str], replace: list[str], rel: str) -> list[tuple[list[str], list[str], list[str]]]:
+    """Other readings of a SEARCH the file does not have, each with its note: the block without the code
+    fence (and file name) a model wrapped both parts in, without blank lines at its ends that the file
+    lacks (Aider issue #25), or both. Each must still place at one place."""
+    out: list[tuple[list[str], list[str], list[str]]] = []
+    s_in, r_in = _unwrapped(search, rel), _unwrapped(replace, rel) if replace else []
+    if s_in is not None and r_in is not None and any(t.strip() for t in s_in):
+        out.append((s_in, r_in, ["SEARCH and REPLACE were wrapped in a code fence; used the lines inside it"]))
+    for s, r, notes in [(search, replace, []), *out]:
+        trimmed = _trimmed(s, r)
+        if trimmed is not None:
+            out.append(
+                (
+                    *trimmed,
+                    [*notes, "blank lines at the ends of the SEARCH are not in the file there; matched without them"],
+                )
+            )
+    return out
 
 
 def apply_search_replace(edit: Edit, f: WorkFile, res: EditResult) -> list[str] | None:
@@ -248,24 +332,19 @@ def apply_search_replace(edit: Edit, f: WorkFile, res: EditResult) -> list[str] 
         return None
     idx = FileIndex(f.lines)
     seq = [("-", s) for s in search] + [("+", r) for r in replace]
-    placed: Found | Ambiguous | PartRefused | None = place(idx, seq)
-    if (
-        isinstance(placed, Found)
-        and len(search) == 1
-        and not indentation(search[0])
-        and indentation(f.lines[placed.start])
-    ):
-        # One line sent without indentation, placed at an indented line: the model may as well have
-        # meant the same text inside another line (`cnt_t = 0` in `cnt_s = cnt_t = 0`). Two readings:
-        # refuse. (A line sent with tabs for spaces kept its indentation: it means the whole line.)
-        elsewhere = [n for n in part_places(idx, search[0]) if n != placed.start]
-        if elsewhere:
-            placed = Ambiguous(sorted({placed.start, *elsewhere}), "line-or-part", exact_at=placed.start)
+    placed: Found | Ambiguous | PartRefused | None = _place_lines(idx, search, replace)
     if placed is None:
         if any(r.strip() for r in replace) and already_present(idx, [("+", r) for r in replace]):
             res.status = hr.status = "already_applied"
             res.reason = "the SEARCH text is gone and the REPLACE text is already in the file"
             return None
+        for s2, r2, notes in _rereadings(search, replace, f.rel):
+            placed = _place_lines(idx, s2, r2)
+            if isinstance(placed, Found):
+                placed.fuzz[:0] = notes
+            if placed is not None:
+                break
+    if placed is None:
         placed = place_fragment(idx, search, replace)
     if isinstance(placed, Found):
         new = f.lines[: placed.start] + placed.new_lines + f.lines[placed.end :]

@@ -42,8 +42,16 @@ _EXTLESS_NAMES = frozenset(
     {"Makefile", "Dockerfile", "LICENSE", "README", "Procfile", "Gemfile", "Rakefile", "Justfile"}
     | {"CODEOWNERS", "Jenkinsfile", "Vagrantfile", "Containerfile", "Brewfile", "Pipfile"}
 )
+_PROSE_SUFFIXES = (".md", ".markdown", ".rst", ".txt", ".adoc")  # where ======= can underline a title
+# HTML-like fences (Aider asks for them when a file holds ```): skipped between a path line and SEARCH.
+_TAG_FENCE = re.compile(r"^[ \t]*</?(?:source|code|pre|codeblock|sourcecode)>[\w+-]*[ \t]*$", re.IGNORECASE)
 # Code blocks that are a terminal or REPL session, never a file: a whole-file reply may show them.
 _TRANSCRIPT_LANGS = frozenset({"console", "shell-session", "sh-session", "terminal", "pycon", "output"})
+# A line that runs a program ("Run it like this:" then `python hello.py`), as models show after a file.
+_COMMAND = re.compile(
+    r"^(?:python[\d.]*|pip[\d.]*|pytest|uv|poetry|node|npm|npx|yarn|pnpm|deno|bun|cargo|go|make|git|bash|sh|zsh|"
+    r"ruby|bundle|java|javac|mvn|gradle|gcc|g\+\+|clang|docker|curl|cd|chmod|\./[\w./-]+)(?:\s+\S.*)?$"
+)
 
 
 @dataclass
@@ -390,12 +398,15 @@ def _block_path(
 
 
 def _is_transcript(block: _Block) -> bool:
-    """A terminal or REPL session (``console``, ``pycon``, first line ``$ cmd`` or ``>>> x``): never a file."""
+    """A terminal or REPL session (``console``, ``pycon``, first line ``$ cmd`` or ``>>> x``) or a command
+    to run (up to 3 lines, each a command such as ``python app.py``): never a file."""
     lang = block.info.split()[:1]
     if lang and lang[0].lower() in _TRANSCRIPT_LANGS:
         return True
-    first = next((b.lstrip() for b in block.body if b.strip()), "")
-    return first.startswith(("$ ", ">>> "))
+    body = [b.strip() for b in block.body if b.strip()]
+    if body and body[0].startswith(("$ ", ">>> ")):
+        return True
+    return 0 < len(body) <= 3 and all(_COMMAND.match(b) for b in body)
 
 
 def _parse_full_files(lines: list[str], complete: bool = True, hints: PathHints = _NO_HINTS) -> ParsedReply:
@@ -464,7 +475,9 @@ def _sr_path(lines: list[str], i: int, hints: PathHints) -> tuple[str | None, st
     while j >= 0 and i - j <= 4:
         prev = lines[j]
         fm = FENCE.match(prev)
-        if fm:
+        if _TAG_FENCE.match(prev):
+            pass  # <source>python: the fence Aider asks for when a file holds ```
+        elif fm:
             for token in fm.group(2).split():
                 if ("/" in token or "." in token) and looks_like_path(normalize_rel(token)):
                     return normalize_rel(token), None
@@ -475,6 +488,49 @@ def _sr_path(lines: list[str], i: int, hints: PathHints) -> tuple[str | None, st
             return path, (None if path is not None else bare_name(prev))
         j -= 1
     return None, None
+
+
+def _underline(lines: list[str], n: int, prose: bool) -> bool:
+    """In a text file, a ======= line right under a title at column 0 no longer than it: a
+    reStructuredText or Markdown title underline, not a divider."""
+    prev = lines[n - 1].rstrip() if n > 0 else ""
+    return (
+        prose
+        and bool(re.match(r"\w", prev))
+        and len(lines[n].strip()) >= len(prev)
+        and not any(p.match(prev) for p in (_SR_START, _SR_DIVIDER, _SR_END))
+    )
+
+
+def _stutter(lines: list[str], n: int, divider: int, end: int, prose: bool) -> bool:
+    """A ======= repeated right after the divider, or right before >>>>>>> REPLACE: a stutter (seen from
+    Claude: ``=======`` twice over an empty REPLACE, or ``=======`` then ``>>>>>>> REPLACE``), not text."""
+    if not _SR_DIVIDER.match(lines[n]) or _underline(lines, n, prose):
+        return False
+    return all(_SR_DIVIDER.match(t) for t in lines[divider + 1 : n + 1]) or all(
+        _SR_DIVIDER.match(t) for t in lines[n:end]
+    )
+
+
+def _divider(lines: list[str], start: int, stop: int, ended: bool, prose: bool) -> tuple[int, int] | None:
+    """(divider line, end line) of the block from ``start`` to ``stop`` (its >>>>>>> REPLACE when ``ended``),
+    end -1 when the REPLACE part has no end; None: no divider.
+
+    ``=======`` lines are told apart: in a text file (``prose``), one under a title is its underline (when
+    another candidate remains); one repeated right after the divider or right before the end is a
+    stutter. Without >>>>>>> REPLACE, a second ``=======`` ends the REPLACE (another slip seen from
+    Claude) when the block has no other: nothing after that line belongs to it; more are malformed.
+    """
+    cands = [n for n in range(start + 1, stop) if _SR_DIVIDER.match(lines[n])]
+    if not cands:
+        return None
+    if len(cands) > 1:
+        cands = [n for n in cands if not _underline(lines, n, prose)] or cands
+    first = cands[0]
+    if not ended:
+        return first, cands[1] if len(cands) == 2 else -1
+    rest = [n for n in cands[1:] if not _stutter(lines, n, first, stop, prose)]
+    return first, -1 if rest else stop
 
 
 def _parse_search_replace(lines: list[str], complete: bool = True, hints: PathHints = _NO_HINTS) -> ParsedReply:
@@ -496,52 +552,51 @@ def _parse_search_replace(lines: list[str], complete: bool = True, hints: PathHi
             path = last_path
         start = i
         what = f"the SEARCH/REPLACE block at reply line {start + 1}" + (f" for {path}" if path else "")
-        search: list[str] = []
-        replace: list[str] = []
-        k = i + 1
-        while k < len(lines) and not _SR_DIVIDER.match(lines[k]) and not _SR_END.match(lines[k]):
-            search.append(lines[k])
-            k += 1
-        if k >= len(lines):
-            reply.truncated = True
-            reply.problems.append(
-                f"SEARCH block at reply line {start + 1} has no ======= or >>>>>>> REPLACE (reply cut off?)"
-            )
-            break
-        if _SR_END.match(lines[k]):
-            reply.edits.append(
-                unusable(
-                    f"{what} has no ======= line between its SEARCH and REPLACE parts, so it was not applied",
-                    start + 1,
-                    (start, k + 1),
-                    path or "",
+        stop = start + 1
+        while stop < len(lines) and not _SR_END.match(lines[stop]) and not _SR_START.match(lines[stop]):
+            stop += 1
+        ended = stop < len(lines) and bool(_SR_END.match(lines[stop]))
+        prose = (path or "").lower().endswith(_PROSE_SUFFIXES)
+        split = _divider(lines, start, stop, ended, prose)
+        if split is None:
+            if stop >= len(lines):
+                reply.truncated = True
+                reply.problems.append(
+                    f"SEARCH block at reply line {start + 1} has no ======= or >>>>>>> REPLACE (reply cut off?)"
                 )
-            )
-            i = k + 1
-            continue
-        k += 1
-        while k < len(lines) and not _SR_END.match(lines[k]):
-            if _SR_START.match(lines[k]) or _SR_DIVIDER.match(lines[k]):
                 break
-            replace.append(lines[k])
-            k += 1
-        if k >= len(lines):
-            reply.truncated = True
-            reply.problems.append(
-                f"SEARCH/REPLACE block at reply line {start + 1} has no >>>>>>> REPLACE (reply cut off?)"
+            why = (
+                "no ======= line between its SEARCH and REPLACE parts"
+                if ended
+                else "another SEARCH marker before its ======="
             )
-            break
-        if not _SR_END.match(lines[k]):
+            reply.edits.append(
+                unusable(f"{what} has {why}, so it was not applied", start + 1, (start, stop + ended), path or "")
+            )
+            i = stop + ended
+            continue
+        divider, k = split
+        if k < 0:
+            if stop >= len(lines):
+                reply.truncated = True
+                reply.problems.append(
+                    f"SEARCH/REPLACE block at reply line {start + 1} has no >>>>>>> REPLACE (reply cut off?)"
+                )
+                break
             reply.edits.append(
                 unusable(
                     f"{what} is malformed (a SEARCH or ======= marker inside its REPLACE part), so it was not applied",
                     start + 1,
-                    (start, k),
+                    (start, stop + ended),
                     path or "",
                 )
             )
-            i = k
+            i = stop + ended
             continue
+        search = lines[start + 1 : divider]
+        replace = [
+            t for n, t in enumerate(lines[divider + 1 : k], divider + 1) if not _stutter(lines, n, divider, k, prose)
+        ]
         span = (start, k + 1)
         if path is None:
             why = (

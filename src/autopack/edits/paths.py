@@ -191,3 +191,51 @@ def resolve_in_workspace(root: Path, rel: str, scope: Sequence[str]) -> Path:
         if not in_scope(real_rel, scope):
             raise PathRefused(f"a symlink on this path leads to {real_rel}, outside this phase's scope", rel)
     return target
+
+
+def existing_alias(root: Path, rel: str, scope: Sequence[str], *, creates: bool) -> tuple[str, str] | None:
+    """The existing file in scope a path that names no file stands for, with a note; None: the path as written.
+
+    Models prefix a path with directories that do not exist (``path/to/sample.txt`` for
+    ``sample.txt``) or drop its directories (``file3.py`` for ``dir/file3.py``). A missing path
+    whose end is exactly one existing file in scope is that file, never a new file: an edit that
+    ``creates`` (a whole file, an empty SEARCH, a diff from /dev/null) is refused instead when the
+    missing path's directory exists, since a new file there is as likely. A missing path that is the
+    end of exactly one file in scope is that file for an edit that needs the file's lines (an edit
+    that creates keeps its path). Several candidates: ``PathRefused`` naming them. A path the phase
+    scope names (other than by a catch-all) always means itself.
+    """
+    clean = check_syntax_of_path(rel)
+    target = root / clean
+    if target.exists() or target.is_symlink() or scope_names(clean, scope):
+        return None
+    parts = clean.split("/")
+    tails = ["/".join(parts[k:]) for k in range(1, len(parts))]
+    found = [t for t in tails if in_scope(t, scope) and (root / t).is_file() and not (root / t).is_symlink()]
+    if len(found) > 1:
+        raise PathRefused(
+            f"{clean} does not exist, and its end names {len(found)} files: {', '.join(found)}; name the file by its path",
+            rel,
+        )
+    if found:
+        real = found[0]
+        if creates and target.parent.is_dir():
+            raise PathRefused(
+                f"{clean} does not exist, but its end, {real!r}, is a file, and {clean.rsplit('/', 1)[0]}/ is a "
+                f"directory: to change {real}, name it by its path; a new file at {clean} needs the phase's scope "
+                "to name it",
+                rel,
+            )
+        return real, f"{clean} does not exist; used {real}, the one file in scope its path ends with"
+    if creates:
+        return None
+    longer = [r for r, _ in iter_scope_files(root, scope) if r.endswith("/" + clean)]
+    if len(longer) > 1:
+        shown = ", ".join(longer[:6]) + (" ..." if len(longer) > 6 else "")
+        raise PathRefused(
+            f"{clean} does not exist, and {len(longer)} files in scope end with it: {shown}; name the file by its path",
+            rel,
+        )
+    if longer:
+        return longer[0], f"{clean} does not exist; used {longer[0]}, the one file in scope whose path ends with it"
+    return None
