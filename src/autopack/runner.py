@@ -282,8 +282,10 @@ def _execute_locked(req: RunRequest, reporter: Reporter, config: Config, plan: P
                 store.create_run(req.run_id, plan.project, plan.goal, plan.model_dump_json(), phases,
                                  plan_path=str(req.plan_path.resolve()), project_dir=str(project_dir))
                 shutil.copyfile(req.plan_path, run_dir / ("plan" + (req.plan_path.suffix or ".yaml")))
-                store.update_run(req.run_id, "workspace_ready", {"worktree": str(ws.root)}, branch=ws.branch,
-                                 base_commit=ws.base_commit, worktree=str(ws.root))
+                # The branch the run started from: where `autopack merge` lands it by default.
+                store.update_run(req.run_id, "workspace_ready",
+                                 {"worktree": str(ws.root), "base_branch": _current_branch(project_dir)},
+                                 branch=ws.branch, base_commit=ws.base_commit, worktree=str(ws.root))
                 tee.event("run_started", {"run_id": req.run_id, "phases": len(phases), "branch": ws.branch,
                                           **_money(store, req.run_id, config, override)})
                 _record_config(store, req.run_id, config, tee)
@@ -410,6 +412,17 @@ def _write_journal(store: RunStore, run_id: str, run_dir: Path) -> None:
         write_journal(store, run_id, run_dir / "journal.md")
     except (AutopackError, OSError):  # e.g. a full disk: the run's own outcome matters more than its journal
         pass
+
+
+def _current_branch(project_dir: Path) -> str | None:
+    """The branch checked out in the user's repository (None when HEAD is detached)."""
+    import git
+
+    try:
+        repo = git.Repo(project_dir)
+        return None if repo.head.is_detached else str(repo.active_branch.name)
+    except (git.GitError, TypeError, ValueError):
+        return None
 
 
 def _warn_if_dirty(project_dir: Path, base: str, reporter: Reporter) -> None:
