@@ -33,7 +33,7 @@ app = typer.Typer(
     help="Drive LLM Builder/Auditor agents through a phased run plan: edits, quality gates, audits, "
     "git commits, and automatic recovery (escalation, re-planning, the Doctor).",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion for bash, zsh, fish, PowerShell
     pretty_exceptions_enable=False,
 )
 config_app = typer.Typer(
@@ -78,6 +78,29 @@ StrongModelOpt = Annotated[
     typer.Option("--strong-model", help="with --model: the stronger model for escalation, the strong Doctor and "
                  "high-complexity phases"),
 ]
+
+
+def _print_version(value: bool) -> None:
+    if not value:
+        return
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        number = version("autopack")
+    except PackageNotFoundError:  # run from a checkout that is not installed
+        from . import __version__ as number
+    typer.echo(f"autopack {number}")
+    raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_print_version, is_eager=True, help="print the version and exit")
+    ] = False,
+) -> None:
+    """Drive LLM Builder/Auditor agents through a phased run plan: edits, quality gates, audits, git commits,
+    and automatic recovery (escalation, re-planning, the Doctor)."""
 
 
 def console(stderr: bool = False) -> Console:

@@ -5,7 +5,6 @@ Registered on the main Typer app by ``cli.py``; heavy imports stay inside the co
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -32,8 +31,6 @@ from .cli import (
 
 if TYPE_CHECKING:
     from .executor import RunResult
-
-EXAMPLES = Path(__file__).resolve().parent.parent.parent / "examples"
 
 models_app = typer.Typer(
     rich_markup_mode=None,
@@ -133,8 +130,7 @@ def run_cmd(
     the health budget, the cost cap or a full disk (resumable: run the same command).
     """
     from .overrides import RunOverrides
-    from .progress import make_reporter
-    from .runner import INTERRUPTED_HINT, RunRequest, execute
+    from .runner import RunRequest
 
     req = RunRequest(
         run_id=run_id,
@@ -152,6 +148,14 @@ def run_cmd(
     if dry_run:
         _dry_run(req)
         return
+    raise typer.Exit(_execute_and_report(req, as_json))
+
+
+def _execute_and_report(req: Any, as_json: bool) -> int:
+    """Run ``req`` with the live view (or plain lines, or JSON), then the summary; the exit code."""
+    from .progress import make_reporter
+    from .runner import INTERRUPTED_HINT, execute
+
     reporter = make_reporter(as_json)
     started = time.monotonic()
     try:
@@ -162,8 +166,8 @@ def run_cmd(
         raise typer.Exit(getattr(exc, "exit_code", 130)) from None
     finally:
         reporter.close()
-    _summary(result, home, as_json, time.monotonic() - started)
-    raise typer.Exit(result.exit_code)
+    _summary(result, req.home, as_json, time.monotonic() - started)
+    return result.exit_code
 
 
 def _dry_run(req: Any) -> None:
@@ -194,56 +198,71 @@ def _dry_run(req: Any) -> None:
 
 @app.command("demo")
 def demo_cmd(
-    home: HomeOpt = None,
+    home: Annotated[
+        Path | None,
+        typer.Option("--home", help="where the demo's run store, project copy and logs go (default: $AUTOPACK_HOME, "
+                     "else a temporary folder)"),
+    ] = None,
     run_id: Annotated[str | None, typer.Option("--run-id", help="default: demo-<timestamp>")] = None,
+    keep: Annotated[
+        bool, typer.Option("--keep", help="keep the project copy, its run branch and worktree to look at afterwards")
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Run the shipped offline example end to end with a SCRIPTED model (no API key, no network).
 
-    Copies examples/calc/project to a fresh git repository under .autonomous_runs/calc/, then runs
-    examples/calc/plan.yaml with the replies in examples/calc/script.yaml: real edits, real pytest
-    checks, real git commits, including a failed attempt that is recovered.
+    Copies the example's project (shipped inside the package) to a fresh git repository, then runs its
+    plan with the scripted replies: real edits, real pytest checks, real git commits, including failed
+    attempts that are recovered. Works from any directory; removes what it made unless --keep.
     """
-    import git
+    import tempfile
 
-    src = EXAMPLES / "calc"
-    if not (src / "plan.yaml").is_file():
-        fail(f"the example is missing ({src}); run this from an autopack checkout installed with `pip install -e .`")
+    from .config import SHIPPED_CONFIG
+    from .demo import example_dir, make_project, remove_demo
     from .layout import home_dir
+    from .overrides import RunOverrides
+    from .runner import RunRequest
 
     rid = run_id or time.strftime("demo-%Y%m%d-%H%M%S")
-    root = home_dir(home)
-    work = root / ".autonomous_runs" / "calc" / "demo-projects" / rid
-    if not work.exists():
-        shutil.copytree(src / "project", work)
-        repo = git.Repo.init(work)
-        repo.git.add(A=True)
-        actor = git.Actor("autopack demo", "demo@autopack.local")
-        repo.index.commit("calc: starting point", author=actor, committer=actor)
+    own_home = home is None and not os.environ.get("AUTOPACK_HOME")
+    root = Path(tempfile.mkdtemp(prefix="autopack-demo-")) if own_home else home_dir(home)
     out = console()
-    if not as_json:
-        out.print(
-            "[bold]autopack demo[/]: the model is [bold yellow]SCRIPTED[/] (replies from examples/calc/script.yaml); "
-            "edits, checks and commits are real."
-        )
-        out.print(f"project copy: {work}", markup=False)
-        out.print(
-            f"equivalent command: autopack run --run-id {rid} --plan {src / 'plan.yaml'} --project-dir {work} "
-            f"--script {src / 'script.yaml'}",
-            markup=False,
-        )
-    run_cmd(
-        run_id=rid,
-        plan=src / "plan.yaml",
-        project_dir=work,
-        config=None,
-        home=home,
-        script=src / "script.yaml",
-        record=None,
-        replay=None,
-        dry_run=False,
-        as_json=as_json,
-    )
+    code = 1
+    try:
+        with example_dir() as src:
+            work = make_project(src, root, rid)
+            if not as_json:
+                out.print(
+                    "[bold]autopack demo[/]: the model is [bold yellow]SCRIPTED[/] (canned replies from the example's "
+                    "script.yaml); edits, checks and commits are real, and the costs shown are simulated."
+                )
+                out.print(f"project copy: {work}", markup=False)
+            req = RunRequest(
+                run_id=rid, plan_path=src / "plan.yaml", project_dir=work, home=root,
+                # the shipped config on top: the demo runs the same whatever a user or project config says
+                config_path=SHIPPED_CONFIG, script=src / "script.yaml", env=dict(os.environ),
+                # its checks need pytest, which comes with autopack, whatever virtualenv is active
+                overrides=RunOverrides(extra={"quality_gate": {"checks_env": "autopack"}}),
+            )
+            code = _execute_and_report(req, as_json)
+    finally:
+        if keep:
+            if not as_json:
+                out.print(f"kept: the project copy {project_hint(root, rid)}; look at it with "
+                          f"`autopack status --run-id {rid} --home {root}` (and `autopack journal`, same options)",
+                          markup=False, soft_wrap=True)
+        else:
+            remove_demo(root, rid, whole_home=own_home)
+            if not as_json:
+                out.print("the demo's files are removed (pass --keep to look at the project copy and its run)",
+                          markup=False)
+    raise typer.Exit(code)
+
+
+def project_hint(root: Path, rid: str) -> str:
+    from .demo import project_copy
+
+    return f"{project_copy(root, rid)} (branch autopack/{rid})"
 
 
 # models -------------------------------------------------------------------------------------------

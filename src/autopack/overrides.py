@@ -30,9 +30,10 @@ class RunOverrides:
     strong_model: str | None = None
     max_cost: float | None = None
     max_attempts: int | None = None
+    extra: dict[str, Any] | None = None  # any other keys, as a config layer on top (e.g. the demo's checks_env)
 
     def __bool__(self) -> bool:
-        return any(v is not None for v in (self.model, self.strong_model, self.max_cost, self.max_attempts))
+        return any(v is not None for v in (self.model, self.strong_model, self.max_cost, self.max_attempts, self.extra))
 
     def layer(self, config: Config) -> dict[str, Any]:
         """The config keys these options set, as a layer over ``config`` (checked against its endpoints)."""
@@ -45,7 +46,7 @@ class RunOverrides:
             out["limits"] = {"run_cost_cap_usd": self.max_cost}
         if self.max_attempts is not None:
             out["complexity_escalation"] = {"max_attempts_per_phase": self.max_attempts}
-        return out
+        return merge_layer(out, self.extra) if self.extra else out
 
     def apply(self, config: Config) -> Config:
         """``config`` with these options applied (the config itself when none is given)."""
