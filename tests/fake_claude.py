@@ -28,7 +28,7 @@ from autopack.store import RunStore
 from conftest import git
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts" / "bench"))
-from messages_api import PromptCache, message_reply, prompt_text, role_of  # noqa: E402
+from messages_api import PromptCache, blocks, message_reply, prompt_text, role_of  # noqa: E402, F401
 
 KEY = "sk-ant-FAKE-contract-7c1d9e2f4a6b"
 CHEAP, MID, STRONG = "claude-haiku-4-5", "claude-sonnet-4-5", "claude-opus-4-5"

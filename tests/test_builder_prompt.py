@@ -49,12 +49,14 @@ def test_the_phase_and_files_are_identical_across_attempts_and_the_error_is_sepa
     root = _project(tmp_path)
     first = build_context(PHASE, root, goal="g", budget_tokens=5000)
     retry = build_context(PHASE, root, goal="g", budget_tokens=5000, feedback="NameError: f", hint="define f")
-    assert first.stable == retry.stable
-    assert "def g():" in first.stable and "# the readme" in first.stable and "PHASE: p1" in first.stable
+    assert first.stable == retry.stable and first.task == retry.task
+    assert "def g():" in first.scope and "# the readme" in first.readonly and "PHASE: p1" in first.task
     assert "NameError: f" in retry.request and "define f" in retry.request and "NameError" not in retry.stable
 
 
-def test_the_builder_sends_files_with_the_system_text_and_the_error_as_the_message(tmp_path: Path) -> None:
+def test_the_builder_sends_instructions_and_files_as_system_text_and_the_phase_rules_and_error_as_the_message(
+    tmp_path: Path,
+) -> None:
     root = _project(tmp_path)
     service = Recorder([("edits", "end")])
     ctx = build_context(PHASE, root, goal="g", budget_tokens=5000, feedback="it failed: X")
@@ -62,10 +64,11 @@ def test_the_builder_sends_files_with_the_system_text_and_the_error_as_the_messa
         model="claude-sonnet-4-5", mode="structured_edit", context=ctx, rules_text="- rule one", ctx=CallContext()
     )
     call = service.calls[0]
-    assert (
-        call["system"].startswith("ROLE: builder") and "def g():" in call["system"] and "- rule one" in call["system"]
-    )
-    assert [m.content for m in call["messages"]] == [ctx.request]
+    system, message = call["system"], call["messages"][0].content
+    assert system.startswith("ROLE: builder") and "def g():" in system and "# the readme" in system
+    assert system.index("# the readme") < system.index("def g():")  # read-only files, then the scope
+    assert "- rule one" not in system and "PHASE: p1" not in system
+    assert message.index("PHASE: p1") < message.index("- rule one") < message.index("it failed: X")
 
 
 def test_a_cut_off_reply_is_continued_from_its_prefix_and_joined(tmp_path: Path) -> None:
@@ -108,5 +111,16 @@ def test_over_budget_a_small_file_stays_whole_and_a_big_one_shows_the_parts_the_
 
 
 def test_the_system_text_says_the_line_headers_of_a_partial_file_are_not_in_the_file() -> None:
-    system = Builder.system_prompt("structured_edit", "")
-    assert "`# ... lines A-B:`" in system and "never copy it into an edit" in system
+    system = Builder.system_prompt("structured_edit")
+    assert "`path lines A-B:` that is not in the file" in system and "never send a partial file whole" in system
+
+
+def test_each_edit_format_has_one_worked_example_and_the_rules_models_need() -> None:
+    sr, diff, whole = (Builder.system_prompt(m) for m in ("structured_edit", "diff", "full_file"))
+    assert sr.count("<<<<<<< SEARCH") == 2 and "exactly once" in sr and "Whole lines only" in sr
+    assert "new file" in sr.lower() and "Deleting or renaming a file" in sr
+    assert "may be approximate" in diff and "+++ /dev/null" in diff and "rename" in diff
+    assert "partial" in whole and "Deleting or renaming" in whole
+    for text in (sr, diff, whole):
+        assert "Example." in text and "NEED_FILES:" in text and "NO_CHANGES" in text
+        assert "edits only" not in text  # no "edits only" beside "one line of explanation"

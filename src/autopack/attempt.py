@@ -17,9 +17,11 @@ from .agents.auditor import Auditor
 from .agents.base import CallContext
 from .agents.builder import Builder
 from .agents.context import build_context, context_budget, expand_paths
+from .agents.feedback import clip_middle, first_traceback
 from .checkenv import ChecksEnv
 from .config import Config
 from .edits import apply_edits, parse_reply
+from .edits.parse import Edit
 from .edits.paths import in_scope
 from .gate import GateResult, run_checks
 from .llm.types import ProviderError
@@ -92,9 +94,31 @@ def run_attempt(
     cfg = env.config
     root = env.workspace.root
     env.step("BUILDING", {"model": model, "attempt": number})
-    context = build_context(phase, root, goal=env.plan.goal, budget_tokens=context_budget(cfg, model),
-                            feedback=feedback, hint=hint, previous_patch=previous_patch)
+    budget = context_budget(cfg, model)
+    # Kept edits (a partly applied reply) are still in the files the Builder sees; otherwise they were undone.
+    applied = bool(previous_patch) and bool(env.workspace.changed_files(start_commit))
+    context = build_context(phase, root, goal=env.plan.goal, budget_tokens=budget, feedback=feedback, hint=hint,
+                            previous_patch=previous_patch, previous_applied=applied)
+    if mode == "full_file" and any(p in context.partial for p in expand_paths(root, phase.scope)[0]):
+        # A whole-file reply of a file shown in part would drop its hidden lines: ask for blocks instead.
+        mode = "structured_edit"
+        env.step("BUILDING", {"model": model, "attempt": number, "mode": mode,
+                              "note": "a scope file is shown in part: search/replace edits instead of whole files"})
     reply = env.builder.build(model=model, mode=mode, context=context, rules_text=rules_text, ctx=ctx)
+    needed = None
+    if not reply.truncated and NEED_FILES.search(reply.text) and not parse_reply(reply.text, mode, scope=phase.scope,
+                                                                                   root=root).edits:
+        needed = _needed_files(reply.text, root)
+    if needed is not None:
+        # The Builder asked to see files or lines it needs, instead of guessing: show them and ask once more.
+        extra, focus, note = needed
+        context = build_context(phase, root, goal=env.plan.goal, budget_tokens=budget, feedback=feedback, hint=hint,
+                                previous_patch=previous_patch, previous_applied=applied, extra_context=extra, focus=focus)
+        context.request = note + "\n\n" + context.request
+        env.step("BUILDING", {"model": model, "attempt": number, "needed_files": extra + list(focus)})
+        first_cost = reply.cost_usd
+        reply = env.builder.build(model=model, mode=mode, context=context, rules_text=rules_text, ctx=ctx)
+        reply = replace(reply, cost_usd=reply.cost_usd + first_cost)
     used = reply.model
     rhash = _hash(reply.text) if reply.text.strip() else None
     if not reply.text.strip():
@@ -110,6 +134,13 @@ def run_attempt(
                               + "; ".join(parsed.problems), reply_hash=rhash, compact_next=True)
     # NO_CHANGES and no edit block: the phase is done as the files are; the checks and the Auditor judge that.
     no_changes = not parsed.edits and bool(NO_CHANGES.search(reply.text))
+    refused = _whole_files_shown_in_part(parsed.edits, context.partial)
+    if refused:
+        return AttemptOutcome(False, used, ErrorCategory.destructive_output.value,
+                              f"nothing was applied: you sent {', '.join(refused)} whole, but {'it was' if len(refused) == 1 else 'they were'} "
+                              "shown only in part, so a whole-file edit would drop the hidden lines. Change such a file "
+                              "with search/replace blocks on the lines shown (or ask for the lines you need with NEED_FILES).",
+                              reply_hash=rhash, compact_next=True)
     if not parsed.edits and not no_changes:
         why = "; ".join(parsed.problems) or "no edit blocks were found"
         return AttemptOutcome(False, used, ErrorCategory.empty_reply.value,
@@ -128,7 +159,9 @@ def run_attempt(
         if not report.ok:
             partial = bool(report.files_changed)
             return AttemptOutcome(False, used, report.category or ErrorCategory.patch_apply_error.value,
-                                  report.feedback()[:MAX_FEEDBACK], reply_hash=rhash, edit_hash=ehash,
+                                  refusal_feedback(report.feedback(), reply.text, parsed.edits,
+                                                   [r.index for r in report.refused]),
+                                  reply_hash=rhash, edit_hash=ehash,
                                   patch=env.workspace.stage_and_diff(start_commit),
                                   keep_workspace=partial and report.category == "patch_apply_error", inexact=inexact)
 
@@ -170,7 +203,7 @@ def run_attempt(
         ))
         said = ("you replied NO_CHANGES, but the files as they are do not pass the phase's checks; make the change "
                 "the phase asks for\n") if no_changes else ""
-        return AttemptOutcome(False, used, category, f"{said}quality gate failed: {gate.summary()}\n{tail}"[:MAX_FEEDBACK],
+        return AttemptOutcome(False, used, category, said + gate_feedback(gate),
                               reply_hash=rhash, edit_hash=ehash, gate_signature=_hash(category + failed), patch=patch, gate=gate,
                               inexact=inexact, no_changes=no_changes)
 
@@ -205,6 +238,74 @@ def run_attempt(
                                   reply_hash=rhash, edit_hash=ehash, patch=patch, gate=gate, inexact=inexact, no_changes=no_changes)
     return AttemptOutcome(True, used, patch=patch, gate=gate, reply_hash=rhash, edit_hash=ehash, inexact=inexact,
                           no_changes=no_changes)
+
+
+def gate_feedback(gate: GateResult) -> str:
+    """A failed gate for the next prompt: the summary, the first failure report of the failed checks'
+    output (pytest's first failing test, else the first traceback) when the end of the output does not
+    already hold it, then the end of the output; in ``MAX_FEEDBACK`` characters, cut in the middle."""
+    tail = gate.tail()
+    first = next((t for c in gate.checks if not c.passed and not c.skipped if (t := first_traceback(c.output))), "")
+    parts = [f"quality gate failed: {gate.summary()}"]
+    if first and first.strip() not in tail:
+        parts += ["First failure in the output:", first]
+    parts += ["End of the output:" if first and first.strip() not in tail else "Output:", tail]
+    return clip_middle("\n".join(parts), MAX_FEEDBACK)
+
+
+def refusal_feedback(feedback: str, reply: str, edits: list[Edit], refused: list[int]) -> str:
+    """The applier's feedback, then each refused edit as the Builder sent it (it never sees its earlier
+    reply otherwise, so "fix and resend" needs the text to fix)."""
+    lines = reply.splitlines()
+    blocks = []
+    for edit in edits:
+        if edit.index in refused and edit.span[1] > edit.span[0]:
+            text = "\n".join(lines[edit.span[0] : edit.span[1]])
+            blocks.append(f"Edit {edit.index}, as you sent it:\n{clip_middle(text, 2500)}")
+    sent = ("\n\nThe refused edits:\n" + "\n\n".join(blocks)) if blocks else ""
+    return clip_middle(feedback, MAX_FEEDBACK // 2) + sent[: MAX_FEEDBACK // 2]
+
+
+def _whole_files_shown_in_part(edits: list[Edit], partial: list[str]) -> list[str]:
+    shown_in_part = set(partial)
+    out = []
+    for e in edits:
+        path = e.path.replace("\\", "/").removeprefix("./")
+        if e.kind == "full_file" and path in shown_in_part and path not in out:
+            out.append(path)
+    return out
+
+
+# NEED_FILES: path, path:120-180 (or "path lines 120-180")
+NEED_FILES = re.compile(r"^[\s*_`>-]*NEED_FILES\s*:?\s*(.*)$", re.MULTILINE)
+_NEED_ITEM = re.compile(r"^(?P<path>[^\s:]+?)(?::| lines? )?(?:(?P<a>\d+)\s*[-–]\s*(?P<b>\d+))?$")
+
+
+def _needed_files(reply: str, root: Path) -> tuple[list[str], dict[str, list[tuple[int, int]]], str]:
+    """What a NEED_FILES reply asks for: (files to show, line ranges to show, a note for the prompt)."""
+    found = NEED_FILES.findall(reply)
+    items = [i.strip(" `'\"") for line in found for i in re.split(r"[,;]\s*|\s{2,}", line) if i.strip(" `'\"")]
+    files: list[str] = []
+    focus: dict[str, list[tuple[int, int]]] = {}
+    missing: list[str] = []
+    base = root.resolve()
+    for item in items[:20]:
+        m = _NEED_ITEM.match(item)
+        path = (m.group("path") if m else item).removeprefix("./")
+        target = (root / path).resolve()
+        if not target.is_file() or not target.is_relative_to(base) or ".git" in target.relative_to(base).parts:
+            missing.append(item)
+            continue
+        rel = target.relative_to(base).as_posix()
+        if m and m.group("a"):
+            focus.setdefault(rel, []).append((int(m.group("a")), int(m.group("b"))))
+        if rel not in files:
+            files.append(rel)
+    note = "You asked to see: " + ", ".join(items) + "; they are shown above where they fit the budget."
+    if missing:
+        note += " Not found in the repository: " + ", ".join(missing) + "."
+    note += " Now reply with the edits (asking again is not possible in this attempt)."
+    return files, focus, note
 
 
 def audit_fallbacks(cfg: Config, phase: Phase, model: str) -> list[str]:

@@ -1,5 +1,9 @@
 """The Builder: asks a model for code edits in the phase's edit format.
 
+The system text holds what stays the same for longest: the fixed instructions (role, edit format with
+its worked example), the read-only files, the repository outline and the scope files. The message holds
+what changes between attempts: the phase, the learned rules, the hint and the retry section.
+
 A reply cut off at the provider's token limit is continued (the partial reply sent back as the
 assistant's prefix where the provider allows it, else with a request to continue); if it is still cut
 off, it is returned marked truncated and the executor never applies it.
@@ -35,16 +39,19 @@ class Builder:
         self.settings = settings
 
     @staticmethod
-    def system_prompt(mode: str, rules_text: str) -> str:
-        fmt = render(f"format_{mode}.md")
-        rules = f"\nLearned rules for this project (follow them):\n{rules_text}" if rules_text.strip() else ""
-        return render("builder_system.md", format_instructions=fmt, rules=rules)
+    def system_prompt(mode: str) -> str:
+        """The fixed instructions: the Builder's role and rules, and the edit format with its example."""
+        return render("builder_system.md", format_instructions=render(f"format_{mode}.md"))
+
+    @staticmethod
+    def message(context: BuilderContext, rules_text: str) -> str:
+        """The user message: the phase, the learned rules, then the hint and the retry section."""
+        rules = f"\nLearned rules for this project (follow them):\n{rules_text.strip()}\n" if rules_text.strip() else ""
+        return context.task + rules + "\n" + context.request
 
     def build(self, *, model: str, mode: str, context: BuilderContext, rules_text: str, ctx: CallContext) -> BuilderReply:
-        # The phase and its files ride with the system text: the stable, cacheable prefix of every
-        # attempt at this phase. Only the hint and the last error change between attempts.
-        system = self.system_prompt(mode, rules_text) + "\n" + context.stable
-        context_text = context.request
+        system = self.system_prompt(mode) + "\n" + context.readonly + context.scope
+        context_text = self.message(context, rules_text)
         messages = [user(context_text)]
         result = self.service.complete(
             role="builder", model=model, system=system, messages=messages, max_tokens=self.settings.max_output_tokens,

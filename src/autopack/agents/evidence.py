@@ -61,8 +61,10 @@ class Evidence:
     pinned: dict[str, dict[int, float]] = field(default_factory=dict)  # path -> {1-based line: weight}
 
 
-def gather_evidence(text: str, *, feedback: str | None, previous_patch: str | None, paths: list[str]) -> Evidence:
-    """Evidence from the phase ``text`` (name, description, steps, hint), the last error and the last diff."""
+def gather_evidence(text: str, *, feedback: str | None, previous_patch: str | None, paths: list[str],
+                    focus: dict[str, list[tuple[int, int]]] | None = None) -> Evidence:
+    """Evidence from the phase ``text`` (name, description, steps, hint), the last error and the last
+    diff; ``focus``: line ranges the Builder asked to see (they weigh most)."""
     terms: dict[str, float] = {}
 
     def add(term: str, weight: float) -> None:
@@ -96,6 +98,13 @@ def gather_evidence(text: str, *, feedback: str | None, previous_patch: str | No
     for rel, lines in _patch_lines(previous_patch or "", paths).items():
         for n in lines:
             pinned.setdefault(rel, {}).setdefault(n, PINNED_WEIGHT)
+    for where, ranges in (focus or {}).items():
+        rel = _match_path(where, paths)
+        if rel is None:
+            continue
+        for first, last in ranges:
+            for n in range(max(1, first), min(last, first + 400) + 1):
+                pinned.setdefault(rel, {})[n] = 2 * PINNED_WEIGHT
     return Evidence(terms, literals, quoted, pinned)
 
 

@@ -6,9 +6,10 @@ last error mention (a rare name weighs more than a common one: IDF over the file
 attempt's diff touched; here also the definitions that hold those lines or that the phase names, and the
 top of a changelog. Candidate windows are ranked by the evidence they add to what is already kept; the
 best that fit are kept (one that does not fit is skipped and the next one tried), then the kept parts
-grow into their surroundings while room is left. They are shown in file order under
-``# ... lines A-B:`` headers (never line-number prefixes: edits copy lines exactly), followed by what
-is hidden and an outline of the file.
+grow into their surroundings while room is left. The file's outline comes first; then the parts, in
+file order, each its own code block under a ``path lines A-B:`` line outside the fence (the fence holds
+only the file's own lines, so a SEARCH copied from it never carries a marker, and no line-number
+prefixes: edits copy lines exactly); then what is hidden.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ DEF_HEAD = 25
 CHANGELOG_SECTION = 200  # a changelog's first section is shown whole up to this many lines
 MAX_CANDIDATES = 2000
 GROW = 15  # lines added on each side of a kept part per round, once the evidence is placed
-SPAN_HEADER = 6  # tokens of a "# ... lines A-B:" header
+SPAN_HEADER = 10  # tokens of a part's "path lines A-B:" line and its fences
 CHANGELOG = re.compile(r"^(changelog|changes|history|news|release[-_ ]?notes)\b", re.IGNORECASE)
 
 @dataclass(frozen=True)
@@ -84,8 +85,9 @@ def _sections(lines: list[str]) -> list[Definition]:
 
 @dataclass
 class Excerpt:
-    body: str  # the file block's content: kept windows under their line headers
-    after: str  # what is hidden and the outline, shown after the block
+    parts: list[tuple[int, int, str]]  # kept windows: first and last line (1-based), their text
+    outline: str  # the outline of the whole file ("" when none fits), shown before the parts
+    after: str  # what is hidden, shown after the parts
     note: str  # one line for the prompt's "Not shown in full" list
     spans: list[tuple[int, int]]  # kept line ranges, 1-based inclusive
 
@@ -279,10 +281,7 @@ class FileCut:
 
     def _excerpt(self, runs: list[tuple[int, int]], ol: str) -> Excerpt:
         n = len(self.lines)
-        body: list[str] = []
-        for lo, hi in runs:
-            body.append(f"# ... lines {lo + 1}-{hi}:")
-            body.extend(self.lines[lo:hi])
+        parts = [(lo + 1, hi, "\n".join(self.lines[lo:hi])) for lo, hi in runs]
         shown_n = sum(hi - lo for lo, hi in runs)
         kept = _ranges([(lo + 1, hi) for lo, hi in runs])
         hidden = _ranges([(lo + 1, hi) for lo, hi in _gaps_of(runs, n)])
@@ -296,10 +295,9 @@ class FileCut:
             more = f" and {len(unseen) - 12} more" if len(unseen) > 12 else ""
             what = f"; {'sections' if unseen[0].kind == 'section' else 'definitions'} not shown at all: {names}{more}"
         note = f"{self.rel}: only lines {kept} of {n} shown"
-        after = f"[{self.rel}: {shown_n} of {n} lines shown ({kept}); hidden: lines {hidden}{what}. Edit only lines shown.]"
-        if ol:
-            after += "\nOutline of the whole file:\n" + ol
-        return Excerpt("\n".join(body), after + "\n", note, [(lo + 1, hi) for lo, hi in runs])
+        after = (f"[{self.rel}: {shown_n} of {n} lines shown ({kept}); hidden: lines {hidden}{what}. Edit only lines "
+                 "shown; never send this file whole.]")
+        return Excerpt(parts, ol, after + "\n", note, [(lo + 1, hi) for lo, hi in runs])
 
 
 def _runs(shown: list[bool]) -> list[tuple[int, int]]:
