@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,6 +47,8 @@ def cli_env(extra: Mapping[str, str | None] | None = None) -> dict[str, str]:
     """
     env = {k: v for k, v in os.environ.items() if k not in _LEAKY_ENV}
     env["COLUMNS"] = "400"
+    # A developer's own ~/.config/autopack/config.yaml must not reach the CLI under test.
+    env["XDG_CONFIG_HOME"] = os.path.join(tempfile.gettempdir(), "autopack-tests-no-user-config")
     for key, value in (extra or {}).items():
         if value is None:
             env.pop(key, None)

@@ -363,7 +363,7 @@ def status_data(store: RunStore, run_id: str) -> dict[str, Any]:
         "stop_reason": run["stop_reason"],
         # RUNNING with no executor: it was killed (or its machine stopped); the same command resumes it.
         "executor_pid": executor,
-        "interrupted": run["status"] == "RUNNING" and executor is None,
+        "interrupted": run["status"] == "INTERRUPTED" or (run["status"] == "RUNNING" and executor is None),
         "branch": run["branch"],
         "worktree": run["worktree"],
         "phases": phases,

@@ -54,7 +54,7 @@ ReplayOpt = Annotated[
 ]
 
 
-def _summary(result: RunResult, home: Path | None, as_json: bool, elapsed: float) -> None:
+def _summary(result: RunResult, home: Path | None, as_json: bool, elapsed: float, *, next_steps: bool = True) -> None:
     from rich.table import Table
 
     store = _open_store_for_run(home, result.run_id)
@@ -64,7 +64,7 @@ def _summary(result: RunResult, home: Path | None, as_json: bool, elapsed: float
     data["exit_code"] = result.exit_code
     from .cli_review import next_commands
 
-    data["next_commands"] = next_commands(result.run_id, home)
+    data["next_commands"] = next_commands(result.run_id, home) if next_steps else []
     if as_json:
         sys.stdout.write(__import__("json").dumps({"event": "summary", **data}, ensure_ascii=False, default=str) + "\n")
         return
@@ -85,7 +85,8 @@ def _summary(result: RunResult, home: Path | None, as_json: bool, elapsed: float
     if result.reason:
         table.add_row("reason", result.reason)
     console().print(table)
-    console().print("next: review, land and look back at the run:", markup=False)
+    if data["next_commands"]:
+        console().print("next: review, land and look back at the run:", markup=False)
     for command in data["next_commands"]:
         console().print(f"  {command}", markup=False, soft_wrap=True)
 
@@ -151,7 +152,7 @@ def run_cmd(
     raise typer.Exit(_execute_and_report(req, as_json))
 
 
-def _execute_and_report(req: Any, as_json: bool) -> int:
+def _execute_and_report(req: Any, as_json: bool, *, next_steps: bool = True) -> int:
     """Run ``req`` with the live view (or plain lines, or JSON), then the summary; the exit code."""
     from .progress import make_reporter
     from .runner import INTERRUPTED_HINT, execute
@@ -166,7 +167,7 @@ def _execute_and_report(req: Any, as_json: bool) -> int:
         raise typer.Exit(getattr(exc, "exit_code", 130)) from None
     finally:
         reporter.close()
-    _summary(result, req.home, as_json, time.monotonic() - started)
+    _summary(result, req.home, as_json, time.monotonic() - started, next_steps=next_steps)
     return result.exit_code
 
 
@@ -244,7 +245,7 @@ def demo_cmd(
                 # its checks need pytest, which comes with autopack, whatever virtualenv is active
                 overrides=RunOverrides(extra={"quality_gate": {"checks_env": "autopack"}}),
             )
-            code = _execute_and_report(req, as_json)
+            code = _execute_and_report(req, as_json, next_steps=keep)  # without --keep, its home goes away
     finally:
         if keep:
             if not as_json:
