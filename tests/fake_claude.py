@@ -23,6 +23,7 @@ from werkzeug import Request, Response
 
 from autopack.config import SHIPPED_CONFIG
 from autopack.executor import RunResult
+from autopack.llm.anthropic_provider import min_cacheable_tokens
 from autopack.runner import RunRequest, execute
 from autopack.store import RunStore
 from conftest import git
@@ -44,7 +45,8 @@ class FakeClaude:
     server: HTTPServer
     replies: dict[str, list[Reply]] = field(default_factory=dict)
     bodies: list[dict[str, Any]] = field(default_factory=list)
-    cache: PromptCache = field(default_factory=PromptCache)
+    usages: list[dict[str, int]] = field(default_factory=list)  # what each call was billed for, in order
+    cache: PromptCache = field(default_factory=lambda: PromptCache(min_tokens=min_cacheable_tokens))
 
     def __post_init__(self) -> None:
         self.server.expect_request("/v1/messages", method="POST").respond_with_handler(self._handle)
@@ -64,8 +66,10 @@ class FakeClaude:
         queue = self.replies.get(role) or [VERDICT_OK if role == "auditor" else ""]
         reply = queue.pop(0) if len(queue) > 1 else queue[0]
         text = reply(body) if callable(reply) else reply
+        usage = self.cache.usage(body)
+        self.usages.append({**usage, "output_tokens": max(1, len(text) // 4)})
         return Response(
-            json.dumps(message_reply(text, body["model"], self.cache.usage(body))), content_type="application/json"
+            json.dumps(message_reply(text, body["model"], usage)), content_type="application/json"
         )
 
     def calls(self, role: str) -> list[dict[str, Any]]:

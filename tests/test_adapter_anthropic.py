@@ -61,16 +61,65 @@ def test_system_text_is_sent_as_one_block_marked_for_prompt_caching(
     httpserver: HTTPServer, provider: AnthropicProvider
 ) -> None:
     httpserver.expect_request(PATH).respond_with_json(anthropic_reply())
+    rules = "RULES " * 800  # 4,800 characters: above the 1,024-token minimum Sonnet caches
 
-    provider.complete(ask(MODEL, system="RULES", max_tokens=321))
+    provider.complete(ask(MODEL, system=rules, max_tokens=321))
 
     body = received_json(httpserver)
-    assert body["system"] == [{"type": "text", "text": "RULES", "cache_control": {"type": "ephemeral"}}]
+    assert body["system"] == [{"type": "text", "text": rules, "cache_control": {"type": "ephemeral"}}]
     assert body["model"] == MODEL
     assert body["max_tokens"] == 321
     assert body["messages"] == [{"role": "user", "content": "Say hi."}]
     # The API version the SDK speaks rejects sampling parameters outright.
     assert "temperature" not in body
+
+
+def test_a_system_text_below_the_minimum_cacheable_length_is_sent_unmarked(
+    httpserver: HTTPServer, provider: AnthropicProvider
+) -> None:
+    httpserver.expect_request(PATH).respond_with_json(anthropic_reply())
+
+    provider.complete(ask(MODEL, system="RULES"))  # a breakpoint here would cache nothing
+
+    assert received_json(httpserver)["system"] == "RULES"
+
+
+def test_cache_breakpoints_split_the_system_text_into_marked_blocks(
+    httpserver: HTTPServer, provider: AnthropicProvider
+) -> None:
+    httpserver.expect_request(PATH).respond_with_json(anthropic_reply())
+    head, shared, phase, tail = "I" * 2000, "R" * 4000, "S" * 6000, "T" * 400
+    system = head + shared + phase + tail
+    breaks = (len(head), len(head + shared), len(head + shared + phase))
+
+    provider.complete(ask(MODEL, system=system, cache_breaks=breaks))
+
+    blocks = received_json(httpserver)["system"]
+    # 500 estimated tokens after the instructions: under the minimum, so that breakpoint is dropped.
+    assert [len(b["text"]) for b in blocks] == [6000, 6000, 400]
+    assert [("cache_control" in b) for b in blocks] == [True, True, False]
+    assert "".join(b["text"] for b in blocks) == system
+
+
+def test_models_that_cache_only_longer_prefixes_get_no_breakpoint_below_theirs(
+    httpserver: HTTPServer, provider: AnthropicProvider
+) -> None:
+    httpserver.expect_request(PATH).respond_with_json(anthropic_reply())
+    system = "X" * 12_000  # about 3,000 tokens: enough for Sonnet 4.5, not for Opus 4.5 (4,096)
+
+    provider.complete(ask("claude-opus-4-5", system=system))
+
+    assert received_json(httpserver)["system"] == system
+
+
+def test_cache_writes_are_reported_apart_from_reads(httpserver: HTTPServer, provider: AnthropicProvider) -> None:
+    httpserver.expect_request(PATH).respond_with_json(
+        anthropic_reply(input_tokens=10, cache_read=300, cache_write=2000)
+    )
+
+    usage = provider.complete(ask(MODEL)).usage
+
+    assert (usage.tokens_in, usage.tokens_cached, usage.tokens_cache_write) == (2310, 300, 2000)
 
 
 def test_system_text_is_sent_plain_when_caching_is_off(httpserver: HTTPServer, provider: AnthropicProvider) -> None:

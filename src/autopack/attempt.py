@@ -15,7 +15,7 @@ from typing import Any
 
 from .agents.auditor import Auditor
 from .agents.base import CallContext
-from .agents.builder import Builder
+from .agents.builder import Builder, CachePlan
 from .agents.context import build_context, context_budget, expand_paths
 from .agents.feedback import clip_middle, first_traceback
 from .checkenv import ChecksEnv
@@ -90,7 +90,13 @@ def run_attempt(
     rules_text: str,
     ctx: CallContext,
     previous_patch: str | None = None,
+    retry_model: str | None = None,
+    previous_model: str | None = None,
+    last_attempt: bool = False,
 ) -> AttemptOutcome:
+    """One attempt. For prompt caching (``cache_plan``): ``retry_model``, the model a failed attempt
+    would be retried on (None: not known, taken as this one); ``previous_model``, the model of the
+    phase's previous attempt (None: this is the first); ``last_attempt``: no attempt follows this one."""
     cfg = env.config
     root = env.workspace.root
     env.step("BUILDING", {"model": model, "attempt": number})
@@ -104,7 +110,10 @@ def run_attempt(
         mode = "structured_edit"
         env.step("BUILDING", {"model": model, "attempt": number, "mode": mode,
                               "note": "a scope file is shown in part: search/replace edits instead of whole files"})
-    reply = env.builder.build(model=model, mode=mode, context=context, rules_text=rules_text, ctx=ctx)
+    cache = cache_plan(env.plan, phase, model, first_model(cfg, phase.category, phase.complexity, "builder"),
+                       retry_model=None if last_attempt else (retry_model or model), previous_model=previous_model,
+                       recut=bool(context.partial))
+    reply = env.builder.build(model=model, mode=mode, context=context, rules_text=rules_text, ctx=ctx, cache=cache)
     needed = None
     if not reply.truncated and NEED_FILES.search(reply.text) and not parse_reply(reply.text, mode, scope=phase.scope,
                                                                                    root=root).edits:
@@ -117,7 +126,7 @@ def run_attempt(
         context.request = note + "\n\n" + context.request
         env.step("BUILDING", {"model": model, "attempt": number, "needed_files": extra + list(focus)})
         first_cost = reply.cost_usd
-        reply = env.builder.build(model=model, mode=mode, context=context, rules_text=rules_text, ctx=ctx)
+        reply = env.builder.build(model=model, mode=mode, context=context, rules_text=rules_text, ctx=ctx, cache=cache)
         reply = replace(reply, cost_usd=reply.cost_usd + first_cost)
     used = reply.model
     rhash = _hash(reply.text) if reply.text.strip() else None
@@ -238,6 +247,24 @@ def run_attempt(
                                   reply_hash=rhash, edit_hash=ehash, patch=patch, gate=gate, inexact=inexact, no_changes=no_changes)
     return AttemptOutcome(True, used, patch=patch, gate=gate, reply_hash=rhash, edit_hash=ehash, inexact=inexact,
                           no_changes=no_changes)
+
+
+def cache_plan(plan: Plan, phase: Phase, model: str, starting_model: str, *, retry_model: str | None,
+               previous_model: str | None, recut: bool) -> CachePlan:
+    """Which breakpoints the Builder's request carries. A breakpoint both reads a cached prefix and
+    writes one that is not cached yet (at 1.25 x the input price), so it is placed only where the prefix
+    can be read: now (an earlier request on this model wrote it) or later (a later request on this model
+    will repeat it). The read-only block (instructions and context files) is repeated by the phase's
+    next attempt on this model and by the plan's other phases with the same context files, which start
+    on ``starting_model``; the scope block only by the phase's attempts on this model, and not even then
+    when a scope file is cut in part (``recut``: a retry cuts it again, the failure being new evidence).
+    ``retry_model``: the model of the next attempt if this one fails (None: no attempt follows)."""
+    phases = plan.all_phases()
+    index = next((i for i, p in enumerate(phases) if p.id == phase.id), len(phases))
+    others = [p for i, p in enumerate(phases) if i != index and p.context == phase.context]
+    same_phase = model in (retry_model, previous_model)
+    shared = same_phase or (model == starting_model and bool(phase.context) and bool(others))
+    return CachePlan(shared=shared, phase=same_phase and not recut)
 
 
 def gate_feedback(gate: GateResult) -> str:

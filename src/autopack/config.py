@@ -53,6 +53,10 @@ class ModelPrice(Strict):
     input: float = Field(0.0, ge=0, description="USD per million input tokens")
     output: float = Field(0.0, ge=0, description="USD per million output tokens")
     cached_input: float | None = Field(None, ge=0, description="USD per million cache-read tokens")
+    cache_write: float | None = Field(
+        None, ge=0, description="USD per million tokens written to the prompt cache; unset: 1.25 x input (Anthropic's "
+        "5-minute cache). Providers that cache by themselves (OpenAI, Gemini, GLM) report no writes"
+    )
     free: bool = Field(False, description="a local or free model: cost is counted as zero")
     context_window: int | None = Field(
         None, ge=1000, description="tokens one request may hold (prompt and reply); unset: the usual window of its family"
@@ -65,13 +69,16 @@ class ModelPrice(Strict):
             return {"free": True}
         return value
 
-    def cost(self, tokens_in: int, tokens_out: int, tokens_cached: int = 0) -> float:
-        """USD for one call; cached tokens are billed at ``cached_input`` (default: input/10)."""
+    def cost(self, tokens_in: int, tokens_out: int, tokens_cached: int = 0, tokens_cache_write: int = 0) -> float:
+        """USD for one call. ``tokens_in`` counts every input token; of them, cache reads are billed at
+        ``cached_input`` (default: input/10) and cache writes at ``cache_write`` (default: 1.25 x input)."""
         if self.free:
             return 0.0
         cached_rate = self.cached_input if self.cached_input is not None else self.input / 10
-        uncached = max(tokens_in - tokens_cached, 0)
-        return (uncached * self.input + tokens_cached * cached_rate + tokens_out * self.output) / 1e6
+        write_rate = self.cache_write if self.cache_write is not None else self.input * 1.25
+        uncached = max(tokens_in - tokens_cached - tokens_cache_write, 0)
+        return (uncached * self.input + tokens_cached * cached_rate + tokens_cache_write * write_rate
+                + tokens_out * self.output) / 1e6
 
 
 class Endpoint(Strict):

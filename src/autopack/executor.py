@@ -9,6 +9,7 @@ edits are rolled back.
 
 from __future__ import annotations
 
+import copy
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -201,6 +202,7 @@ class Executor:
         since_doctor = len(failures)
         attempts_done = sum(1 for a in history if a["started_at"] >= window_start)
         last_refusal: str | None = None  # the provider's outright refusal (HTTP 400) of the previous attempt
+        previous_model: str | None = last["model"] if last else None  # for prompt caching: who asked last
 
         while True:
             reason = self.budget.exceeded()
@@ -222,7 +224,8 @@ class Executor:
                 outcome = run_attempt(
                     self.env, spec, model=rung.model, mode=mode_override or spec.builder_mode, number=number,
                     start_commit=start, feedback=feedback, hint=phase_row["hint"], rules_text=self._rules_text(spec), ctx=ctx,
-                    previous_patch=previous_patch,
+                    previous_patch=previous_patch, retry_model=self._retry_model(ladder), previous_model=previous_model,
+                    last_attempt=attempts_done + 1 >= cfg.complexity_escalation.max_attempts_per_phase,
                 )
             except RunStopped:
                 self.store.finish_attempt(aid, "stopped", message="run stopped during this attempt")
@@ -236,6 +239,7 @@ class Executor:
                 outcome = AttemptOutcome(False, rung.model, categorize_provider_error(exc.kind, exc.status).value, str(exc))
                 refusal = f"{exc.details.get('role', 'Builder')} model {exc.details.get('model', rung.model)}: {exc}"
             attempts_done += 1
+            previous_model = rung.model
             if outcome.inexact:
                 self._emit("edits_inexact", {"phase": pid, "attempt": number, "edits": outcome.inexact}, pid)
             if outcome.ok:
@@ -302,6 +306,15 @@ class Executor:
                         return final
                     if replanned:
                         failures, feedback, kept_edits, previous_patch = [], None, False, None
+
+    def _retry_model(self, ladder: EscalationLadder) -> str:
+        """The model the next attempt would use if this one failed in a way that counts for escalation."""
+        counted = self.config.complexity_escalation.failure_types
+        if not counted:
+            return ladder.current.model
+        probe = copy.copy(ladder)
+        probe.record_failure(counted[0])
+        return probe.current.model
 
     def apply_action(self, pid: str, spec: Phase, start: str, action: str, data: dict[str, Any],
                      failures: list[FailureRecord], rung: Rung | None = None) -> tuple[PhaseState | None, bool]:

@@ -121,7 +121,7 @@ def test_only_anthropic_key_runs_a_plan_with_every_call_on_anthropic(
     def messages(request: Request) -> Response:
         body = json.loads(request.data)
         seen.append(body)
-        system = "".join(block["text"] for block in body["system"])
+        system = body["system"] if isinstance(body["system"], str) else "".join(b["text"] for b in body["system"])
         text = EDIT if "ROLE: builder" in system else VERDICT
         return Response(
             json.dumps(
@@ -154,8 +154,9 @@ def test_only_anthropic_key_runs_a_plan_with_every_call_on_anthropic(
     assert {c["model"] for c in calls} == {"claude-sonnet-4-5"}  # the fallback model on Anthropic
     assert {c["role"] for c in calls} >= {"builder", "auditor"}
     assert all(c["cost_usd"] > 0 for c in calls)
-    # the stable system text is marked for prompt caching
-    assert seen and all(b["system"][-1].get("cache_control") == {"type": "ephemeral"} for b in seen)
+    # a cache breakpoint only where the prefix reaches the model's minimum cacheable length (1,024 tokens):
+    # this project's prompts are shorter, so none is marked (it would cache nothing)
+    assert seen and all(isinstance(b["system"], str) for b in seen)
     # the skipped providers were recorded as fallback hops, and no secret was stored anywhere
     with RunStore(tmp_path / "home" / ".autonomous_runs" / "single" / "autopack.db") as store:
         hops = store.events("r1", "llm_fallback")

@@ -34,6 +34,7 @@ class Completer(Protocol):
         policy: Policy = Policy.PROGRESSIVE,
         phase_id: str | None = None,
         attempt_id: int | None = None,
+        cache_breaks: Any = None,
     ) -> Any: ...
 
 

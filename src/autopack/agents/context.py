@@ -33,8 +33,8 @@ SYSTEM_RESERVE = 4000  # tokens of the system text (role, edit format, learned r
 TAIL_RESERVE = 300  # the closing notes: files to create, what is not shown
 RETRY_SHARE = 0.2  # of the budget, at most, for the retry section (failure and previous diff)
 RETRY_MIN, RETRY_MAX = 800, 8000  # tokens
-OUTLINE_SHARE = 0.06  # of the budget, at most, for the repository outline
-OUTLINE_MAX = 2000  # tokens
+OUTLINE_SHARE = 0.04  # of the budget, at most, for the repository outline
+OUTLINE_MAX = 1500  # tokens
 READ_ONLY_HEADER = "Read-only files (for reference; they may not be changed):\n"
 SCOPE_HEADER = "Files in the phase scope (the only files you may change):\n"
 _GLOB_CHARS = set("*?[")
@@ -151,9 +151,11 @@ def build_context(
             omitted.append(f"{rel} (not readable as UTF-8 text)")
     phase_text = "\n".join([phase.name, phase.description, *phase.steps, hint or ""])
     all_files = list_files(root) if files is None else files
-    outline_room = min(OUTLINE_MAX, int(budget_tokens * OUTLINE_SHARE))
+    # The outline leaves out the files the prompt shows (whole, or cut with their own outline).
+    outline = repository_outline(root, all_files, scope=scope_files, shown_whole=set(scope_files + context_files),
+                                 phase_text=phase_text, room=min(OUTLINE_MAX, int(budget_tokens * OUTLINE_SHARE)))
     room = (budget_tokens - estimate_tokens(task) - estimate_tokens(request) - TAIL_RESERVE
-            - (outline_room if all_files else 0))
+            - (estimate_tokens(outline) + 2 if outline else 0))
     chooser = _Chooser(texts, lambda: gather_evidence(phase_text, feedback=feedback, previous_patch=previous_patch,
                                                       paths=list(texts), focus=focus))
     chooser.allocate([r for r in scope_files if r in texts], "in scope", room)
@@ -165,9 +167,6 @@ def build_context(
         elif rel in texts:
             omitted.append(f"{rel} ({len(texts[rel].splitlines())} lines, left out: over the context budget)")
     omitted += chooser.notes
-    whole = {r for r in shown if r not in chooser.partial}
-    outline = repository_outline(root, all_files, scope=scope_files, shown_whole=whole, phase_text=phase_text,
-                                 room=outline_room) if all_files else ""
     tail = []
     if to_create:
         tail.append("Files in scope that do not exist yet (create them if the phase needs them): " + ", ".join(to_create))
@@ -275,7 +274,8 @@ class _Chooser:
         rest = sorted((r for r in order if r not in whole), key=lambda r: not self._cut(r).changelog)
         for i, r in enumerate(rest):
             share = floors[r] + max(0, free) // (len(rest) - i)
-            excerpt = self._cut(r).render(share) if share >= 200 else None
+            # The part headers of a cut file (its label, the line about its parts) are not the excerpt's.
+            excerpt = self._cut(r).render(share - 40 - len(r) // 2) if share >= 200 else None
             if excerpt is None:
                 free += floors[r]
                 continue

@@ -3,7 +3,7 @@ is long) and what the modules related to the phase define at their top level (wi
 model can call what exists and ask for a file it needs (``NEED_FILES``) instead of guessing.
 
 Related modules, most related first: those a scope file imports, those the phase names (by file or
-module name), then the scope files' neighbours in their folders. Files shown whole elsewhere in the
+module name), then up to three of the scope files' neighbours in their folders. Files shown whole elsewhere in the
 prompt are not outlined again. Everything fits a token allowance; what does not fit is left out.
 """
 
@@ -24,6 +24,7 @@ SKIP_DIRS = frozenset({
 MAX_FILES = 3000
 NAMES_PER_DIR = 14
 DEFS_PER_MODULE = 40
+MAX_NEIGHBOURS = 3  # modules outlined only for sitting in a scope file's folder
 
 
 def list_files(root: Path, limit: int = MAX_FILES) -> list[str]:
@@ -160,16 +161,17 @@ def related_modules(root: Path, files: list[str], scope: list[str], phase_text: 
         if path in words or (len(stem) >= 4 and stem in words):
             add(path, 2.0)
     scope_dirs = {PurePosixPath(r).parent.as_posix() for r in scope}
-    for path in files:
-        if PurePosixPath(path).parent.as_posix() in scope_dirs:
-            add(path, 1.0)
+    neighbours = [p for p in files if PurePosixPath(p).parent.as_posix() in scope_dirs and p not in ranked]
+    for path in [p for p in neighbours if p.endswith(".py") and p not in scope][:MAX_NEIGHBOURS]:
+        add(path, 1.0)  # a weak tie: only a few, the tree names the rest
     return sorted(ranked, key=lambda p: (-ranked[p], p))
 
 
 def repository_outline(root: Path, files: list[str], *, scope: list[str], shown_whole: set[str], phase_text: str,
                        room: int) -> str:
     """The repository outline within ``room`` tokens: the tree (at most half of it), then the top-level
-    definitions of related modules not shown whole elsewhere; "" when nothing useful fits."""
+    definitions of related modules other than ``shown_whole`` (files the prompt shows); "" when
+    nothing useful fits."""
     if room < 60 or not files:
         return ""
     tree_text = tree(files, room // 2)

@@ -1,14 +1,17 @@
 """The Anthropic adapter: one Messages API call through the official ``anthropic`` SDK.
 
-It owns the Anthropic wire details: the system text as one cached text block (prompt caching),
-a trailing assistant message sent as a prefill the model continues from, usage with cache reads
-and writes counted as input. The key, client cache and error mapping are shared (``sdk_base``,
+It owns the Anthropic wire details: the system text as text blocks that end at the request's cache
+breakpoints (``cache_control``; a breakpoint whose prefix is shorter than the model's minimum
+cacheable length is not sent: it would cache nothing), a trailing assistant message sent as a
+prefill the model continues from, usage with cache reads and writes counted as input (writes also
+reported apart: they are billed at 1.25 x the input price). The key, client cache and error mapping are shared (``sdk_base``,
 ``http_errors.map_stainless_error``). The SDK is imported only when a call is made, so importing
 this module stays cheap.
 """
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -25,6 +28,22 @@ BASE_URL_ENV = "ANTHROPIC_BASE_URL"
 DEFAULT_BASE_URL = "https://api.anthropic.com"
 
 STOP_REASONS = {"end_turn": "end", "stop_sequence": "end", "max_tokens": "max_tokens"}
+MAX_BREAKPOINTS = 4  # per request (the API refuses more)
+# Minimum cacheable prompt length by model (Anthropic's prompt-caching documentation); unlisted: 1024.
+# Claude Sonnet 4.6 is listed as 1024 in some places and 2048 in others: the higher one is kept.
+MIN_CACHEABLE = ((re.compile(r"opus-4-[5-9]|opus-[5-9]|haiku-4-[5-9]|haiku-[5-9]"), 4096),
+                 (re.compile(r"haiku-3|3-haiku|3-5-haiku|sonnet-4-6"), 2048))
+
+
+def min_cacheable_tokens(model: str) -> int:
+    """The shortest prefix (in tokens) ``model`` caches; a shorter one is processed without caching."""
+    return next((n for pattern, n in MIN_CACHEABLE if pattern.search(model)), 1024)
+
+
+def estimated_tokens(text: str) -> int:
+    """autopack's estimate (about four characters a token; real code runs nearer 3.5, so real prompts
+    are rather longer than estimated and a breakpoint kept here is above the minimum)."""
+    return len(text) // 4
 
 
 class _Lenient(BaseModel):
@@ -74,14 +93,40 @@ class AnthropicProvider(SdkProvider["anthropic.Anthropic", bytes]):
             messages[-1]["content"] = messages[-1]["content"].rstrip()
         params: dict[str, Any] = {"model": request.model, "max_tokens": request.max_tokens, "messages": messages}
         if request.system:
-            if request.cache_system:
-                params["system"] = [{"type": "text", "text": request.system, "cache_control": {"type": "ephemeral"}}]
+            points = self.cache_points(request)
+            if points:
+                blocks: list[dict[str, Any]] = []
+                start = 0
+                for end in points:
+                    blocks.append({"type": "text", "text": request.system[start:end], "cache_control": {"type": "ephemeral"}})
+                    start = end
+                if request.system[start:].strip():
+                    blocks.append({"type": "text", "text": request.system[start:]})
+                elif start < len(request.system):
+                    blocks[-1]["text"] += request.system[start:]
+                params["system"] = blocks
             else:
                 params["system"] = request.system
         # ``request.temperature`` is not sent: the SDK (1.0+) dropped sampling parameters and the API
         # version it speaks (2026-10-21) rejects them with a 400, even at their default values.
         # ``json_mode``: the Messages API has no JSON switch; the agents' prompts and validators carry it.
         return params
+
+    @staticmethod
+    def cache_points(request: LlmRequest) -> list[int]:
+        """Where the system text's cache breakpoints go: the request's (or the end of the text), without
+        those whose prefix is below the model's minimum cacheable length or holds no new text, at most
+        ``MAX_BREAKPOINTS`` (the last ones: the longest prefixes)."""
+        if not request.cache_system:
+            return []
+        text = request.system
+        minimum = min_cacheable_tokens(request.model)
+        out: list[int] = []
+        wanted = (len(text),) if request.cache_breaks is None else request.cache_breaks
+        for end in sorted(set(wanted)):
+            if 0 < end <= len(text) and estimated_tokens(text[:end]) >= minimum and text[out[-1] if out else 0 : end].strip():
+                out.append(end)
+        return out[-MAX_BREAKPOINTS:]
 
     def _new_client(self, timeout: float) -> anthropic.Anthropic:
         import anthropic
@@ -105,6 +150,7 @@ class AnthropicProvider(SdkProvider["anthropic.Anthropic", bytes]):
                 tokens_in=usage.input_tokens + cache_read + cache_write,
                 tokens_out=usage.output_tokens,
                 tokens_cached=cache_read,
+                tokens_cache_write=cache_write,
             ),
             stop_reason=STOP_REASONS.get(raw_stop or "", raw_stop or "end"),
             provider=self.name,

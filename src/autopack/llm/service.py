@@ -218,8 +218,10 @@ class LlmService:
         policy: Policy = Policy.PROGRESSIVE,
         phase_id: str | None = None,
         attempt_id: int | None = None,
+        cache_breaks: Sequence[int] | None = None,
     ) -> ServiceResult:
-        """Answer one call, retrying and falling back as configured.
+        """Answer one call, retrying and falling back as configured. ``cache_breaks``: where in ``system``
+        a prefix worth caching ends (see ``LlmRequest.cache_breaks``).
 
         Raises CostCapReached (before a call the cap cannot cover at its worst case), ProviderError for a
         ``bad_request`` (never retried), and AllProvidersFailed when no candidate answered.
@@ -232,6 +234,7 @@ class LlmService:
             json_mode=json_mode,
             timeout_seconds=self.config.retries.request_timeout_seconds,
             cache_system=True,
+            cache_breaks=None if cache_breaks is None else tuple(cache_breaks),
         )
         ctx = _CallContext(role=role, requested_model=model, phase_id=phase_id, attempt_id=attempt_id)
         if self.override is not None:
@@ -375,7 +378,7 @@ class LlmService:
                 )
             return 0.0
         u = response.usage
-        return price.cost(u.tokens_in, u.tokens_out, u.tokens_cached)
+        return price.cost(u.tokens_in, u.tokens_out, u.tokens_cached, u.tokens_cache_write)
 
     # reporting -------------------------------------------------------------------------------
     def _hop(self, fallbacks: list[str], frm: str, to: str, model: str, reason: str, phase_id: str | None) -> None:

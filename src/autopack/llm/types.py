@@ -17,7 +17,7 @@ class Message:
 
 @dataclass(frozen=True)
 class LlmRequest:
-    """One chat completion. ``system`` is the stable, cacheable part (system text, rules, plan);
+    """One chat completion. ``system`` is the stable, cacheable part (instructions, files);
     ``messages`` the variable part. A trailing assistant message is a prefix to continue from."""
 
     model: str  # the name the provider's API knows (endpoint prefix already removed)
@@ -25,9 +25,13 @@ class LlmRequest:
     messages: tuple[Message, ...]
     max_tokens: int = 4096
     temperature: float | None = 0.0
-    cache_system: bool = True
+    cache_system: bool = True  # False: write nothing to the provider's prompt cache
     json_mode: bool = False
     timeout_seconds: float = 120.0
+    # Character offsets in ``system`` where a prefix worth caching ends (cache breakpoints), in order;
+    # None: one at the end of ``system``; (): none. Providers that cache prefixes by themselves ignore
+    # them, and a provider drops a breakpoint whose prefix is below its minimum cacheable length.
+    cache_breaks: tuple[int, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -35,6 +39,7 @@ class Usage:
     tokens_in: int = 0  # all input tokens, cached ones included
     tokens_out: int = 0
     tokens_cached: int = 0  # input tokens served from the provider's prompt cache
+    tokens_cache_write: int = 0  # input tokens written to the provider's prompt cache (billed at its write price)
 
 
 @dataclass(frozen=True)
