@@ -68,9 +68,7 @@ class FakeClaude:
         text = reply(body) if callable(reply) else reply
         usage = self.cache.usage(body)
         self.usages.append({**usage, "output_tokens": max(1, len(text) // 4)})
-        return Response(
-            json.dumps(message_reply(text, body["model"], usage)), content_type="application/json"
-        )
+        return Response(json.dumps(message_reply(text, body["model"], usage)), content_type="application/json")
 
     def calls(self, role: str) -> list[dict[str, Any]]:
         return [b for b in self.bodies if role_of(b) == role]
@@ -83,6 +81,14 @@ class FakeClaude:
 def claude_config(path: Path, **overrides: Any) -> Path:
     """The shipped config with every role on Claude models (cheap, mid, strong), ``section={...}`` merged in."""
     data = yaml.safe_load(SHIPPED_CONFIG.read_text(encoding="utf-8"))
+    # Priced here (Anthropic's list prices), whatever models the shipped config lists.
+    data["models"].update(
+        {
+            CHEAP: {"input": 1.0, "output": 5.0, "cached_input": 0.1},
+            MID: {"input": 3.0, "output": 15.0, "cached_input": 0.3},
+            STRONG: {"input": 5.0, "output": 25.0, "cached_input": 0.5},
+        }
+    )
     data["escalation_chains"] = {
         "builder": {"low": {"models": [CHEAP, MID]}, "medium": {"models": [MID]}, "high": {"models": [STRONG]}},
         "auditor": {"low": {"models": [CHEAP, MID]}, "medium": {"models": [MID, STRONG]}, "high": {"models": [STRONG]}},

@@ -128,6 +128,9 @@ def make_plan(path: Path, phases: int) -> None:
 
 def make_config(path: Path, source: Path, scenario: str) -> None:
     data = yaml.safe_load((source / "config" / "models.yaml").read_text(encoding="utf-8"))
+    # The prices the bill below uses, whatever models the revision's shipped config lists.
+    data["models"].update({m: {"input": INPUT_PRICE[m], "output": OUTPUT_PRICE[m], "cached_input": INPUT_PRICE[m] * READ}
+                           for m in INPUT_PRICE})
     one = {"models": [SONNET]}
     if scenario == "one model":
         builder = {"low": one, "medium": one, "high": one}
