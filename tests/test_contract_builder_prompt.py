@@ -248,3 +248,14 @@ def test_a_full_file_phase_with_a_file_shown_in_part_is_asked_for_search_replace
     assert run.result.exit_code == 0
     system = system_of(fake, 0)
     assert "Edit format: search/replace blocks" in system and "Edit format: whole files" not in system
+
+
+def test_need_files_names_files_and_line_ranges_in_the_forms_models_write(tmp_path: Path) -> None:
+    from autopack.attempt import _needed_files
+
+    for name in ("a.py", "b.py", "c.py"):
+        (tmp_path / name).write_text("x = 1\n", encoding="utf-8")
+    files, focus, note = _needed_files("NEED_FILES: a.py b.py, c.py lines 3-9, `zz.py`, ../etc/passwd", tmp_path)
+    assert files == ["a.py", "b.py", "c.py"] and focus == {"c.py": [(3, 9)]}
+    assert "Not found in the repository: zz.py, ../etc/passwd" in note
+    assert _needed_files("NEED_FILES: a.py:10-20", tmp_path)[1] == {"a.py": [(10, 20)]}

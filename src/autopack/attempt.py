@@ -311,7 +311,11 @@ _NEED_ITEM = re.compile(r"^(?P<path>[^\s:]+?)(?::| lines? )?(?:(?P<a>\d+)\s*[-â€
 def _needed_files(reply: str, root: Path) -> tuple[list[str], dict[str, list[tuple[int, int]]], str]:
     """What a NEED_FILES reply asks for: (files to show, line ranges to show, a note for the prompt)."""
     found = NEED_FILES.findall(reply)
-    items = [i.strip(" `'\"") for line in found for i in re.split(r"[,;]\s*|\s{2,}", line) if i.strip(" `'\"")]
+    items: list[str] = []
+    for chunk in (c.strip(" `'\"") for line in found for c in re.split(r"[,;]", line)):
+        # "path lines 120-180" is one item; "a.py b.py" two
+        items += [chunk] if _NEED_ITEM.match(chunk) and " " in chunk else [w.strip("`'\"") for w in chunk.split()]
+    items = [i for i in items if i]
     files: list[str] = []
     focus: dict[str, list[tuple[int, int]]] = {}
     missing: list[str] = []
