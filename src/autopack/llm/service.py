@@ -21,6 +21,7 @@ from ..secrets import register_secret_values, scrub, scrub_data
 from ..store import CallRecord
 from .record import Recorder
 from .router import Candidates, Router, SkippedProvider, api_model
+from .shared_limits import provider_slot
 from .types import LlmRequest, LlmResponse, Message, Provider, ProviderError
 
 # Jitter spreads retries of parallel callers; a quarter of the delay is enough to de-synchronise.
@@ -300,7 +301,10 @@ class LlmService:
             self._check_cost_cap(model, request)
             t0 = self._clock()
             try:
-                response = provider.complete(request)
+                # Provider limits shared by a batch's workers (a no-op outside a batch); waits are shown.
+                with provider_slot(name, lambda wait: self._event("provider_wait", wait, ctx.phase_id)):
+                    t0 = self._clock()  # the call's latency starts once it holds its slot
+                    response = provider.complete(request)
             except ProviderError as raw:
                 latency_ms = (self._clock() - t0) * 1000
                 err = self._scrub.error(raw)
