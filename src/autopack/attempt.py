@@ -53,6 +53,7 @@ class AttemptOutcome:
     gate: GateResult | None = None
     keep_workspace: bool = False  # partial edits stay applied (the feedback says which)
     inexact: list[str] = field(default_factory=list)  # "path: how" for each edit placed by tolerant matching
+    verdicts: list[dict[str, Any]] = field(default_factory=list)  # each Auditor verdict read (model, approved, ...)
     compact_next: bool = False  # retry in a more compact edit mode
     no_changes: bool = False  # the Builder replied NO_CHANGES: the tree was checked and audited as it was
 
@@ -225,6 +226,7 @@ def run_attempt(
         auditors.append(second)
     phase_text = f"PHASE: {phase.id}\nName: {phase.name}\nGoal: {phase.description}\nScope: {', '.join(phase.scope)}"
     unchanged = _no_change_review(reply.text, root, phase) if no_changes else None
+    verdicts: list[dict[str, Any]] = []
     for auditor_model in auditors:
         try:
             outcome = env.auditor.review(model=auditor_model, phase_text=phase_text, diff=patch,
@@ -232,6 +234,10 @@ def run_attempt(
                                          fallback_models=audit_fallbacks(cfg, phase, auditor_model))
         except ProviderError as exc:  # say whose request it was: the executor's message names the model to change
             raise replace(exc, details={**exc.details, "role": "Auditor", "model": auditor_model}) from exc
+        if outcome.verdict is not None:
+            verdicts.append({"model": outcome.model, "approved": outcome.verdict.accepted,
+                             "summary": outcome.verdict.summary,
+                             "issues": [i.model_dump(exclude_none=True) for i in outcome.verdict.issues]})
         if outcome.verdict is None:
             # The change passed its checks: it stays in the workspace, and the Builder is asked to confirm
             # it (NO_CHANGES) rather than to write it again; the next review may read better.
@@ -240,13 +246,14 @@ def run_attempt(
                                   f"({outcome.error}). The change is still applied: the files above include it. If it "
                                   "completes the phase, reply NO_CHANGES; otherwise send only the further edits it needs.",
                                   reply_hash=rhash, edit_hash=ehash, patch=patch, gate=gate, inexact=inexact,
-                                  keep_workspace=True)
+                                  keep_workspace=True, verdicts=verdicts)
         if not outcome.verdict.accepted:
             fatal = outcome.verdict.fatal_category(cfg.replan.fatal_error_types)
             return AttemptOutcome(False, used, fatal or ErrorCategory.auditor_reject.value, outcome.verdict.feedback()[:MAX_FEEDBACK],
-                                  reply_hash=rhash, edit_hash=ehash, patch=patch, gate=gate, inexact=inexact, no_changes=no_changes)
+                                  reply_hash=rhash, edit_hash=ehash, patch=patch, gate=gate, inexact=inexact, no_changes=no_changes,
+                                  verdicts=verdicts)
     return AttemptOutcome(True, used, patch=patch, gate=gate, reply_hash=rhash, edit_hash=ehash, inexact=inexact,
-                          no_changes=no_changes)
+                          no_changes=no_changes, verdicts=verdicts)
 
 
 def cache_plan(plan: Plan, phase: Phase, model: str, starting_model: str, *, retry_model: str | None,

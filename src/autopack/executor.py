@@ -129,7 +129,14 @@ class Executor:
 
     def _set(self, phase_id: str, event: str, reason: str, **fields: Any) -> None:
         self.store.set_phase(self.run_id, phase_id, event, {"reason": reason}, **fields)
-        self.reporter.event(event, {"phase": phase_id, "reason": reason, **{k: v for k, v in fields.items() if k != "state"}})
+        data = {"phase": phase_id, "reason": reason, **{k: v for k, v in fields.items() if k != "state"}}
+        if event in ("phase_complete", "phase_failed", "phase_skipped", "phase_fatal"):
+            data["duration_s"] = self._duration(phase_id)
+        self.reporter.event(event, data)
+
+    def _duration(self, phase_id: str) -> float:
+        """Seconds the phase was worked on (its events' span, without the time the run was stopped)."""
+        return round(self.store.phase_durations(self.run_id).get(phase_id, 0.0), 3)
 
     # the run ----------------------------------------------------------------------------------
     def run(self) -> RunResult:
@@ -242,6 +249,8 @@ class Executor:
             previous_model = rung.model
             if outcome.inexact:
                 self._emit("edits_inexact", {"phase": pid, "attempt": number, "edits": outcome.inexact}, pid)
+            for review in outcome.verdicts:  # what the Auditor said, approved or not (the report shows it)
+                self._emit("audit_verdict", {"phase": pid, "attempt": number, **review}, pid)
             if outcome.ok:
                 self._commit(pid, spec, aid, number, outcome, failures)
                 return PhaseState.COMPLETE
@@ -359,6 +368,7 @@ class Executor:
         self.store.set_phase(self.run_id, pid, "phase_complete", {"reason": reason, "no_changes": unchanged},
                              state=PhaseState.COMPLETE, commit_sha=sha)
         self.reporter.event("phase_complete", {"phase": pid, "commit": sha, "attempt": number, "gate": gate_summary,
+                                               "duration_s": self._duration(pid),
                                                "no_changes": unchanged})
         if failures:
             self._learn(spec, failures[-1], outcome)

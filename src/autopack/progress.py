@@ -205,6 +205,11 @@ def describe(kind: str, data: dict[str, Any]) -> str:
             return _step(d)
         case "attempt_finished":
             return _attempt(d)
+        case "audit_verdict":
+            said = "approved" if d.get("approved") else "rejected"
+            issues = d.get("issues") or []
+            extra = f" ({_plural(len(issues), 'issue')})" if issues else ""
+            return f"  Auditor {d.get('model')} {said}{extra}: " + clip(str(d.get("summary") or ""), 200)
         case "edits_inexact":
             edits = d.get("edits") or []
             return f"  {_plural(len(edits), 'edit')} placed by tolerant matching: " + clip("; ".join(map(str, edits)), 240)
