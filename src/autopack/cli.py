@@ -479,8 +479,8 @@ def main() -> None:
 
 
 # Commands that run models live in their own module; importing it registers them on ``app``.
-# diff, merge, clean and report (reviewing a run afterwards) likewise.
-from . import cli_review, cli_run  # noqa: E402,F401
+# diff, merge, clean and report (reviewing a run afterwards) likewise; batch (many runs at once) too.
+from . import cli_batch, cli_review, cli_run  # noqa: E402,F401
 from .docs.cli import docs_app  # noqa: E402
 from .edits.cli import edits_app  # noqa: E402
 from .memory.cli import register as _register_memory  # noqa: E402
