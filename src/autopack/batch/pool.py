@@ -262,6 +262,7 @@ class BatchRunner:
             limits_dir=str(self.paths.limits), results=self.batch.results, remote=self.batch.remote,
             bundle=str(self.paths.bundle(spec.run_id)) if bundle else None,
             fetch_into=str(local_repo) if local_repo is not None and (cloned or self.options.remote) else None,
+            thin_bundle=local_repo is not None,
             extra_env=dict(self.options.extra_env),
         )
 

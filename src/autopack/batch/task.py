@@ -55,6 +55,7 @@ class RunTask:
     remote: str = "origin"
     bundle: str | None = None  # where to write the bundle (results: bundle, and always on a cluster)
     fetch_into: str | None = None  # a repository on this machine that should get the run's branch too
+    thin_bundle: bool = False  # whoever reads the bundle has the project (and so the run's base commit)
     worker: str = "local"
     extra_env: dict[str, str] = field(default_factory=dict)
 
@@ -242,7 +243,7 @@ def deliver_branch(task: RunTask, repo: Path, outcome: RunOutcome, base: str | N
         bundle.parent.mkdir(parents=True, exist_ok=True)
         tmp = bundle.with_name(bundle.name + ".tmp")
         # Thin when the receiver has the base (it has the project), whole otherwise.
-        args = ["bundle", "create", str(tmp), branch] + ([f"^{base}"] if base and task.fetch_into else [])
+        args = ["bundle", "create", str(tmp), branch] + ([f"^{base}"] if base and task.thin_bundle else [])
         try:
             _git(repo, *args)
             os.replace(tmp, bundle)
@@ -259,12 +260,19 @@ def deliver_branch(task: RunTask, repo: Path, outcome: RunOutcome, base: str | N
         except TaskError as exc:
             outcome.notes.append(f"not pushed: {exc}")
     if task.fetch_into and Path(task.fetch_into).resolve() != repo.resolve():
-        source = outcome.bundle or str(repo)
-        try:
-            _git(Path(task.fetch_into), "fetch", "--quiet", source, f"{branch}:{branch}")
-            outcome.fetched_into = task.fetch_into
-        except TaskError as exc:
-            outcome.notes.append(f"branch not fetched into {task.fetch_into}: {exc}")
+        fetch_branch(Path(task.fetch_into), outcome.bundle or str(repo), outcome)
+
+
+def fetch_branch(into: Path, source: str, outcome: RunOutcome) -> None:
+    """Fetch the run's branch from ``source`` (a repository or a bundle) into the repository ``into``, as
+    a branch of the same name. Never forced: a branch there that the run's does not continue is left as
+    it is, and said (the run's branch is still in ``source``)."""
+    branch = f"refs/heads/{outcome.branch}"
+    try:
+        _git(into, "fetch", "--quiet", source, f"{branch}:{branch}")
+        outcome.fetched_into = str(into)
+    except TaskError as exc:
+        outcome.notes.append(f"branch not fetched into {into}: {exc}")
 
 
 def _git(cwd: Path | None, *args: str) -> str:
