@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from autopack.config import SHIPPED_CONFIG, load_config
 from autopack.layout import Layout
 from autopack.store import CallRecord, PhaseState, RunStore
 from conftest import CliResult, RunCli, cli_env
@@ -150,7 +151,8 @@ def test_config_show_prints_the_shipped_config_by_default(run_cli: RunCli) -> No
     assert result.returncode == 0, result.output
     assert "# effective config from" in result.stdout and "models.yaml" in result.stdout
     assert "MAX_TOTAL_FAILURES_PER_RUN: 25" in result.stdout
-    assert "fallback_chain:\n  - glm\n  - anthropic\n  - openai" in result.stdout
+    chain = load_config(SHIPPED_CONFIG).routing.fallback_chain
+    assert "fallback_chain:\n" + "".join(f"  - {p}\n" for p in chain) in result.stdout
 
 
 def test_autopack_config_variable_overrides_the_shipped_file(run_cli: RunCli, tmp_path: Path) -> None:

@@ -7,7 +7,13 @@ from pathlib import Path
 
 import yaml
 
+from autopack.config import SHIPPED_CONFIG, load_config
 from autopack.plan import load_plan
+
+SHIPPED = load_config(SHIPPED_CONFIG)
+# The shipped models the tests ask about, read from the shipped config rather than repeated here.
+CLAUDE, GPT = SHIPPED.routing.fallback_models["anthropic"], SHIPPED.routing.fallback_models["openai"]
+CHEAP = SHIPPED.doctor_models.cheap
 
 
 def _script(tmp_path: Path, responses: list[dict]) -> Path:
@@ -24,21 +30,21 @@ def test_models_lists_every_configured_model_with_provider_readiness_and_prices(
     )
     assert res.returncode == 0, res.output
     rows = {r["model"]: r for r in json.loads(res.stdout)}
-    assert rows["claude-sonnet-4-5"]["provider"] == "anthropic" and rows["claude-sonnet-4-5"]["ready"] is True
-    assert rows["gpt-5"]["ready"] is False and rows["gpt-5"]["needs"] == "$OPENAI_API_KEY"
-    assert rows["glm-4.6"]["input_per_m"] == 0.6
+    assert rows[CLAUDE]["provider"] == "anthropic" and rows[CLAUDE]["ready"] is True
+    assert rows[GPT]["ready"] is False and rows[GPT]["needs"] == "$OPENAI_API_KEY"
+    assert rows[CHEAP]["input_per_m"] == SHIPPED.models[CHEAP].input
     assert rows["ollama/*"]["free"] is True
     assert "sk-ant-x" not in res.output
 
 
 def test_models_check_reports_who_answered_with_tokens_and_cost(run_cli, tmp_path: Path) -> None:
     script = _script(tmp_path, [{"text": "ok", "usage": {"tokens_in": 1_000_000, "tokens_out": 0}}])
-    res = run_cli("models", "check", "gpt-5", "--script", str(script), "--json")
+    res = run_cli("models", "check", GPT, "--script", str(script), "--json")
     assert res.returncode == 0, res.output
     data = json.loads(res.stdout)
-    assert data["provider"] == "scripted" and data["model"] == "gpt-5"
+    assert data["provider"] == "scripted" and data["model"] == GPT
     assert data["tokens_in"] == 1_000_000
-    assert abs(data["cost_usd"] - 1.25) < 1e-9  # gpt-5 input price per million in the shipped config
+    assert abs(data["cost_usd"] - SHIPPED.models[GPT].input) < 1e-9  # its input price per million, as shipped
 
 
 def test_models_check_of_an_unknown_model_is_a_clear_error(run_cli) -> None:
@@ -59,7 +65,7 @@ def test_models_check_without_any_key_names_the_variables_to_set(run_cli) -> Non
             "GOOGLE_API_KEY",
         )
     }
-    res = run_cli("models", "check", "claude-sonnet-4-5", env=env)
+    res = run_cli("models", "check", CLAUDE, env=env)
     assert res.returncode == 2
     assert "ANTHROPIC_API_KEY" in res.stderr and "no key" in res.stderr
 

@@ -179,7 +179,7 @@ def test_the_budget_follows_the_model_context_window(tmp_path: Path) -> None:
 
 
 def test_the_budget_is_a_share_of_the_smallest_window_the_request_may_land_on() -> None:
-    shipped = load_config()  # fallbacks: glm-4.6 (200k), claude-sonnet-4-5 (200k), gpt-5 (400k)
+    shipped = load_config()  # fallbacks on other providers: Claude (200k, its family's window) and GPT-5.5 (272k)
     assert context_budget(shipped, "gemini-2.5-pro") == 100_000
     assert context_budget(_config(), "gemini-2.5-pro") == 524_288
     assert context_budget(_config(), "ollama/qwen2.5-coder") == 16_384
@@ -188,9 +188,10 @@ def test_the_budget_is_a_share_of_the_smallest_window_the_request_may_land_on() 
 
 def test_a_model_context_window_in_the_config_overrides_its_family() -> None:
     cfg = _config()
-    price = cfg.models["claude-sonnet-4-5"].model_copy(update={"context_window": 1_000_000})
-    cfg = cfg.model_copy(update={"models": {**cfg.models, "claude-sonnet-4-5": price}})
-    assert cfg.context_window("claude-sonnet-4-5") == 1_000_000 and context_budget(cfg, "claude-sonnet-4-5") == 500_000
+    claude = cfg.routing.planner_model  # a shipped Claude model, priced without a window of its own
+    price = cfg.models[claude].model_copy(update={"context_window": 1_000_000})
+    cfg = cfg.model_copy(update={"models": {**cfg.models, claude: price}})
+    assert cfg.context_window(claude) == 1_000_000 and context_budget(cfg, claude) == 500_000
     assert cfg.context_window("claude-haiku-4-5") == 200_000
 
 

@@ -30,7 +30,9 @@ from .cli import (
 )
 
 if TYPE_CHECKING:
+    from .config import Config
     from .executor import RunResult
+    from .llm.catalog import Status
 
 models_app = typer.Typer(
     rich_markup_mode=None,
@@ -269,17 +271,21 @@ def project_hint(root: Path, rid: str) -> str:
 # models -------------------------------------------------------------------------------------------
 @models_app.callback()
 def models_list(ctx: typer.Context, config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
-    """List every model the config knows: provider, whether its key or endpoint is set, prices."""
+    """List every model the config knows: provider, whether its key or endpoint is set, prices, and what
+    the installed provider SDK says of it (current, deprecated, unknown); warn about the routed ones."""
     if ctx.invoked_subcommand is not None:
         return
+    from rich.markup import escape
     from rich.table import Table
 
     from .config import provider_for_model
+    from .llm.catalog import model_status
     from .llm.providers import KEY_ENV_VARS
     from .runner import run_environment
 
     cfg = _config(config)
     env = run_environment(dict(os.environ))
+    routes = _routes(cfg)
     names = list(
         dict.fromkeys(
             list(cfg.models)
@@ -300,6 +306,8 @@ def models_list(ctx: typer.Context, config: ConfigOpt = None, as_json: JsonOpt =
             ready = any(env.get(v) for v in vars_)
             how = " or ".join(f"${v}" for v in vars_)
         price = cfg.price_for(m)
+        status = model_status(provider, m)
+        used_by = routes.get(m, [])
         rows.append(
             {
                 "model": m,
@@ -310,24 +318,67 @@ def models_list(ctx: typer.Context, config: ConfigOpt = None, as_json: JsonOpt =
                 "output_per_m": None if price is None else price.output,
                 "free": bool(price and price.free),
                 "priced": price is not None,
+                "status": status.kind,
+                "status_detail": status.detail,
+                "routed_by": used_by,
+                "warning": _status_warning(m, status, used_by) if used_by and status.needs_attention else None,
             }
         )
     if as_json:
         _print_json(rows)
         return
     table = Table(title="models")
-    for col in ("model", "provider", "ready", "key / endpoint", "USD in/M", "USD out/M"):
+    for col in ("model", "provider", "ready", "key / endpoint", "USD in/M", "USD out/M", "SDK status"):
         table.add_column(col)
     for r in rows:
         in_p = "free" if r["free"] else ("-" if not r["priced"] else f"{r['input_per_m']:.2f}")
         out_p = "free" if r["free"] else ("-" if not r["priced"] else f"{r['output_per_m']:.2f}")
-        table.add_row(str(r["model"]), str(r["provider"]), "yes" if r["ready"] else "no", str(r["needs"]), in_p, out_p)
+        yes_no = "yes" if r["ready"] else "no"
+        table.add_row(str(r["model"]), str(r["provider"]), yes_no, str(r["needs"]), in_p, out_p, str(r["status_detail"]))
     console().print(table)
+    err = console(stderr=True)
+    for r in rows:
+        if r["warning"]:
+            err.print(f"[yellow]warning:[/] {escape(r['warning'])}", highlight=False, soft_wrap=True)
+
+
+def _routes(cfg: Config) -> dict[str, list[str]]:
+    """model -> the roles the config routes to it ("builder low", "doctor cheap", "fallback on openai")."""
+    from .yamlfile import format_loc
+
+    out: dict[str, list[str]] = {}
+    for loc, model in cfg._model_refs():  # the same references config validation checks
+        if loc[0] == "escalation_chains":
+            label = f"{loc[1]} {loc[2]}"
+        elif loc[0] == "doctor_models":
+            label = f"doctor {loc[1]}"
+        elif loc[:2] == ("routing", "tier_strategy"):
+            label = f"tier {loc[2]}"
+        elif loc[:2] == ("routing", "fallback_models"):
+            label = f"fallback on {loc[2]}"
+        elif loc == ("routing", "planner_model"):
+            label = "planner"
+        else:
+            label = format_loc(loc)
+        out.setdefault(model, [])
+        if label not in out[model]:
+            out[model].append(label)
+    return out
+
+
+def _status_warning(model: str, status: Status, used_by: list[str]) -> str:
+    """One line about a routed model its SDK calls deprecated or does not know, saying what to do."""
+    if status.kind == "deprecated":
+        todo = "name a current model there"
+    else:
+        todo = "check the name against the provider's model list, or name one the SDK lists as current"
+    roles = ", ".join(used_by)
+    return f"{model} is {status.detail}; the config routes {roles} to it: {todo} (user or project config, or --config)"
 
 
 @models_app.command("check")
 def models_check(
-    model: Annotated[str, typer.Argument(help="model name, e.g. claude-sonnet-4-5 or ollama/qwen2.5-coder:7b")],
+    model: Annotated[str, typer.Argument(help="model name, e.g. claude-sonnet-5-5 or ollama/qwen2.5-coder:7b")],
     config: ConfigOpt = None,
     script: ScriptOpt = None,
     as_json: JsonOpt = False,

@@ -13,7 +13,7 @@ import yaml
 
 from conftest import CliResult
 
-from .conftest import ADD_MULTIPLY, APPROVE, AUTOPACK, PROJECT, AutopackEnv, builder, phase
+from .conftest import ADD_MULTIPLY, APPROVE, AUTOPACK, PROJECT, SHIPPED, AutopackEnv, builder, phase
 
 pytestmark = pytest.mark.slow
 
@@ -91,7 +91,7 @@ def test_config_layers_user_then_project_then_config_option(ap: Env) -> None:
     assert data["health_budget"]["MAX_HTTP_500_PER_RUN"] == 8  # the project's wins over the user's
     assert data["health_budget"]["MAX_PATCH_FAILURES_PER_RUN"] == 15  # untouched keys: shipped
     assert data["retries"]["max_retries"] == 1  # --config, over all of them
-    assert data["routing"]["fallback_chain"] == ["glm", "anthropic", "openai"]
+    assert data["routing"]["fallback_chain"] == SHIPPED.routing.fallback_chain  # untouched: shipped
 
     header = ap.cli_in(ap.repo_dir, "config", "show", "--config", str(cli_cfg)).stdout
     assert f"user {user}" in header and f"project {ap.repo_dir / 'autopack.yaml'}" in header

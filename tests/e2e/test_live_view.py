@@ -11,7 +11,17 @@ import pytest
 import yaml
 from pytest_httpserver import HTTPServer
 
-from .conftest import ADD_MULTIPLY, APPROVE, AUTOPACK, WORD_RULE, WRONG_SEARCH, AutopackEnv, builder, phase
+from .conftest import (
+    ADD_MULTIPLY,
+    APPROVE,
+    AUTOPACK,
+    FIRST_BUILDER,
+    WORD_RULE,
+    WRONG_SEARCH,
+    AutopackEnv,
+    builder,
+    phase,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -57,7 +67,7 @@ def test_the_plain_log_speaks_in_sentences(ap: AutopackEnv) -> None:
     assert dumps == []
     assert any("escalating from" in ln for ln in lines)
     assert any("costs are simulated" in ln for ln in lines)
-    assert all(ln.count("glm-4.5-20250101") <= 1 for ln in lines)
+    assert all(ln.count(FIRST_BUILDER) <= 1 for ln in lines)
 
 
 def test_an_endpoint_model_is_named_once_not_with_its_endpoint_twice(ap: AutopackEnv, httpserver: HTTPServer) -> None:

@@ -15,9 +15,11 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
+from autopack.config import provider_for_model
+from autopack.llm.providers import KEY_ENV_VARS
 from conftest import CliResult
 
-from .conftest import ADD_MULTIPLY, APPROVE, WRONG_SEARCH, AutopackEnv, builder, phase
+from .conftest import ADD_MULTIPLY, APPROVE, SHIPPED, WRONG_SEARCH, AutopackEnv, builder, phase
 
 pytestmark = pytest.mark.slow
 
@@ -53,7 +55,8 @@ class FakeModels:
 
     def anthropic(self, request: Request) -> Response:
         body = json.loads(request.data)
-        text = self._reply("".join(b["text"] for b in body["system"]), body["model"])
+        system = body["system"] if isinstance(body["system"], str) else "".join(b["text"] for b in body["system"])
+        text = self._reply(system, body["model"])
         return Response(json.dumps({
             "id": "msg_1", "type": "message", "role": "assistant", "model": body["model"],
             "content": [{"type": "text", "text": text}], "stop_reason": "end_turn", "stop_sequence": None,
@@ -96,8 +99,9 @@ def assert_names_every_role(result: CliResult) -> None:
     for role in ("Builder (low)", "Builder (high)", "Auditor (low)", "Doctor (cheap)", "Doctor (strong)",
                  "Planner (re-plan, low)", "Planner (learned rules)"):
         assert role in err, f"{role} not named in:\n{err}"
-    for fix in ("$GLM_API_KEY", "$ANTHROPIC_API_KEY", "escalation_chains.builder.low.models[0]",
-                "doctor_models.cheap", "routing.tier_strategy.low", "--model"):
+    keys = [f"${KEY_ENV_VARS[p][0]}" for p in SHIPPED.routing.fallback_chain]  # each shipped provider's key
+    for fix in (*keys, "escalation_chains.builder.low.models[0]", "doctor_models.cheap", "routing.tier_strategy.low",
+                "--model"):
         assert fix in err, f"{fix} not named in:\n{err}"
 
 
@@ -141,7 +145,11 @@ def test_with_only_an_anthropic_key_the_run_reaches_every_role_on_anthropic(tmp_
     assert ap.cli("plan", "validate", str(plan)).returncode == 0
     dry = ap.run("r1", plan, None, "--dry-run")
     assert dry.returncode == 0, dry.output
-    assert "claude-sonnet-4-5 on anthropic (fallback: glm has no key)" in dry.stdout
+    # a role whose model is on another provider shows the Anthropic fallback model answering it
+    low = SHIPPED.escalation_chains.builder.for_complexity("low")  # the phase's complexity
+    other = next(m for m in low if provider_for_model(m, SHIPPED) != "anthropic")
+    fallback = SHIPPED.routing.fallback_models["anthropic"]
+    assert f"{fallback} on anthropic (fallback: {provider_for_model(other, SHIPPED)} has no key)" in dry.stdout
     # no re-plan, so the Doctor is asked after the repeated failure
     config = ap.config(replan={"max_replans_per_phase": 0})
     result = ap.run("r1", plan, None, "--config", str(config))
@@ -182,7 +190,7 @@ def test_model_routes_every_role_to_the_local_model_and_a_replan_goes_there_too(
     assert "nobody" not in dry.stdout and "glm" not in dry.stdout
     result = ap.run("r1", plan, None, "--model", LOCAL, "--config", config)
     assert result.returncode == 0, result.output
-    assert models.seen["planner"][0] == "coder"  # the re-plan went to the one model, not glm-4.6
+    assert models.seen["planner"][0] == "coder"  # the re-plan went to the one model, not the shipped tier's
     assert {(c["provider"], c["model"]) for c in ap.llm_calls("r1")} == {("local", LOCAL)}
     assert ap.events("r1", "phase_replanned")
     assert "no provider could answer" not in result.output
@@ -192,9 +200,9 @@ def test_strong_model_takes_escalation_and_an_unknown_model_is_refused(bare: Env
     plan = bare.plan([phase("p1")])
     script = bare.script([builder("p1", WRONG_SEARCH), builder("p1", ADD_MULTIPLY, retry=True), APPROVE,
                           {"match": "ROLE: planner", "repeat": True, "text": json.dumps(RULE)}])
-    result = bare.run("r1", plan, script, "--model", "gpt-5-mini", "--strong-model", "gpt-5")
+    result = bare.run("r1", plan, script, "--model", "gpt-5.4-mini", "--strong-model", "gpt-5.5")
     assert result.returncode == 0, result.output
-    assert [a["model"] for a in bare.status("r1")["phases"][0]["attempts"]] == ["gpt-5-mini", "gpt-5"]
+    assert [a["model"] for a in bare.status("r1")["phases"][0]["attempts"]] == ["gpt-5.4-mini", "gpt-5.5"]
     bad = bare.run("r2", plan, script, "--model", "mistral-large")
     assert bad.returncode == 2 and "--model mistral-large: unknown model" in bad.stderr
 

@@ -17,7 +17,11 @@ import yaml
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
+from autopack.config import SHIPPED_CONFIG, load_config, provider_for_model
+from autopack.recovery.escalation import first_model
 from autopack.store import RunStore
+
+SHIPPED = load_config(SHIPPED_CONFIG)
 
 EDIT = """calc.py
 ```
@@ -66,7 +70,7 @@ def _plan(tmp_path: Path) -> Path:
                 "id": "double",
                 "name": "Add double()",
                 "description": "Add double(x) returning 2*x to calc.py.",
-                "complexity": "low",
+                "complexity": "medium",
                 "scope": ["calc.py"],
                 "checks": ["python -m pytest -q tests"],
             }
@@ -151,7 +155,12 @@ def test_only_anthropic_key_runs_a_plan_with_every_call_on_anthropic(
 
     calls = _calls(tmp_path)
     assert {c["provider"] for c in calls} == {"anthropic"}
-    assert {c["model"] for c in calls} == {"claude-sonnet-4-5"}  # the fallback model on Anthropic
+    # A medium phase starts on another provider's model (the shipped medium chains), so its calls fall
+    # back to the Anthropic fallback model; any other call is on a model the config routes to Anthropic.
+    assert provider_for_model(first_model(SHIPPED, "feature", "medium", "builder"), SHIPPED) != "anthropic"
+    used = {c["model"] for c in calls}
+    assert SHIPPED.routing.fallback_models["anthropic"] in used
+    assert used <= {m for m in SHIPPED.referenced_models() if provider_for_model(m, SHIPPED) == "anthropic"}
     assert {c["role"] for c in calls} >= {"builder", "auditor"}
     assert all(c["cost_usd"] > 0 for c in calls)
     # a cache breakpoint only where the prefix reaches the model's minimum cacheable length (1,024 tokens):
