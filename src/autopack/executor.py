@@ -30,11 +30,24 @@ from .llm.service import AllProvidersFailed, LlmService
 from .llm.types import ProviderError
 from .plan import Phase, Plan
 from .progress import Reporter
-from .recovery.approach import FailureRecord, detect_approach_flaw
+from .recovery.approach import FailureRecord, FlawVerdict, detect_approach_flaw
 from .recovery.budget import HealthBudget
 from .recovery.categories import categorize_provider_error
 from .recovery.escalation import EscalationLadder, Rung
 from .recovery.execute_fix import DISABLED_REASON, check_command, run_fix
+from .recovery.policy import (
+    Action,
+    ConsultDoctor,
+    Fail,
+    Failure,
+    PhaseRun,
+    Progress,
+    Replan,
+    Retry,
+    SwitchMode,
+    attempts_left,
+    decide,
+)
 from .store import CallRecord, PhaseState, RunStatus, RunStore
 from .workspace import Workspace
 
@@ -173,14 +186,82 @@ class Executor:
 
     # one phase --------------------------------------------------------------------------------
     def run_phase(self, pid: str, row: dict[str, Any]) -> PhaseState:
-        cfg = self.config
-        # A commit for this phase may exist when the process died between git and the store.
-        # Only a phase that got as far as committing can have one; a queued phase skips the git log.
+        """Attempts until one is approved, the policy gives up, or the Doctor ends the phase."""
+        recovered = self._recovered_commit(pid, row)
+        if recovered is not None:
+            return recovered
+        st = self._resume(pid, row)
+        while True:
+            reason = self.budget.exceeded()
+            if reason:
+                raise RunStopped(reason)
+            no_more = attempts_left(st.attempts_done, self.config)
+            if no_more:
+                self._set(pid, "phase_failed", no_more, state=PhaseState.FAILED)
+                return PhaseState.FAILED
+            spec = Phase.model_validate(self.store.phase_spec(self.run_id, pid))
+            outcome, number, aid, refusal = self._attempt(pid, spec, st)
+            if outcome.ok:
+                self._commit(pid, spec, aid, number, outcome, st.failures)
+                return PhaseState.COMPLETE
+            flaw = self._record_failure(pid, st, outcome, aid, number)
+            near = self.budget.near_limit(self.config.doctor_models.health_budget_near_limit_ratio)
+            progress = Progress(mode=st.mode or spec.builder_mode, failures_since_doctor=st.since_doctor,
+                                replans_used=self._replans_used(pid), doctor_allowed=self._doctor_allowed(pid),
+                                budget_near_limit=near)
+            failure = Failure(refusal=refusal, previous_refusal=st.last_refusal, cut_off=outcome.compact_next, flaw=flaw)
+            st.last_refusal = refusal
+            for action in decide(progress, failure, self.config):
+                final = self._carry_out(action, pid, spec, st, outcome)
+                if final is not None:
+                    return final
+
+    def _carry_out(self, action: Action, pid: str, spec: Phase, st: PhaseRun, outcome: AttemptOutcome) -> PhaseState | None:
+        """Do what the policy decided; a final phase state ends the phase."""
+        match action:
+            case Fail(reason=reason):
+                self._set(pid, "phase_failed", self.service.scrub(reason), state=PhaseState.FAILED)
+                return PhaseState.FAILED
+            case SwitchMode(to=to, reason=reason):
+                st.mode = to
+                self._emit("mode_switch", {"phase": pid, "to": to, "reason": reason}, pid)
+            case Replan(reason=reason, doctor_if_it_fails=doctor):
+                if self._replan(pid, spec, st.failures, reason, decided_by="approach-flaw detector", rung=st.ladder.current):
+                    st.fresh_start()
+                    self.ws.restore(st.start)
+                elif doctor:
+                    return self._consult(pid, spec, st, outcome, near=self.budget.near_limit(
+                        self.config.doctor_models.health_budget_near_limit_ratio))
+            case ConsultDoctor(near_limit=near):
+                return self._consult(pid, spec, st, outcome, near=near)
+            case Retry():
+                pass
+        return None
+
+    def _consult(self, pid: str, spec: Phase, st: PhaseRun, outcome: AttemptOutcome, *, near: bool) -> PhaseState | None:
+        st.since_doctor = 0
+        verdict = self.consult_doctor(pid, spec, outcome, near)
+        if verdict is None:
+            return None
+        final, replanned = self.apply_action(pid, spec, st.start, verdict[0], verdict[1], st.failures, rung=st.ladder.current)
+        if replanned:
+            st.fresh_start()
+        return final
+
+    def _recovered_commit(self, pid: str, row: dict[str, Any]) -> PhaseState | None:
+        """COMPLETE when the phase's commit is already on the run branch: the process died between git
+        and the store. Only a phase that got as far as committing can have one (a queued one skips the log)."""
         existing = self.ws.find_phase_commit(pid) if row["state"] != PhaseState.QUEUED.value else None
-        if existing:
-            self._set(pid, "phase_complete", "found its commit on the run branch (recovered after a crash)",
-                      state=PhaseState.COMPLETE, commit_sha=existing)
-            return PhaseState.COMPLETE
+        if not existing:
+            return None
+        self._set(pid, "phase_complete", "found its commit on the run branch (recovered after a crash)",
+                  state=PhaseState.COMPLETE, commit_sha=existing)
+        return PhaseState.COMPLETE
+
+    def _resume(self, pid: str, row: dict[str, Any]) -> PhaseRun:
+        """The state the phase goes on from, rebuilt from the store (a fresh phase, or one resumed after
+        a stop, a crash or a person sending it back to the queue)."""
+        cfg = self.config
         start = row["start_commit"] or self.ws.head()
         if row["start_commit"]:
             self.ws.restore(start)  # roll back anything a killed attempt left half-applied
@@ -188,133 +269,103 @@ class Executor:
             self.store.set_phase(self.run_id, pid, "phase_requeued", {"decided_by": "user", "reason": "the run was started again"},
                                  state=PhaseState.QUEUED)
         self.store.set_phase(self.run_id, pid, "phase_state", {"reason": "phase started"}, state=PhaseState.BUILDING, start_commit=start)
-
         history = [a for a in self.store.attempts(self.run_id, pid) if a["outcome"] not in ("running", "interrupted", "stopped")]
         spec = Phase.model_validate(self.store.phase_spec(self.run_id, pid))
         ladder = EscalationLadder.from_history(cfg, "builder", spec.category, spec.complexity,
                                                [(a["model"], a["complexity"], a["error_category"]) for a in history])
         revision_start = self.store.revisions(self.run_id, pid)[-1]["created_at"]
         requeued = [e["created_at"] for e in self.store.events(self.run_id, "phase_requeued", phase_id=pid)]
-        # The attempt budget restarts when a person (or the Doctor) sends a failed phase back to the queue.
-        window_start = max([0.0, *requeued])
+        window_start = max([0.0, *requeued])  # the attempt budget restarts when a failed phase is sent back
         failures = [self.failure_record(a) for a in history if a["outcome"] == "failed" and a["started_at"] >= revision_start]
         last = history[-1] if history else None
-        feedback = last["message"] if last and last["outcome"] == "failed" else None
-        # What the failed attempt changed: its lines are shown again (and the evidence picks their windows).
-        previous_patch: str | None = (last["patch"] or None) if last and last["outcome"] == "failed" else None
-        if feedback and row["start_commit"] and last and last["error_category"] == "patch_apply_error":
+        failed_last = last is not None and last["outcome"] == "failed"
+        feedback = last["message"] if last is not None and failed_last else None
+        if feedback and row["start_commit"] and last is not None and last["error_category"] == "patch_apply_error":
             feedback += RESET_NOTE  # the restore above undid any edits that feedback calls applied
-        kept_edits = False
-        mode_override: str | None = None
-        since_doctor = len(failures)
-        attempts_done = sum(1 for a in history if a["started_at"] >= window_start)
-        last_refusal: str | None = None  # the provider's outright refusal (HTTP 400) of the previous attempt
-        previous_model: str | None = last["model"] if last else None  # for prompt caching: who asked last
+        return PhaseRun(
+            start=start, ladder=ladder, failures=failures, feedback=feedback,
+            previous_patch=(last["patch"] or None) if last is not None and failed_last else None,
+            since_doctor=len(failures), attempts_done=sum(1 for a in history if a["started_at"] >= window_start),
+            previous_model=last["model"] if last is not None else None,
+        )
 
-        while True:
-            reason = self.budget.exceeded()
-            if reason:
-                raise RunStopped(reason)
-            if attempts_done >= cfg.complexity_escalation.max_attempts_per_phase:
-                self._set(pid, "phase_failed", f"no approved change after {attempts_done} attempts "
-                          f"(complexity_escalation.max_attempts_per_phase = {cfg.complexity_escalation.max_attempts_per_phase})",
-                          state=PhaseState.FAILED)
-                return PhaseState.FAILED
-            spec = Phase.model_validate(self.store.phase_spec(self.run_id, pid))
-            phase_row = self.store.phase(self.run_id, pid)
-            rung = ladder.current
-            aid, number = self.store.start_attempt(self.run_id, pid, rung.model, rung.complexity)
-            self.store.set_phase(self.run_id, pid, "phase_state", {"attempt": number}, model=rung.model, complexity=rung.complexity)
-            ctx = CallContext(phase_id=pid, attempt_id=aid, policy=cfg.routing.policy_for(spec.category))
-            refusal: str | None = None
-            try:
-                outcome = run_attempt(
-                    self.env, spec, model=rung.model, mode=mode_override or spec.builder_mode, number=number,
-                    start_commit=start, feedback=feedback, hint=phase_row["hint"], rules_text=self._rules_text(spec), ctx=ctx,
-                    previous_patch=previous_patch, retry_model=self._retry_model(ladder), previous_model=previous_model,
-                    last_attempt=attempts_done + 1 >= cfg.complexity_escalation.max_attempts_per_phase,
-                )
-            except RunStopped:
-                self.store.finish_attempt(aid, "stopped", message="run stopped during this attempt")
-                self.ws.restore(start)
-                raise
-            except AllProvidersFailed as exc:
-                last_err = getattr(exc, "last_error", None)
-                cat = categorize_provider_error(last_err.kind, last_err.status).value if isinstance(last_err, ProviderError) else "infra"
-                outcome = AttemptOutcome(False, rung.model, cat, str(exc))
-            except ProviderError as exc:  # a request the provider refused outright (bad_request): never retried
-                outcome = AttemptOutcome(False, rung.model, categorize_provider_error(exc.kind, exc.status).value, str(exc))
-                refusal = f"{exc.details.get('role', 'Builder')} model {exc.details.get('model', rung.model)}: {exc}"
-            attempts_done += 1
-            previous_model = rung.model
-            if outcome.inexact:
-                self._emit("edits_inexact", {"phase": pid, "attempt": number, "edits": outcome.inexact}, pid)
-            for review in outcome.verdicts:  # what the Auditor said, approved or not (the report shows it)
-                self._emit("audit_verdict", {"phase": pid, "attempt": number, **review}, pid)
-            if outcome.ok:
-                self._commit(pid, spec, aid, number, outcome, failures)
-                return PhaseState.COMPLETE
+    def _attempt(self, pid: str, spec: Phase, st: PhaseRun) -> tuple[AttemptOutcome, int, int, str | None]:
+        """One attempt on the ladder's current model: (outcome, attempt number, attempt id, the provider's
+        outright refusal worded with its model, if that is how it failed)."""
+        cfg = self.config
+        phase_row = self.store.phase(self.run_id, pid)
+        rung = st.ladder.current
+        aid, number = self.store.start_attempt(self.run_id, pid, rung.model, rung.complexity)
+        self.store.set_phase(self.run_id, pid, "phase_state", {"attempt": number}, model=rung.model, complexity=rung.complexity)
+        ctx = CallContext(phase_id=pid, attempt_id=aid, policy=cfg.routing.policy_for(spec.category))
+        refusal: str | None = None
+        try:
+            outcome = run_attempt(
+                self.env, spec, model=rung.model, mode=st.mode or spec.builder_mode, number=number,
+                start_commit=st.start, feedback=st.feedback, hint=phase_row["hint"], rules_text=self._rules_text(spec), ctx=ctx,
+                previous_patch=st.previous_patch, retry_model=self._retry_model(st.ladder), previous_model=st.previous_model,
+                last_attempt=st.attempts_done + 1 >= cfg.complexity_escalation.max_attempts_per_phase,
+            )
+        except RunStopped:
+            self.store.finish_attempt(aid, "stopped", message="run stopped during this attempt")
+            self.ws.restore(st.start)
+            raise
+        except AllProvidersFailed as exc:
+            last_err = getattr(exc, "last_error", None)
+            cat = categorize_provider_error(last_err.kind, last_err.status).value if isinstance(last_err, ProviderError) else "infra"
+            outcome = AttemptOutcome(False, rung.model, cat, str(exc))
+        except ProviderError as exc:  # a request the provider refused outright (bad_request): never retried
+            outcome = AttemptOutcome(False, rung.model, categorize_provider_error(exc.kind, exc.status).value, str(exc))
+            refusal = self.service.scrub(f"{exc.details.get('role', 'Builder')} model {exc.details.get('model', rung.model)}: {exc}")
+        st.attempts_done += 1
+        st.previous_model = rung.model
+        if outcome.inexact:
+            self._emit("edits_inexact", {"phase": pid, "attempt": number, "edits": outcome.inexact}, pid)
+        for review in outcome.verdicts:  # what the Auditor said, approved or not (the report shows it)
+            self._emit("audit_verdict", {"phase": pid, "attempt": number, **review}, pid)
+        return outcome, number, aid, refusal
 
-            # a failed attempt ---------------------------------------------------------------
-            # Nothing a check printed may carry a key into the store, the journal or the next prompt.
-            outcome.message = self.service.scrub(outcome.message)
-            outcome.patch = self.service.scrub(outcome.patch)
-            self.store.finish_attempt(aid, "failed", outcome.category, outcome.message, outcome.normalized,
-                                      outcome.reply_hash, outcome.patch[:50_000],
-                                      self.service.scrub(outcome.gate.tail()) if outcome.gate else None)
-            lines = [ln.strip() for ln in outcome.message.splitlines() if ln.strip()]
-            first_line = " ".join(lines[:2]) if lines and lines[0].endswith(":") else (lines[0] if lines else "")
-            self.reporter.event("attempt_finished", {"phase": pid, "attempt": number, "outcome": "failed", "model": outcome.model,
-                                                     "error_category": outcome.category, "message": first_line})
-            self.budget.record_failure(outcome.category or "unknown")
-            restored_kept = False
-            if outcome.keep_workspace:
-                kept_edits = True
-            else:
-                restored_kept, kept_edits = kept_edits, False
-                self.ws.restore(start)
-            feedback = outcome.message + (RESET_NOTE if restored_kept else "")
-            previous_patch = outcome.patch or None
-            if refusal is not None and refusal == last_refusal:
-                # The same model refused the same request twice: every attempt left would be refused too.
-                self._set(pid, "phase_failed", f"the provider refused the same request twice in a row ({self.service.scrub(refusal)}); "
-                          "change that model (or its max_tokens) in the configuration, or shorten the phase, then run the "
-                          "same command to resume", state=PhaseState.FAILED)
-                return PhaseState.FAILED
-            last_refusal = refusal
-            if outcome.compact_next and (mode_override or spec.builder_mode) == "full_file":
-                mode_override = "structured_edit"
-                self._emit("mode_switch", {"phase": pid, "to": "structured_edit", "reason": "reply cut off in full_file mode"}, pid)
-            failures.append(self.failure_record({"error_category": outcome.category, "message": outcome.message,
-                                                  "reply_hash": outcome.reply_hash, "edit_hash": outcome.edit_hash,
-                                                  "gate_signature": outcome.gate_signature}))
-            since_doctor += 1
-            escalated = ladder.record_failure(outcome.category or "unknown")
-            if escalated:
-                self._emit("escalation", {"phase": pid, "from": f"{rung.model} ({rung.complexity})",
-                                          "to": f"{ladder.current.model} ({ladder.current.complexity})", "reason": escalated,
-                                          "complexity": ladder.current.complexity}, pid)
+    def _record_failure(self, pid: str, st: PhaseRun, outcome: AttemptOutcome, aid: int, number: int) -> FlawVerdict | None:
+        """Store and report a failed attempt, put the worktree back (unless its edits stay for the next
+        attempt), feed the error back, climb the escalation ladder; the approach-flaw verdict, if any."""
+        cfg = self.config
+        # Nothing a check printed may carry a key into the store, the journal or the next prompt.
+        outcome.message = self.service.scrub(outcome.message)
+        outcome.patch = self.service.scrub(outcome.patch)
+        self.store.finish_attempt(aid, "failed", outcome.category, outcome.message, outcome.normalized,
+                                  outcome.reply_hash, outcome.patch[:50_000],
+                                  self.service.scrub(outcome.gate.tail()) if outcome.gate else None)
+        lines = [ln.strip() for ln in outcome.message.splitlines() if ln.strip()]
+        first_line = " ".join(lines[:2]) if lines and lines[0].endswith(":") else (lines[0] if lines else "")
+        self.reporter.event("attempt_finished", {"phase": pid, "attempt": number, "outcome": "failed", "model": outcome.model,
+                                                 "error_category": outcome.category, "message": first_line})
+        self.budget.record_failure(outcome.category or "unknown")
+        restored_kept = False
+        if outcome.keep_workspace:
+            st.kept_edits = True
+        else:
+            restored_kept, st.kept_edits = st.kept_edits, False
+            self.ws.restore(st.start)
+        st.feedback = outcome.message + (RESET_NOTE if restored_kept else "")
+        st.previous_patch = outcome.patch or None
+        st.failures.append(self.failure_record({"error_category": outcome.category, "message": outcome.message,
+                                                "reply_hash": outcome.reply_hash, "edit_hash": outcome.edit_hash,
+                                                "gate_signature": outcome.gate_signature}))
+        st.since_doctor += 1
+        rung = st.ladder.current
+        escalated = st.ladder.record_failure(outcome.category or "unknown")
+        if escalated:
+            self._emit("escalation", {"phase": pid, "from": f"{rung.model} ({rung.complexity})",
+                                      "to": f"{st.ladder.current.model} ({st.ladder.current.complexity})", "reason": escalated,
+                                      "complexity": st.ladder.current.complexity}, pid)
+        flaw = detect_approach_flaw(st.failures, cfg.replan)
+        if flaw is not None:
+            self._emit("approach_flaw", {"phase": pid, "reason": flaw.reason, "kind": flaw.kind}, pid)
+        return flaw
 
-            flaw = detect_approach_flaw(failures, cfg.replan)
-            if flaw is not None:
-                self._emit("approach_flaw", {"phase": pid, "reason": flaw.reason, "kind": flaw.kind}, pid)
-                if phase_row["replans"] < cfg.replan.max_replans_per_phase:
-                    if self._replan(pid, spec, failures, f"{flaw.kind}: {flaw.reason}", decided_by="approach-flaw detector",
-                                    rung=ladder.current):
-                        failures, feedback, since_doctor, kept_edits, previous_patch = [], None, 0, False, None
-                        self.ws.restore(start)
-                        continue
-            near = self.budget.near_limit(cfg.doctor_models.health_budget_near_limit_ratio)
-            if (since_doctor >= cfg.doctor_models.call_after_failures or near or flaw is not None) and self._doctor_allowed(pid):
-                since_doctor = 0
-                verdict = self.consult_doctor(pid, spec, outcome, near)
-                if verdict is not None:
-                    final, replanned = self.apply_action(pid, spec, start, verdict[0], verdict[1], failures,
-                                                         rung=ladder.current)
-                    if final is not None:
-                        return final
-                    if replanned:
-                        failures, feedback, kept_edits, previous_patch = [], None, False, None
+    def _replans_used(self, pid: str) -> int:
+        """Re-plans made for the phase plus those the Planner could not answer: both spend the budget."""
+        return int(self.store.phase(self.run_id, pid)["replans"]) + self.store.count_events(self.run_id, "replan_failed", pid)
 
     def _retry_model(self, ladder: EscalationLadder) -> str:
         """The model the next attempt would use if this one failed in a way that counts for escalation."""
@@ -341,7 +392,7 @@ class Executor:
             self._rollback_run(data)
             return PhaseState.FATAL, False
         if action == "replan":
-            if self.store.phase(self.run_id, pid)["replans"] < self.config.replan.max_replans_per_phase and self._replan(
+            if self._replans_used(pid) < self.config.replan.max_replans_per_phase and self._replan(
                 pid, spec, failures, f"Doctor: {data.get('rationale', '')}", decided_by="doctor", rung=rung
             ):
                 self.ws.restore(start)

@@ -295,3 +295,19 @@ def test_the_doctor_is_called_at_most_twice_per_phase(ap: AutopackEnv) -> None:
     assert len(ap.llm_calls("db", "doctor")) == 2
     with ap.store() as store:
         assert store.phase("db", "p1")["doctor_calls"] == 2
+
+
+def test_a_replan_the_planner_cannot_answer_counts_against_the_replan_budget(ap: AutopackEnv) -> None:
+    config = ap.config(replan={"max_replans_per_phase": 1}, complexity_escalation={"max_attempts_per_phase": 5},
+                       doctor_models={"max_calls_per_phase": 0})
+    plan = ap.plan([phase("p1")])
+    garbage = {"label": "planner cannot answer", "match": "ROLE: planner", "repeat": True, "text": "I am not sure."}
+    script = ap.script([builder("p1", buggy_multiply("a + b"), repeat=True), garbage])
+
+    result = ap.run("rb", plan, script, "--config", str(config))
+
+    assert result.returncode == 1, result.output
+    assert len(ap.events("rb", "approach_flaw")) >= 2  # the flaw was seen again after the failed re-plan
+    assert len(ap.events("rb", "replan_failed")) == 1  # ... but the Planner was not asked again
+    planner_calls = [c for c in ap.llm_calls("rb") if c["role"] == "planner"]
+    assert 1 <= len(planner_calls) <= 3  # one re-plan (its own retries of an unreadable reply), not one per failure
