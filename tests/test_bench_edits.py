@@ -9,8 +9,10 @@ asserted.
 from __future__ import annotations
 
 import ast
+import os
 import random
 import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -21,6 +23,7 @@ sys.path.insert(0, str(BENCH))
 
 import edits  # noqa: E402
 import edits_cases as cases  # noqa: E402
+import edits_real as real  # noqa: E402
 import edits_report  # noqa: E402
 from edits_corpus import occurrences  # noqa: E402
 
@@ -124,7 +127,7 @@ def _old_start(diff: str) -> int:
 
 def test_twin_blocks_drop_the_indentation_only_for_the_must_refuse_row() -> None:
     found = cases.twin_block_cases([("m.py", NESTED)], 1, random.Random(5))
-    assert [c.kind for c in found] == [cases.SR_TWIN_KEPT, cases.SR_TWIN]
+    assert [c.kind for c in found] == [cases.SR_TWIN_KEPT, cases.SR_TWIN]  # the other twin is at column 0
     kept, dropped = found
     assert NESTED.count(kept.search) == 1
     assert _least_indent(kept.search) > 0 and _least_indent(dropped.search) == 0
@@ -154,7 +157,10 @@ def test_part_of_line_cases_are_classified_by_where_else_the_fragment_occurs() -
 
 def test_recoverable_rows_exclude_exactly_the_must_refuse_kinds() -> None:
     refused = {k for k, ok in edits_report.RECOVERABLE.items() if not ok}
-    assert refused == {"elision", cases.TWIN, cases.SR_TWIN, cases.SR_LINE_IN_LINE, cases.PART_SEVERAL, cases.PART_CUT}
+    assert refused == {
+        "elision", cases.TWIN, cases.SR_TWIN, cases.SR_TWIN_KEPT_DEEPER, cases.SR_TWIN_PARTIAL,
+        cases.SR_LINE_IN_LINE, cases.PART_SEVERAL, cases.PART_CUT,
+    }  # fmt: skip
 
 
 def test_a_tiny_run_prints_every_row(capsys: pytest.CaptureFixture[str]) -> None:
@@ -166,3 +172,83 @@ def test_a_tiny_run_prints_every_row(capsys: pytest.CaptureFixture[str]) -> None
     autopack_twins = re.findall(r"\d+/\d+/\d+", rows[cases.TWIN])[0]
     assert sum(map(int, autopack_twins.split("/"))) >= 2  # both changes at repeated lines were tried
     assert "Time per undamaged diff by file size" in out
+
+
+DEEP = """\
+class Outer:
+    class Inner:
+        def read(self, buf):
+            n = len(buf)
+            buf[:] = self.source(n)
+            return n
+
+    def read(self, buf):
+        n = len(buf)
+        buf[:] = self.source(n)
+        return n
+"""
+
+
+def test_a_block_dedented_onto_a_less_indented_twin_is_a_must_refuse_case() -> None:
+    found = cases.twin_block_cases([("m.py", DEEP)], 1, random.Random(2))
+    partial = [c for c in found if c.kind == cases.SR_TWIN_PARTIAL]
+    assert partial and partial[0].new_text is None
+    assert partial[0].search in DEEP and _least_indent(partial[0].search) == 4  # exactly the other twin
+
+
+def _git_repo(root: Path, versions: list[str]) -> Path:
+    env = {"GIT_AUTHOR_NAME": "b", "GIT_AUTHOR_EMAIL": "b@x.invalid", "GIT_COMMITTER_NAME": "b",
+           "GIT_COMMITTER_EMAIL": "b@x.invalid", "PATH": os.environ["PATH"]}  # fmt: skip
+    subprocess.run(["git", "init", "-q", str(root)], check=True, env=env)
+    for n, text in enumerate(versions):
+        (root / "mod.py").write_text(text, encoding="utf-8")
+        subprocess.run(["git", "-C", str(root), "add", "-A"], check=True, env=env)
+        subprocess.run(["git", "-C", str(root), "commit", "-qm", f"v{n}"], check=True, env=env)
+    return root
+
+
+BODY = "".join(f"def f{i}(x):\n    y = x + {i}\n    z = y * 2\n    w = z - 1\n    return w\n\n\n" for i in range(12))
+
+
+def test_real_commits_give_blocks_whose_damage_is_classified_from_the_file(tmp_path: Path) -> None:
+    repo = _git_repo(
+        tmp_path / "repo",
+        [BODY, BODY.replace("    w = z - 1\n    return w\n\n\ndef f7", "    w = z - 7\n    return w\n\n\ndef f7")],
+    )
+    found = real.corpus([str(repo)], 5, per_file=3, seed=1)
+    kinds = {c.kind for c in found}
+    assert {real.NONE, real.TRAILING, real.REINDENT, real.ELIDED, real.AMBIGUOUS} <= kinds
+    none = next(c for c in found if c.kind == real.NONE)
+    assert none.text == BODY and none.new_text is not None and none.search in BODY
+    assert none.text.replace(none.search, none.replace) == none.new_text
+    for case in found:
+        assert (case.new_text is None) == (case.kind in real.MUST_REFUSE), case.kind
+
+
+def test_one_off_places_counts_files_not_positions() -> None:
+    lines = ["a", "b", "c", "d", "e"]
+    # "x" may be a wrong "a" (reading 1) or "a" left out is not possible; two readings, one result.
+    assert real.one_off_places(lines, ["x", "b", "c"], ["x", "b", "C"], {0, 1}, 2, 3) == 1
+    assert real.one_off_places(["a", "b", "a", "b"], ["z", "b"], ["z", "B"], {0}, 1, 2) == 2
+
+
+def test_the_aider_driver_applies_through_the_module_it_is_given(tmp_path: Path) -> None:
+    module = tmp_path / "editblock_coder.py"
+    module.write_text(
+        "DEFAULT_FENCE = ('```', '```')\n"
+        "def find_original_update_blocks(content, fence, valid_fnames):\n"
+        "    head, rest = content.split('<<<<<<< SEARCH\\n', 1)\n"
+        "    s, rest = rest.split('=======\\n', 1)\n"
+        "    yield valid_fnames[0], s, rest.split('>>>>>>> REPLACE', 1)[0]\n"
+        "def do_replace(fname, content, before, after, fence=None):\n"
+        "    return content.replace(before, after, 1) if before in content else None\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "m.py").write_text("a = 1\n", encoding="utf-8")
+    driver = real.AiderDriver(str(module))
+    try:
+        assert driver.apply(tmp_path, "m.py", "m.py\n<<<<<<< SEARCH\na = 1\n=======\na = 2\n>>>>>>> REPLACE\n")[0]
+        assert not driver.apply(tmp_path, "m.py", "m.py\n<<<<<<< SEARCH\nb\n=======\nc\n>>>>>>> REPLACE\n")[0]
+    finally:
+        driver.close()
+    assert (tmp_path / "m.py").read_text(encoding="utf-8") == "a = 2\n"

@@ -8,6 +8,13 @@ hunk header or the indentation is all that tells the twins apart) and SEARCH tex
 of a line. Every tool applies each case to a fresh copy; the result is compared with the intended file.
 
     python scripts/bench/edits.py [--cases N] [--twins N] [--seed S] [--budget SECONDS] [--write-doc [docs/BENCHMARKS.md]]
+        [--real REPO[@REV] ...] [--real-commits N] [--aider aider_chat-0.86.2-py3-none-any.whl] [--twin-rule RULE]
+
+``--real`` adds SEARCH/REPLACE blocks from the last ``--real-commits`` commits of git repositories,
+damaged as models damage them (``edits_real``), applied side by side by autopack, Aider's own
+applier (``--aider``: the wheel ``pip download --no-deps aider-chat==0.86.2`` fetches, run in its
+own process by ``edits_aider_driver.py``) and ``str.replace``. ``--twin-rule`` measures another rule
+for blocks that fit exactly and also, re-indented, a more indented place (``match.TWIN_RULE``).
 
 ``--cases`` is the number of random base changes; each is tried with every damage kind (10 kinds),
 so the default 100 gives about 1000 diff cases, plus 4 SEARCH/REPLACE variants and up to 4
@@ -44,9 +51,12 @@ from edits_cases import (  # noqa: E402
     word_places,
 )
 from edits_corpus import DAMAGES, corpus_files, damage, indent_of, make_change, occurrences, stdlib_files, true_diff  # noqa: E402
-from edits_report import RECOVERABLE, SR_KINDS, Outcome, report, size_bucket  # noqa: E402
+from edits_real import AiderDriver  # noqa: E402
+from edits_real import corpus as real_corpus  # noqa: E402
+from edits_real import run as run_real_cases  # noqa: E402
+from edits_report import AIDER, RECOVERABLE, SR_KINDS, Outcome, RealResults, report, size_bucket  # noqa: E402
 
-from autopack.edits import apply_edits, parse_reply  # noqa: E402
+from autopack.edits import apply_edits, match, parse_reply  # noqa: E402
 from autopack.encoding import subprocess_env  # noqa: E402
 
 Tool = Callable[[str, Path, Path], tuple[bool, float]]
@@ -246,10 +256,10 @@ def drifted_blocks(rel: str, text: str, new_text: str, rng: random.Random) -> li
     return out
 
 
-def show_failure(what: str, rel: str, reply: str, original: bytes, intended: bytes | None) -> None:
+def show_failure(what: str, rel: str, reply: str, original: bytes, intended: bytes | None, under: str = "lib") -> None:
     """Re-run a case autopack got wrong in a scratch copy and print the reply and its feedback."""
     with tempfile.TemporaryDirectory() as scratch:
-        path = Path(scratch) / "lib" / rel
+        path = Path(scratch) / under / rel
         path.parent.mkdir(parents=True)
         path.write_bytes(original)
         text = reply if "<<<<<<< SEARCH" in reply else diff_reply(reply)
@@ -273,7 +283,15 @@ def main(argv: list[str] | None = None) -> int:
                     help="write the tables into the 'Edit application' section of docs/BENCHMARKS.md")  # fmt: skip
     ap.add_argument("--show-failures", action="store_true", help="print cases autopack got wrong or refused needlessly")
     ap.add_argument("--autopack-only", action="store_true", help="skip the other tools (fast, for debugging)")
+    ap.add_argument("--real", action="append", default=[], metavar="REPO[@REV]",
+                    help="a git repository whose recent commits give SEARCH/REPLACE blocks (repeatable)")  # fmt: skip
+    ap.add_argument("--real-commits", type=int, default=60, help="commits per --real repository")
+    ap.add_argument("--aider", metavar="WHEEL", help="aider-chat's wheel (pip download --no-deps aider-chat==0.86.2)")
+    ap.add_argument("--twin-rule", choices=["column0", "deeper", "any"], default=None,
+                    help="measure another rule for exact matches with a re-indented twin (autopack.edits.match.TWIN_RULE)")  # fmt: skip
     args = ap.parse_args(argv)
+    if args.twin_rule:
+        match.TWIN_RULE = args.twin_rule
     rng = random.Random(args.seed)
     part_rng, twin_rng = random.Random(f"{args.seed}-part"), random.Random(f"{args.seed}-twins")
     have_patch = shutil.which("patch") is not None
@@ -315,10 +333,46 @@ def main(argv: list[str] | None = None) -> int:
             bench.diff_case(twin.kind, twin.rel, twin.text, twin.new_text, twin.diff)
         for sr in twin_block_cases(corpus, args.twins, twin_rng):
             bench.sr_case(sr)
+        real = run_real(args, Path(tmp)) if args.real else None
     elapsed = time.perf_counter() - started
     report(bench.results, bench.sr_results, bench.times, base_done, len(modules), elapsed, args, have_patch,
-           argv or sys.argv[1:])  # fmt: skip
+           argv or sys.argv[1:], real)  # fmt: skip
     return 0
+
+
+def str_replace(root: Path, path: str, reply: str) -> tuple[bool, float]:
+    """The baseline: the SEARCH text replaced once, exactly, or nothing."""
+    t0 = time.perf_counter()
+    body = reply.split("<<<<<<< SEARCH\n", 1)[1]
+    search, rest = body.split("=======\n", 1)
+    replace = rest.split(">>>>>>> REPLACE\n", 1)[0]
+    target = root / path
+    text = target.read_text(encoding="utf-8")
+    found = bool(search) and search in text
+    if found:
+        target.write_text(text.replace(search, replace, 1), encoding="utf-8")
+    return found, time.perf_counter() - t0
+
+
+def run_real(args: argparse.Namespace, tmp: Path) -> RealResults:
+    """The real-commits SEARCH/REPLACE corpus through autopack, Aider's applier (with --aider) and str.replace."""
+    cases = real_corpus(args.real, args.real_commits, per_file=3, seed=args.seed)
+    tools: dict[str, Callable[[Path, str, str], tuple[bool, float]]] = {
+        "autopack": lambda root, path, reply: autopack_apply(reply, root)
+    }
+    driver = AiderDriver(args.aider) if args.aider else None
+    if driver is not None:
+        tools[AIDER] = driver.apply
+    tools["str.replace"] = str_replace
+    show = (lambda verdict, case, reply: show_failure(f"real/{case.kind}/{verdict}", case.path, reply,
+            case.text.encode(), None if case.new_text is None else case.new_text.encode(), under="")) if args.show_failures else None  # fmt: skip
+    try:
+        results, times = run_real_cases(cases, tmp, tools, judge, show)
+    finally:
+        if driver is not None:
+            driver.close()
+    repos = sorted({c.label.split(":")[0] for c in cases})
+    return RealResults(results, times, len(cases), len({c.label for c in cases}), repos, args.aider)
 
 
 if __name__ == "__main__":

@@ -29,8 +29,10 @@ from edits_corpus import Hunk, indent_of, parses, render
 TWIN_RIGHT = "hunk text not unique, right line numbers"
 TWIN = "wrong_line_numbers, hunk text not unique"
 SR_TWIN_KEPT = "block at several indentations, indentation kept"
+SR_TWIN_KEPT_DEEPER = "block at several indentations, indentation kept, a deeper twin"
 SR_TWIN = "indent_dropped, block at several indentations"
 SR_LINE_IN_LINE = "indent_dropped, one line that is also part of another line"
+SR_TWIN_PARTIAL = "indent partly dropped, exact copy at that indentation"
 PART_UNIQUE = "part of a line, unique"
 PART_IN_WORDS = "part of a line, unique; also inside longer words"
 PART_SEVERAL = "part of a line, at several places"
@@ -258,12 +260,46 @@ def twin_block_cases(files: list[tuple[str, str]], count: int, rng: random.Rando
         return "".join(ln[cut:] + "\n" for ln in ls)
 
     # Column 0 cannot drop its indentation; an exact twin elsewhere belongs to the diff family.
+    made = 0
     for c in _changes(sites, rng, lambda c: _cut(c) > 0 and len(_starts(c.lines, c.before)) == 1):
-        out.append(SRCase(SR_TWIN_KEPT, c.rel, c.text, c.new_text, block(c.before), block(c.after)))
+        if _deeper_twin(c):  # as sent, it may as well be that twin with part of its indentation dropped
+            out.append(SRCase(SR_TWIN_KEPT_DEEPER, c.rel, c.text, None, block(c.before), block(c.after)))
+        else:
+            out.append(SRCase(SR_TWIN_KEPT, c.rel, c.text, c.new_text, block(c.before), block(c.after)))
         out.append(SRCase(SR_TWIN, c.rel, c.text, c.new_text, block(c.before, _cut(c)), block(c.after, _cut(c))))
-        if len(out) >= 2 * count:
+        partial = _partly_dedented(c)
+        if partial is not None:
+            out.append(SRCase(SR_TWIN_PARTIAL, c.rel, c.text, None, block(c.before, partial), block(c.after, partial)))
+        made += 1
+        if made >= count:
             break
     return out
+
+
+def _deeper_twin(c: _Change) -> bool:
+    """The change's lines also occur, same shape, at a deeper indentation."""
+    squashed = [_squash(t) for t in c.before]
+    n = len(c.before)
+    for o in range(len(c.lines) - n + 1):
+        if o != c.at and [_squash(t) for t in c.lines[o : o + n]] == squashed:
+            if min(len(indent_of(t)) for t in c.lines[o : o + n] if t.strip()) > _cut(c):
+                return True
+    return False
+
+
+def _partly_dedented(c: _Change) -> int | None:
+    """How far to dedent the change's lines so they are exactly a less indented, still indented twin
+    elsewhere (a model that dropped part of the indentation), or None."""
+    squashed = [_squash(t) for t in c.before]
+    n = len(c.before)
+    for o in range(len(c.lines) - n + 1):
+        if o == c.at or [_squash(t) for t in c.lines[o : o + n]] != squashed:
+            continue
+        other = min(len(indent_of(t)) for t in c.lines[o : o + n] if t.strip())
+        cut = _cut(c) - other
+        if 0 < other and cut > 0 and [t[cut:] if t.strip() else t for t in c.before] == c.lines[o : o + n]:
+            return cut
+    return None
 
 
 # part of a line ------------------------------------------------------------------------------

@@ -23,6 +23,8 @@ from edits_cases import (
     SR_LINE_IN_LINE,
     SR_TWIN,
     SR_TWIN_KEPT,
+    SR_TWIN_KEPT_DEEPER,
+    SR_TWIN_PARTIAL,
     TWIN,
     TWIN_RIGHT,
 )
@@ -33,12 +35,27 @@ from autopack.encoding import subprocess_env
 MUST_REFUSE = "no (must refuse)"
 DIFF_ROWS = [*DAMAGES[:2], TWIN_RIGHT, TWIN, *DAMAGES[2:]]
 SR_KINDS = ["control", "indent_dropped", "trailing_whitespace", "tabs_for_spaces"]
-SR_ROWS = [*SR_KINDS[:2], SR_TWIN_KEPT, SR_TWIN, SR_LINE_IN_LINE, *SR_KINDS[2:]]
+SR_ROWS = [*SR_KINDS[:2], SR_TWIN_KEPT, SR_TWIN_KEPT_DEEPER, SR_TWIN, SR_TWIN_PARTIAL, SR_LINE_IN_LINE, *SR_KINDS[2:]]
 SR_ROWS += [PART_UNIQUE, PART_IN_WORDS, PART_SEVERAL, PART_CUT]
-NOT_RECOVERABLE = ("elision", TWIN, SR_TWIN, SR_LINE_IN_LINE, PART_SEVERAL, PART_CUT)
+NOT_RECOVERABLE = (
+    "elision", TWIN, SR_TWIN, SR_TWIN_KEPT_DEEPER, SR_TWIN_PARTIAL, SR_LINE_IN_LINE, PART_SEVERAL, PART_CUT,
+)  # fmt: skip
 RECOVERABLE = {k: k not in NOT_RECOVERABLE for k in DIFF_ROWS + SR_ROWS}
 ALL_TOOLS = ["autopack", "git apply", "git apply --recount --3way", "patch --fuzz=3"]
+AIDER = "Aider 0.86.2 (editblock_coder)"
 SIZES = ["< 500 lines", "500-2,000 lines", "> 2,000 lines"]
+
+
+@dataclass
+class RealResults:
+    """The real-commits SEARCH/REPLACE run: outcomes per tool and kind, seconds per case per tool."""
+
+    results: dict[str, dict[str, Outcome]]
+    times: dict[str, list[float]]
+    n_cases: int
+    n_files: int
+    repos: list[str]
+    aider: str | None
 
 
 def size_bucket(n_lines: int) -> str:
@@ -147,6 +164,28 @@ def render_report(results, sr_results, times, base_done: int, n_modules: int, ma
     return "\n".join(out)
 
 
+def render_real(real: RealResults, markdown: bool) -> str:
+    from edits_real import KINDS as REAL_KINDS  # edits_real imports this module's Outcome
+    from edits_real import MUST_REFUSE as REAL_MUST_REFUSE
+
+    tools = list(real.results)
+    rows = []
+    for kind in REAL_KINDS:
+        rec = MUST_REFUSE if kind in REAL_MUST_REFUSE else "yes"
+        rows.append([kind, rec, *(cell(real.results[t][kind]) for t in tools)])
+    recoverable = [k for k in REAL_KINDS if k not in REAL_MUST_REFUSE]
+    rows.append(["recoverable total", "", *(total([real.results[t][k] for k in recoverable]) for t in tools)])
+    rows.append(["must-refuse total", "", *(
+        f"{sum(real.results[t][k].refused for k in REAL_MUST_REFUSE)} of "
+        f"{sum(real.results[t][k].n for k in REAL_MUST_REFUSE)} refused" for t in tools)])  # fmt: skip
+    rows.append(["time per case (mean ms)", "", *(f"{_mean_ms(real.times[t]):.2f}" for t in tools)])
+    title = (
+        f"SEARCH/REPLACE blocks from real commits ({real.n_cases} cases from {real.n_files} changed files of "
+        f"{', '.join(real.repos)}): correct/refused/WRONG"
+    )
+    return table(title, ["damage", "recoverable", *tools], rows, markdown)
+
+
 def machine() -> str:
     git = subprocess.run(["git", "--version"], capture_output=True, text=True, env=subprocess_env()).stdout.strip()
     pv = (
@@ -158,8 +197,10 @@ def machine() -> str:
             f"{git}; {pv.splitlines()[0] if pv else 'no GNU patch'}")  # fmt: skip
 
 
-def report(results, sr_results, times, base_done, n_modules, elapsed, args, have_patch, argv) -> None:
+def report(results, sr_results, times, base_done, n_modules, elapsed, args, have_patch, argv, real=None) -> None:
     print(render_report(results, sr_results, times, base_done, n_modules, markdown=False))
+    if real is not None:
+        print(render_real(real, markdown=False))
     if not have_patch:
         print("GNU patch is not installed: its column is n/a (install it with apt-get install patch)")
     print(f"seed {args.seed}, {elapsed:.0f} s")
@@ -172,6 +213,7 @@ def report(results, sr_results, times, base_done, n_modules, elapsed, args, have
             "another result, or failed after changing the file).",
             "",
             render_report(results, sr_results, times, base_done, n_modules, markdown=True),
+            render_real(real, markdown=True) if real is not None else "",
         ])  # fmt: skip
         path = Path(args.write_doc)
         doc = path.read_text(encoding="utf-8") if path.exists() else ""  # re-read: other sections belong to others

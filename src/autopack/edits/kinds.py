@@ -18,10 +18,12 @@ a file of 20+ lines may not grow past 3x; smaller files are exempt from both.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .elide import ElisionRefused, has_elision, place_elided
 from .fragment import PartRefused, part_places, place_fragment
 from .guards import GuardHit, full_file_hits, is_placeholder_line
 from .match import Ambiguous, FileIndex, Found, already_present, closest, indentation, place, place_tolerant
@@ -248,6 +250,17 @@ def apply_diff(edit: Edit, f: WorkFile, res: EditResult, allow_mass_deletion: bo
     return _apply_hunks(edit, f, res)
 
 
+def _as_hunk(search: list[str], replace: list[str]) -> list[tuple[str, str]]:
+    """A SEARCH/REPLACE pair as a hunk: lines the REPLACE keeps are context, the others removed or added."""
+    out: list[tuple[str, str]] = []
+    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, search, replace, autojunk=False).get_opcodes():
+        if tag == "equal":
+            out += [(" ", t) for t in search[i1:i2]]
+        else:
+            out += [("-", t) for t in search[i1:i2]] + [("+", t) for t in replace[j1:j2]]
+    return out
+
+
 def _place_lines(idx: FileIndex, search: list[str], replace: list[str]) -> Found | Ambiguous | None:
     """A SEARCH placed as whole lines by ``match``'s tiers, or None."""
     placed = place(idx, [("-", s) for s in search] + [("+", r) for r in replace])
@@ -282,8 +295,8 @@ def _trimmed(search: list[str], replace: list[str]) -> tuple[list[str], list[str
     """SEARCH without its leading and trailing blank lines (and as many of the REPLACE's), else None."""
     lo = next((k for k, s in enumerate(search) if s.strip()), len(search))
     hi = len(search) - next((k for k, s in enumerate(reversed(search)) if s.strip()), 0)
-    if (lo, hi) == (0, len(search)) or lo >= hi:
-        return None
+    if (lo, hi) == (0, len(search)) or sum(1 for s in search[lo:hi] if s.strip()) < 2:
+        return None  # what is left must still say where it goes: two lines or more
     r_lo = min(lo, next((k for k, r in enumerate(replace) if r.strip()), len(replace)))
     r_hi = len(replace) - min(len(search) - hi, next((k for k, r in enumerate(reversed(replace)) if r.strip()), 0))
     return search[lo:hi], replace[r_lo : max(r_lo, r_hi)]
@@ -332,7 +345,7 @@ def apply_search_replace(edit: Edit, f: WorkFile, res: EditResult) -> list[str] 
         return None
     idx = FileIndex(f.lines)
     seq = [("-", s) for s in search] + [("+", r) for r in replace]
-    placed: Found | Ambiguous | PartRefused | None = _place_lines(idx, search, replace)
+    placed: Found | Ambiguous | PartRefused | ElisionRefused | None = _place_lines(idx, search, replace)
     if placed is None:
         if any(r.strip() for r in replace) and already_present(idx, [("+", r) for r in replace]):
             res.status = hr.status = "already_applied"
@@ -346,6 +359,11 @@ def apply_search_replace(edit: Edit, f: WorkFile, res: EditResult) -> list[str] 
                 break
     if placed is None:
         placed = place_fragment(idx, search, replace)
+    if placed is None and has_elision(search):
+        placed = place_elided(idx, search, replace)
+    elif placed is None:
+        # One wrong or left-out line (never one the REPLACE changes): the tier diff hunks have.
+        placed = place_tolerant(idx, _as_hunk(search, replace), unnumbered=True)
     if isinstance(placed, Found):
         new = f.lines[: placed.start] + placed.new_lines + f.lines[placed.end :]
         res.location = hr.location = _where(placed.start, placed.end)
@@ -358,7 +376,10 @@ def apply_search_replace(edit: Edit, f: WorkFile, res: EditResult) -> list[str] 
     if isinstance(placed, Ambiguous):
         refuse(res, _ambiguous_reason(placed, "the SEARCH text"))
         return None
-    if isinstance(placed, PartRefused):
+    if isinstance(placed, ElisionRefused):
+        reason = f"the SEARCH text was not found as sent; {placed.problem}"
+        res.closest = _miss_reason(idx, seq, "the SEARCH text")[1]
+    elif isinstance(placed, PartRefused):
         # Show the line the text was found in, whichever stretch ``closest`` would have picked: it is
         # the line the model was aiming at, and seeing it whole is the fix.
         reason = f"the SEARCH text was not found as whole lines in the file; {placed.problem}"

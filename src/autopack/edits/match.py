@@ -13,13 +13,14 @@ builds on this module's ``FileIndex``, ``Found`` and ``Ambiguous``.
 Places are told apart by the file they would produce. Two different results at one tier are
 ambiguous and refused, unless the hunk header's line number (within 2 lines) points at exactly one.
 Removed lines must always match up to whitespace; a ``...`` line only ever matches itself; a block
-sent at column 0 that also fits elsewhere with other indentation is ambiguous too (models drop
-indentation, and the exact twin is then the wrong place).
+that fits exactly but also fits a more indented place with other indentation is ambiguous too (models
+drop indentation, all or part of it, and the exact twin is then the wrong place).
 """
 
 from __future__ import annotations
 
 import difflib
+import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -35,6 +36,14 @@ _FUZZ = {
     "indent": "matched ignoring indentation and spacing",
 }
 _HINT_SLACK = 2  # a header line number this close to one twin (and no other) picks it
+# When a block placed exactly (or up to whitespace at line ends) also fits elsewhere at another
+# indentation, which placements count as ambiguous: "column0" only blocks sent at column 0 (a model
+# that dropped all indentation), "deeper" any block with a more indented twin (a model that dropped
+# some), "any" every such block. Measured (scripts/bench/edits.py --twin-rule, docs/BENCHMARKS.md):
+# "column0" applied 94 of 116 partly dedented blocks at the exact copy (wrong), "deeper" and "any"
+# none; "deeper" refuses 90 of 200 blocks sent exactly at the shallower of two twins, "any" all 200;
+# no rule refused any of 600 undamaged blocks of real commits.
+TWIN_RULE = "deeper"
 
 
 def _key(level: str, s: str) -> str:
@@ -301,29 +310,71 @@ def place(idx: FileIndex, seq: Sequence[Line], *, hint: int | None = None) -> Fo
         bkeys = [_key(level, t) for t in before]
         built = [b for c in _strict(idx, level, bkeys) if (b := _build(idx, c, seq, level))]
         result = _choose(idx.lines, built, hint, level)
-        if isinstance(result, Found) and level != "indent" and _at_column_zero(before):
+        # A tabs-for-spaces block kept its indentation width: dropping part of it too would be a second slip.
+        if (
+            isinstance(result, Found)
+            and level != "indent"
+            and (_at_column_zero(before) or TWIN_RULE == "any" or (TWIN_RULE == "deeper" and level != "tabs"))
+        ):
             return _unless_reindented_elsewhere(idx, seq, before, result, hint)
         if result is not None:
             return result
     return None
 
 
-def place_tolerant(idx: FileIndex, seq: Sequence[Line], *, hint: int | None = None) -> Found | Ambiguous | None:
-    """For diff hunks the strict tiers missed: allow one context line altered, or one file line missing.
+def candidates(idx: FileIndex, seq: Sequence[Line]) -> list[Found]:
+    """Every place a block fits at the first strict tier where it fits at all (for pieces placed together)."""
+    before = [t for op, t in seq if op != "+"]
+    if not any(t.strip() and not is_placeholder_line(t) for t in before):
+        return []
+    for level in _LEVELS:
+        bkeys = [_key(level, t) for t in before]
+        built = [b for c in _strict(idx, level, bkeys) if (b := _build(idx, c, seq, level))]
+        if built:
+            return built
+    return []
 
-    Call it only after checking the hunk is not already applied, so a tolerated line never makes an
-    applied hunk look like an unapplied one.
+
+def place_tolerant(
+    idx: FileIndex, seq: Sequence[Line], *, hint: int | None = None, unnumbered: bool = False
+) -> Found | Ambiguous | None:
+    """For blocks the strict tiers missed: allow one context line altered, or one file line missing.
+
+    Call it only after checking the block is not already applied, so a tolerated line never makes an
+    applied block look like an unapplied one. ``unnumbered`` (SEARCH/REPLACE, which has no line number
+    to confirm a place): the lines that match must say enough on their own (``_evident``).
     """
     before = [t for op, t in seq if op != "+"]
     if not any(t.strip() and not is_placeholder_line(t) for t in before):
         return None
     for level in ("rstrip", "indent"):
         bkeys = [_key(level, t) for t in before]
-        cands = _tolerant(idx, level, bkeys, seq)
-        result = _choose(idx.lines, [b for c in cands if (b := _build(idx, c, seq, level))], hint, level)
+        built = [(c, b) for c in _tolerant(idx, level, bkeys, seq) if (b := _build(idx, c, seq, level))]
+        result = _choose(idx.lines, [b for _, b in built], hint, level)
+        if unnumbered and isinstance(result, Found):
+            # Weak readings still count as other readings (above); the one that is left must be strong.
+            if not all(_evident(idx, c, before) for c, b in built if b.new_lines == result.new_lines):
+                return None
         if result is not None:
             return result
     return None
+
+
+def _evident(idx: FileIndex, cand: _Cand, before: list[str]) -> bool:
+    """Enough matching lines to trust a tolerated place without a line number: three lines of substance
+    (10+ characters with a word in them; not a lone quote, bracket or ``else:``), or two when the one wrong
+    line is close to the file's (a typo, a changed comment), or two and a third line for a left-out one."""
+    matched = [t for k, t in enumerate(before) if k != cand.altered and t.strip()]
+    strong = sum(1 for t in matched if len(t.strip()) >= 10 and re.search(r"[A-Za-z_]{2}", t))
+    if cand.altered is not None:
+        wrong, real = before[cand.altered].strip(), idx.lines[cand.pos[cand.altered]].strip()
+        return strong >= 3 or (strong >= 2 and difflib.SequenceMatcher(None, wrong, real).ratio() >= 0.6)
+    return strong >= 2 and len(matched) >= 3
+
+
+def _depth(lines: list[str], start: int, n: int) -> int:
+    """The least indentation width (tabs as 4) of the non-blank lines ``start:start+n``."""
+    return min((len(indentation(t).expandtabs(4)) for t in lines[start : start + n] if t.strip()), default=0)
 
 
 def _at_column_zero(before: list[str]) -> bool:
@@ -338,6 +389,9 @@ def _unless_reindented_elsewhere(
     # column 0 and fits elsewhere with other indentation, only the hunk header's line number may decide.
     keys = [_key("indent", t) for t in before]
     others = {c.start for c in _strict(idx, "indent", keys) if c.start != found.start and _build(idx, c, seq, "indent")}
+    if TWIN_RULE == "deeper":  # only a twin the block could have been dedented from
+        depth = _depth(idx.lines, found.start, len(before))
+        others = {o for o in others if _depth(idx.lines, o, len(before)) > depth}
     if not others or (hint is not None and abs(found.start - hint) <= _HINT_SLACK):
         return found
     return Ambiguous(sorted({found.start, *others}), "indent", exact_at=found.start)
