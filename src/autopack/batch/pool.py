@@ -346,7 +346,7 @@ def batch_summary(batch_id: str, store: BatchStore, paths: BatchPaths, max_cost:
         "totals": {
             "runs": len(runs),
             "states": states,
-            "cost_usd": round(sum(r["cost_usd"] for r in runs), 6),
+            "cost_usd": round(sum(r["cost_usd"] for r in runs), 9),
             "max_cost": max_cost,
             "simulated": any(r["simulated"] for r in runs),
             "rate_limited": sum(s.rate_limited for s in stats.values()),
