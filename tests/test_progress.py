@@ -13,8 +13,11 @@ from rich.console import Console
 from autopack.progress import LiveReporter, PlainReporter, RunView, clip, describe
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "autopack"
-# The ways an event reaches a reporter: Executor._emit/_set, reporter.event, tee.event, the service's _event.
-EMITTED = re.compile(r"(?:_emit|\.event|\b_event|_set)\(\s*(?:pid,\s*|phase_id,\s*)?\"([a-z][a-z_]+)\"", re.S)
+# The ways an event reaches a reporter: RunEvents.emit/phase/show (events.py), reporter.event, tee.event,
+# the service's _event.
+EMITTED = re.compile(
+    r"(?:\.emit|\.show|\.phase|\.event|\b_event)\(\s*(?:pid,\s*|phase_id,\s*)?\"([a-z][a-z_]+)\"", re.S
+)
 
 
 def emitted_kinds() -> set[str]:

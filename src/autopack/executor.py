@@ -25,6 +25,7 @@ from .attempt import AttemptEnv, AttemptOutcome, run_attempt
 from .checkenv import ChecksEnv
 from .config import Config
 from .errors import AutopackError, RunStopped
+from .events import RunEvents
 from .layout import Layout
 from .llm.service import AllProvidersFailed, LlmService
 from .llm.types import ProviderError
@@ -99,19 +100,19 @@ class StoreSink:
 
     def __init__(self, store: RunStore, run_id: str, budget: HealthBudget, reporter: Reporter) -> None:
         self.store, self.run_id, self.budget, self.reporter = store, run_id, budget, reporter
+        self.events = RunEvents(store, run_id, reporter)
 
     def on_call(self, record: CallRecord, phase_id: str | None, attempt_id: int | None) -> None:
         self.store.record_call(self.run_id, record, phase_id=phase_id, attempt_id=attempt_id)
-        self.reporter.event("llm_call", {"provider": record.provider, "model": record.model, "tokens_in": record.tokens_in,
-                                         "tokens_out": record.tokens_out, "cost_usd": record.cost_usd, "ok": record.ok})
+        self.events.show("llm_call", {"provider": record.provider, "model": record.model, "tokens_in": record.tokens_in,
+                                      "tokens_out": record.tokens_out, "cost_usd": record.cost_usd, "ok": record.ok})
 
     def on_event(self, kind: str, data: dict[str, Any], phase_id: str | None) -> None:
-        self.store.add_event(self.run_id, kind, data, phase_id=phase_id)
-        self.reporter.event(kind, data)
+        self.events.emit(kind, data, phase_id)
 
     def on_http_500(self) -> None:
         self.budget.record_http_500()
-        self.store.add_event(self.run_id, "http_500", {})
+        self.store.add_event(self.run_id, "http_500", {})  # counted for the health budget; not shown
 
 
 class Executor:
@@ -120,6 +121,7 @@ class Executor:
                  checks_env: ChecksEnv | None = None) -> None:
         self.config, self.plan, self.store, self.layout = config, plan, store, layout
         self.ws, self.service, self.budget, self.reporter, self.run_id = workspace, service, budget, reporter, run_id
+        self.events = RunEvents(store, run_id, reporter)
         self.run_dir = layout.run_dir(run_id)
         self.builder = Builder(service, config.builder)
         self.auditor = Auditor(service)
@@ -131,25 +133,10 @@ class Executor:
         self._rolled_back: str | None = None  # the Doctor's rationale, once it rolled the run back
 
     # reporting --------------------------------------------------------------------------------
-    def _emit(self, kind: str, data: dict[str, Any], phase_id: str | None = None) -> None:
-        self.store.add_event(self.run_id, kind, data, phase_id=phase_id)
-        self.reporter.event(kind, data)
-
     def _step(self, state: str, data: dict[str, Any]) -> None:
+        """The step callback the attempt reports through (it knows no phase id)."""
         assert self._phase_id is not None
-        self.store.set_phase(self.run_id, self._phase_id, "phase_state", data, state=PhaseState(state))
-        self.reporter.event("step", {"step": state.lower(), **data})
-
-    def _set(self, phase_id: str, event: str, reason: str, **fields: Any) -> None:
-        self.store.set_phase(self.run_id, phase_id, event, {"reason": reason}, **fields)
-        data = {"phase": phase_id, "reason": reason, **{k: v for k, v in fields.items() if k != "state"}}
-        if event in ("phase_complete", "phase_failed", "phase_skipped", "phase_fatal"):
-            data["duration_s"] = self._duration(phase_id)
-        self.reporter.event(event, data)
-
-    def _duration(self, phase_id: str) -> float:
-        """Seconds the phase was worked on (its events' span, without the time the run was stopped)."""
-        return round(self.store.phase_durations(self.run_id).get(phase_id, 0.0), 3)
+        self.events.step(self._phase_id, state, data)
 
     # the run ----------------------------------------------------------------------------------
     def run(self) -> RunResult:
@@ -163,10 +150,10 @@ class Executor:
             spec = Phase.model_validate(self.store.phase_spec(self.run_id, pid))
             blocked = [d for d in spec.depends_on if self.store.phase(self.run_id, d)["state"] != PhaseState.COMPLETE.value]
             if blocked:
-                self._set(pid, "phase_skipped", f"depends on {', '.join(blocked)}, which did not complete", state=PhaseState.SKIPPED)
+                self.events.phase(pid, "phase_skipped", f"depends on {', '.join(blocked)}, which did not complete", state=PhaseState.SKIPPED)
                 continue
             self._phase_id = pid
-            self.reporter.event("phase_started", {"phase": pid, "name": spec.name, "index": i, "total": total})
+            self.events.show("phase_started", {"phase": pid, "name": spec.name, "index": i, "total": total})
             result = self.run_phase(pid, row)
             if result in (PhaseState.FAILED, PhaseState.FATAL):
                 if self._rolled_back:
@@ -181,7 +168,7 @@ class Executor:
 
     def _finish(self, status: RunStatus, reason: str | None, code: int) -> RunResult:
         self.store.update_run(self.run_id, "run_finished", {"reason": reason}, status=status, stop_reason=reason)
-        self.reporter.event("run_finished", {"status": status.value, "reason": reason})
+        self.events.show("run_finished", {"status": status.value, "reason": reason})
         return RunResult(self.run_id, status.value, reason, code)
 
     # one phase --------------------------------------------------------------------------------
@@ -197,7 +184,7 @@ class Executor:
                 raise RunStopped(reason)
             no_more = attempts_left(st.attempts_done, self.config)
             if no_more:
-                self._set(pid, "phase_failed", no_more, state=PhaseState.FAILED)
+                self.events.phase(pid, "phase_failed", no_more, state=PhaseState.FAILED)
                 return PhaseState.FAILED
             spec = Phase.model_validate(self.store.phase_spec(self.run_id, pid))
             outcome, number, aid, refusal = self._attempt(pid, spec, st)
@@ -220,11 +207,11 @@ class Executor:
         """Do what the policy decided; a final phase state ends the phase."""
         match action:
             case Fail(reason=reason):
-                self._set(pid, "phase_failed", self.service.scrub(reason), state=PhaseState.FAILED)
+                self.events.phase(pid, "phase_failed", self.service.scrub(reason), state=PhaseState.FAILED)
                 return PhaseState.FAILED
             case SwitchMode(to=to, reason=reason):
                 st.mode = to
-                self._emit("mode_switch", {"phase": pid, "to": to, "reason": reason}, pid)
+                self.events.emit("mode_switch", {"phase": pid, "to": to, "reason": reason}, pid)
             case Replan(reason=reason, doctor_if_it_fails=doctor):
                 if self._replan(pid, spec, st.failures, reason, decided_by="approach-flaw detector", rung=st.ladder.current):
                     st.fresh_start()
@@ -254,7 +241,7 @@ class Executor:
         existing = self.ws.find_phase_commit(pid) if row["state"] != PhaseState.QUEUED.value else None
         if not existing:
             return None
-        self._set(pid, "phase_complete", "found its commit on the run branch (recovered after a crash)",
+        self.events.phase(pid, "phase_complete", "found its commit on the run branch (recovered after a crash)",
                   state=PhaseState.COMPLETE, commit_sha=existing)
         return PhaseState.COMPLETE
 
@@ -320,9 +307,9 @@ class Executor:
         st.attempts_done += 1
         st.previous_model = rung.model
         if outcome.inexact:
-            self._emit("edits_inexact", {"phase": pid, "attempt": number, "edits": outcome.inexact}, pid)
+            self.events.emit("edits_inexact", {"phase": pid, "attempt": number, "edits": outcome.inexact}, pid)
         for review in outcome.verdicts:  # what the Auditor said, approved or not (the report shows it)
-            self._emit("audit_verdict", {"phase": pid, "attempt": number, **review}, pid)
+            self.events.emit("audit_verdict", {"phase": pid, "attempt": number, **review}, pid)
         return outcome, number, aid, refusal
 
     def _record_failure(self, pid: str, st: PhaseRun, outcome: AttemptOutcome, aid: int, number: int) -> FlawVerdict | None:
@@ -337,7 +324,7 @@ class Executor:
                                   self.service.scrub(outcome.gate.tail()) if outcome.gate else None)
         lines = [ln.strip() for ln in outcome.message.splitlines() if ln.strip()]
         first_line = " ".join(lines[:2]) if lines and lines[0].endswith(":") else (lines[0] if lines else "")
-        self.reporter.event("attempt_finished", {"phase": pid, "attempt": number, "outcome": "failed", "model": outcome.model,
+        self.events.show("attempt_finished", {"phase": pid, "attempt": number, "outcome": "failed", "model": outcome.model,
                                                  "error_category": outcome.category, "message": first_line})
         self.budget.record_failure(outcome.category or "unknown")
         restored_kept = False
@@ -355,12 +342,12 @@ class Executor:
         rung = st.ladder.current
         escalated = st.ladder.record_failure(outcome.category or "unknown")
         if escalated:
-            self._emit("escalation", {"phase": pid, "from": f"{rung.model} ({rung.complexity})",
+            self.events.emit("escalation", {"phase": pid, "from": f"{rung.model} ({rung.complexity})",
                                       "to": f"{st.ladder.current.model} ({st.ladder.current.complexity})", "reason": escalated,
                                       "complexity": st.ladder.current.complexity}, pid)
         flaw = detect_approach_flaw(st.failures, cfg.replan)
         if flaw is not None:
-            self._emit("approach_flaw", {"phase": pid, "reason": flaw.reason, "kind": flaw.kind}, pid)
+            self.events.emit("approach_flaw", {"phase": pid, "reason": flaw.reason, "kind": flaw.kind}, pid)
         return flaw
 
     def _replans_used(self, pid: str) -> int:
@@ -382,11 +369,11 @@ class Executor:
         ``rung``: where the phase has escalated to (a re-plan uses a model at least that strong)."""
         if action == "skip_phase":
             self.ws.restore(start)
-            self._set(pid, "phase_skipped", f"the Doctor skipped it: {data.get('rationale', '')}", state=PhaseState.SKIPPED)
+            self.events.phase(pid, "phase_skipped", f"the Doctor skipped it: {data.get('rationale', '')}", state=PhaseState.SKIPPED)
             return PhaseState.SKIPPED, False
         if action == "mark_fatal":
             self.ws.restore(start)
-            self._set(pid, "phase_fatal", f"the Doctor marked it fatal: {data.get('rationale', '')}", state=PhaseState.FATAL)
+            self.events.phase(pid, "phase_fatal", f"the Doctor marked it fatal: {data.get('rationale', '')}", state=PhaseState.FATAL)
             return PhaseState.FATAL, False
         if action == "rollback_run":
             self._rollback_run(data)
@@ -418,8 +405,8 @@ class Executor:
         reason = f"approved on attempt {number} ({gate_summary})" + (", no change needed (NO_CHANGES)" if unchanged else "")
         self.store.set_phase(self.run_id, pid, "phase_complete", {"reason": reason, "no_changes": unchanged},
                              state=PhaseState.COMPLETE, commit_sha=sha)
-        self.reporter.event("phase_complete", {"phase": pid, "commit": sha, "attempt": number, "gate": gate_summary,
-                                               "duration_s": self._duration(pid),
+        self.events.show("phase_complete", {"phase": pid, "commit": sha, "attempt": number, "gate": gate_summary,
+                                               "duration_s": self.events.duration(pid),
                                                "no_changes": unchanged})
         if failures:
             self._learn(spec, failures[-1], outcome)
@@ -435,13 +422,13 @@ class Executor:
                 allowed_paths=self.plan.allowed_paths, reason=reason, ctx=ctx,
             )
         except (PlannerError, AllProvidersFailed, ProviderError) as exc:
-            self._emit("replan_failed", {"phase": pid, "reason": str(exc)}, pid)
+            self.events.emit("replan_failed", {"phase": pid, "reason": str(exc)}, pid)
             return False
         old = spec.model_dump(exclude={"tier"})
         new = revised.model_dump(exclude={"tier"})
         diff = spec_diff(old, new)
         rev = self.store.add_revision(self.run_id, pid, new, f"{reason} | {rationale}".strip(" |"), diff, decided_by)
-        self.reporter.event("phase_replanned", {"phase": pid, "revision": rev, "reason": reason, "diff": diff})
+        self.events.show("phase_replanned", {"phase": pid, "revision": rev, "reason": reason, "diff": diff})
         self.store.set_phase(self.run_id, pid, "phase_state", {"decided_by": decided_by, "reason": "re-planned, building again"},
                              state=PhaseState.BUILDING)
         return True
@@ -479,7 +466,7 @@ class Executor:
         try:
             result = self.doctor.diagnose(req, CallContext(phase_id=pid, policy=self.config.routing.policy_for(spec.category)))
         except (AllProvidersFailed, ProviderError) as exc:
-            self._emit("doctor_failed", {"phase": pid, "reason": str(exc)}, pid)
+            self.events.emit("doctor_failed", {"phase": pid, "reason": str(exc)}, pid)
             return None
         calls = self.store.phase(self.run_id, pid)["doctor_calls"] + 1
         if result.diagnosis is None:
@@ -491,7 +478,7 @@ class Executor:
                 "setup": d.setup, "model": result.model, "escalated": result.escalated, "routing": result.reasons}
         hint = d.hint if d.action == "retry_with_fix" and d.hint else self.store.phase(self.run_id, pid)["hint"]
         self.store.set_phase(self.run_id, pid, "doctor_diagnosis", data, doctor_calls=calls, hint=hint)
-        self.reporter.event("doctor_diagnosis", data)
+        self.events.show("doctor_diagnosis", data)
         if d.action == "retry_with_fix" and d.hint:
             self._remember_hint(spec, d.hint, "doctor")
         if d.action == "retry_with_fix" and d.setup:
@@ -521,7 +508,7 @@ class Executor:
             self.store.add_revision(self.run_id, pid, new, "Doctor: set-up added before the checks", spec_diff(old, new), "doctor")
             self.store.set_phase(self.run_id, pid, "phase_state", {"decided_by": "doctor", "reason": "set-up added, building again"},
                                  state=PhaseState.BUILDING)
-        self._emit("setup_added", {"phase": pid, "added": added, "refused": refused}, pid)
+        self.events.emit("setup_added", {"phase": pid, "added": added, "refused": refused}, pid)
 
     def _execute_fix(self, pid: str, data: dict[str, Any]) -> None:
         used = self.store.phase(self.run_id, pid)["execute_fixes"]
@@ -531,7 +518,7 @@ class Executor:
         self.store.set_phase(self.run_id, pid, "execute_fix", {"outcomes": [o.__dict__ for o in outcomes]},
                              execute_fixes=used + (1 if ran else 0))
         for o in outcomes:
-            self.reporter.event("execute_fix", {"command": o.command, "allowed": o.allowed, "reason": o.reason, "exit_code": o.exit_code})
+            self.events.show("execute_fix", {"command": o.command, "allowed": o.allowed, "reason": o.reason, "exit_code": o.exit_code})
 
     def _rollback_run(self, data: dict[str, Any]) -> None:
         run = self.store.require_run(self.run_id)
@@ -540,7 +527,7 @@ class Executor:
             self.store.set_phase(self.run_id, p["phase_id"], "phase_requeued",
                                  {"decided_by": "doctor", "reason": "run rolled back to its start"},
                                  state=PhaseState.QUEUED, start_commit=None, commit_sha=None)
-        self._emit("run_rolled_back", {"to": run["base_commit"], "rationale": data.get("rationale"), "kept_as": kept})
+        self.events.emit("run_rolled_back", {"to": run["base_commit"], "rationale": data.get("rationale"), "kept_as": kept})
         self._rolled_back = str(data.get("rationale") or "no rationale given")
         if kept:
             self._rolled_back += f"; the approved phase commits it took off the branch are kept at {kept} (git log {kept})"
@@ -564,7 +551,7 @@ class Executor:
         promoted = book.add_hint(text, "doctor_hint", self.run_id, spec.scope)
         book.save()
         if promoted is not None:
-            self._emit("rule_learned", {"rule_id": promoted.id, "text": promoted.text, "source": f"{source} hint seen in another run"})
+            self.events.emit("rule_learned", {"rule_id": promoted.id, "text": promoted.text, "source": f"{source} hint seen in another run"})
 
     def _learn(self, spec: Phase, failure: FailureRecord, outcome: AttemptOutcome) -> None:
         """A phase failed then succeeded: draw a prevention rule (model first, deterministic fallback)."""
@@ -585,4 +572,4 @@ class Executor:
         rule = book.add_rule(Rule.new(text=text, category=failure.category, phase_categories=[spec.category],
                                       paths=list(spec.scope), run_id=self.run_id))
         book.save()
-        self._emit("rule_learned", {"rule_id": rule.id, "text": rule.text, "source": source}, spec.id)
+        self.events.emit("rule_learned", {"rule_id": rule.id, "text": rule.text, "source": source}, spec.id)
