@@ -32,7 +32,8 @@ DEFAULT_BASE_URL = "https://api.openai.com/v1"
 PLACEHOLDER_KEY = "none"
 
 # Reasoning models take ``max_completion_tokens`` and refuse a temperature other than the default.
-REASONING_MODELS = re.compile(r"^(gpt-5|o1|o3|o4)")
+# gpt-5 and every later generation (gpt-5.5, gpt-6-*, ...) and the o-series; not gpt-4.1 or gpt-4o.
+REASONING_MODELS = re.compile(r"^(gpt-([5-9]|\d{2,})|o\d)")
 FINISH_REASONS = {"stop": "end", "length": "max_tokens"}
 
 
