@@ -15,7 +15,8 @@ import pytest
 from git import Actor, Repo
 
 from autopack.encoding import subprocess_env
-from autopack.workspace import IN_PROCESS_ENV, Workspace, WorkspaceError, validate_run_id
+from autopack.workspace import Workspace, WorkspaceError, validate_run_id
+from conftest import git
 
 USER = Actor("Test User", "test@example.com")
 
@@ -47,15 +48,8 @@ def user_state(repo: Repo) -> dict[str, Any]:
     }
 
 
-@pytest.fixture(params=["libgit2", "git"])
-def backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Every test runs twice: staging and committing in process (the default) and through git processes."""
-    monkeypatch.setenv(IN_PROCESS_ENV, "1" if request.param == "libgit2" else "0")
-    return str(request.param)
-
-
 @pytest.fixture
-def repo(tmp_path: Path, backend: str) -> Repo:
+def repo(tmp_path: Path) -> Repo:
     return make_repo(tmp_path / "project")
 
 
@@ -356,6 +350,85 @@ def test_stage_and_diff_includes_new_files_and_the_staged_commit_holds_exactly_t
     assert sorted(ws.changed_files(start)) == ["calc.py", "new.py"]
 
 
+def test_changed_since_lists_what_changed_and_a_discard_keeps_it_out_of_the_staged_commit(ws: Workspace) -> None:
+    start = ws.head()
+    (ws.root / "calc.py").write_text("def add(a, b):\n    return b + a\n", encoding="utf-8")
+    (ws.root / "README.md").write_text("# rewritten by a check\n", encoding="utf-8")
+    (ws.root / "README.md").rename(ws.root / "MOVED.md")
+    (ws.root / "new.py").write_text("X = 1\n", encoding="utf-8")
+    (ws.root / "report.txt").write_text("written by a check\n", encoding="utf-8")
+
+    assert ws.changed_since(start) == ["MOVED.md", "README.md", "calc.py", "new.py", "report.txt"]
+    ws.discard(["MOVED.md", "README.md", "report.txt"], start)  # staged above: the next staging must drop them
+    diff = ws.stage_and_diff(start)
+    sha = ws.commit("phase", allow_empty=True, staged=True)
+
+    assert "README.md" not in diff and "report.txt" not in diff and "MOVED.md" not in diff
+    assert sha is not None and sorted(ws.changed_files(start)) == ["calc.py", "new.py"]
+    assert (ws.root / "README.md").read_text(encoding="utf-8") == "# demo\n"
+    assert not (ws.root / "report.txt").exists() and not ws.is_dirty()
+
+
+def test_a_clean_filter_runs_on_what_a_phase_commits(repo: Repo, tmp_path: Path) -> None:
+    root = Path(repo.working_tree_dir or "")
+    git(root, "config", "filter.upper.clean", "tr a-z A-Z")
+    git(root, "config", "filter.upper.smudge", "cat")
+    (root / ".gitattributes").write_text("*.up filter=upper\n", encoding="utf-8")
+    git(root, "add", ".gitattributes")
+    git(root, "commit", "-q", "-m", "attributes")
+    ws = Workspace.open(root, "run-1", tmp_path / "wt")
+    (ws.root / "shout.up").write_text("quiet words\n", encoding="utf-8")
+
+    ws.stage_and_diff(ws.base_commit)
+    sha = ws.commit("phase 1", staged=True)
+
+    assert git(root, "show", f"{sha}:shout.up") == "QUIET WORDS\n"
+
+
+def test_a_worktree_with_a_split_index_is_staged_and_committed(repo: Repo, tmp_path: Path) -> None:
+    root = Path(repo.working_tree_dir or "")
+    ws = Workspace.open(root, "run-1", tmp_path / "wt")
+    git(ws.root, "update-index", "--split-index")
+    ws = Workspace.open(root, "run-1", tmp_path / "wt")
+    (ws.root / "calc.py").write_text("changed = True\n", encoding="utf-8")
+
+    assert "+changed = True" in ws.stage_and_diff(ws.base_commit)
+    sha = ws.commit("phase 1", staged=True)
+    assert git(root, "show", f"{sha}:calc.py") == "changed = True\n"
+
+
+def test_a_file_in_another_encoding_does_not_break_the_diff(ws: Workspace) -> None:
+    (ws.root / "latin.py").write_bytes("nom = 'café'\n".encode("latin-1"))
+    assert "+nom = 'caf\ufffd'" in ws.stage_and_diff(ws.base_commit)
+
+
+def test_the_run_worktree_honours_the_main_repositorys_info_exclude(repo: Repo, tmp_path: Path) -> None:
+    root = Path(repo.working_tree_dir or "")
+    (root / ".git" / "info").mkdir(exist_ok=True)
+    (root / ".git" / "info" / "exclude").write_text("*.tmp\n", encoding="utf-8")
+    ws = Workspace.open(root, "run-1", tmp_path / "wt")
+    (ws.root / "notes.tmp").write_text("excluded in .git/info/exclude of the main repository\n", encoding="utf-8")
+    (ws.root / "kept.py").write_text("x = 1\n", encoding="utf-8")
+
+    diff = ws.stage_and_diff(ws.base_commit)
+    sha = ws.commit("phase 1", staged=True)
+
+    assert "kept.py" in diff and "notes.tmp" not in diff
+    assert "notes.tmp" not in git(root, "ls-tree", "-r", "--name-only", str(sha)).split()
+
+
+@pytest.mark.parametrize("value", ["abc", "-1"])
+def test_a_diff_setting_git_refuses_ends_in_a_workspace_error_not_a_traceback(
+    repo: Repo, tmp_path: Path, value: str
+) -> None:
+    root = Path(repo.working_tree_dir or "")
+    ws = Workspace.open(root, "run-1", tmp_path / "wt")
+    git(root, "config", "diff.context", value)
+    (ws.root / "calc.py").write_text("changed = True\n", encoding="utf-8")
+    with pytest.raises(WorkspaceError, match="diff"):
+        ws.stage_and_diff(ws.base_commit)
+
+
 def test_head_is_read_in_process_and_follows_new_commits(ws: Workspace) -> None:
     before = ws.head()
     (ws.root / "x.txt").write_text("x\n", encoding="utf-8")
@@ -550,13 +623,8 @@ def test_resume_removes_a_stale_lock_in_the_run_worktrees_git_dir(
     (ws.root / "a.txt").write_text("a\n", encoding="utf-8")
     lock = Path(run_git(ws.root, "rev-parse", "--absolute-git-dir").strip()) / name
     lock.write_text("", encoding="utf-8")  # a `git add/commit/reset` killed with -9
-    if ws.in_process and name == "HEAD.lock":
-        # libgit2 moves the branch HEAD points to and locks that ref, not HEAD itself.
-        assert ws.commit("phase 1") is not None
-        (ws.root / "a.txt").write_text("a, changed again\n", encoding="utf-8")
-    else:
-        with pytest.raises(WorkspaceError, match=name):
-            ws.commit("phase 1")
+    with pytest.raises(WorkspaceError, match=name):
+        ws.commit("phase 1")
 
     again = Workspace.open(Path(repo.working_tree_dir or ""), "run-1", tmp_path / "wt")
 

@@ -151,7 +151,6 @@ def _observe(
     import git.cmd
 
     import autopack.attempt as attempt_mod
-    import autopack.staging as staging_mod
 
     real_run_checks = attempt_mod.run_checks
 
@@ -167,32 +166,21 @@ def _observe(
         spawns[(reporter.current or "", _command_name(args[0] if args else kwargs.get("args")))] += 1
         real_popen_init(self, *args, **kwargs)
 
-    # Git processes (GitPython's execute) and libgit2's in-process staging, diff and commit are the
-    # same work done two ways: one timer for both, so the git column compares across both paths.
-    real_stager = {name: getattr(staging_mod.Stager, name) for name in ("stage", "diff", "commit")}
-
-    def timed(real: Callable[..., Any]) -> Callable[..., Any]:
-        def call(*args: Any, **kwargs: Any) -> Any:
-            t = time.perf_counter()
-            try:
-                return real(*args, **kwargs)
-            finally:
-                git_s[reporter.current or ""] += time.perf_counter() - t
-
-        return call
+    def timed_execute(*args: Any, **kwargs: Any) -> Any:
+        t = time.perf_counter()
+        try:
+            return real_execute(*args, **kwargs)
+        finally:
+            git_s[reporter.current or ""] += time.perf_counter() - t
 
     attempt_mod.run_checks = observed_run_checks
-    git.cmd.Git.execute = timed(real_execute)  # type: ignore[method-assign]
+    git.cmd.Git.execute = timed_execute  # type: ignore[method-assign]
     subprocess.Popen.__init__ = counting_init  # type: ignore[method-assign]
-    for name, real in real_stager.items():
-        setattr(staging_mod.Stager, name, timed(real))
 
     def restore() -> None:
         attempt_mod.run_checks = real_run_checks
         git.cmd.Git.execute = real_execute  # type: ignore[method-assign]
         subprocess.Popen.__init__ = real_popen_init  # type: ignore[method-assign]
-        for name, real in real_stager.items():
-            setattr(staging_mod.Stager, name, real)
 
     return restore
 

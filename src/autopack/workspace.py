@@ -4,11 +4,11 @@ Everything a run does to code happens in that worktree: edits, checks, one commi
 restores after failed attempts. The user's checkout (HEAD, current branch, index, files) is never
 touched: the branch is created with ``git branch`` (no checkout) and materialised with
 ``git worktree add``. Commits carry ``Autopack-Run``/``Autopack-Phase`` trailers so a resumed run can
-tell which phases are already applied. A phase is staged, diffed for the Auditor and committed in
-process by libgit2 where it stages as git would (staging.py), by git processes otherwise; those run
-through gitcmd.py with repository hooks and commit signing switched off (the quality gate is the
-check; an unattended run cannot answer a hook's or gpg's prompt) and with paths read NUL-separated
-and decoded as UTF-8, so non-ASCII names survive ``LANG=C``.
+tell which phases are already applied. A phase is staged, diffed for the Auditor and committed by
+git itself (so its filters, ignore rules, index formats and submodules apply as they do for the
+user), through gitcmd.py with repository hooks and commit signing switched off (the quality gate is
+the check; an unattended run cannot answer a hook's or gpg's prompt) and with paths read
+NUL-separated and decoded as UTF-8, so non-ASCII names survive ``LANG=C``.
 
 Opening repairs what a killed autopack leaves behind (workspace_repair.py); what was repaired is
 listed in ``Workspace.notes``.
@@ -16,7 +16,6 @@ listed in ``Workspace.notes``.
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import tempfile
@@ -29,7 +28,6 @@ from git.exc import InvalidGitRepositoryError, NoSuchPathError
 
 from .gitcmd import WorkspaceError, commit_sha, configure, git_bytes, git_ok, git_text, nul_paths
 from .layout import MAX_ID_LENGTH
-from .staging import Staged, Stager, StagingError
 from .workspace_repair import ensure_worktree
 
 __all__ = ["Workspace", "WorkspaceError", "validate_run_id"]
@@ -40,7 +38,6 @@ BRANCH_PREFIX = "autopack/"
 BASE_REF_PREFIX = "refs/autopack/base/"
 # Where a Doctor rollback_run keeps the phase commits it takes off the run branch.
 ROLLED_BACK_PREFIX = "refs/autopack/rolled-back/"
-IN_PROCESS_ENV = "AUTOPACK_GIT_IN_PROCESS"
 RUN_TRAILER = "Autopack-Run"
 PHASE_TRAILER = "Autopack-Phase"
 INEXACT_TRAILER = "Autopack-Inexact"
@@ -80,11 +77,6 @@ class Workspace:
         self.notes: list[str] = []  # what open() repaired (a half-created worktree, stale locks), to report
         self._repo: Repo | None = configure(Repo(path))
         self._main_repo = configure(Repo(repo_dir))
-        # Stage, diff and commit in process where libgit2 can (staging.py); git processes otherwise,
-        # or always with AUTOPACK_GIT_IN_PROCESS=0 (the escape hatch if libgit2 misreads a repository).
-        in_process = os.environ.get(IN_PROCESS_ENV, "1").strip().lower() not in ("0", "false", "no", "off")
-        self._stager: Stager | None = Stager.open(path) if in_process else None
-        self._staged: Staged | None = None  # what stage_and_diff staged in process, for commit(staged=True)
 
     # ----- opening ---------------------------------------------------------------------------
 
@@ -180,21 +172,10 @@ class Workspace:
         """Stage every change (new files included) in the worktree's own index and return the diff
         from ``base``. For the executor, which commits or restores right after (both settle the index),
         so ``commit(..., staged=True)`` need not stage again."""
-        self._staged = self._stager.stage() if self._stager else None
-        if self._stager and self._staged is not None:
-            diff = self._stager.diff(base, self._staged)
-            if diff is not None:
-                return diff
-            self._staged = None  # git diffs (and so stages, and commits) this phase
         wt = self._wt()
         git_bytes(wt, "add", "-A")
         out = git_bytes(wt, "diff", "--cached", "--no-color", "--no-ext-diff", "--no-textconv", "-M", base, "--")
         return out.decode("utf-8", errors="replace")
-
-    @property
-    def in_process(self) -> bool:
-        """True while staging and committing run in process (libgit2) rather than through git."""
-        return self._stager is not None and self._stager.disabled_reason is None
 
     def diff(self, base: str | None = None) -> str:
         """Unified diff from ``base`` (default HEAD) to the worktree's files, new untracked files included."""
@@ -203,14 +184,12 @@ class Workspace:
         )
 
     def changed_since(self, base: str) -> list[str]:
-        """Like ``changed_files(base)``, in process where libgit2 stages this worktree (it stages
-        everything now; the executor's ``stage_and_diff`` stages again after any ``discard``)."""
-        staged = self._stager.stage() if self._stager else None
-        if self._stager is not None and staged is not None:
-            paths = self._stager.changed_paths(base, staged)
-            if paths is not None:
-                return paths
-        return self.changed_files(base)
+        """Like ``changed_files(base)``, but staged in the worktree's own index rather than a throwaway
+        one (two git processes, not five). For the executor, whose ``stage_and_diff`` stages again
+        after any ``discard``."""
+        wt = self._wt()
+        git_bytes(wt, "add", "-A")
+        return nul_paths(git_bytes(wt, "diff", "--cached", "--name-only", "-z", "--no-renames", base, "--"))
 
     def changed_files(self, base: str | None = None) -> list[str]:
         """Paths (relative, ``/``-separated) that differ between ``base`` (default HEAD) and the worktree."""
@@ -256,16 +235,6 @@ class Workspace:
         if there was nothing to commit (unless ``allow_empty``, which then makes an empty commit).
         ``staged``: everything is already staged (``stage_and_diff``), skip staging again."""
         wt = self._wt()
-        done_staging, self._staged = (self._staged if staged else None), None
-        if self._stager is not None and done_staging is None and not staged:
-            done_staging = self._stager.stage()
-        if self._stager is not None and done_staging is not None:
-            try:
-                return self._stager.commit(
-                    done_staging, message, str(AUTOPACK_ACTOR.name), str(AUTOPACK_ACTOR.email), allow_empty=allow_empty
-                )
-            except StagingError as exc:
-                raise WorkspaceError(f"commit failed in {self.root}: {exc}") from exc
         if not staged:
             git_text(wt, "add", "-A")
         # With allow_empty the answer does not matter: --allow-empty commits either way.
@@ -287,7 +256,6 @@ class Workspace:
         untracked ones (ignored files stay). Used to undo a failed attempt."""
         wt = self._wt()
         target = commit_sha(wt, sha)
-        self._staged = None
         git_text(wt, "reset", "-q", "--hard", target)
         git_text(wt, "clean", "-q", "-fd")
 
@@ -339,9 +307,6 @@ class Workspace:
         if self._repo is not None:
             self._repo.close()
         self._repo = None
-        if self._stager is not None:
-            self._stager.close()
-        self._stager = None
 
     # ----- helpers ---------------------------------------------------------------------------
 
