@@ -17,7 +17,7 @@ from pathlib import Path
 SQLITE_FULL = 13
 _NO_SPACE = {errno.ENOSPC: "", errno.EDQUOT: " (disk quota exceeded)"}
 _DENIED = {errno.EACCES, errno.EPERM, errno.EROFS}
-_GIT_ERRORS = {"WorkspaceError", "StagingError", "GitCommandError", "GitError"}
+_GIT_ERRORS = {"WorkspaceError", "GitCommandError", "GitError"}
 
 
 class AutopackError(Exception):
@@ -102,7 +102,7 @@ def _disk_full(exc: BaseException) -> DiskFull | None:
     code = getattr(exc, "sqlite_errorcode", None)  # duck-typed: this module does not import sqlite3
     if isinstance(code, int) and code & 0xFF == SQLITE_FULL:
         return DiskFull(None)
-    # git (a process, or libgit2) reports a full disk only in its message: "No space left on device".
+    # git reports a full disk only in its message: "No space left on device".
     if type(exc).__name__ in _GIT_ERRORS and "No space left on device" in str(exc):
         return DiskFull(None)
     return None
