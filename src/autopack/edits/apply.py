@@ -81,8 +81,11 @@ def _load(rel: str, target: Path) -> WorkFile:
 
 
 def _placeholder_hits(f: WorkFile, new_lines: list[str], added: list[str]) -> list[GuardHit]:
-    """The elision guard for diffs and SEARCH/REPLACE: only run when an added line looks like a stand-in."""
-    if not any(is_placeholder_line(t) for t in added):
+    """The elision guard for diffs and SEARCH/REPLACE: only run when an added line looks like a stand-in
+    and is in the new text (an elided SEARCH/REPLACE's '...' lines mark where file lines stay; they are
+    not written, so they cannot stand for code there)."""
+    marks = {t.strip() for t in added if is_placeholder_line(t)}
+    if not marks or not any(t.strip() in marks for t in new_lines):
         return []
     return elision_hits(f.rel, f.text(), f.text(new_lines))
 

@@ -64,6 +64,14 @@ class FileIndex:
         self.lines = list(lines)
         self._keys: dict[str, list[str]] = {}
         self._pos: dict[str, dict[str, list[int]]] = {}
+        self._text: str | None = None
+
+    @property
+    def text(self) -> str:
+        """The lines joined by newlines (for fast substring counts)."""
+        if self._text is None:
+            self._text = "\n".join(self.lines)
+        return self._text
 
     def keys(self, level: str) -> list[str]:
         if level not in self._keys:
@@ -387,6 +395,11 @@ def _unless_reindented_elsewhere(
     # Models often drop indentation, sending a nested block at column 0; then an exact match can be the
     # wrong twin (a top-level statement vs the same statement inside a function). When the block is at
     # column 0 and fits elsewhere with other indentation, only the hunk header's line number may decide.
+    # Most blocks have no twin: when their longest line occurs once in the file (the place found), no
+    # indentation-blind index of the whole file is needed.
+    longest = max((t.strip() for t in before), key=len)
+    if idx.text.count(longest) <= 1:
+        return found
     keys = [_key("indent", t) for t in before]
     others = {c.start for c in _strict(idx, "indent", keys) if c.start != found.start and _build(idx, c, seq, "indent")}
     if TWIN_RULE == "deeper":  # only a twin the block could have been dedented from
