@@ -8,14 +8,14 @@ full disk, exits 3 (``main``).
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from .cli_output import fail, print_json
 from .encoding import harden_stdio
 from .errors import user_error
 
@@ -112,13 +112,6 @@ def console(stderr: bool = False) -> Console:
     return Console(stderr=stderr, highlight=False, soft_wrap=False, width=width)
 
 
-def fail(message: str, code: int = 2) -> NoReturn:
-    from rich.markup import escape
-
-    console(stderr=True).print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
-    raise typer.Exit(code)
-
-
 def _config(path: Path | None) -> Config:
     """The effective config: shipped < user < project (the repository around the current directory) < ``path``."""
     from .config import load_effective_config
@@ -126,8 +119,7 @@ def _config(path: Path | None) -> Config:
     return load_effective_config(path)
 
 
-def _print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+_print_json = print_json  # the name cli_batch imports (one definition: cli_output)
 
 
 # config ---------------------------------------------------------------------------------------
@@ -139,7 +131,7 @@ def config_show(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
     cfg = _config(config)
     data = cfg.model_dump(mode="json")
     if as_json:
-        _print_json(data)
+        print_json(data)
         return
     import yaml
 
@@ -293,7 +285,7 @@ def _print_runs(root: Path, rows: list[dict[str, Any]], as_json: bool, quiet: bo
     from rich.table import Table
 
     if as_json:
-        _print_json(rows)
+        print_json(rows)
         return
     if not rows:
         if not quiet:
@@ -388,7 +380,7 @@ def status_cmd(
     with store:
         data = status_data(store, run_id)
     if as_json:
-        _print_json(data)
+        print_json(data)
         return
     out = console()
     out.print(

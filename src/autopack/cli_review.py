@@ -12,7 +12,8 @@ from typing import Annotated, Any
 
 import typer
 
-from .cli import HomeOpt, JsonOpt, _print_json, app, console, fail
+from .cli import HomeOpt, JsonOpt, app, console
+from .cli_output import fail, print_json
 
 RunIdOpt = Annotated[str, typer.Option("--run-id", help="the run")]
 ProjectOpt = Annotated[str | None, typer.Option("--project", help="project name, if run ids repeat across projects")]
@@ -129,7 +130,7 @@ def merge_cmd(
         "notes": result.notes,
     }
     if as_json:
-        _print_json(data)
+        print_json(data)
         return
     for note in result.notes:
         _note(note)
@@ -205,7 +206,7 @@ def clean_cmd(
                     }
                 )
     if as_json:
-        _print_json(report)
+        print_json(report)
         return
     out = console()
     if not report:

@@ -8,13 +8,12 @@ The lead registers it with ``app.add_typer(edits_app, name="edits")``.
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 
 import typer
 
+from ..cli_output import fail, print_json
 from .parse import MODES
 
 edits_app = typer.Typer(
@@ -26,25 +25,17 @@ edits_app = typer.Typer(
 )
 
 
-def _fail(message: str) -> NoReturn:
-    from rich.console import Console
-    from rich.markup import escape
-
-    Console(stderr=True, highlight=False, soft_wrap=True).print(f"[bold red]error:[/] {escape(message)}")
-    raise typer.Exit(2)
-
-
 def _read_reply(file: Path) -> str:
     try:
         return file.read_text(encoding="utf-8")
     except FileNotFoundError:
-        _fail(f"cannot read {file}: no such file; pass the path of a saved model reply")
+        fail(f"cannot read {file}: no such file; pass the path of a saved model reply")
     except IsADirectoryError:
-        _fail(f"cannot read {file}: it is a directory; pass the path of a saved model reply")
+        fail(f"cannot read {file}: it is a directory; pass the path of a saved model reply")
     except UnicodeDecodeError as exc:
-        _fail(f"{file} is not UTF-8 text (byte {exc.start}); save the reply as UTF-8 and retry")
+        fail(f"{file} is not UTF-8 text (byte {exc.start}); save the reply as UTF-8 and retry")
     except OSError as exc:
-        _fail(f"cannot read {file}: {exc.strerror or exc}")
+        fail(f"cannot read {file}: {exc.strerror or exc}")
 
 
 @edits_app.command("apply")
@@ -73,9 +64,9 @@ def apply_cmd(
     from .parse import parse_reply
 
     if mode is not None and mode not in (*MODES, "search_replace"):
-        _fail(f"--mode must be one of {', '.join(MODES)}, not {mode!r}")
+        fail(f"--mode must be one of {', '.join(MODES)}, not {mode!r}")
     if not directory.is_dir():
-        _fail(f"--dir {directory} is not a directory")
+        fail(f"--dir {directory} is not a directory")
     text = _read_reply(file)
     parsed = parse_reply(text, mode, scope=scope or ["**"], root=directory)
     base: dict[str, Any] = {
@@ -87,7 +78,7 @@ def apply_cmd(
     if parsed.truncated or not parsed.edits:
         why = "the reply was cut off; nothing was applied" if parsed.truncated else "no edits found in the reply"
         if as_json:
-            _print_json({**base, "ok": False, "message": why, "results": [], "files_changed": []})
+            print_json({**base, "ok": False, "message": why, "results": [], "files_changed": []})
         else:
             _render_problems(why, parsed.problems)
         raise typer.Exit(1)
@@ -100,14 +91,10 @@ def apply_cmd(
         removed_ok=removed_ok or (),
     )
     if as_json:
-        _print_json({**base, **report.to_dict(), "feedback": report.feedback()})
+        print_json({**base, **report.to_dict(), "feedback": report.feedback()})
     else:
         _render(report, parsed.problems, check)
     raise typer.Exit(0 if report.ok else 1)
-
-
-def _print_json(data: dict[str, Any]) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
 
 
 def _render_problems(headline: str, problems: list[str]) -> None:

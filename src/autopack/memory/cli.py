@@ -7,15 +7,15 @@ exit 2 (3 for a full disk), the same as the rest of the CLI, even when these com
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from ..cli_output import print_json
 from ..errors import AutopackError, user_error
 
 if TYPE_CHECKING:
@@ -47,10 +47,6 @@ def _user_errors() -> Iterator[None]:
 
         Console(stderr=True, highlight=False, soft_wrap=True).print(f"[bold red]error:[/] {escape(str(err))}")
         raise typer.Exit(err.exit_code) from None
-
-
-def _print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
 
 
 def _project_dirs(root: Path) -> list[str]:
@@ -121,7 +117,7 @@ def rules_list(project: ProjectOpt = None, home: HomeOpt = None, as_json: JsonOp
         book = RuleBook.load(path)
     rules = sorted(book.rules, key=lambda r: (-r.count, r.id))
     if as_json:
-        _print_json(
+        print_json(
             {
                 "path": str(path),
                 "rules": [r.model_dump(mode="json") for r in rules],
@@ -168,7 +164,7 @@ def rules_show(
         if rule is None:
             raise AutopackError(f"no rule {rule_id!r} in {path}; `autopack rules list` shows the ids")
     if as_json:
-        _print_json(rule.model_dump(mode="json"))
+        print_json(rule.model_dump(mode="json"))
         return
     for key, value in rule.model_dump(mode="json").items():
         shown = ", ".join(value) if isinstance(value, list) else value
@@ -192,7 +188,7 @@ def rules_remove(
             raise AutopackError(f"no rule {rule_id!r} in {path}; `autopack rules list` shows the ids")
         book.save()
     if as_json:
-        _print_json({"removed": rule_id, "path": str(path)})
+        print_json({"removed": rule_id, "path": str(path)})
     else:
         typer.echo(f"removed {rule_id} from {path}")
 
