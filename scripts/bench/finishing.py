@@ -3,6 +3,9 @@ completed phases per dollar, on real code? Issue 15, items 1-4.
 
     python scripts/bench/finishing.py [--seed 1] [--jobs 2] [--plans N] [--policies a,b]
                                       [--write-doc [docs/BENCHMARKS.md]] [--png docs/finishing.png]
+    python scripts/bench/finishing.py --candidates     # also the tunings tried for item 5 of issue 15
+    python scripts/bench/finishing.py --assume hint_lift=2 --assume retry_decay=0   # other assumptions
+    python scripts/bench/finishing.py --probe-only     # the hopeless phase alone (e.g. on older code)
     python scripts/bench/finishing.py --smoke          # a generated package, three policies, no network
 
 Tasks (finishing_tasks.py): functions of small pure-Python packages (toolz, more-itertools, boltons,
@@ -28,6 +31,7 @@ keyed by the files' content (finishing_check.py) under scripts/bench/.cache/chec
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import multiprocessing
 import os
@@ -79,7 +83,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--candidates", action="store_true", help="also run the tunings tried for item 5 of issue 15")
     ap.add_argument("--probe-only", action="store_true", help="only the hopeless-phase probe (e.g. on older code)")
     ap.add_argument("--fresh-checks", action="store_true", help="a new pytest result cache (cold timing)")
-    ap.add_argument("--retry-decay", type=float, default=None, help="override Assumptions.retry_decay")
+    ap.add_argument(
+        "--assume",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="change one number of finishing_models.Assumptions, e.g. --assume hint_lift=2 (repeatable)",
+    )
     ap.add_argument("--json", type=Path, default=None, help="write every run's figures to this file")
     ap.add_argument(
         "--png", type=Path, default=None, help=f"draw the picture here (--write-doc: {PNG.relative_to(REPO_ROOT)})"
@@ -109,7 +119,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.plans:
         plans = plans[: args.plans]
     tasks = [t for p in plans for t in p.tasks]
-    a = fm.Assumptions() if args.retry_decay is None else fm.Assumptions(retry_decay=args.retry_decay)
+    a = fm.Assumptions()
+    for item in args.assume:
+        key, _, value = item.partition("=")
+        if not isinstance(getattr(a, key, None), float):
+            raise SystemExit(f"--assume {item}: NAME is one of the numbers of finishing_models.Assumptions")
+        a = dataclasses.replace(a, **{key: float(value)})
     config = load_config(SHIPPED_CONFIG)
     models = list(dict.fromkeys(fr.routed_models(config)))
     cal = fm.calibrate(models, difficulty_of(tasks, args.seed, a), a)
@@ -198,7 +213,7 @@ def render(summary: dict[str, dict[str, Any]], policies: list[fr.Policy], plans:
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     head = (f"command: {command}\ndate: {when}\nmachine: nproc {usable}, Python {platform.python_version()}; "
-            f"{elapsed:.0f} s wall with --jobs {args.jobs}\n"
+            f"{elapsed:.0f} s wall with --jobs {args.jobs}; load average (1 min) at the end {_load()}\n"
             f"tasks: {len(tasks)} phases in {len(plans)} plans ({', '.join(packages)}); complexity "
             + ", ".join(f"{c} {sum(t.complexity == c for t in tasks)}" for c in ("low", "medium", "high"))
             + f"; {sum(bool(t.depends_on) for t in tasks)} with depends_on\n"
@@ -216,7 +231,8 @@ def render(summary: dict[str, dict[str, Any]], policies: list[fr.Policy], plans:
     md = "\n".join([
         f"Command: `{command}`  ",
         f"Date: {when}  ",
-        f"Machine: nproc {usable}, Python {platform.python_version()}; {elapsed:.0f} s wall with --jobs {args.jobs}  ",
+        f"Machine: nproc {usable}, Python {platform.python_version()}; {elapsed:.0f} s wall with --jobs {args.jobs}; "
+        f"load average (1 min) at the end {_load()}  ",
         f"Tasks: {len(tasks)} phases in {len(plans)} plans of {', '.join(packages)}  ",
         f"Models: simulated, calibrated on `../shared/data/aider_polyglot_leaderboard.csv` (Aider-AI/aider "
         f"{fm.LEADERBOARD_COMMIT[:10]}); the picture: `docs/finishing.png`",
@@ -225,6 +241,10 @@ def render(summary: dict[str, dict[str, Any]], policies: list[fr.Policy], plans:
         "```text", calib, "", assumptions, "", legend, "```",
     ])  # fmt: skip
     return text, md
+
+
+def _load() -> str:
+    return f"{os.getloadavg()[0]:.2f}" if hasattr(os, "getloadavg") else "?"
 
 
 LEGEND = """\

@@ -22,9 +22,8 @@ def table(columns: list[str], rows: list[list[str]], left: int = 1) -> str:
     widths = [max(len(c), *(len(r[i]) for r in rows)) if rows else len(c) for i, c in enumerate(columns)]
 
     def line(cells: list[str]) -> str:
-        return "  ".join(
-            c.rjust(w) if i >= left else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=True))
-        )
+        cols = enumerate(zip(cells, widths, strict=True))
+        return "  ".join(c.rjust(w) if i >= left else c.ljust(w) for i, (c, w) in cols).rstrip()
 
     return "\n".join([line(columns), line(["-" * w for w in widths]), *(line(r) for r in rows)])
 
@@ -154,22 +153,26 @@ def picture(summary: dict[str, dict[str, Any]], path: Path, title: str, candidat
         ax.annotate("target: as many phases as always strongest\nat no more than a third of its cost",
                     (strong["cost"] / 3, strong["complete"]), textcoords="offset points", xytext=(-6, -26),
                     ha="right", fontsize=7, color="tab:red")  # fmt: skip
-    placed: list[tuple[float, float]] = []
+    ax.set_xscale("log")
+    ax.set_xlim(min(costs) / 2, max(costs) * 2.5)
+    ax.set_ylim(0, total * 1.05)
+    placed: list[tuple[float, float, float]] = []  # labels so far and the points: left, right, middle (pixels)
+    for s in summary.values():
+        qx, qy = ax.transData.transform((max(s["cost"], 1e-3), s["complete"]))
+        placed.append((qx - 6, qx + 6, qy - 3))
     for name, s in sorted(summary.items(), key=lambda kv: (kv[1]["complete"], kv[1]["cost"])):
         x = max(s["cost"], 1e-3)
         colour = "tab:purple" if name in candidates else colours.get(name, "tab:blue")
         ax.scatter(x, s["complete"], s=90 if name == "shipped" else 40, color=colour, zorder=3,
                    marker="*" if name == "shipped" else "o")  # fmt: skip
         px, py = ax.transData.transform((x, s["complete"]))
+        left, right = px + 6, px + 6 + 5.2 * len(name)
         dy = 3.0
-        while any(abs(px - qx) < 110 and abs(py + dy - qy) < 11 for qx, qy in placed):
-            dy += 11
-        placed.append((px, py + dy))
-        ax.annotate(name, (x, s["complete"]), textcoords="offset points", xytext=(6, dy), fontsize=7.5, color=colour,
-                    arrowprops={"arrowstyle": "-", "lw": 0.4, "color": "0.6"} if dy > 12 else None)  # fmt: skip
-    ax.set_xscale("log")
-    ax.set_xlim(min(costs) / 2, max(costs) * 2.5)
-    ax.set_ylim(0, total * 1.05)
+        while any(left < r and l < right and abs(py + dy - y) < 12 for l, r, y in placed):  # noqa: E741
+            dy += 12
+        placed.append((left, right, py + dy))
+        ax.annotate(name, (x, s["complete"]), textcoords="offset points", xytext=(6, dy * 72 / fig.dpi), fontsize=7.5,
+                    color=colour, arrowprops={"arrowstyle": "-", "lw": 0.4, "color": "0.6"} if dy > 12 else None)  # fmt: skip
     ax.set_xlabel("cost of all plans per policy, USD (log scale; config/models.yaml prices)")
     ax.set_ylabel(f"phases completed (of {total})")
     ax.set_title(title, fontsize=10)

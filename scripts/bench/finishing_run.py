@@ -380,6 +380,13 @@ def candidate_policies(config: Any) -> list[Policy]:
         Policy("t1 h>s>gpt no re-plan", "thresholds 1, chains low [claude-haiku-5-5], medium [claude-sonnet-5-5], high "
                "[gpt-5.5], no re-plan", _merge(t1, {"escalation_chains": {"builder": _chains(ladder)},
                                                      "replan": {"max_replans_per_phase": 0}})),
+        Policy("t1 h>s>gpt no re-plan 8 tries", "as t1 h>s>gpt no re-plan, max_attempts_per_phase: 8",
+               _merge(t1, {"escalation_chains": {"builder": _chains(ladder)}, "replan": {"max_replans_per_phase": 0},
+                           "complexity_escalation": {"max_attempts_per_phase": 8}})),
+        Policy("t1 h>s>o>gpt no re-plan", "thresholds 1, chains low [claude-haiku-5-5], medium [claude-sonnet-5-5], high "
+               "[claude-opus-5-5, gpt-5.5], no re-plan",
+               _merge(t1, {"escalation_chains": {"builder": _chains({**ladder, "high": ["claude-opus-5-5", "gpt-5.5"]})},
+                           "replan": {"max_replans_per_phase": 0}})),
     ]  # fmt: skip
     named = {"claude-haiku-5-5", "claude-sonnet-5-5", "gpt-5.5", "claude-opus-5-5"}
     if any(config.price_for(m) is None for m in named):
