@@ -73,7 +73,7 @@ def batch_run(
     from .batch.state import BatchPaths, BatchStore, batch_dir, batch_lock
     from .batch.view import make_view
     from .layout import home_dir
-    from .runner import run_environment
+    from .runner import interrupt_signals, run_environment
 
     batch = load_batch(file)
     address = cluster or (batch.cluster.address if batch.cluster else None)
@@ -96,7 +96,8 @@ def batch_run(
         view = make_view(as_json, console())
         runner = BatchRunner(batch, paths, store, engine, view, options)
         try:
-            result = runner.run()
+            with interrupt_signals():  # SIGTERM too: the runs still going are told, and record themselves
+                result = runner.run()
         except KeyboardInterrupt as exc:
             view.close()
             console(stderr=True).print("[bold yellow]interrupted; run the same command to resume the batch[/]")

@@ -53,6 +53,13 @@ class BatchWorld:
     def repo(self, i: int) -> Path:
         return self.envs[i].repo_dir
 
+    def remote(self, i: int) -> Path:
+        """A bare repository, made project ``i``'s ``origin``."""
+        bare = self.root / f"origin{i}.git"
+        git.Repo.init(bare, bare=True)
+        git.Repo(self.repo(i)).create_remote("origin", str(bare))
+        return bare
+
     def batch(self, name: str = "batch.yaml", **data: Any) -> Path:
         body = {"plan": str(self.plan), "script": str(self.script), **data}
         return _dump(self.root / name, body)

@@ -9,6 +9,7 @@ import signal
 from dataclasses import dataclass
 from pathlib import Path
 
+import git
 import pytest
 
 from conftest import CliResult
@@ -88,12 +89,13 @@ def test_the_same_command_skips_the_finished_runs(happy: Happy) -> None:
     assert all(r["starts"] == 1 for r in happy.world.status(happy.batch)["runs"])
 
 
-def test_a_failing_run_does_not_stop_the_others(tmp_path: Path) -> None:
+def test_a_failing_run_does_not_stop_the_others_and_the_good_ones_branch_is_pushed(tmp_path: Path) -> None:
     world = BatchWorld(tmp_path, projects=2)
+    origin = world.remote(1)
     failing = world.envs[0].plan([{"id": "p1", "name": "Never passes", "description": "x",
                                   "scope": ["calc.py"], "checks": ["exit 1"], "builder_mode": "structured_edit"}],
                                  name="failing.yaml")
-    batch = world.batch(workers=2, max_attempts=1, runs=[
+    batch = world.batch(workers=2, max_attempts=1, results="push", runs=[
         {"id": "bad", "project_dir": str(world.repo(0)), "plan": str(failing)},
         {"id": "good", "project_dir": str(world.repo(1))},
     ])
@@ -103,6 +105,9 @@ def test_a_failing_run_does_not_stop_the_others(tmp_path: Path) -> None:
     assert states == {"bad": "FAILED", "good": "COMPLETE"}
     assert phases_committed(world.repo(1), "good") == ["p1", "p2"]
     assert "bad: FAILED" in result.stdout  # the plain lines of a non-terminal
+    pushed = git.Repo(origin).commit("autopack/good")
+    assert pushed.hexsha == branch_commits(world.repo(1), "good")[-1].hexsha
+    assert world.run_row(batch, "good")["pushed"] == "origin autopack/good"
 
 
 def test_the_batch_cost_cap_is_never_passed_and_raising_it_resumes(tmp_path: Path) -> None:

@@ -23,8 +23,8 @@ def test_a_batch_on_a_local_dask_cluster_brings_each_runs_branch_and_store_rows_
         {"id": "cloned", "clone": str(world.repo(1))},
     ], cluster={"address": "local", "scratch": str(scratch)})
     result = world.cli("batch", str(batch), "--workers", "2", "--json")
-    assert result.returncode == 0, result.output
     events = json_lines(result.stdout)
+    assert result.returncode == 0, [(r["run_id"], r["state"], r["message"]) for r in events[-1].get("runs", [])]
     assert "Dask cluster" in events[0]["engine"]
     # live events came back from the workers, tagged with their run
     assert {(e["run_id"], e["phase"]) for e in events if e["event"] == "phase_started"} == {

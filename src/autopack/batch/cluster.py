@@ -41,6 +41,7 @@ class DaskEngine:
         except ImportError:
             raise BatchError("--cluster needs Dask: pip install 'autopack[cluster]' (the distributed package)") from None
         self.slots = slots
+        self.on_this_machine = address == LOCAL
         self.batch = batch
         self.paths = paths
         self.scratch = scratch
@@ -48,7 +49,8 @@ class DaskEngine:
         self.cluster: Any = None
         try:
             if address == LOCAL:
-                self.cluster = LocalCluster(n_workers=slots, threads_per_worker=1, processes=True,
+                # Two threads a worker: one gathers a finished run's results while the other runs the next.
+                self.cluster = LocalCluster(n_workers=slots, threads_per_worker=2, processes=True,
                                             dashboard_address=None, silence_logs=50)
                 self.client = Client(self.cluster)
                 self.name = f"a local Dask cluster ({self.cluster.scheduler_address})"

@@ -6,6 +6,10 @@ back on one queue, in this thread only: each run's events (the live table), its 
 (recorded in ``batch.db``). One run failing, refused or killed never stops the others. At the end, or
 when interrupted, it writes ``summary.json`` and the batch report.
 
+A run holds a worker's slot while its process lives (its results are gathered beside the next run),
+and at most as many runs as there are cores warm up at once (start-up and the first model call are the
+CPU-heavy part of a run): N runs started together would otherwise all wait for the same cores.
+
 An engine runs ``task.execute_run`` somewhere: ``LocalEngine`` in threads that each supervise one
 ``autopack run`` process, ``cluster.DaskEngine`` on the workers of a Dask cluster.
 """
@@ -35,6 +39,7 @@ from .view import BatchInfo, BatchView, RunLine
 class Engine(Protocol):
     name: str
     slots: int
+    on_this_machine: bool  # its runs share this machine's cores
 
     def start(self, emit: Emit) -> None: ...
 
@@ -49,10 +54,13 @@ class LocalEngine:
     """``slots`` runs at once on this machine: a thread per run watches its ``autopack run`` process."""
 
     name = "this machine"
+    on_this_machine = True
 
     def __init__(self, slots: int) -> None:
         self.slots = slots
-        self._pool = ThreadPoolExecutor(max_workers=slots, thread_name_prefix="autopack-batch")
+        # Twice the slots: a run whose process ended is still gathered (store rows, report, branch) in its
+        # thread while the next run already goes in its slot.
+        self._pool = ThreadPoolExecutor(max_workers=2 * slots, thread_name_prefix="autopack-batch")
         self._emit: Emit | None = None
         self._pids: dict[str, int] = {}
         self._lock = threading.Lock()
@@ -122,7 +130,10 @@ class BatchRunner:
         self.lines: dict[str, RunLine] = {}
         cap = options.max_cost if options.max_cost is not None else batch.max_cost
         self.budget = BatchBudget(cap)
-        self.running: set[str] = set()
+        self.running: set[str] = set()  # runs whose process lives: each holds a slot
+        self.gathering: set[str] = set()  # runs whose process ended, results not back yet
+        self.warming: set[str] = set()  # running, and no model answer yet: the CPU-heavy start
+        self.warm_limit = max(1, os.cpu_count() or 1) if engine.on_this_machine else engine.slots
         self.started = time.monotonic()
 
     # the whole batch ------------------------------------------------------------------------------
@@ -182,9 +193,9 @@ class BatchRunner:
 
     def _loop(self, todo: list[RunSpec]) -> None:
         pending = list(todo)
-        while pending or self.running:
+        while pending or self.running or self.gathering:
             pending = self._start_what_fits(pending)
-            if not pending and not self.running:
+            if not pending and not self.running and not self.gathering:
                 break
             try:
                 event = self.events.get(timeout=0.25)
@@ -195,7 +206,7 @@ class BatchRunner:
 
     def _drain(self) -> None:
         """After an interrupt: wait for the runs still going to record themselves and end."""
-        while self.running:
+        while self.running or self.gathering:
             try:
                 self._handle(self.events.get(timeout=0.5))
             except queue.Empty:
@@ -207,7 +218,7 @@ class BatchRunner:
     def _start_what_fits(self, pending: list[RunSpec]) -> list[RunSpec]:
         left: list[RunSpec] = []
         for spec in pending:
-            if len(self.running) >= self.engine.slots:
+            if len(self.running) >= self.engine.slots or len(self.warming) >= self.warm_limit:
                 left.append(spec)
                 continue
             answer = self.budget.request(spec.run_id, spec.max_cost)
@@ -230,6 +241,7 @@ class BatchRunner:
         line.state, line.cost_cap_usd, line.message, line.step = RunState.RUNNING.value, cap, "", "starting"
         line.started = time.monotonic()
         self.running.add(spec.run_id)
+        self.warming.add(spec.run_id)
         row = self.store.get(spec.run_id) or {}
         self.store.update(spec.run_id, state=line.state, cost_cap_usd=cap, message=None, exit_code=None,
                           starts=int(row.get("starts") or 0) + 1, started_at=time.time(), finished_at=None)
@@ -280,6 +292,8 @@ class BatchRunner:
             self.view.run_changed(line)
         elif kind == "event":
             event = message["event"]
+            if event.get("event") in ("llm_call", "run_finished"):
+                self.warming.discard(run_id)
             before = (line.phase, line.phases_done, line.phases_total)
             line.apply(event)
             self.budget.update(run_id, line.cost_usd)
@@ -288,11 +302,19 @@ class BatchRunner:
                                   phases_total=line.phases_total, cost_usd=line.cost_usd, simulated=int(line.simulated),
                                   waits=line.waits, waited_s=line.waited_s, rate_limited=line.rate_limited)
             self.view.run_event(line, event)
+        elif kind == "exited":
+            if run_id in self.running:
+                self.running.discard(run_id)
+                self.warming.discard(run_id)
+                self.gathering.add(run_id)
+                self.budget.finished(run_id, line.cost_usd)  # what it spent, as its events said
         elif kind == "outcome":
             self._finished(line, RunOutcome(**message["outcome"]))
 
     def _finished(self, line: RunLine, outcome: RunOutcome) -> None:
         self.running.discard(line.run_id)
+        self.warming.discard(line.run_id)
+        self.gathering.discard(line.run_id)
         store = outcome.store or {}
         totals = store.get("totals") or {}
         if totals:

@@ -108,6 +108,7 @@ class RunSpec:
     run_id: str
     plan: Path
     where: str  # "batch.yaml:12": the line that made this run, for messages
+    loc: Loc = ()  # where in the batch file: ("runs", 3) or ("projects", 0)
     project_dir: Path | None = None  # in place
     clone: str | None = None  # a URL, or an absolute path
     ref: str | None = None
@@ -189,7 +190,7 @@ def load_batch(path: Path) -> Batch:
         run_id = _unique(f"{batch_id}-{name}"[:MAX_ID_LENGTH], taken)
         where_to = {"clone": item if GIT_URL.match(item) else str((base / item).expanduser().resolve())} if cloned \
             else {"project_dir": (base / item).expanduser().resolve()}
-        runs.append(RunSpec(run_id=run_id, where=at(("projects", i)), max_cost=spec.max_cost_per_run,
+        runs.append(RunSpec(run_id=run_id, where=at(("projects", i)), loc=("projects", i), max_cost=spec.max_cost_per_run,
                             **where_to, **settings(None)))
     for i, entry in enumerate(spec.runs):
         if entry.id in taken:
@@ -201,7 +202,8 @@ def load_batch(path: Path) -> Batch:
         clone = entry.clone
         if clone is not None and not GIT_URL.match(clone):
             clone = str((base / clone).expanduser().resolve())
-        runs.append(RunSpec(run_id=entry.id, where=at(("runs", i)), project_dir=here(entry.project_dir), clone=clone,
+        runs.append(RunSpec(run_id=entry.id, where=at(("runs", i)), loc=("runs", i), project_dir=here(entry.project_dir),
+                            clone=clone,
                             ref=entry.ref, max_cost=entry.max_cost if entry.max_cost is not None else spec.max_cost_per_run,
                             **resolved))
     limits = {name: ProviderLimit(e.concurrency, e.requests_per_minute) for name, e in spec.limits.items()}
@@ -258,7 +260,10 @@ def effective_config(batch: Batch, run: RunSpec) -> Any:
     from ..config import ConfigLayer, config_layers, load_effective_config
     from ..overrides import RunOverrides
 
-    layers = config_layers(None, run.project_dir) + [ConfigLayer("batch config", p) for p in run.config_files]
+    # A clone's own project config is not known before it is cloned: none is read for it here (not the
+    # current directory's either).
+    layers = config_layers(None, run.local_repository() or Path("/")) + [ConfigLayer("batch config", p)
+                                                                         for p in run.config_files]
     config = load_effective_config(layers=layers)
     try:
         return RunOverrides(run.model, run.strong_model, None, run.max_attempts, extra=run.overrides or None).apply(config)
@@ -295,16 +300,12 @@ def config_layer(run: RunSpec) -> dict[str, Any] | None:
 
 
 def _override_line(batch: Batch, run: RunSpec, loc: Loc) -> int | None:
-    for prefix in _run_prefixes(batch, run):
+    """The line of the override ``loc`` names: the run's own, else the batch's."""
+    for prefix in (run.loc, ()):
         line = batch.lines.get((*prefix, "overrides", *loc))
         if line is not None:
             return line
-    return line_for(batch.lines, ("overrides",)) if ("overrides",) in batch.lines else None
-
-
-def _run_prefixes(batch: Batch, run: RunSpec) -> list[Loc]:
-    line = run.where.rsplit(":", 1)[-1]
-    return [loc[:2] for loc, ln in batch.lines.items() if len(loc) == 2 and loc[0] == "runs" and str(ln) == line]
+    return batch.lines.get((*run.loc, "overrides")) or batch.lines.get(("overrides",))
 
 
 def _merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:

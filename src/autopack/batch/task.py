@@ -124,6 +124,8 @@ def execute_run(task: RunTask, emit: Emit) -> RunOutcome:
             if isinstance(event, dict) and event.get("event") != "summary":
                 emit({"type": "event", "run_id": task.run_id, "event": event})
         code = proc.wait()
+    # The worker's slot is free now: its results are gathered beside the next run.
+    emit({"type": "exited", "run_id": task.run_id, "exit_code": code})
     outcome = gather(task, repo, home, code, _tail(stderr_path))
     outcome.elapsed_s = time.time() - started
     return outcome
@@ -178,7 +180,10 @@ def gather(task: RunTask, repo: Path, home: Path, code: int, stderr: str) -> Run
     status = store["status"] if store else None
     error = _last_error(stderr)
     if code < 0:
-        name = signal.Signals(-code).name if -code in signal.Signals._value2member_map_ else str(-code)
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
         state, message = "INTERRUPTED", f"its process was killed ({name}); the batch's same command resumes it"
     elif status in ("COMPLETE", "PARTIAL", "FAILED", "STOPPED", "INTERRUPTED"):
         state, message = status, (store or {}).get("stop_reason") or ""

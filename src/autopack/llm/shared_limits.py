@@ -80,7 +80,7 @@ class ProviderState:
 def write_limits(folder: Path, limits: dict[str, ProviderLimit]) -> None:
     """Create ``folder`` (and ``waiting/``) and write its ``limits.json``; counters already there stay."""
     (folder / "waiting").mkdir(parents=True, exist_ok=True)
-    tmp = folder / (LIMITS_FILE + ".tmp")
+    tmp = folder / f"{LIMITS_FILE}.{os.getpid()}-{threading.get_ident()}.tmp"  # writers may race (cluster tasks)
     tmp.write_text(json.dumps({k: asdict(v) for k, v in limits.items()}, indent=2), encoding="utf-8")
     os.replace(tmp, folder / LIMITS_FILE)
 
