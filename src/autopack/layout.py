@@ -111,7 +111,14 @@ def archive_old_logs(logs_dir: Path, keep: int = 20) -> list[Path]:
     """Move all but the ``keep`` newest logs into ``logs/archived_runs/``; return what moved."""
     if not logs_dir.is_dir():
         return []
-    logs = sorted((p for p in logs_dir.glob("*.log") if p.is_file()), key=lambda p: p.stat().st_mtime, reverse=True)
+    # Runs sharing a home (a batch) archive at the same time: a log another run moved first is skipped.
+    dated = []
+    for p in logs_dir.glob("*.log"):
+        try:
+            dated.append((p.stat().st_mtime, p))
+        except FileNotFoundError:
+            continue
+    logs = [p for _, p in sorted(dated, key=lambda item: item[0], reverse=True) if p.is_file()]
     dest = logs_dir / "archived_runs"
     moved = []
     for old in logs[keep:]:
@@ -121,6 +128,9 @@ def archive_old_logs(logs_dir: Path, keep: int = 20) -> list[Path]:
         while target.exists():  # a re-run with the same id archived before: keep both logs
             target = dest / f"{old.stem}.{n}{old.suffix}"
             n += 1
-        shutil.move(str(old), str(target))
+        try:
+            shutil.move(str(old), str(target))
+        except FileNotFoundError:
+            continue
         moved.append(target)
     return moved
