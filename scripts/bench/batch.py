@@ -125,9 +125,9 @@ def serve(server: Server) -> ThreadingHTTPServer:
     return httpd
 
 
-def git(cwd: Path, *args: str) -> str:
+def git(cwd: Path, *args: str, check: bool = True) -> str:
     env = {**os.environ, **GIT_ENV}
-    return subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True, text=True).stdout
+    return subprocess.run(["git", *args], cwd=cwd, env=env, check=check, capture_output=True, text=True).stdout
 
 
 def make_world(root: Path, runs: int, phases: int) -> tuple[list[Path], Path]:
@@ -196,7 +196,8 @@ def run_batch(root: Path, repos: list[Path], plan: Path, server: Server, port: i
         raise SystemExit(f"batch {batch_id} ended without a summary (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
     commits = duplicated = 0
     for repo, run in zip(repos, summary["runs"], strict=True):
-        log = git(repo, "log", "--format=%(trailers:key=Autopack-Phase,valueonly)", f"main..autopack/{run['run_id']}")
+        log = git(repo, "log", "--format=%(trailers:key=Autopack-Phase,valueonly)", f"main..autopack/{run['run_id']}",
+                  check=False)  # a run that never made its branch counts no commit
         seen = [ln.strip() for ln in log.splitlines() if ln.strip()]
         commits += len(set(seen))
         duplicated += len(seen) - len(set(seen))
