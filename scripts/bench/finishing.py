@@ -259,7 +259,8 @@ wasted: calls that could not change the outcome: Planner calls re-planning a pha
   Builder replies identical to one it sent before in the phase
 model h: simulated model time (seconds per try from the leaderboard, back-off waits included)
 escalations, re-plans, failed re-plans, Doctor verdicts: events; skipped: by the Doctor or a skipped
-  dependency; rules: learned rules worded by a model (generic: says nothing the error did not)"""
+  dependency; rules: learned rules kept and dropped (a rule that says nothing the error did not is
+  dropped); generic worded: the Planner's replies that were such a rule"""
 
 
 if __name__ == "__main__":

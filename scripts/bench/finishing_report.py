@@ -84,18 +84,18 @@ def main_rows(summary: dict[str, dict[str, Any]]) -> list[list[str]]:
 
 def detail_rows(summary: dict[str, dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
     cols = ["policy", *WASTE_KINDS, "escalations", "re-plans", "failed re-plans", "Doctor verdicts", "skipped",
-            "failed", "rules (generic)", "cached in %", "stops"]  # fmt: skip
+            "failed", "rules kept / dropped (generic worded)", "cached in %", "stops"]  # fmt: skip
     rows = []
     for name, s in summary.items():
         ev, st = s["events"], s["states"]
         stops = ", ".join(f"{k} {v}" for k, v in sorted(s["stop_reasons"].items())) or "-"
         rules = s["rules"]
-        made = rules.get("rule_generic", 0) + rules.get("rule_specific", 0)
         cached = 100 * s["tokens_cached"] / s["tokens_in"] if s["tokens_in"] else 0.0
         rows.append([name, *(str(s["wasted"].get(k, 0)) for k in WASTE_KINDS), str(ev.get("escalation", 0)),
                      str(ev.get("phase_replanned", 0)), str(ev.get("replan_failed", 0)), str(ev.get("doctor_diagnosis", 0)),
                      str(st.get("SKIPPED", 0)), str(st.get("FAILED", 0) + st.get("FATAL", 0)),
-                     f"{made} ({rules.get('rule_generic', 0)})", f"{cached:.0f}", stops])  # fmt: skip
+                     f"{ev.get('rule_learned', 0)} / {ev.get('rule_dropped', 0)} ({rules.get('rule_generic', 0)})",
+                     f"{cached:.0f}", stops])  # fmt: skip
     return cols, rows
 
 

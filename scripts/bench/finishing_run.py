@@ -367,37 +367,29 @@ def wasted_calls(events: list[tuple[str, dict[str, Any]]], log: list[CallLog], m
 
 
 def candidate_policies(config: Any) -> list[Policy]:
-    """Tunings tried for issue 15 item 5 (``--candidates``), named with the shipped models of late 2026; a
-    candidate naming a model the config does not price is left out. ``h>s>g``: Builder chains low
-    [claude-haiku-5-5], medium [claude-sonnet-5-5], high [gpt-5.5]; ``t1``: escalation thresholds 1."""
-    h, s, g, o = "claude-haiku-5-5", "claude-sonnet-5-5", "gpt-5.5", "claude-opus-5-5"
-    hsg = {"escalation_chains": {"builder": _chains({"low": [h], "medium": [s], "high": [g]})}}
-    t1 = {"complexity_escalation": {"thresholds": {"low_to_medium": 1, "medium_to_high": 1}}}
+    """Tunings tried around the shipped config for issue 15 item 5 (``--candidates``), named with the shipped
+    models of late 2026; a candidate naming a model the config does not price is left out. The first is the
+    config shipped before the tuning (the seed's shape), run on today's code: before and after side by side."""
+    h, f, s, g, o = "claude-haiku-5-5", "gemini-3.8-flash", "claude-sonnet-5-5", "gpt-5.5", "claude-opus-5-5"
     tries = lambda n: {"complexity_escalation": {"max_attempts_per_phase": n}}  # noqa: E731
-    no_replan = {"replan": {"max_replans_per_phase": 0}}
-    aud = {"escalation_chains": {"auditor": _chains({"low": [h], "medium": [s], "high": [s]})}}
+    before = {
+        "escalation_chains": {"builder": _chains({"low": [h, f, s], "medium": [f, s, g], "high": [s, g]}),
+                              "auditor": _chains({"low": [h, f], "medium": [f, s], "high": [s, o]})},
+        "complexity_escalation": {"thresholds": {"low_to_medium": 2, "medium_to_high": 2}, "max_attempts_per_phase": 5},
+    }
     out = [
-        Policy("h>s>g t1", "thresholds 1, Builder chains low [haiku-5-5], medium [sonnet-5-5], high [gpt-5.5]",
-               _merge(hsg, t1)),
-        Policy("h>s>g t1 8 tries", "as h>s>g t1, max_attempts_per_phase: 8", _merge(_merge(hsg, t1), tries(8))),
-        Policy("h>s>g t1 8 tries no re-plan", "as h>s>g t1 8 tries, no re-plan",
-               _merge(_merge(_merge(hsg, t1), tries(8)), no_replan)),
-        Policy("h>s>g t1 8 tries aud h>s", "as h>s>g t1 8 tries, Auditor chains low [haiku-5-5], medium and high "
-               "[sonnet-5-5]", _merge(_merge(_merge(hsg, t1), tries(8)), aud)),
-        Policy("hs>sg>g 8 tries", "Builder chains low [haiku-5-5, sonnet-5-5], medium [sonnet-5-5, gpt-5.5], high "
-               "[gpt-5.5], thresholds as shipped, max_attempts_per_phase: 8",
-               _merge({"escalation_chains": {"builder": _chains({"low": [h, s], "medium": [s, g], "high": [g]})}},
-                      tries(8))),
-        Policy("s>g>g t1 6 tries", "no Haiku for the Builder: chains low [sonnet-5-5], medium and high [gpt-5.5], "
-               "thresholds 1, max_attempts_per_phase: 6",
-               _merge(_merge({"escalation_chains": {"builder": _chains({"low": [s], "medium": [g], "high": [g]})}}, t1),
-                      tries(6))),
-        Policy("h>s>o,g t1 8 tries", "thresholds 1, chains low [haiku-5-5], medium [sonnet-5-5], high [opus-5-5, "
-               "gpt-5.5], max_attempts_per_phase: 8",
-               _merge(_merge({"escalation_chains": {"builder": _chains({"low": [h], "medium": [s], "high": [o, g]})}},
-                             t1), tries(8))),
+        Policy("before tuning", "the config shipped before issue 15's tuning: Builder chains low [haiku, flash, sonnet], "
+               "medium [flash, sonnet, gpt-5.5], high [sonnet, gpt-5.5], Auditor low [haiku, flash], medium [flash, "
+               "sonnet], high [sonnet, opus], thresholds 2, 5 attempts", before),
+        Policy("5 tries", "shipped, max_attempts_per_phase: 5", tries(5)),
+        Policy("auditor before", "shipped, Auditor chains as before tuning (low [haiku, flash], medium [flash, sonnet], "
+               "high [sonnet, opus])", {"escalation_chains": {"auditor": before["escalation_chains"]["auditor"]}}),
+        Policy("s>g>g 6 tries", "no Haiku for the Builder: chains low [sonnet], medium and high [gpt-5.5], 6 attempts",
+               _merge({"escalation_chains": {"builder": _chains({"low": [s], "medium": [g], "high": [g]})}}, tries(6))),
+        Policy("h>s>o,g", "shipped with Opus before GPT-5.5 at high: Builder high [opus-5-5, gpt-5.5]",
+               {"escalation_chains": {"builder": _chains({"low": [h], "medium": [s], "high": [o, g]})}}),
     ]  # fmt: skip
-    if any(config.price_for(m) is None for m in (h, s, g, o)):
+    if any(config.price_for(m) is None for m in (h, f, s, g, o)):
         return []
     return out
 
