@@ -17,7 +17,7 @@ from typing import Any
 
 from ..layout import Layout
 from ..store import RunStore
-from ..store_queries import RUN_BOUNDARY_EVENTS, CallRow
+from ..store.queries import RUN_BOUNDARY_EVENTS, CallRow
 
 # Events the report tells through other means (attempt rows, phase states, the timeline itself).
 _SILENT = {

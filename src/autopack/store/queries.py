@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from .errors import StoreError
-from .store_errors import store_error
+from ..errors import StoreError
+from .errors import store_error
 
 C = TypeVar("C", bound=type)
 

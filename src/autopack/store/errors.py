@@ -18,8 +18,8 @@ import os
 import sqlite3
 from pathlib import Path
 
-from .errors import AutopackError, DiskFull, StoreDamaged, StoreError, StoreLocked
-from .lock import describe_holders
+from ..errors import AutopackError, DiskFull, StoreDamaged, StoreError, StoreLocked
+from ..lock import describe_holders
 
 # SQLite primary result codes (the low byte of ``sqlite3.Error.sqlite_errorcode``).
 SQLITE_PERM, SQLITE_BUSY, SQLITE_LOCKED, SQLITE_READONLY = 3, 5, 6, 8

@@ -32,12 +32,12 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, NoReturn
 
-from .errors import StoreError
-from .layout import RUNS_DIR, Layout
-from .secrets import scrub
-from .store_errors import damaged, folder_error
-from .store_queries import RunQueries, guarded
-from .store_schema import SCHEMA_VERSION, TERMINAL_STATES, PhaseState, RunStatus, create_schema, schema_objects
+from ..errors import StoreError
+from ..layout import RUNS_DIR, Layout
+from ..secrets import scrub
+from .errors import damaged, folder_error
+from .queries import RunQueries, guarded
+from .schema import SCHEMA_VERSION, TERMINAL_STATES, PhaseState, RunStatus, create_schema, schema_objects
 
 __all__ = [
     "SCHEMA_VERSION",
