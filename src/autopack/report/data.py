@@ -16,8 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..layout import Layout
-from ..store import RunStore
-from ..store.queries import RUN_BOUNDARY_EVENTS, CallRow
+from ..store import RUN_BOUNDARY_EVENTS, CallRow, RunStore
 
 # Events the report tells through other means (attempt rows, phase states, the timeline itself).
 _SILENT = {
