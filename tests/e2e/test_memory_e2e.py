@@ -69,7 +69,7 @@ def test_a_failed_then_fixed_phase_writes_a_rule_to_the_projects_rules_file(two_
     assert rule["source_runs"] == ["m1"]
     assert rule["phase_categories"] == ["feature"]
     (learned,) = two_runs.ap.events("m1", "rule_learned")
-    assert (learned["phase_id"], learned["data"]["text"], learned["data"]["source"]) == ("p1", RULE_TEXT, "model")
+    assert (learned.phase_id, learned.data["text"], learned.data["source"]) == ("p1", RULE_TEXT, "model")
 
 
 def test_the_rule_is_in_a_later_runs_builder_prompt(two_runs: TwoRuns) -> None:

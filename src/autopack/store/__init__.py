@@ -39,18 +39,47 @@ from ..errors import StoreError
 from ..layout import RUNS_DIR, Layout
 from ..secrets import scrub
 from .errors import damaged, folder_error, guarded, store_error
-from .rows import CallRecord, CallRow
-from .schema import SCHEMA_VERSION, TERMINAL_STATES, PhaseState, RunStatus, create_schema, schema_objects
+from .rows import (
+    AttemptRow,
+    CallRecord,
+    CallRow,
+    EventRow,
+    ModelUsage,
+    PhaseRow,
+    RevisionRow,
+    RunRow,
+    RunSummary,
+    Totals,
+    Usage,
+)
+from .schema import (
+    SCHEMA_VERSION,
+    UNFINISHED_ATTEMPTS,
+    AttemptStatus,
+    PhaseState,
+    RunStatus,
+    create_schema,
+    schema_objects,
+)
 
 __all__ = [
-    "SCHEMA_VERSION",
-    "TERMINAL_STATES",
+    "RUN_BOUNDARY_EVENTS",
+    "UNFINISHED_ATTEMPTS",
+    "AttemptRow",
+    "AttemptStatus",
     "CallRecord",
     "CallRow",
+    "EventRow",
+    "ModelUsage",
+    "PhaseRow",
     "PhaseState",
-    "RUN_BOUNDARY_EVENTS",
+    "RevisionRow",
+    "RunRow",
     "RunStatus",
     "RunStore",
+    "RunSummary",
+    "Totals",
+    "Usage",
     "active_seconds",
     "find_run",
     "store_projects",
@@ -352,7 +381,7 @@ class RunStore:
     def finish_attempt(
         self,
         attempt_id: int,
-        outcome: str,
+        outcome: AttemptStatus,
         error_category: str | None = None,
         message: str | None = None,
         normalized_message: str | None = None,
@@ -366,11 +395,12 @@ class RunStore:
             ).fetchone()
             if row is None:
                 raise StoreError(f"no attempt {attempt_id} in {self.path}")
+            outcome = AttemptStatus(outcome)  # a bare string from a caller is checked, and stored as the enum's value
             db.execute(
                 "UPDATE attempts SET outcome=?, error_category=?, message=?, normalized_message=?, reply_hash=?,"
                 " patch=?, gate_tail=?, finished_at=? WHERE attempt_id=?",
                 (
-                    outcome,
+                    outcome.value,
                     error_category,
                     message,
                     normalized_message,
@@ -388,7 +418,7 @@ class RunStore:
                 "attempt_finished",
                 {
                     "attempt": row["number"],
-                    "outcome": outcome,
+                    "outcome": outcome.value,
                     "error_category": error_category,
                     "message": (message or "")[:500],
                 },
@@ -398,12 +428,13 @@ class RunStore:
         """Attempts left 'running' by a killed process are marked 'interrupted' (on resume)."""
         with self.transaction() as db:
             rows = db.execute(
-                "SELECT attempt_id, phase_id, number FROM attempts WHERE run_id=? AND outcome='running'", (run_id,)
+                "SELECT attempt_id, phase_id, number FROM attempts WHERE run_id=? AND outcome=?",
+                (run_id, AttemptStatus.RUNNING.value),
             ).fetchall()
             for r in rows:
                 db.execute(
-                    "UPDATE attempts SET outcome='interrupted', finished_at=? WHERE attempt_id=?",
-                    (time.time(), r["attempt_id"]),
+                    "UPDATE attempts SET outcome=?, finished_at=? WHERE attempt_id=?",
+                    (AttemptStatus.INTERRUPTED.value, time.time(), r["attempt_id"]),
                 )
                 self._event(db, run_id, r["phase_id"], "attempt_interrupted", {"attempt": r["number"]})
         return len(rows)
@@ -443,17 +474,17 @@ class RunStore:
         return store_error(self.path, exc, self.busy_timeout)
 
     # reading: runs ------------------------------------------------------------------------------------
-    def get_run(self, run_id: str) -> dict[str, Any] | None:
+    def get_run(self, run_id: str) -> RunRow | None:
         row = self._db.execute("SELECT * FROM runs WHERE run_id=?", (run_id,)).fetchone()
-        return dict(row) if row else None
+        return RunRow.of(row) if row else None
 
-    def require_run(self, run_id: str) -> dict[str, Any]:
+    def require_run(self, run_id: str) -> RunRow:
         run = self.get_run(run_id)
         if run is None:
             raise StoreError(f"no run {run_id!r} in {self.path}; `autopack runs` lists the known runs")
         return run
 
-    def list_runs(self) -> list[dict[str, Any]]:
+    def list_runs(self) -> list[RunSummary]:
         rows = self._db.execute(
             "SELECT r.run_id, r.project, r.status, r.stop_reason, r.created_at, r.updated_at, r.branch,"
             " r.project_dir, r.worktree, r.base_commit,"
@@ -462,18 +493,18 @@ class RunStore:
             " (SELECT COALESCE(SUM(cost_usd),0) FROM llm_calls c WHERE c.run_id=r.run_id) AS cost_usd"
             " FROM runs r ORDER BY r.created_at"
         ).fetchall()
-        return [dict(r) for r in rows]
+        return [RunSummary.of(r) for r in rows]
 
     # phases ---------------------------------------------------------------------------------
-    def phases(self, run_id: str) -> list[dict[str, Any]]:
+    def phases(self, run_id: str) -> list[PhaseRow]:
         rows = self._db.execute("SELECT * FROM phases WHERE run_id=? ORDER BY idx", (run_id,)).fetchall()
-        return [dict(r) for r in rows]
+        return [PhaseRow.of(r) for r in rows]
 
-    def phase(self, run_id: str, phase_id: str) -> dict[str, Any]:
+    def phase(self, run_id: str, phase_id: str) -> PhaseRow:
         row = self._db.execute("SELECT * FROM phases WHERE run_id=? AND phase_id=?", (run_id, phase_id)).fetchone()
         if row is None:
             raise StoreError(f"run {run_id!r} has no phase {phase_id!r}")
-        return dict(row)
+        return PhaseRow.of(row)
 
     def phase_spec(self, run_id: str, phase_id: str) -> dict[str, Any]:
         """The spec of the phase's current revision."""
@@ -496,26 +527,27 @@ class RunStore:
         ).fetchall()
         return {str(r["phase_id"]): json.loads(r["spec_json"]) for r in rows}
 
-    def revisions(self, run_id: str, phase_id: str) -> list[dict[str, Any]]:
+    def revisions(self, run_id: str, phase_id: str) -> list[RevisionRow]:
         rows = self._db.execute(
             "SELECT * FROM phase_revisions WHERE run_id=? AND phase_id=? ORDER BY revision", (run_id, phase_id)
         ).fetchall()
-        return [dict(r) for r in rows]
+        return [RevisionRow.of(r) for r in rows]
 
     # attempts -------------------------------------------------------------------------------
-    def attempts(self, run_id: str, phase_id: str | None = None) -> list[dict[str, Any]]:
+    def attempts(self, run_id: str, phase_id: str | None = None) -> list[AttemptRow]:
+        """The run's attempts (or one phase's), oldest first."""
         if phase_id is None:
             rows = self._db.execute("SELECT * FROM attempts WHERE run_id=? ORDER BY attempt_id", (run_id,)).fetchall()
         else:
             rows = self._db.execute(
                 "SELECT * FROM attempts WHERE run_id=? AND phase_id=? ORDER BY attempt_id", (run_id, phase_id)
             ).fetchall()
-        return [dict(r) for r in rows]
+        return [AttemptRow.of(r) for r in rows]
 
     # llm calls and events -------------------------------------------------------------------
     def events(
         self, run_id: str, kind: str | None = None, after: int = 0, phase_id: str | None = None
-    ) -> list[dict[str, Any]]:
+    ) -> list[EventRow]:
         q = "SELECT * FROM events WHERE run_id=? AND event_id>?"
         args: list[Any] = [run_id, after]
         if kind:
@@ -525,12 +557,7 @@ class RunStore:
             q += " AND phase_id=?"
             args.append(phase_id)
         rows = self._db.execute(q + " ORDER BY event_id", args).fetchall()
-        out = []
-        for r in rows:
-            d = dict(r)
-            d["data"] = json.loads(d.pop("data_json"))
-            out.append(d)
-        return out
+        return [EventRow.of(r) for r in rows]
 
     def count_events(self, run_id: str, kind: str, phase_id: str | None = None) -> int:
         if phase_id is None:
@@ -588,30 +615,33 @@ class RunStore:
             times.setdefault(str(phase_id), []).append(float(created))
         return {pid: active_seconds(ts, bounds) for pid, ts in times.items()}
 
-    def usage_by_model(self, run_id: str) -> list[dict[str, Any]]:
+    def usage_by_model(self, run_id: str) -> list[ModelUsage]:
+        """The run's LLM calls summed per model, the most expensive first."""
         rows = self._db.execute(
             "SELECT provider, model, COUNT(*) AS calls, SUM(tokens_in) AS tokens_in, SUM(tokens_out) AS tokens_out,"
             " SUM(tokens_cached) AS tokens_cached, SUM(cost_usd) AS cost_usd FROM llm_calls WHERE run_id=?"
             " GROUP BY provider, model ORDER BY cost_usd DESC",
             (run_id,),
         ).fetchall()
-        return [dict(r) for r in rows]
+        return [ModelUsage(**dict(r)) for r in rows]
 
-    def usage_by_phase(self, run_id: str) -> dict[str, dict[str, Any]]:
+    def usage_by_phase(self, run_id: str) -> dict[str | None, Usage]:
+        """The run's LLM calls summed per phase (None: the calls of no phase)."""
         rows = self._db.execute(
             "SELECT phase_id, SUM(tokens_in) AS tokens_in, SUM(tokens_out) AS tokens_out, SUM(cost_usd) AS cost_usd"
             " FROM llm_calls WHERE run_id=? GROUP BY phase_id",
             (run_id,),
         ).fetchall()
-        return {r["phase_id"]: dict(r) for r in rows}
+        return {r["phase_id"]: Usage(r["tokens_in"], r["tokens_out"], r["cost_usd"]) for r in rows}
 
-    def totals(self, run_id: str) -> dict[str, Any]:
+    def totals(self, run_id: str) -> Totals:
+        """Every LLM call of the run summed (zeros before the first)."""
         row = self._db.execute(
             "SELECT COUNT(*) AS calls, COALESCE(SUM(tokens_in),0) AS tokens_in, COALESCE(SUM(tokens_out),0) AS tokens_out,"
             " COALESCE(SUM(tokens_cached),0) AS tokens_cached, COALESCE(SUM(cost_usd),0) AS cost_usd FROM llm_calls WHERE run_id=?",
             (run_id,),
         ).fetchone()
-        return dict(row)
+        return Totals(**dict(row))
 
     def provider_tokens(self, run_id: str) -> dict[str, int]:
         rows = self._db.execute(
