@@ -208,6 +208,10 @@ class RunStore:
             self._rollback()
             self._reraise(exc)
 
+    def _user_error(self, exc: sqlite3.Error) -> Exception | None:
+        """The user's error ``exc`` stands for (``errors.store_error``), or None when it is a bug."""
+        return store_error(self.path, exc, self.busy_timeout)
+
     def _reraise(self, exc: sqlite3.Error) -> NoReturn:
         """Raise the user's error ``exc`` stands for (``errors``), or ``exc`` itself when it is a bug."""
         err = self._user_error(exc)
@@ -231,7 +235,7 @@ class RunStore:
         )
         return int(cur.lastrowid or 0)
 
-    # runs -----------------------------------------------------------------------------------
+    # writing: runs ----------------------------------------------------------------------------
     def create_run(
         self,
         run_id: str,
@@ -290,7 +294,7 @@ class RunStore:
                     },
                 )
 
-    # phases ---------------------------------------------------------------------------------
+    # writing: phases --------------------------------------------------------------------------
     def set_phase(
         self,
         run_id: str,
@@ -358,7 +362,7 @@ class RunStore:
             )
         return rev
 
-    # attempts -------------------------------------------------------------------------------
+    # writing: attempts ------------------------------------------------------------------------
     def start_attempt(self, run_id: str, phase_id: str, model: str, complexity: str) -> tuple[int, int]:
         """Open an attempt; returns (attempt_id, number within the phase)."""
         with self.transaction() as db:
@@ -439,7 +443,7 @@ class RunStore:
                 self._event(db, run_id, r["phase_id"], "attempt_interrupted", {"attempt": r["number"]})
         return len(rows)
 
-    # llm calls and events -------------------------------------------------------------------
+    # writing: llm calls and events ------------------------------------------------------------
     def record_call(
         self, run_id: str, call: CallRecord, phase_id: str | None = None, attempt_id: int | None = None
     ) -> None:
@@ -470,10 +474,7 @@ class RunStore:
         with self.transaction() as db:
             return self._event(db, run_id, phase_id, kind, data or {})
 
-    def _user_error(self, exc: sqlite3.Error) -> Exception | None:
-        return store_error(self.path, exc, self.busy_timeout)
-
-    # reading: runs ------------------------------------------------------------------------------------
+    # reading (no transaction, nothing written): runs ------------------------------------------
     def get_run(self, run_id: str) -> RunRow | None:
         row = self._db.execute("SELECT * FROM runs WHERE run_id=?", (run_id,)).fetchone()
         return RunRow.of(row) if row else None
@@ -495,7 +496,7 @@ class RunStore:
         ).fetchall()
         return [RunSummary.of(r) for r in rows]
 
-    # phases ---------------------------------------------------------------------------------
+    # reading: phases --------------------------------------------------------------------------
     def phases(self, run_id: str) -> list[PhaseRow]:
         rows = self._db.execute("SELECT * FROM phases WHERE run_id=? ORDER BY idx", (run_id,)).fetchall()
         return [PhaseRow.of(r) for r in rows]
@@ -533,7 +534,7 @@ class RunStore:
         ).fetchall()
         return [RevisionRow.of(r) for r in rows]
 
-    # attempts -------------------------------------------------------------------------------
+    # reading: attempts ------------------------------------------------------------------------
     def attempts(self, run_id: str, phase_id: str | None = None) -> list[AttemptRow]:
         """The run's attempts (or one phase's), oldest first."""
         if phase_id is None:
@@ -544,7 +545,7 @@ class RunStore:
             ).fetchall()
         return [AttemptRow.of(r) for r in rows]
 
-    # llm calls and events -------------------------------------------------------------------
+    # reading: llm calls and events ------------------------------------------------------------
     def events(
         self, run_id: str, kind: str | None = None, after: int = 0, phase_id: str | None = None
     ) -> list[EventRow]:
@@ -577,25 +578,7 @@ class RunStore:
             " latency_ms, ok, error, created_at FROM llm_calls WHERE run_id=? ORDER BY call_id",
             (run_id,),
         ).fetchall()
-        return [
-            CallRow(
-                call_id=int(r["call_id"]),
-                phase_id=r["phase_id"],
-                attempt_id=None if r["attempt_id"] is None else int(r["attempt_id"]),
-                role=str(r["role"]),
-                provider=str(r["provider"]),
-                model=str(r["model"]),
-                tokens_in=int(r["tokens_in"] or 0),
-                tokens_out=int(r["tokens_out"] or 0),
-                tokens_cached=int(r["tokens_cached"] or 0),
-                cost_usd=float(r["cost_usd"] or 0.0),
-                latency_ms=float(r["latency_ms"] or 0.0),
-                ok=bool(r["ok"]),
-                error=r["error"],
-                created_at=float(r["created_at"]),
-            )
-            for r in rows
-        ]
+        return [CallRow.of(r) for r in rows]
 
     def phase_durations(self, run_id: str) -> dict[str, float]:
         """Seconds each phase was worked on: from its first event to its last, without the time the run

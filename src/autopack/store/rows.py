@@ -34,26 +34,6 @@ class CallRecord:
     error: str | None = None
 
 
-@dataclass(frozen=True)
-class CallRow:
-    """One stored LLM call (a row of ``llm_calls``)."""
-
-    call_id: int
-    phase_id: str | None
-    attempt_id: int | None
-    role: str
-    provider: str
-    model: str
-    tokens_in: int
-    tokens_out: int
-    tokens_cached: int
-    cost_usd: float
-    latency_ms: float
-    ok: bool
-    error: str | None
-    created_at: float
-
-
 def _columns(cls: type, row: sqlite3.Row) -> dict[str, Any]:
     """The columns of ``row`` that ``cls`` has a field for, as they are stored (no conversion, so a
     row dumped to JSON reads exactly as the column did)."""
@@ -205,6 +185,45 @@ class EventRow(_Row):
             kind=row["kind"],
             created_at=row["created_at"],
             data=json.loads(row["data_json"]),
+        )
+
+
+@dataclass(frozen=True)
+class CallRow(_Row):
+    """One stored LLM call (a row of ``llm_calls``)."""
+
+    call_id: int
+    phase_id: str | None
+    attempt_id: int | None
+    role: str
+    provider: str
+    model: str
+    tokens_in: int
+    tokens_out: int
+    tokens_cached: int
+    cost_usd: float
+    latency_ms: float
+    ok: bool
+    error: str | None
+    created_at: float
+
+    @classmethod
+    def of(cls, row: sqlite3.Row) -> CallRow:
+        return cls(
+            call_id=int(row["call_id"]),
+            phase_id=row["phase_id"],
+            attempt_id=None if row["attempt_id"] is None else int(row["attempt_id"]),
+            role=str(row["role"]),
+            provider=str(row["provider"]),
+            model=str(row["model"]),
+            tokens_in=int(row["tokens_in"] or 0),
+            tokens_out=int(row["tokens_out"] or 0),
+            tokens_cached=int(row["tokens_cached"] or 0),
+            cost_usd=float(row["cost_usd"] or 0.0),
+            latency_ms=float(row["latency_ms"] or 0.0),
+            ok=bool(row["ok"]),
+            error=row["error"],
+            created_at=float(row["created_at"]),
         )
 
 
