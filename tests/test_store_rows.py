@@ -12,6 +12,7 @@ import pytest
 
 from autopack.cli import status_data
 from autopack.cli_output import print_json
+from autopack.errors import StoreError
 from autopack.layout import Layout
 from autopack.memory.journal import render_journal
 from autopack.store import (
@@ -153,3 +154,17 @@ def test_what_the_commands_print_of_an_older_store_is_what_they_printed_before(
     assert capsys.readouterr().out == (DATA / "store_v1_status.json").read_text(encoding="utf-8")
     assert json.dumps(runs, indent=2) + "\n" == (DATA / "store_v1_runs.json").read_text(encoding="utf-8")
     assert journal == (DATA / "store_v1_journal.md").read_text(encoding="utf-8")
+
+
+def test_a_state_this_autopack_does_not_know_is_a_store_error_not_a_traceback(tmp_path: Path) -> None:
+    # runs.status and phases.state are plain TEXT: a newer autopack may write a value without a schema change
+    with new_store(tmp_path) as store:
+        with sqlite3.connect(store.path) as conn:
+            conn.execute("UPDATE phases SET state='PAUSED' WHERE phase_id='p1'")
+            conn.execute("UPDATE runs SET status='PAUSED'")
+        conn.close()
+        with pytest.raises(StoreError, match=r"phases.state 'PAUSED'.*upgrade autopack"):
+            store.phases("r1")
+        with pytest.raises(StoreError, match=r"runs.status 'PAUSED'.*upgrade autopack"):
+            store.require_run("r1")
+        assert store.phase("r1", "p0").state is PhaseState.QUEUED  # the rows it knows still read

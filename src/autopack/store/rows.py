@@ -12,8 +12,9 @@ import json
 import sqlite3
 from dataclasses import dataclass, fields
 from enum import Enum
-from typing import Any
+from typing import Any, TypeVar
 
+from ..errors import StoreError
 from .schema import AttemptStatus, PhaseState, RunStatus
 
 
@@ -40,15 +41,31 @@ def _columns(cls: type, row: sqlite3.Row) -> dict[str, Any]:
     return {f.name: row[f.name] for f in fields(cls)}
 
 
+E = TypeVar("E", bound=Enum)
+
+
+def _known(enum: type[E], value: Any, column: str) -> E:
+    """``value`` of ``column`` as ``enum``; a value this autopack does not know (a newer one wrote it:
+    the status and state columns take new values without a schema change) is the store's error."""
+    try:
+        return enum(value)
+    except ValueError:
+        raise StoreError(
+            f"the run store holds {column} {value!r}, which this autopack does not know (a newer autopack "
+            "wrote it?): upgrade autopack"
+        ) from None
+
+
 def _plain(value: Any) -> Any:
     return value.value if isinstance(value, Enum) else value
 
 
+@dataclass(frozen=True)
 class _Row:
     """What every row can do: give its fields as a dict, enums as their stored strings (for JSON)."""
 
     def to_dict(self) -> dict[str, Any]:
-        return {f.name: _plain(getattr(self, f.name)) for f in fields(self)}  # type: ignore[arg-type]
+        return {f.name: _plain(getattr(self, f.name)) for f in fields(self)}
 
 
 @dataclass(frozen=True)
@@ -71,7 +88,7 @@ class RunRow(_Row):
 
     @classmethod
     def of(cls, row: sqlite3.Row) -> RunRow:
-        return cls(**{**_columns(cls, row), "status": RunStatus(row["status"])})
+        return cls(**{**_columns(cls, row), "status": _known(RunStatus, row["status"], "runs.status")})
 
 
 @dataclass(frozen=True)
@@ -95,7 +112,7 @@ class RunSummary(_Row):
 
     @classmethod
     def of(cls, row: sqlite3.Row) -> RunSummary:
-        return cls(**{**_columns(cls, row), "status": RunStatus(row["status"])})
+        return cls(**{**_columns(cls, row), "status": _known(RunStatus, row["status"], "runs.status")})
 
 
 @dataclass(frozen=True)
@@ -120,7 +137,7 @@ class PhaseRow(_Row):
 
     @classmethod
     def of(cls, row: sqlite3.Row) -> PhaseRow:
-        return cls(**{**_columns(cls, row), "state": PhaseState(row["state"])})
+        return cls(**{**_columns(cls, row), "state": _known(PhaseState, row["state"], "phases.state")})
 
 
 @dataclass(frozen=True)
@@ -162,7 +179,7 @@ class AttemptRow(_Row):
 
     @classmethod
     def of(cls, row: sqlite3.Row) -> AttemptRow:
-        return cls(**{**_columns(cls, row), "outcome": AttemptStatus(row["outcome"])})
+        return cls(**{**_columns(cls, row), "outcome": _known(AttemptStatus, row["outcome"], "attempts.outcome")})
 
 
 @dataclass(frozen=True)
