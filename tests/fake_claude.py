@@ -25,7 +25,7 @@ from autopack.config import SHIPPED_CONFIG
 from autopack.executor import RunResult
 from autopack.llm.anthropic_provider import min_cacheable_tokens
 from autopack.runner import RunRequest, execute
-from autopack.store import RunStore
+from autopack.store import AttemptRow, EventRow, RunStore
 from conftest import git
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts" / "bench"))
@@ -142,11 +142,11 @@ class Run:
     def db(self) -> Path:
         return self.home / ".autonomous_runs" / "contract" / "autopack.db"
 
-    def events(self, kind: str | None = None) -> list[dict[str, Any]]:
+    def events(self, kind: str | None = None) -> list[EventRow]:
         with RunStore(self.db) as store:
             return store.events(self.run_id, kind)
 
-    def attempts(self, phase_id: str) -> list[dict[str, Any]]:
+    def attempts(self, phase_id: str) -> list[AttemptRow]:
         with RunStore(self.db) as store:
             return store.attempts(self.run_id, phase_id)
 

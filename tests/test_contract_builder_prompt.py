@@ -218,7 +218,7 @@ def test_a_whole_file_reply_for_a_file_shown_in_part_is_refused_and_fed_back(
 
     assert run.result.exit_code == 0
     first = run.attempts("t")[0]
-    assert first["error_category"] == "destructive_output" and not first["patch"]
+    assert first.error_category == "destructive_output" and not first.patch
     assert "you sent calc.py whole, but it was shown only in part" in message_of(fake, 1)
     committed = git(run.project, "show", f"autopack/{run.run_id}:calc.py")
     assert "def f700(x):" in committed and "return round(sum(items), 2)" in committed  # nothing was dropped

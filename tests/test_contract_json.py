@@ -67,7 +67,7 @@ def test_a_change_that_passed_its_checks_survives_a_review_nobody_could_read(
     run = run_plan(tmp_path, fake, {"calc.py": CALC}, [PHASE])
 
     assert run.result.exit_code == 0
-    assert run.attempts("sub")[0]["error_category"] == "malformed_output"
+    assert run.attempts("sub")[0].error_category == "malformed_output"
     retry = fake.prompts("builder")[1]
     assert "no Auditor reply could be read" in retry and "reply NO_CHANGES" in retry
     assert "def sub(a, b):" in retry  # the files shown hold the change, which was kept
@@ -88,7 +88,7 @@ def test_a_doctor_answer_in_its_own_words_is_carried_out(tmp_path: Path, httpser
 
     assert len(fake.calls("doctor")) == 1  # confidence 85 is 0.85: no second opinion
     skipped = run.events("phase_skipped")
-    assert skipped and "the Doctor skipped it: not needed" in skipped[0]["data"]["reason"]
+    assert skipped and "the Doctor skipped it: not needed" in skipped[0].data["reason"]
 
 
 # -- the reading itself ------------------------------------------------------------------------------

@@ -56,7 +56,7 @@ def test_no_changes_on_a_tree_that_fails_its_checks_is_fed_back_as_a_failure(
 
     assert run.result.exit_code == 0
     first = run.attempts("sub")[0]
-    assert first["outcome"] == "failed" and first["error_category"] == "ci_fail"
+    assert first.outcome == "failed" and first.error_category == "ci_fail"
     assert "you replied NO_CHANGES, but the files as they are do not pass" in fake.prompts("builder")[1]
     assert run.branch_log() == ["autopack(sub): Add add()"]
 
@@ -67,5 +67,5 @@ def test_a_reply_without_edits_is_told_it_may_say_no_changes(tmp_path: Path, htt
     run = run_plan(tmp_path, fake, {"calc.py": CALC}, [{**PHASE, "checks": []}])
 
     assert run.result.exit_code == 0
-    assert run.attempts("add")[0]["error_category"] == "empty_reply"
+    assert run.attempts("add")[0].error_category == "empty_reply"
     assert "reply with the line NO_CHANGES" in fake.prompts("builder")[1]

@@ -29,14 +29,14 @@ def make_store(home: Path) -> RunStore:
     a1, _ = store.start_attempt(RUN, "p1", "glm-4.6", "low")
     store.finish_attempt(
         a1,
-        "ci_fail",
+        "failed",
         error_category="import_error",
         message="ImportError: cannot import name 'mul' from 'calc'",
         gate_tail="collected 0 items / 1 error\nE   ImportError: cannot import name 'mul' from 'calc'\n1 error in 0.05s",
     )
     store.add_event(RUN, "escalation", {"from": "glm-4.6", "to": "claude-sonnet-4-5", "reason": "2 failures"}, "p1")
     a2, _ = store.start_attempt(RUN, "p1", "claude-sonnet-4-5", "low")
-    store.finish_attempt(a2, "ci_fail", error_category="import_error", message="ImportError: cannot import name 'mul'")
+    store.finish_attempt(a2, "failed", error_category="import_error", message="ImportError: cannot import name 'mul'")
     store.set_phase(
         RUN,
         "p1",
@@ -52,7 +52,7 @@ def make_store(home: Path) -> RunStore:
         {"outcomes": [{"command": "git stash", "allowed": False, "reason": "not whitelisted"}]},
     )
     a3, _ = store.start_attempt(RUN, "p1", "claude-sonnet-4-5", "low")
-    store.finish_attempt(a3, "success")
+    store.finish_attempt(a3, "approved")
     store.add_event(RUN, "rule_learned", {"rule_id": "r-0001", "text": "Export new functions in __all__."}, "p1")
     store.add_event(RUN, "telepathy", {"vibes": "good", "level": 3}, "p1")
     store.set_phase(
@@ -69,16 +69,16 @@ def test_journal_header_names_run_project_goal_status_and_totals(tmp_path: Path)
     assert "- **Project:** calc" in md
     assert "- **Goal:** Add multiplication to calc" in md
     assert "- **Status:** FAILED (phase p2 fatal)" in md
-    assert "1/2 phases complete, 3 attempts (2 ci_fail, 1 success)" in md
+    assert "1/2 phases complete, 3 attempts (1 approved, 2 failed)" in md
 
 
 def test_journal_tells_each_attempt_with_model_outcome_category_and_gate_tail(tmp_path: Path) -> None:
     with make_store(tmp_path) as store:
         md = render_journal(store, RUN)
-    assert "**Attempt 1** on `glm-4.6` (low): **ci_fail** - import_error" in md
+    assert "**Attempt 1** on `glm-4.6` (low): **failed** - import_error" in md
     assert "message: ImportError: cannot import name 'mul' from 'calc'" in md
     assert "1 error in 0.05s" in md  # the gate tail
-    assert "**Attempt 3** on `claude-sonnet-4-5` (low): **success**" in md
+    assert "**Attempt 3** on `claude-sonnet-4-5` (low): **approved**" in md
     assert md.index("**Attempt 1**") < md.index("**Escalation**") < md.index("**Attempt 2**")
 
 
@@ -114,7 +114,7 @@ def test_gate_output_with_backticks_cannot_break_out_of_its_code_block(tmp_path:
     with RunStore(tmp_path / "autopack.db") as store:
         store.create_run("r", "p", "g", "{}", [{"id": "x", "name": "x", "complexity": "low"}])
         aid, _ = store.start_attempt("r", "x", "m", "low")
-        store.finish_attempt(aid, "ci_fail", gate_tail="```\n# not a heading\n```")
+        store.finish_attempt(aid, "failed", gate_tail="```\n# not a heading\n```")
         md = render_journal(store, "r")
     assert "````text\n" in md  # a longer fence than the one inside
 

@@ -22,7 +22,7 @@ def world(tmp_path: Path) -> World:
 
 def run_ids(world: World) -> list[str]:
     with RunStore(world.layout.db_path) as store:
-        return [r["run_id"] for r in store.list_runs()]
+        return [r.run_id for r in store.list_runs()]
 
 
 def test_clean_of_a_merged_run_removes_worktree_branch_folder_log_and_records(world: World) -> None:

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from autopack.report.timeline import TimeAxis
-from autopack.store_queries import active_seconds
+from autopack.store import active_seconds
 from review_world import autopack, make_world
 
 

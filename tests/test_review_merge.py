@@ -121,7 +121,7 @@ def test_merge_is_recorded_in_the_run_store(world: World) -> None:
     world.cli("merge", "--run-id", "r1", "--squash")
     with RunStore(world.layout.db_path) as store:
         (event,) = store.events("r1", "run_merged")
-    assert event["data"]["into"] == "main"
-    assert event["data"]["squash"] is True
-    assert event["data"]["branch_tip"] == world.p2
-    assert event["data"]["commit"] == world.head("main")
+    assert event.data["into"] == "main"
+    assert event.data["squash"] is True
+    assert event.data["branch_tip"] == world.p2
+    assert event.data["commit"] == world.head("main")

@@ -160,9 +160,9 @@ def test_each_attempts_diff_gate_output_and_error_travel_with_the_page(world: Wo
     html = report(world)
     with world.store() as store:
         first = store.attempts("r1", "p1")[0]
-    data = data_block(html, first["attempt_id"])
-    assert data["patch"] == first["patch"]
-    assert data["gate"] == first["gate_tail"]
+    data = data_block(html, first.attempt_id)
+    assert data["patch"] == first.patch
+    assert data["gate"] == first.gate_tail
     assert "quality gate failed" in data["message"]
 
 
@@ -171,7 +171,7 @@ def test_text_from_the_store_cannot_end_a_script_or_add_markup(world: World) -> 
     assert "</script><script>alert(1)" not in html
     with world.store() as store:
         p3 = store.attempts("r1", "p3")[0]
-    assert "</script><script>alert(1)</script>" in data_block(html, p3["attempt_id"])["patch"]
+    assert "</script><script>alert(1)</script>" in data_block(html, p3.attempt_id)["patch"]
     assert "<config>" not in html
 
 

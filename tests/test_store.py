@@ -63,23 +63,23 @@ def test_reopening_keeps_everything(tmp_path: Path) -> None:
     with new_store(tmp_path) as store:
         store.set_phase("r1", "p0", "phase_started", state=PhaseState.BUILDING)
     with RunStore(Layout(tmp_path, "demo").db_path) as again:
-        assert again.phase("r1", "p0")["state"] == "BUILDING"
-        assert again.require_run("r1")["goal"] == "the goal"
+        assert again.phase("r1", "p0").state == "BUILDING"
+        assert again.require_run("r1").goal == "the goal"
 
 
 # runs ----------------------------------------------------------------------------------------------
 def test_created_run_has_queued_phases_in_plan_order_and_an_event(tmp_path: Path) -> None:
     with new_store(tmp_path) as store:
         run = store.require_run("r1")
-        assert (run["status"], run["plan_path"]) == ("RUNNING", "plan.yaml")
-        assert [(p["phase_id"], p["state"], p["revision"]) for p in store.phases("r1")] == [
+        assert (run.status, run.plan_path) == ("RUNNING", "plan.yaml")
+        assert [(p.phase_id, p.state, p.revision) for p in store.phases("r1")] == [
             ("p0", "QUEUED", 0),
             ("p1", "QUEUED", 0),
             ("p2", "QUEUED", 0),
         ]
-        assert store.phase("r1", "p2")["name"] == "Café ünïcode ✓"
+        assert store.phase("r1", "p2").name == "Café ünïcode ✓"
         [event] = store.events("r1")
-        assert (event["kind"], event["data"]) == ("run_created", {"phases": 3, "project": "demo"})
+        assert (event.kind, event.data) == ("run_created", {"phases": 3, "project": "demo"})
 
 
 def test_unknown_run_id_is_a_store_error_that_says_what_to_do(tmp_path: Path) -> None:
@@ -91,9 +91,9 @@ def test_update_run_sets_status_and_records_it_in_the_event(tmp_path: Path) -> N
     with new_store(tmp_path) as store:
         store.update_run("r1", "run_stopped", {"by": "budget"}, status=RunStatus.STOPPED, stop_reason="health budget")
         run = store.require_run("r1")
-        assert (run["status"], run["stop_reason"]) == ("STOPPED", "health budget")
+        assert (run.status, run.stop_reason) == ("STOPPED", "health budget")
         event = store.events("r1", kind="run_stopped")[0]
-        assert event["data"] == {"by": "budget", "status": "STOPPED", "stop_reason": "health budget"}
+        assert event.data == {"by": "budget", "status": "STOPPED", "stop_reason": "health budget"}
 
 
 def test_update_run_refuses_unknown_columns(tmp_path: Path) -> None:
@@ -106,9 +106,9 @@ def test_list_runs_counts_complete_phases_and_cost(tmp_path: Path) -> None:
         store.create_run("r2", "demo", "other", "{}", PHASES[:1])
         store.set_phase("r1", "p0", "phase_complete", state=PhaseState.COMPLETE)
         store.record_call("r1", CallRecord(role="builder", provider="glm", model="glm-4.6", cost_usd=0.25))
-        rows = {r["run_id"]: r for r in store.list_runs()}
-        assert (rows["r1"]["phases"], rows["r1"]["complete"], rows["r1"]["cost_usd"]) == (3, 1, 0.25)
-        assert (rows["r2"]["phases"], rows["r2"]["complete"], rows["r2"]["cost_usd"]) == (1, 0, 0)
+        rows = {r.run_id: r for r in store.list_runs()}
+        assert (rows["r1"].phases, rows["r1"].complete, rows["r1"].cost_usd) == (3, 1, 0.25)
+        assert (rows["r2"].phases, rows["r2"].complete, rows["r2"].cost_usd) == (1, 0, 0)
 
 
 # phases: one transaction per change, with its event ------------------------------------------------
@@ -116,17 +116,17 @@ def test_set_phase_changes_the_row_and_appends_its_event(tmp_path: Path) -> None
     with new_store(tmp_path) as store:
         store.set_phase("r1", "p1", "phase_gating", {"check": "pytest"}, state=PhaseState.GATING, model="gpt-5")
         row = store.phase("r1", "p1")
-        assert (row["state"], row["model"]) == ("GATING", "gpt-5")
+        assert (row.state, row.model) == ("GATING", "gpt-5")
         [event] = store.events("r1", kind="phase_gating")
-        assert event["phase_id"] == "p1"
-        assert event["data"] == {"check": "pytest", "state": "GATING", "model": "gpt-5"}
+        assert event.phase_id == "p1"
+        assert event.data == {"check": "pytest", "state": "GATING", "model": "gpt-5"}
 
 
 def test_set_phase_refuses_unknown_columns_and_writes_nothing(tmp_path: Path) -> None:
     with new_store(tmp_path) as store:
         with pytest.raises(ValueError, match="unknown phase fields"):
             store.set_phase("r1", "p0", "oops", state=PhaseState.BUILDING, colour="red")
-        assert store.phase("r1", "p0")["state"] == "QUEUED"
+        assert store.phase("r1", "p0").state == "QUEUED"
         assert store.count_events("r1", "oops") == 0
 
 
@@ -145,7 +145,7 @@ def test_a_failing_transaction_leaves_nothing_behind(tmp_path: Path) -> None:
         with pytest.raises(RuntimeError), store.transaction() as db:
             db.execute("UPDATE phases SET state='COMPLETE' WHERE run_id='r1' AND phase_id='p0'")
             raise RuntimeError("crash between the two writes")
-        assert store.phase("r1", "p0")["state"] == "QUEUED"
+        assert store.phase("r1", "p0").state == "QUEUED"
 
 
 def test_events_are_append_only(tmp_path: Path) -> None:
@@ -153,7 +153,7 @@ def test_events_are_append_only(tmp_path: Path) -> None:
         store.add_event("r1", "note", {"text": "hello"}, phase_id="p0")
         with raw(store.path) as conn, pytest.raises(sqlite3.IntegrityError, match="append-only"):
             conn.execute("UPDATE events SET kind='forged'")
-        assert [e["kind"] for e in store.events("r1")] == ["run_created", "note"]
+        assert [e.kind for e in store.events("r1")] == ["run_created", "note"]
 
 
 def test_events_can_be_read_incrementally_and_by_kind(tmp_path: Path) -> None:
@@ -161,8 +161,8 @@ def test_events_can_be_read_incrementally_and_by_kind(tmp_path: Path) -> None:
         first = store.add_event("r1", "note", {"n": 1})
         store.add_event("r1", "note", {"n": 2}, phase_id="p1")
         store.add_event("r1", "other", {})
-        assert [e["data"] for e in store.events("r1", kind="note")] == [{"n": 1}, {"n": 2}]
-        assert [e["kind"] for e in store.events("r1", after=first)] == ["note", "other"]
+        assert [e.data for e in store.events("r1", kind="note")] == [{"n": 1}, {"n": 2}]
+        assert [e.kind for e in store.events("r1", after=first)] == ["note", "other"]
         assert store.count_events("r1", "note") == 2
         assert store.count_events("r1", "note", phase_id="p1") == 1
 
@@ -171,7 +171,7 @@ def test_events_can_be_read_incrementally_and_by_kind(tmp_path: Path) -> None:
 def test_initial_spec_is_revision_zero(tmp_path: Path) -> None:
     with new_store(tmp_path) as store:
         assert store.phase_spec("r1", "p2") == PHASES[2]
-        assert [r["reason"] for r in store.revisions("r1", "p2")] == ["initial plan"]
+        assert [r.reason for r in store.revisions("r1", "p2")] == ["initial plan"]
 
 
 def test_add_revision_makes_the_new_spec_current_and_requeues_the_phase(tmp_path: Path) -> None:
@@ -184,11 +184,11 @@ def test_add_revision_makes_the_new_spec_current_and_requeues_the_phase(tmp_path
         assert rev == 1
         assert store.phase_spec("r1", "p1") == new_spec
         row = store.phase("r1", "p1")
-        assert (row["state"], row["revision"], row["replans"]) == ("QUEUED", 1, 1)
-        assert [r["revision"] for r in store.revisions("r1", "p1")] == [0, 1]
+        assert (row.state, row.revision, row.replans) == ("QUEUED", 1, 1)
+        assert [r.revision for r in store.revisions("r1", "p1")] == [0, 1]
         [event] = store.events("r1", kind="phase_replanned")
-        assert event["data"]["decided_by"] == "planner"
-        assert event["data"]["diff"] == "+b_helpers.py"
+        assert event.data["decided_by"] == "planner"
+        assert event.data["diff"] == "+b_helpers.py"
         assert store.add_revision("r1", "p1", PHASES[1], "again", "", "doctor") == 2
 
 
@@ -208,7 +208,7 @@ def test_attempts_are_numbered_per_phase(tmp_path: Path) -> None:
         assert store.start_attempt("r1", "p0", "glm-4.6", "low")[1] == 1
         assert store.start_attempt("r1", "p0", "claude-sonnet-4-5", "medium")[1] == 2
         assert store.start_attempt("r1", "p1", "gpt-5", "medium")[1] == 1
-        assert [a["model"] for a in store.attempts("r1", "p0")] == ["glm-4.6", "claude-sonnet-4-5"]
+        assert [a.model for a in store.attempts("r1", "p0")] == ["glm-4.6", "claude-sonnet-4-5"]
         assert len(store.attempts("r1")) == 3
 
 
@@ -217,10 +217,10 @@ def test_finish_attempt_keeps_the_outcome_and_logs_it(tmp_path: Path) -> None:
         aid, _ = store.start_attempt("r1", "p0", "glm-4.6", "low")
         store.finish_attempt(aid, "failed", error_category="ci_fail", message="1 failed", patch="--- a\n+++ b\n")
         [att] = store.attempts("r1", "p0")
-        assert (att["outcome"], att["error_category"], att["message"]) == ("failed", "ci_fail", "1 failed")
-        assert att["finished_at"] is not None
+        assert (att.outcome, att.error_category, att.message) == ("failed", "ci_fail", "1 failed")
+        assert att.finished_at is not None
         [event] = store.events("r1", kind="attempt_finished")
-        assert event["data"]["outcome"] == "failed" and event["data"]["attempt"] == 1
+        assert event.data["outcome"] == "failed" and event.data["attempt"] == 1
 
 
 def test_finish_attempt_with_an_unknown_id_is_a_store_error(tmp_path: Path) -> None:
@@ -235,7 +235,7 @@ def test_abandon_open_attempts_marks_only_running_ones_interrupted(tmp_path: Pat
         store.start_attempt("r1", "p0", "glm-4.6", "low")
         store.start_attempt("r1", "p1", "gpt-5", "medium")
         assert store.abandon_open_attempts("r1") == 2
-        assert [a["outcome"] for a in store.attempts("r1")] == ["approved", "interrupted", "interrupted"]
+        assert [a.outcome for a in store.attempts("r1")] == ["approved", "interrupted", "interrupted"]
         assert store.count_events("r1", "attempt_interrupted") == 2
         assert store.abandon_open_attempts("r1") == 0
 
@@ -262,23 +262,23 @@ def test_llm_call_totals_and_usage_by_model_and_phase(tmp_path: Path) -> None:
         for phase_id, call in calls:
             store.record_call("r1", call, phase_id=phase_id, attempt_id=aid if phase_id == "p0" else None)
         totals = store.totals("r1")
-        assert (totals["calls"], totals["tokens_in"], totals["tokens_out"], totals["tokens_cached"]) == (
+        assert (totals.calls, totals.tokens_in, totals.tokens_out, totals.tokens_cached) == (
             4,
             3500,
             610,
             400,
         )
-        assert totals["cost_usd"] == pytest.approx(0.012)
+        assert totals.cost_usd == pytest.approx(0.012)
         by_model = store.usage_by_model("r1")
-        assert [(m["model"], m["calls"]) for m in by_model] == [("claude-sonnet-4-5", 2), ("glm-4.6", 2)]
-        assert by_model[1]["tokens_in"] == 1500
-        assert store.usage_by_phase("r1")["p0"]["tokens_out"] == 300
+        assert [(m.model, m.calls) for m in by_model] == [("claude-sonnet-4-5", 2), ("glm-4.6", 2)]
+        assert by_model[1].tokens_in == 1500
+        assert store.usage_by_phase("r1")["p0"].tokens_out == 300
         assert store.provider_tokens("r1") == {"glm": 1800, "anthropic": 2310}
 
 
 def test_totals_of_a_run_without_calls_are_zero(tmp_path: Path) -> None:
     with new_store(tmp_path) as store:
-        assert store.totals("r1") == {"calls": 0, "tokens_in": 0, "tokens_out": 0, "tokens_cached": 0, "cost_usd": 0}
+        assert store.totals("r1").to_dict() == {"calls": 0, "tokens_in": 0, "tokens_out": 0, "tokens_cached": 0, "cost_usd": 0}
 
 
 # a killed process leaves a consistent store -------------------------------------------------------
@@ -312,23 +312,23 @@ def check_consistent(db_path: Path, run_id: str) -> int:
     with RunStore(db_path) as store:
         changes = store.events(run_id, kind="state_set")
         # each change committed with its event, in order: no gap, no event without its change
-        assert [e["data"]["i"] for e in changes] == list(range(len(changes)))
+        assert [e.data["i"] for e in changes] == list(range(len(changes)))
         for phase in store.phases(run_id):
-            mine = [e for e in changes if e["phase_id"] == phase["phase_id"]]
-            assert mine, f"{phase['phase_id']} has no state change although the writer ran 21 rounds"
-            assert (phase["state"], phase["hint"]) == (mine[-1]["data"]["state"], mine[-1]["data"]["hint"])
+            mine = [e for e in changes if e.phase_id == phase.phase_id]
+            assert mine, f"{phase.phase_id} has no state change although the writer ran 21 rounds"
+            assert (phase.state, phase.hint) == (mine[-1].data["state"], mine[-1].data["hint"])
         attempts = store.attempts(run_id)
-        started = [(e["phase_id"], e["data"]["attempt"]) for e in store.events(run_id, kind="attempt_started")]
-        assert [(a["phase_id"], a["number"]) for a in attempts] == started
-        finished = [(e["phase_id"], e["data"]["attempt"]) for e in store.events(run_id, kind="attempt_finished")]
-        assert [(a["phase_id"], a["number"]) for a in attempts if a["outcome"] != "running"] == finished
+        started = [(e.phase_id, e.data["attempt"]) for e in store.events(run_id, kind="attempt_started")]
+        assert [(a.phase_id, a.number) for a in attempts] == started
+        finished = [(e.phase_id, e.data["attempt"]) for e in store.events(run_id, kind="attempt_finished")]
+        assert [(a.phase_id, a.number) for a in attempts if a.outcome != "running"] == finished
         for a in attempts:  # no half-written row: a finished attempt has every finishing column
-            if a["outcome"] != "running":
-                assert (a["error_category"], len(a["message"]), a["finished_at"] is not None) == ("ci_fail", 300, True)
-        assert len([a for a in attempts if a["outcome"] == "running"]) <= 1
-        assert call_attempts <= {a["attempt_id"] for a in attempts}  # no call row without its attempt
+            if a.outcome != "running":
+                assert (a.error_category, len(a.message), a.finished_at is not None) == ("ci_fail", 300, True)
+        assert len([a for a in attempts if a.outcome == "running"]) <= 1
+        assert call_attempts <= {a.attempt_id for a in attempts}  # no call row without its attempt
         # the store is still usable after the crash: resume marks the interrupted attempt
-        open_before = len([a for a in attempts if a["outcome"] == "running"])
+        open_before = len([a for a in attempts if a.outcome == "running"])
         assert store.abandon_open_attempts(run_id) == open_before
         store.set_phase(run_id, "p0", "resumed", state=PhaseState.QUEUED)
         return len(changes)
@@ -378,8 +378,8 @@ def test_exit_inside_an_open_transaction_loses_only_that_transaction(tmp_path: P
     with raw(db_path) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     with RunStore(db_path) as store:
-        assert store.phase("r1", "p0")["state"] == "BUILDING"
-        assert [e["kind"] for e in store.events("r1")] == ["run_created", "phase_started"]
+        assert store.phase("r1", "p0").state == "BUILDING"
+        assert [e.kind for e in store.events("r1")] == ["run_created", "phase_started"]
 
 
 def test_a_registered_secret_is_masked_in_every_text_the_store_writes(tmp_path: Path) -> None:

@@ -225,7 +225,7 @@ def test_damage_found_only_by_a_later_query_is_a_store_error_naming_the_file(hom
     corrupted_page(db)
     before = snapshot(db)
     with RunStore(db, check=False) as store:  # as the read-only commands open it: no integrity check
-        assert store.require_run("run-1")["project"] == "demo"
+        assert store.require_run("run-1").project == "demo"
         with pytest.raises(StoreDamaged, match=f"{db} {NOT_A_STORE} \\(database disk image is malformed\\)"):
             store.attempts("run-1")
     assert snapshot(db) == before

@@ -33,7 +33,7 @@ from types import SimpleNamespace
 import autopack.store as store_module
 from autopack.layout import Layout
 from autopack.report import build_report, render_report
-from autopack.store import CallRecord, PhaseState, RunStatus, RunStore
+from autopack.store import AttemptStatus, CallRecord, PhaseState, RunStatus, RunStore
 
 PROJECT = "bench"
 CATEGORIES = ["ci_fail", "patch_apply_error", "syntax_error", "auditor_reject"]
@@ -156,7 +156,7 @@ def build_store(home: Path, phases: int, seed: int = 7, run_id: str | None = Non
                     category = rng.choice(CATEGORIES)
                     store.finish_attempt(
                         aid,
-                        "failed",
+                        AttemptStatus.FAILED,
                         category,
                         f"quality gate failed: {category}\n{_gate_tail(n)}",
                         patch=_patch(rng, n),
@@ -189,7 +189,7 @@ def build_store(home: Path, phases: int, seed: int = 7, run_id: str | None = Non
                     aid,
                 )
                 tick(2, 10)
-                store.finish_attempt(aid, "approved", patch=_patch(rng, n), gate_tail="")
+                store.finish_attempt(aid, AttemptStatus.APPROVED, patch=_patch(rng, n), gate_tail="")
                 store.set_phase(
                     run_id,
                     pid,

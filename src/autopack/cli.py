@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
     from .config import Config
     from .plan import Plan
-    from .store import RunStore
+    from .store import RunStore, RunSummary
 
 app = typer.Typer(
     rich_markup_mode=None,
@@ -260,7 +260,7 @@ def runs_cmd(home: HomeOpt = None, as_json: JsonOpt = False) -> None:
     from .store import RunStore, store_projects
 
     root = home_dir(home)
-    rows: list[dict[str, Any]] = []
+    rows: list[RunSummary] = []
     unreadable: list[StoreError] = []
     for proj in store_projects(root):
         try:
@@ -268,47 +268,48 @@ def runs_cmd(home: HomeOpt = None, as_json: JsonOpt = False) -> None:
                 rows.extend(store.list_runs())
         except StoreError as exc:
             unreadable.append(exc)
+    marks: dict[tuple[str, str], list[str]] = {}
     if rows:
         from .review.stale import stale_marks
 
         marks = stale_marks(rows)
-        for r in rows:
-            r["stale"] = marks.get((r["project"], r["run_id"]), [])
-    _print_runs(root, rows, as_json, quiet=bool(unreadable))
+    stale = [marks.get((r.project, r.run_id), []) for r in rows]
+    _print_runs(root, rows, stale, as_json, quiet=bool(unreadable))
     for problem in unreadable:
         console(stderr=True).print(f"[bold yellow]warning:[/] {escape(str(problem))}", soft_wrap=True)
     if unreadable:
         raise typer.Exit(2)
 
 
-def _print_runs(root: Path, rows: list[dict[str, Any]], as_json: bool, quiet: bool) -> None:
+def _print_runs(root: Path, rows: list[RunSummary], stale: list[list[str]], as_json: bool, quiet: bool) -> None:
+    """The runs table (or JSON: each run's row with its ``stale`` reasons); ``stale[i]`` is ``rows[i]``'s."""
     from rich.table import Table
 
     if as_json:
-        print_json(rows)
+        print_json([{**r.to_dict(), "stale": why} for r, why in zip(rows, stale, strict=True)])
         return
     if not rows:
         if not quiet:
             console().print(f"no runs yet under {root}/.autonomous_runs")
         return
     table = Table(title="runs")
-    any_stale = any(r.get("stale") for r in rows)
+    any_stale = any(stale)
     for col in ("run id", "project", "status", "phases", "cost (USD)", "branch", "stop reason"):
         table.add_column(col)
     if any_stale:
         table.add_column("stale", style="yellow")
-    for r in rows:
+    for r, why in zip(rows, stale, strict=True):
         cells = [
-            r["run_id"],
-            r["project"],
-            r["status"],
-            f"{r['complete']}/{r['phases']}",
-            f"{r['cost_usd']:.4f}",
-            r["branch"] or "-",
-            r["stop_reason"] or "",
+            r.run_id,
+            r.project,
+            r.status.value,
+            f"{r.complete}/{r.phases}",
+            f"{r.cost_usd:.4f}",
+            r.branch or "-",
+            r.stop_reason or "",
         ]
         if any_stale:
-            cells.append(", ".join(r.get("stale") or []))
+            cells.append(", ".join(why))
         table.add_row(*cells)
     console().print(table)
     if any_stale:
@@ -319,29 +320,39 @@ def _print_runs(root: Path, rows: list[dict[str, Any]], as_json: bool, quiet: bo
 
 
 def status_data(store: RunStore, run_id: str) -> dict[str, Any]:
+    """The run as ``status --json`` gives it: plain JSON values, the store's rows as dicts."""
+    from .store import RunStatus, Usage
+
     run = store.require_run(run_id)
     usage = store.usage_by_phase(run_id)
     durations = store.phase_durations(run_id)
     phases = []
     for p in store.phases(run_id):
-        atts = store.attempts(run_id, p["phase_id"])
-        u = usage.get(p["phase_id"], {})
+        atts = store.attempts(run_id, p.phase_id)
+        u = usage.get(p.phase_id) or Usage(0, 0, 0.0)
         phases.append(
             {
-                "id": p["phase_id"],
-                "name": p["name"],
-                "state": p["state"],
-                "revision": p["revision"],
-                "commit": p["commit_sha"],
-                "model": p["model"],
+                "id": p.phase_id,
+                "name": p.name,
+                "state": p.state.value,
+                "revision": p.revision,
+                "commit": p.commit_sha,
+                "model": p.model,
                 "attempts": [
-                    {k: a[k] for k in ("number", "model", "outcome", "error_category", "message")} for a in atts
+                    {
+                        "number": a.number,
+                        "model": a.model,
+                        "outcome": a.outcome.value,
+                        "error_category": a.error_category,
+                        "message": a.message,
+                    }
+                    for a in atts
                 ],
-                "tokens_in": u.get("tokens_in") or 0,
-                "tokens_out": u.get("tokens_out") or 0,
-                "cost_usd": u.get("cost_usd") or 0.0,
+                "tokens_in": u.tokens_in or 0,
+                "tokens_out": u.tokens_out or 0,
+                "cost_usd": u.cost_usd or 0.0,
                 # seconds the phase was worked on (not counting the time the run was stopped)
-                "duration_s": round(durations.get(p["phase_id"], 0.0), 3),
+                "duration_s": round(durations.get(p.phase_id, 0.0), 3),
             }
         )
     from .lock import LOCK_NAME, executor_holding
@@ -349,18 +360,18 @@ def status_data(store: RunStore, run_id: str) -> dict[str, Any]:
     executor = executor_holding(store.path.parent / "runs" / run_id / LOCK_NAME)
     return {
         "run_id": run_id,
-        "project": run["project"],
-        "goal": run["goal"],
-        "status": run["status"],
-        "stop_reason": run["stop_reason"],
+        "project": run.project,
+        "goal": run.goal,
+        "status": run.status.value,
+        "stop_reason": run.stop_reason,
         # RUNNING with no executor: it was killed (or its machine stopped); the same command resumes it.
         "executor_pid": executor,
-        "interrupted": run["status"] == "INTERRUPTED" or (run["status"] == "RUNNING" and executor is None),
-        "branch": run["branch"],
-        "worktree": run["worktree"],
+        "interrupted": run.status is RunStatus.INTERRUPTED or (run.status is RunStatus.RUNNING and executor is None),
+        "branch": run.branch,
+        "worktree": run.worktree,
         "phases": phases,
-        "totals": store.totals(run_id),
-        "by_model": store.usage_by_model(run_id),
+        "totals": store.totals(run_id).to_dict(),
+        "by_model": [m.to_dict() for m in store.usage_by_model(run_id)],
     }
 
 

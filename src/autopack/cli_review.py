@@ -73,7 +73,7 @@ def diff_cmd(
         found = phase_diff(repo, run, chosen)
         if found is None and not attempts:
             fail(
-                f"phase {phase} has no commit (state {chosen['state']}); `autopack diff --run-id {run_id} --phase "
+                f"phase {phase} has no commit (state {chosen.state.value}); `autopack diff --run-id {run_id} --phase "
                 f"{phase} --attempts` shows what was tried"
             )
         text = found or ""
@@ -118,7 +118,9 @@ def merge_cmd(
                 MERGED_EVENT,
                 {"into": result.target, "commit": result.commit, "squash": squash, "branch_tip": result.branch_tip},
             )
-    done = [p for p in phases if p["state"] == "COMPLETE"]
+    from .store import PhaseState
+
+    done = [p for p in phases if p.state is PhaseState.COMPLETE]
     data = {
         "run_id": run_id,
         "into": result.target,

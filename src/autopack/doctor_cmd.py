@@ -16,7 +16,7 @@ from .lock import RunLock
 from .plan import Phase, plan_from_json
 from .progress import PlainReporter
 from .runner import _budget_from_store, make_service, run_environment
-from .store import PhaseState, find_run
+from .store import AttemptStatus, PhaseState, find_run
 from .workspace import Workspace
 
 
@@ -29,17 +29,18 @@ def diagnose_stored(*, run_id: str, phase_id: str | None, apply: bool, config_pa
         run = store.require_run(run_id)
         phases = store.phases(run_id)
         if phase_id is None:
-            failed = [p for p in phases if p["state"] in (PhaseState.FAILED.value, PhaseState.FATAL.value)]
+            failed = [p for p in phases if p.state in (PhaseState.FAILED, PhaseState.FATAL)]
             if not failed:
                 raise AutopackError(f"run {run_id!r} has no failed phase; name one with --phase")
-            phase_id = failed[-1]["phase_id"]
+            phase_id = failed[-1].phase_id
         row = store.phase(run_id, phase_id)
-        attempts = [a for a in store.attempts(run_id, phase_id) if a["outcome"] == "failed"]
+        attempts = [a for a in store.attempts(run_id, phase_id) if a.outcome is AttemptStatus.FAILED]
         if not attempts:
             raise AutopackError(f"phase {phase_id!r} of run {run_id!r} has no failed attempt to diagnose")
-        plan = plan_from_json(run["plan_json"])
-        worktree = Path(run["worktree"]) if run["worktree"] else layout.run_dir(run_id) / "worktree"
-        ws = Workspace.open(Path(run["project_dir"]), run_id, worktree, base_commit=run["base_commit"] or None)
+        plan = plan_from_json(run.plan_json)
+        worktree = Path(run.worktree) if run.worktree else layout.run_dir(run_id) / "worktree"
+        assert run.project_dir is not None  # the runner records it with the run
+        ws = Workspace.open(Path(run.project_dir), run_id, worktree, base_commit=run.base_commit or None)
         reporter = PlainReporter(open(os.devnull, "w", encoding="utf-8"))
         budget = _budget_from_store(config, store, run_id)
         override = None
@@ -48,14 +49,14 @@ def diagnose_stored(*, run_id: str, phase_id: str | None, apply: bool, config_pa
 
             override = ScriptedProvider(script)
         service = make_service(config, run_environment(dict(os.environ)), sink=StoreSink(store, run_id, budget, reporter),
-                               override=override, spent=float(store.totals(run_id)["cost_usd"]),
+                               override=override, spent=float(store.totals(run_id).cost_usd),
                                tokens=store.provider_tokens(run_id))
         ex = Executor(config, plan, store, layout, ws, service, budget, reporter, run_id)
         spec = Phase.model_validate(store.phase_spec(run_id, phase_id))
         last = attempts[-1]
         from .attempt import AttemptOutcome
 
-        outcome = AttemptOutcome(False, last["model"], last["error_category"], last["message"] or "", patch=last["patch"] or "")
+        outcome = AttemptOutcome(False, last.model, last.error_category, last.message or "", patch=last.patch or "")
         near = budget.near_limit(config.doctor_models.health_budget_near_limit_ratio)
         verdict = ex.consult_doctor(phase_id, spec, outcome, near)
         if verdict is None:
@@ -63,7 +64,7 @@ def diagnose_stored(*, run_id: str, phase_id: str | None, apply: bool, config_pa
         action, data = verdict
         applied = "not applied (pass --apply)"
         if apply:
-            start = row["start_commit"] or ws.head()
+            start = row.start_commit or ws.head()
             failures = [ex.failure_record(a) for a in attempts]
             final, replanned = ex.apply_action(phase_id, spec, start, action, data, failures)
             if final is None:

@@ -49,7 +49,7 @@ from .recovery.policy import (
     attempts_left,
     decide,
 )
-from .store import CallRecord, PhaseState, RunStatus, RunStore
+from .store import UNFINISHED_ATTEMPTS, AttemptRow, AttemptStatus, CallRecord, PhaseRow, PhaseState, RunStatus, RunStore
 from .workspace import Workspace
 
 RESET_NOTE = (
@@ -143,12 +143,12 @@ class Executor:
         rows = self.store.phases(self.run_id)
         total = len(rows)
         for i, row in enumerate(rows, 1):
-            pid = row["phase_id"]
-            state = PhaseState(row["state"])
+            pid = row.phase_id
+            state = row.state
             if state in (PhaseState.COMPLETE, PhaseState.SKIPPED):
                 continue
             spec = Phase.model_validate(self.store.phase_spec(self.run_id, pid))
-            blocked = [d for d in spec.depends_on if self.store.phase(self.run_id, d)["state"] != PhaseState.COMPLETE.value]
+            blocked = [d for d in spec.depends_on if self.store.phase(self.run_id, d).state is not PhaseState.COMPLETE]
             if blocked:
                 self.events.phase(pid, "phase_skipped", f"depends on {', '.join(blocked)}, which did not complete", state=PhaseState.SKIPPED)
                 continue
@@ -160,10 +160,10 @@ class Executor:
                     return self._finish(RunStatus.FAILED, f"the Doctor rolled the run back to its start during phase {pid}: "
                                         f"{self._rolled_back}; every phase is queued again (run the same command to start over)", 1)
                 return self._finish(RunStatus.FAILED, f"phase {pid} {result.value.lower()}; fix the cause and run the same command to resume", 1)
-        states = [p["state"] for p in self.store.phases(self.run_id)]
-        if all(s == PhaseState.COMPLETE.value for s in states):
+        states = [p.state for p in self.store.phases(self.run_id)]
+        if all(s is PhaseState.COMPLETE for s in states):
             return self._finish(RunStatus.COMPLETE, None, 0)
-        skipped = sum(s == PhaseState.SKIPPED.value for s in states)
+        skipped = sum(s is PhaseState.SKIPPED for s in states)
         return self._finish(RunStatus.PARTIAL, f"{skipped} phase(s) skipped", 1)
 
     def _finish(self, status: RunStatus, reason: str | None, code: int) -> RunResult:
@@ -172,7 +172,7 @@ class Executor:
         return RunResult(self.run_id, status.value, reason, code)
 
     # one phase --------------------------------------------------------------------------------
-    def run_phase(self, pid: str, row: dict[str, Any]) -> PhaseState:
+    def run_phase(self, pid: str, row: PhaseRow) -> PhaseState:
         """Attempts until one is approved, the policy gives up, or the Doctor ends the phase."""
         recovered = self._recovered_commit(pid, row)
         if recovered is not None:
@@ -236,50 +236,50 @@ class Executor:
             st.fresh_start()
         return final
 
-    def _recovered_commit(self, pid: str, row: dict[str, Any]) -> PhaseState | None:
+    def _recovered_commit(self, pid: str, row: PhaseRow) -> PhaseState | None:
         """COMPLETE when the phase's commit is already on the run branch: the process died between git
         and the store. Only a phase that got as far as committing can have one (a queued one skips the log)."""
-        existing = self.ws.find_phase_commit(pid) if row["state"] != PhaseState.QUEUED.value else None
+        existing = self.ws.find_phase_commit(pid) if row.state is not PhaseState.QUEUED else None
         if not existing:
             return None
         self.events.phase(pid, "phase_complete", "found its commit on the run branch (recovered after a crash)",
                   state=PhaseState.COMPLETE, commit_sha=existing)
         return PhaseState.COMPLETE
 
-    def _resume(self, pid: str, row: dict[str, Any]) -> PhaseRun:
+    def _resume(self, pid: str, row: PhaseRow) -> PhaseRun:
         """The state the phase goes on from, rebuilt from the store (a fresh phase, or one resumed after
         a stop, a crash or a person sending it back to the queue)."""
         cfg = self.config
-        start = row["start_commit"] or self.ws.head()
-        if row["start_commit"]:
+        start = row.start_commit or self.ws.head()
+        if row.start_commit:
             self.ws.restore(start)  # roll back anything a killed attempt left half-applied
-        if row["state"] in (PhaseState.FAILED.value, PhaseState.FATAL.value):
+        if row.state in (PhaseState.FAILED, PhaseState.FATAL):
             self.store.set_phase(self.run_id, pid, "phase_requeued", {"decided_by": "user", "reason": "the run was started again"},
                                  state=PhaseState.QUEUED)
         self.store.set_phase(self.run_id, pid, "phase_state", {"reason": "phase started"}, state=PhaseState.BUILDING, start_commit=start)
-        history = [a for a in self.store.attempts(self.run_id, pid) if a["outcome"] not in ("running", "interrupted", "stopped")]
+        history = [a for a in self.store.attempts(self.run_id, pid) if a.outcome not in UNFINISHED_ATTEMPTS]
         spec = Phase.model_validate(self.store.phase_spec(self.run_id, pid))
         replies: set[str] = set()
         steps: list[tuple[str, str, str | None, bool]] = []
         for a in history:  # each attempt with "its reply was one sent before in the phase"
-            steps.append((a["model"], a["complexity"], a["error_category"], bool(a["reply_hash"]) and a["reply_hash"] in replies))
-            if a["reply_hash"] and a["outcome"] == "failed":
-                replies.add(a["reply_hash"])
+            steps.append((a.model, a.complexity, a.error_category, bool(a.reply_hash) and a.reply_hash in replies))
+            if a.reply_hash and a.outcome is AttemptStatus.FAILED:
+                replies.add(a.reply_hash)
         ladder = EscalationLadder.from_history(cfg, "builder", spec.category, spec.complexity, steps)
-        revision_start = self.store.revisions(self.run_id, pid)[-1]["created_at"]
-        requeued = [e["created_at"] for e in self.store.events(self.run_id, "phase_requeued", phase_id=pid)]
+        revision_start = self.store.revisions(self.run_id, pid)[-1].created_at
+        requeued = [e.created_at for e in self.store.events(self.run_id, "phase_requeued", phase_id=pid)]
         window_start = max([0.0, *requeued])  # the attempt budget restarts when a failed phase is sent back
-        failures = [self.failure_record(a) for a in history if a["outcome"] == "failed" and a["started_at"] >= revision_start]
+        failures = [self.failure_record(a) for a in history if a.outcome is AttemptStatus.FAILED and a.started_at >= revision_start]
         last = history[-1] if history else None
-        failed_last = last is not None and last["outcome"] == "failed"
-        feedback = last["message"] if last is not None and failed_last else None
-        if feedback and row["start_commit"] and last is not None and last["error_category"] == "patch_apply_error":
+        failed_last = last is not None and last.outcome is AttemptStatus.FAILED
+        feedback = last.message if last is not None and failed_last else None
+        if feedback and row.start_commit and last is not None and last.error_category == "patch_apply_error":
             feedback += RESET_NOTE  # the restore above undid any edits that feedback calls applied
         return PhaseRun(
             start=start, ladder=ladder, failures=failures, feedback=feedback,
-            previous_patch=(last["patch"] or None) if last is not None and failed_last else None,
-            since_doctor=len(failures), attempts_done=sum(1 for a in history if a["started_at"] >= window_start),
-            previous_model=last["model"] if last is not None else None, replies=replies,
+            previous_patch=(last.patch or None) if last is not None and failed_last else None,
+            since_doctor=len(failures), attempts_done=sum(1 for a in history if a.started_at >= window_start),
+            previous_model=last.model if last is not None else None, replies=replies,
         )
 
     def _attempt(self, pid: str, spec: Phase, st: PhaseRun) -> tuple[AttemptOutcome, int, int, str | None]:
@@ -295,12 +295,12 @@ class Executor:
         try:
             outcome = run_attempt(
                 self.env, spec, model=rung.model, mode=st.mode or spec.builder_mode, number=number,
-                start_commit=st.start, feedback=st.feedback, hint=phase_row["hint"], rules_text=self._rules_text(spec), ctx=ctx,
+                start_commit=st.start, feedback=st.feedback, hint=phase_row.hint, rules_text=self._rules_text(spec), ctx=ctx,
                 previous_patch=st.previous_patch, retry_model=self._retry_model(st.ladder), previous_model=st.previous_model,
                 last_attempt=st.attempts_done + 1 >= cfg.complexity_escalation.max_attempts_per_phase,
             )
         except RunStopped:
-            self.store.finish_attempt(aid, "stopped", message="run stopped during this attempt")
+            self.store.finish_attempt(aid, AttemptStatus.STOPPED, message="run stopped during this attempt")
             self.ws.restore(st.start)
             raise
         except AllProvidersFailed as exc:
@@ -325,7 +325,7 @@ class Executor:
         # Nothing a check printed may carry a key into the store, the journal or the next prompt.
         outcome.message = self.service.scrub(outcome.message)
         outcome.patch = self.service.scrub(outcome.patch)
-        self.store.finish_attempt(aid, "failed", outcome.category, outcome.message, outcome.normalized,
+        self.store.finish_attempt(aid, AttemptStatus.FAILED, outcome.category, outcome.message, outcome.normalized,
                                   outcome.reply_hash, outcome.patch[:50_000],
                                   self.service.scrub(outcome.gate.tail()) if outcome.gate else None)
         lines = [ln.strip() for ln in outcome.message.splitlines() if ln.strip()]
@@ -341,9 +341,9 @@ class Executor:
             self.ws.restore(st.start)
         st.feedback = outcome.message + (RESET_NOTE if restored_kept else "")
         st.previous_patch = outcome.patch or None
-        st.failures.append(self.failure_record({"error_category": outcome.category, "message": outcome.message,
-                                                "reply_hash": outcome.reply_hash, "edit_hash": outcome.edit_hash,
-                                                "gate_signature": outcome.gate_signature}))
+        st.failures.append(FailureRecord(category=outcome.category or "unknown", message=outcome.message or "",
+                                         reply_hash=outcome.reply_hash, edit_hash=outcome.edit_hash,
+                                         gate_signature=outcome.gate_signature))
         st.since_doctor += 1
         rung = st.ladder.current
         repeated = outcome.reply_hash is not None and outcome.reply_hash in st.replies
@@ -361,7 +361,7 @@ class Executor:
 
     def _replans_used(self, pid: str) -> int:
         """Re-plans made for the phase plus those the Planner could not answer: both spend the budget."""
-        return int(self.store.phase(self.run_id, pid)["replans"]) + self.store.count_events(self.run_id, "replan_failed", pid)
+        return self.store.phase(self.run_id, pid).replans + self.store.count_events(self.run_id, "replan_failed", pid)
 
     def _retry_model(self, ladder: EscalationLadder) -> str:
         """The model the next attempt would use if this one failed in a way that counts for escalation."""
@@ -398,9 +398,10 @@ class Executor:
             self._execute_fix(pid, data)
         return None, False
 
-    def failure_record(self, a: dict[str, Any]) -> FailureRecord:
-        return FailureRecord(category=a.get("error_category") or "unknown", message=a.get("message") or "",
-                             reply_hash=a.get("reply_hash"), edit_hash=a.get("edit_hash"), gate_signature=a.get("gate_signature"))
+    def failure_record(self, a: AttemptRow) -> FailureRecord:
+        """A stored failed attempt as the recovery policy sees it (the store keeps no edit hash or gate
+        signature: those count only within the process that saw the attempt)."""
+        return FailureRecord(category=a.error_category or "unknown", message=a.message or "", reply_hash=a.reply_hash)
 
     def _commit(self, pid: str, spec: Phase, aid: int, number: int, outcome: AttemptOutcome, failures: list[FailureRecord]) -> None:
         self._step("COMMITTING", {})
@@ -410,7 +411,7 @@ class Executor:
         if unchanged:
             message = no_change_message(message)
         sha = self.ws.commit(message, allow_empty=True, staged=True)
-        self.store.finish_attempt(aid, "approved", patch=outcome.patch[:50_000], gate_tail=outcome.gate.tail() if outcome.gate else None)
+        self.store.finish_attempt(aid, AttemptStatus.APPROVED, patch=outcome.patch[:50_000], gate_tail=outcome.gate.tail() if outcome.gate else None)
         reason = f"approved on attempt {number} ({gate_summary})" + (", no change needed (NO_CHANGES)" if unchanged else "")
         self.store.set_phase(self.run_id, pid, "phase_complete", {"reason": reason, "no_changes": unchanged},
                              state=PhaseState.COMPLETE, commit_sha=sha)
@@ -459,29 +460,29 @@ class Executor:
 
     def _doctor_allowed(self, pid: str) -> bool:
         dm = self.config.doctor_models
-        used_phase = self.store.phase(self.run_id, pid)["doctor_calls"]
+        used_phase = self.store.phase(self.run_id, pid).doctor_calls
         used_run = self.store.count_events(self.run_id, "doctor_diagnosis")
         return used_phase < dm.max_calls_per_phase and used_run < dm.max_calls_per_run
 
     def consult_doctor(self, pid: str, spec: Phase, outcome: AttemptOutcome, near: bool) -> tuple[str, dict[str, Any]] | None:
         # The error as the checks said it (case, names, numbers kept: the normalised form is for comparing
         # failures, not for reading), its head and its end when long.
-        attempts = [{"number": a["number"], "model": a["model"], "outcome": a["outcome"], "error_category": a["error_category"],
-                     "error": clip_middle(a["message"] or "", DOCTOR_ERROR_CHARS)} for a in self.store.attempts(self.run_id, pid)]
+        attempts = [{"number": a.number, "model": a.model, "outcome": a.outcome.value, "error_category": a.error_category,
+                     "error": clip_middle(a.message or "", DOCTOR_ERROR_CHARS)} for a in self.store.attempts(self.run_id, pid)]
         req = DoctorRequest(phase=spec.model_dump(exclude={"tier"}), attempts=attempts, last_patch=outcome.patch,
                             gate_tail=outcome.gate.tail() if outcome.gate else outcome.message[-3000:],
                             budget=self.budget.snapshot(), budget_near_limit=near,
                             execute_fix_enabled=self.config.doctor.allow_execute_fix_global,
                             unavailable=self._unavailable_actions(pid),
-                            hints_given=list(dict.fromkeys(str(e["data"].get("hint")) for e in self.store.events(
+                            hints_given=list(dict.fromkeys(str(e.data.get("hint")) for e in self.store.events(
                                 self.run_id, "doctor_diagnosis", phase_id=pid)
-                                if e["data"].get("action") == "retry_with_fix" and e["data"].get("hint"))))
+                                if e.data.get("action") == "retry_with_fix" and e.data.get("hint"))))
         try:
             result = self.doctor.diagnose(req, CallContext(phase_id=pid, policy=self.config.routing.policy_for(spec.category)))
         except (AllProvidersFailed, ProviderError) as exc:
             self.events.emit("doctor_failed", {"phase": pid, "reason": str(exc)}, pid)
             return None
-        calls = self.store.phase(self.run_id, pid)["doctor_calls"] + 1
+        calls = self.store.phase(self.run_id, pid).doctor_calls + 1
         if result.diagnosis is None:
             self.store.set_phase(self.run_id, pid, "doctor_diagnosis", {"action": None, "error": result.error, "model": result.model},
                                  doctor_calls=calls)
@@ -489,7 +490,7 @@ class Executor:
         d = result.diagnosis
         data = {"action": d.action, "confidence": d.confidence, "rationale": d.rationale, "hint": d.hint, "commands": d.commands,
                 "setup": d.setup, "model": result.model, "escalated": result.escalated, "routing": result.reasons}
-        hint = d.hint if d.action == "retry_with_fix" and d.hint else self.store.phase(self.run_id, pid)["hint"]
+        hint = d.hint if d.action == "retry_with_fix" and d.hint else self.store.phase(self.run_id, pid).hint
         self.store.set_phase(self.run_id, pid, "doctor_diagnosis", data, doctor_calls=calls, hint=hint)
         self.events.show("doctor_diagnosis", data)
         if d.action == "retry_with_fix" and d.hint:
@@ -507,7 +508,7 @@ class Executor:
             out["replan"] = f"the phase's re-plans are used up (replan.max_replans_per_phase = {limit}, failed re-plans count)"
         if not self.config.doctor.allow_execute_fix_global:
             out["execute_fix"] = "execute_fix is disabled in this run"
-        elif self.store.phase(self.run_id, pid)["execute_fixes"] >= self.config.doctor.max_execute_fix_per_phase:
+        elif self.store.phase(self.run_id, pid).execute_fixes >= self.config.doctor.max_execute_fix_per_phase:
             out["execute_fix"] = "the phase's execute_fix budget is used up (doctor.max_execute_fix_per_phase)"
         return out
 
@@ -537,7 +538,7 @@ class Executor:
         self.events.emit("setup_added", {"phase": pid, "added": added, "refused": refused}, pid)
 
     def _execute_fix(self, pid: str, data: dict[str, Any]) -> None:
-        used = self.store.phase(self.run_id, pid)["execute_fixes"]
+        used = self.store.phase(self.run_id, pid).execute_fixes
         environ = self.checks_env.environ(self.ws.root) if self.checks_env else None
         outcomes = run_fix(data.get("commands") or [], self.ws.root, self.config.doctor, already_used=used, environ=environ)
         ran = any(o.exit_code is not None for o in outcomes)
@@ -548,12 +549,13 @@ class Executor:
 
     def _rollback_run(self, data: dict[str, Any]) -> None:
         run = self.store.require_run(self.run_id)
-        kept = self.ws.reset_branch(run["base_commit"])
+        assert run.base_commit is not None  # recorded with the worktree, before any phase ran
+        kept = self.ws.reset_branch(run.base_commit)
         for p in self.store.phases(self.run_id):
-            self.store.set_phase(self.run_id, p["phase_id"], "phase_requeued",
+            self.store.set_phase(self.run_id, p.phase_id, "phase_requeued",
                                  {"decided_by": "doctor", "reason": "run rolled back to its start"},
                                  state=PhaseState.QUEUED, start_commit=None, commit_sha=None)
-        self.events.emit("run_rolled_back", {"to": run["base_commit"], "rationale": data.get("rationale"), "kept_as": kept})
+        self.events.emit("run_rolled_back", {"to": run.base_commit, "rationale": data.get("rationale"), "kept_as": kept})
         self._rolled_back = str(data.get("rationale") or "no rationale given")
         if kept:
             self._rolled_back += f"; the approved phase commits it took off the branch are kept at {kept} (git log {kept})"

@@ -32,7 +32,7 @@ from .plan import Plan, check_plan_models, load_plan, plan_from_json
 from .preflight import preflight
 from .progress import PlainReporter, Reporter
 from .recovery.budget import HealthBudget
-from .store import RunStatus, RunStore
+from .store import AttemptStatus, PhaseState, RunStatus, RunStore
 from .workspace import Workspace, validate_run_id
 
 RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
@@ -210,8 +210,8 @@ def make_service(config: Config, env: dict[str, str], *, sink: Any, override: An
 def _budget_from_store(config: Config, store: RunStore, run_id: str) -> HealthBudget:
     budget = HealthBudget(config.health_budget)
     for a in store.attempts(run_id):
-        if a["outcome"] == "failed":
-            budget.record_failure(a["error_category"] or "unknown")
+        if a.outcome is AttemptStatus.FAILED:
+            budget.record_failure(a.error_category or "unknown")
     for _ in range(store.count_events(run_id, "http_500")):
         budget.record_http_500()
     return budget
@@ -292,23 +292,24 @@ def _execute_locked(req: RunRequest, reporter: Reporter, config: Config, plan: P
                 _warn_if_dirty(project_dir, ws.base_commit, tee)
                 _exclude_runtime_dirs(project_dir, home)
             else:
-                if run["status"] == RunStatus.COMPLETE.value:
+                if run.status is RunStatus.COMPLETE:
                     tee.event("run_finished", {"status": "COMPLETE", "reason": "already complete; nothing to do"})
                     return RunResult(req.run_id, "COMPLETE", None, 0)
-                stored = plan_from_json(run["plan_json"])
+                stored = plan_from_json(run.plan_json)
                 if stored.model_dump() != plan.model_dump():
                     tee.event("plan_changed", {"note": "the plan file changed since the run started; continuing with the stored plan "
                                                        "(start a new run id to use the new plan)"})
                 plan = stored
-                if req.project_dir is not None and req.project_dir.resolve() != Path(run["project_dir"]).resolve():
+                assert run.project_dir is not None  # the runner records it with the run
+                if req.project_dir is not None and req.project_dir.resolve() != Path(run.project_dir).resolve():
                     tee.event("warning", {"message": f"--project-dir {req.project_dir} ignored: run {req.run_id} belongs to "
-                                                     f"{run['project_dir']} (start a new run id for another project)"})
+                                                     f"{run.project_dir} (start a new run id for another project)"})
                 # A kill between creating the run and recording its worktree leaves these empty: the
                 # worktree's place is fixed, and the branch remembers its base.
-                worktree = Path(run["worktree"]) if run["worktree"] else run_dir / "worktree"
-                ws = Workspace.open(Path(run["project_dir"]), req.run_id, worktree, base_commit=run["base_commit"] or None,
+                worktree = Path(run.worktree) if run.worktree else run_dir / "worktree"
+                ws = Workspace.open(Path(run.project_dir), req.run_id, worktree, base_commit=run.base_commit or None,
                                     tip=_last_phase_commit(store, req.run_id))
-                if not run["worktree"]:
+                if not run.worktree:
                     store.update_run(req.run_id, "workspace_ready", {"worktree": str(ws.root)}, branch=ws.branch,
                                      base_commit=ws.base_commit, worktree=str(ws.root))
                 for note in ws.notes:
@@ -323,13 +324,13 @@ def _execute_locked(req: RunRequest, reporter: Reporter, config: Config, plan: P
                 tee.event("run_resumed", {"run_id": req.run_id, "interrupted": interrupted})
                 _record_config(store, req.run_id, config, tee)
                 tee.event("run_started", {"run_id": req.run_id, "phases": len(store.phases(req.run_id)), "branch": ws.branch,
-                                          "done": sum(p["state"] in ("COMPLETE", "SKIPPED") for p in store.phases(req.run_id)),
+                                          "done": sum(p.state in (PhaseState.COMPLETE, PhaseState.SKIPPED) for p in store.phases(req.run_id)),
                                           **_money(store, req.run_id, config, override)})
             budget = _budget_from_store(config, store, req.run_id)
             sink = StoreSink(store, req.run_id, budget, tee)
             totals = store.totals(req.run_id)
             service = make_service(config, req.env, sink=sink, override=override, record=req.record,
-                                   spent=float(totals["cost_usd"]), tokens=store.provider_tokens(req.run_id))
+                                   spent=float(totals.cost_usd), tokens=store.provider_tokens(req.run_id))
             checks_env = resolve_checks_env(ws.repo_dir, config.quality_gate.checks_env)
             tee.event("checks_env", {"python": checks_env.python(), "source": checks_env.source,
                                      "import_roots": [str(p) for p in import_roots(ws.root)]})
@@ -382,8 +383,8 @@ def _money(store: RunStore, run_id: str, config: Config, override: Any) -> dict[
     """What the run has spent so far (a resume continues from it), its cap, and whether the replies (and
     so the costs) are simulated by --script or --replay: for the live view's ``spent / cap``."""
     totals = store.totals(run_id)
-    return {"spent_usd": float(totals["cost_usd"]), "tokens_in": int(totals["tokens_in"]),
-            "tokens_out": int(totals["tokens_out"]), "cost_cap_usd": config.limits.run_cost_cap_usd,
+    return {"spent_usd": float(totals.cost_usd), "tokens_in": int(totals.tokens_in),
+            "tokens_out": int(totals.tokens_out), "cost_cap_usd": config.limits.run_cost_cap_usd,
             "simulated": override is not None}
 
 
@@ -394,7 +395,7 @@ def _record_config(store: RunStore, run_id: str, config: Config, tee: TeeReporte
     digest = hashlib.sha256(json.dumps(data, sort_keys=True).encode("utf-8")).hexdigest()[:16]
     previous = store.events(run_id, "run_config")
     if previous:
-        last = previous[-1]["data"]
+        last = previous[-1].data
         if last.get("hash") == digest:
             return
         changes = config_diff(last.get("config") or {}, data)
@@ -440,15 +441,19 @@ def _warn_if_dirty(project_dir: Path, base: str, reporter: Reporter) -> None:
 
 def _last_phase_commit(store: RunStore, run_id: str) -> str | None:
     """The newest commit a phase of the run was recorded with (where its branch must at least be)."""
-    done = [p for p in store.phases(run_id) if p["state"] == "COMPLETE" and p["commit_sha"]]
-    return str(max(done, key=lambda p: p["updated_at"])["commit_sha"]) if done else None
+    done = [p for p in store.phases(run_id) if p.state is PhaseState.COMPLETE and p.commit_sha]
+    return max(done, key=lambda p: p.updated_at).commit_sha if done else None
+
+
+# Phase states with no attempt under way (the others are the steps of one).
+_NOT_OPEN = {PhaseState.QUEUED, PhaseState.COMPLETE, PhaseState.SKIPPED, PhaseState.FAILED, PhaseState.FATAL}
 
 
 def _open_phase_start(store: RunStore, run_id: str) -> str | None:
     """The starting commit of the phase that was in progress, if any (to roll its edits back)."""
     for p in store.phases(run_id):
-        if p["state"] not in ("QUEUED", "COMPLETE", "SKIPPED", "FAILED", "FATAL") and p["start_commit"]:
-            return str(p["start_commit"])
+        if p.state not in _NOT_OPEN and p.start_commit:
+            return p.start_commit
     return None
 
 

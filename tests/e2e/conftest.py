@@ -26,7 +26,7 @@ import yaml
 
 from autopack.config import SHIPPED_CONFIG, load_config
 from autopack.recovery.escalation import first_model
-from autopack.store import RunStore
+from autopack.store import EventRow, RunStore
 from conftest import CliResult, cli_env
 
 PROJECT = "calc"
@@ -267,7 +267,7 @@ class AutopackEnv:
         with RunStore(self.db_path) as store:
             yield store
 
-    def events(self, run_id: str, kind: str | None = None) -> list[dict[str, Any]]:
+    def events(self, run_id: str, kind: str | None = None) -> list[EventRow]:
         with self.store() as store:
             return store.events(run_id, kind)
 

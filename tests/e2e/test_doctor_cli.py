@@ -93,8 +93,8 @@ def test_diagnose_apply_with_skip_phase_marks_the_phase_skipped(diagnosed: Diagn
     assert "applied: skip_phase: phase p1 is now SKIPPED" in out.stdout
     assert diagnosed.after_apply["phases"][0]["state"] == "SKIPPED"
     skipped = diagnosed.ap.events("dx", "phase_skipped")
-    assert [e["phase_id"] for e in skipped] == ["p1"]
-    assert RATIONALE in skipped[0]["data"]["reason"]
+    assert [e.phase_id for e in skipped] == ["p1"]
+    assert RATIONALE in skipped[0].data["reason"]
 
 
 def test_running_the_same_command_after_a_skip_ends_the_run_partial(diagnosed: Diagnosed) -> None:

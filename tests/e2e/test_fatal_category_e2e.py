@@ -53,6 +53,6 @@ def test_a_wrong_tech_stack_verdict_triggers_an_immediate_replan_then_the_phase_
     status = ap.status("f1")
     assert attempts(status, "p1") == [("failed", "wrong_tech_stack"), ("approved", None)]
     flaws = ap.events("f1", "approach_flaw")
-    assert len(flaws) == 1 and flaws[0]["data"]["kind"] == "fatal_error_type"
+    assert len(flaws) == 1 and flaws[0].data["kind"] == "fatal_error_type"
     replans = ap.events("f1", "phase_replanned")
-    assert len(replans) == 1 and REVISED in replans[0]["data"]["diff"]
+    assert len(replans) == 1 and REVISED in replans[0].data["diff"]

@@ -92,7 +92,7 @@ def test_a_resume_with_a_changed_config_says_which_keys_changed(ap: AutopackEnv)
     assert "complexity_escalation.max_attempts_per_phase: 5 -> 3" in resumed.output
     assert "limits.run_cost_cap_usd: 10.0 -> 2.5" in resumed.output
     (changed,) = ap.events("c1", "config_changed")
-    assert len(changed["data"]["changes"]) == 2
+    assert len(changed.data["changes"]) == 2
     # the same config again: nothing to say
     again = ap.run("c1", plan, script, "--max-attempts", "3", "--max-cost", "2.5")
     assert "config changed" not in again.output

@@ -70,7 +70,7 @@ def test_a_failed_then_fixed_phase_writes_a_rule_to_the_projects_rules_file(two_
     assert rule["source_runs"] == ["m1"]
     assert rule["phase_categories"] == ["feature"]
     (learned,) = two_runs.ap.events("m1", "rule_learned")
-    assert (learned["phase_id"], learned["data"]["text"], learned["data"]["source"]) == ("p1", RULE_TEXT, "model")
+    assert (learned.phase_id, learned.data["text"], learned.data["source"]) == ("p1", RULE_TEXT, "model")
 
 
 def test_the_rule_is_in_a_later_runs_builder_prompt(two_runs: TwoRuns) -> None:
@@ -118,7 +118,7 @@ def test_a_rule_that_says_nothing_the_error_did_not_is_not_kept(tmp_path: Path) 
     assert result.returncode == 0, result.output
     assert ap.events("g1", "rule_learned") == []
     (dropped,) = ap.events("g1", "rule_dropped")
-    assert dropped["data"]["text"] == "Make sure the phase's checks pass before replying."
-    assert "says nothing the error did not" in dropped["data"]["reason"]
+    assert dropped.data["text"] == "Make sure the phase's checks pass before replying."
+    assert "says nothing the error did not" in dropped.data["reason"]
     rules = yaml.safe_load(ap.rules_path.read_text(encoding="utf-8")) if ap.rules_path.exists() else {}
     assert not (rules or {}).get("rules")

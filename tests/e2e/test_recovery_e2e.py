@@ -89,22 +89,22 @@ def replanned(tmp_path_factory: pytest.TempPathFactory) -> Replanned:
 def test_the_same_failure_twice_is_an_approach_flaw(replanned: Replanned) -> None:
     assert attempts(replanned.status, "p1")[:2] == [("failed", "ci_fail"), ("failed", "ci_fail")]
     flaws = replanned.ap.events("rp", "approach_flaw")
-    assert [e["data"]["kind"] for e in flaws] == ["similar_failures"]
+    assert [e.data["kind"] for e in flaws] == ["similar_failures"]
 
 
 def test_an_approach_flaw_stores_a_new_revision_with_its_diff(replanned: Replanned) -> None:
     (event,) = replanned.ap.events("rp", "phase_replanned")
-    assert event["phase_id"] == "p1"
-    assert event["data"]["revision"] == 1
-    assert event["data"]["decided_by"] == "approach-flaw detector"
-    diff = event["data"]["diff"]
+    assert event.phase_id == "p1"
+    assert event.data["revision"] == 1
+    assert event.data["decided_by"] == "approach-flaw detector"
+    diff = event.data["diff"]
     assert "-description: Add multiply(a, b) to calc.py, with a test." in diff
     assert "+description: 'REVISED APPROACH" in diff
     assert "+- Return a * b from multiply" in diff
     with replanned.ap.store() as store:
         revisions = store.revisions("rp", "p1")
-    assert [r["revision"] for r in revisions] == [0, 1]
-    assert json.loads(revisions[1]["spec_json"])["description"] == REVISED
+    assert [r.revision for r in revisions] == [0, 1]
+    assert json.loads(revisions[1].spec_json)["description"] == REVISED
     assert replanned.status["phases"][0]["revision"] == 1
 
 
@@ -238,9 +238,9 @@ def test_an_unsure_cheap_doctor_is_escalated_and_its_hint_reaches_the_builder(ap
     # the Doctor was called after call_after_failures (2) failures: its cheap model first, then the strong one
     assert [c["model"] for c in ap.llm_calls("dr", "doctor")] == [CHEAP_DOCTOR, STRONG_DOCTOR]
     (diagnosis,) = ap.events("dr", "doctor_diagnosis")
-    assert diagnosis["data"]["model"] == STRONG_DOCTOR
-    assert diagnosis["data"]["escalated"] is True
-    assert diagnosis["data"]["hint"] == STRONG_HINT
+    assert diagnosis.data["model"] == STRONG_DOCTOR
+    assert diagnosis.data["escalated"] is True
+    assert diagnosis.data["hint"] == STRONG_HINT
     prompts = recorded_prompts(record, "builder")
     assert STRONG_HINT not in prompts[0] and STRONG_HINT not in prompts[1]
     assert f"Hint from the diagnosis of earlier failures: {STRONG_HINT}" in prompts[2]
@@ -275,7 +275,7 @@ def test_a_doctor_skip_skips_the_phase_and_the_run_ends_partial(ap: AutopackEnv)
         ("p3", "SKIPPED"),
     ]
     assert [c["model"] for c in ap.llm_calls("sk", "doctor")] == [CHEAP_DOCTOR]  # confident: no escalation
-    skipped = {e["phase_id"]: e["data"]["reason"] for e in ap.events("sk", "phase_skipped")}
+    skipped = {e.phase_id: e.data["reason"] for e in ap.events("sk", "phase_skipped")}
     assert "multiply is not needed after all" in skipped["p1"]
     assert "depends on p1" in skipped["p3"]
     assert ["Autopack-Phase: p2" in str(c.message) for c in ap.commits("sk")] == [True]
@@ -298,7 +298,7 @@ def test_the_doctor_is_called_at_most_twice_per_phase(ap: AutopackEnv) -> None:
     assert len(ap.events("db", "doctor_diagnosis")) == 2
     assert len(ap.llm_calls("db", "doctor")) == 2
     with ap.store() as store:
-        assert store.phase("db", "p1")["doctor_calls"] == 2
+        assert store.phase("db", "p1").doctor_calls == 2
 
 
 def test_a_replan_the_planner_cannot_answer_counts_against_the_replan_budget(ap: AutopackEnv) -> None:
@@ -329,7 +329,7 @@ def test_a_stuck_builder_moves_up_and_the_doctor_is_told_what_it_cannot_choose(a
     result = ap.run("st", plan, script, "--config", str(config), "--record", str(record))
 
     assert result.returncode == 1, result.output
-    reasons = [e["data"]["reason"] for e in ap.events("st", "escalation")]
+    reasons = [e.data["reason"] for e in ap.events("st", "escalation")]
     assert any("sent the same reply again" in r for r in reasons), reasons
     models = [a["model"] for a in ap.status("st")["phases"][0]["attempts"]]
     assert len(models) == 5 and len(set(models)) >= 3, models  # no model kept after it repeated itself

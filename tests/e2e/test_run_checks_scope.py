@@ -22,6 +22,6 @@ def test_files_a_check_writes_outside_the_scope_are_not_committed(ap: AutopackEn
     (commit,) = ap.commits("r1")
     assert sorted(commit.stats.files) == ["calc.py", "tests/test_calc.py"]
     assert ap.show("r1", "README.md") == "# calc\n\nA tiny calculator.\n"
-    noted = [e for e in ap.events("r1", "phase_state") if e["data"].get("discarded_out_of_scope")]
-    assert sorted(noted[0]["data"]["discarded_out_of_scope"]) == ["README.md", "generated.txt", "out/report.txt"]
+    noted = [e for e in ap.events("r1", "phase_state") if e.data.get("discarded_out_of_scope")]
+    assert sorted(noted[0].data["discarded_out_of_scope"]) == ["README.md", "generated.txt", "out/report.txt"]
     assert "outside the phase scope were put back" in result.stdout

@@ -20,8 +20,8 @@ def test_the_auditors_verdict_is_recorded_and_each_finished_phase_says_how_long_
 
     assert result.returncode == 0, result.output
     (verdict,) = ap.events("r1", "audit_verdict")
-    assert verdict["data"]["approved"] is True and verdict["data"]["summary"] == "looks right"
-    assert verdict["data"]["attempt"] == 1 and verdict["data"]["model"]
+    assert verdict.data["approved"] is True and verdict.data["summary"] == "looks right"
+    assert verdict.data["attempt"] == 1 and verdict.data["model"]
     events = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
     (done,) = [e for e in events if e.get("event") == "phase_complete"]
     assert done["duration_s"] > 0

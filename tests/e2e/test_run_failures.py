@@ -181,7 +181,7 @@ def test_edits_outside_the_scope_or_the_workspace_are_refused_and_never_written(
     assert (worktree / "README.md").read_text(encoding="utf-8") == "# calc\n\nA tiny calculator.\n"
     # the reply's one in-scope edit was not applied on its own either: attempt 1 left no patch
     with ap.store() as store:
-        assert not store.attempts("r", "p1")[0]["patch"]
+        assert not store.attempts("r", "p1")[0].patch
     assert "scope" in recorded_prompts(record, "builder")[1].split("The previous attempt failed", 1)[1]
 
 

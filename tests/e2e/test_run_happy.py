@@ -106,9 +106,9 @@ def test_a_summary_is_printed_at_the_end(happy: HappyRun) -> None:
 
 
 def test_the_store_logs_the_phases_in_order(happy: HappyRun) -> None:
-    completed = [e["phase_id"] for e in happy.ap.events("r1", "phase_complete")]
+    completed = [e.phase_id for e in happy.ap.events("r1", "phase_complete")]
     assert completed == ["p1", "p2"]
-    kinds = [e["kind"] for e in happy.ap.events("r1")]
+    kinds = [e.kind for e in happy.ap.events("r1")]
     assert kinds[0] == "run_created" and kinds[-1] == "run_finished"
 
 

@@ -27,7 +27,7 @@ def test_an_inexactly_applied_edit_is_recorded_in_events_journal_and_commit(ap: 
     (commit,) = ap.commits("r1")
     assert "Autopack-Inexact: calc.py: matched ignoring trailing whitespace" in commit.message
     (event,) = ap.events("r1", "edits_inexact")
-    assert event["data"]["edits"] == ["calc.py: matched ignoring trailing whitespace"]
+    assert event.data["edits"] == ["calc.py: matched ignoring trailing whitespace"]
     journal = ap.cli("journal", "--run-id", "r1", "--home", str(ap.home))
     assert "Edits applied inexactly" in journal.stdout and "calc.py: matched ignoring trailing whitespace" in journal.stdout
 

@@ -160,7 +160,7 @@ def test_phase_2_is_committed_once_after_its_interrupted_attempt(crashed: Crashe
     assert [str(c.message).split("Autopack-Phase: ")[1].strip() for c in commits] == ["p1", "p2"]
     assert attempts(crashed.status, "p2") == [("interrupted", None), ("approved", None)]
     interrupted = crashed.ap.events("crash", "attempt_interrupted")
-    assert [(e["phase_id"], e["data"]["attempt"]) for e in interrupted] == [("p2", 1)]
+    assert [(e.phase_id, e.data["attempt"]) for e in interrupted] == [("p2", 1)]
 
 
 def test_no_half_applied_edit_survives_the_resume(crashed: CrashedRun) -> None:
@@ -209,5 +209,5 @@ def test_a_phase_committed_just_before_a_crash_is_recognised_by_its_trailer(ap: 
         "COMPLETE",
         commit.hexsha,
     )
-    recovered = [e for e in ap.events("late", "phase_complete") if "recovered after a crash" in e["data"]["reason"]]
+    recovered = [e for e in ap.events("late", "phase_complete") if "recovered after a crash" in e.data["reason"]]
     assert len(recovered) == 1

@@ -42,7 +42,7 @@ def test_a_failing_setup_is_an_infra_failure_fed_back_and_the_checks_do_not_run(
     assert attempts(ap.status("r1"), "p1") == [("failed", "infra")]
     with ap.store() as store:
         (attempt,) = store.attempts("r1", "p1")
-    assert "setup failed" in attempt["message"] and "cannot resolve dependency" in attempt["message"]
+    assert "setup failed" in attempt.message and "cannot resolve dependency" in attempt.message
     assert not (ap.home / ".autonomous_runs" / "calc" / "runs" / "r1" / "worktree" / "checks-ran").exists()
 
 
@@ -76,11 +76,11 @@ def test_the_doctor_adds_a_pip_install_to_the_phase_setup_and_the_phase_complete
     assert attempts(ap.status("r1"), "p1") == [("failed", "import_error"), ("approved", None)]
     assert log.read_text(encoding="utf-8") == "install dep-package\n"
     (added,) = ap.events("r1", "setup_added")
-    assert added["data"]["added"] == ["pip install dep-package"]
-    assert "--index-url" in added["data"]["refused"][0]["command"]
+    assert added.data["added"] == ["pip install dep-package"]
+    assert "--index-url" in added.data["refused"][0]["command"]
     with ap.store() as store:
         revisions = store.revisions("r1", "p1")
-    assert json.loads(revisions[-1]["spec_json"])["setup"] == ["pip install dep-package"]
+    assert json.loads(revisions[-1].spec_json)["setup"] == ["pip install dep-package"]
     assert "dep.py" not in ap.commits("r1")[0].stats.files
 
 
@@ -93,6 +93,6 @@ def test_the_doctor_cannot_add_setup_while_execute_fix_is_disabled(ap: AutopackE
     ap.run("r1", plan, script, "--config", str(config))
 
     added = ap.events("r1", "setup_added")
-    assert added and added[0]["data"]["added"] == [] and "disabled" in added[0]["data"]["refused"][0]["reason"]
+    assert added and added[0].data["added"] == [] and "disabled" in added[0].data["refused"][0]["reason"]
     with ap.store() as store:
         assert len(store.revisions("r1", "p1")) == 1

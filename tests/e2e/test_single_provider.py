@@ -169,7 +169,7 @@ def test_only_anthropic_key_runs_a_plan_with_every_call_on_anthropic(
     # the skipped providers were recorded as fallback hops, and no secret was stored anywhere
     with RunStore(tmp_path / "home" / ".autonomous_runs" / "single" / "autopack.db") as store:
         hops = store.events("r1", "llm_fallback")
-    assert hops and hops[0]["data"]["to"] == "anthropic"
+    assert hops and hops[0].data["to"] == "anthropic"
     db_bytes = (tmp_path / "home" / ".autonomous_runs" / "single" / "autopack.db").read_bytes()
     assert b"SECRET-42" not in db_bytes
     assert "SECRET-42" not in proc.stdout + proc.stderr

@@ -216,7 +216,7 @@ def read_store(home: Path, run_id: str) -> tuple[dict[str, Any] | None, str | No
         return None, None
     with store:
         data = status_data(store, run_id)
-        base = store.require_run(run_id).get("base_commit")
+        base = store.require_run(run_id).base_commit
     return json.loads(json.dumps(data, default=str)), base
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from ..fileio import atomic_write_text
 from ..secrets import scrub
-from ..store import RunStore
+from ..store import AttemptRow, AttemptStatus, EventRow, PhaseRow, PhaseState, RunStore
 
 MESSAGE_EXCERPT = 600
 GATE_TAIL_LINES = 25
@@ -69,19 +69,19 @@ def _generic(kind: str, data: dict[str, Any]) -> str:
     return f"`{kind}`: " + ", ".join(parts)
 
 
-def _attempt_lines(att: dict[str, Any]) -> list[str]:
-    head = f"**Attempt {att['number']}** on `{att['model']}` ({att['complexity']}): **{att['outcome']}**"
-    if att.get("error_category"):
-        head += f" - {att['error_category']}"
+def _attempt_lines(att: AttemptRow) -> list[str]:
+    head = f"**Attempt {att.number}** on `{att.model}` ({att.complexity}): **{att.outcome.value}**"
+    if att.error_category:
+        head += f" - {att.error_category}"
     out = [f"- {head}"]
-    if att.get("message"):
-        msg = _excerpt(att["message"])
+    if att.message:
+        msg = _excerpt(att.message)
         if "\n" in msg:
             out.append("  - message:\n\n" + _indent(fenced(msg), 4) + "\n")
         else:
             out.append(f"  - message: {msg}")
-    if att.get("gate_tail"):
-        out.append("  - gate output (tail):\n\n" + _indent(fenced(_tail(att["gate_tail"]), "text"), 4) + "\n")
+    if att.gate_tail:
+        out.append("  - gate output (tail):\n\n" + _indent(fenced(_tail(att.gate_tail), "text"), 4) + "\n")
     return out
 
 
@@ -90,10 +90,10 @@ def _indent(text: str, spaces: int) -> str:
     return "\n".join(pad + ln if ln else ln for ln in text.splitlines())
 
 
-def _event_lines(ev: dict[str, Any], attempts: dict[int, dict[str, Any]]) -> list[str]:
+def _event_lines(ev: EventRow, attempts: dict[int, AttemptRow]) -> list[str]:
     """Markdown list lines for one event (the attempt events render the attempt row they close)."""
-    kind, data = ev["kind"], ev["data"] if isinstance(ev["data"], dict) else {"value": ev["data"]}
-    at = f"`{_clock(ev['created_at'])}` "
+    kind, data = ev.kind, ev.data if isinstance(ev.data, dict) else {"value": ev.data}
+    at = f"`{_clock(ev.created_at)}` "
     if kind in ("attempt_finished", "attempt_interrupted"):
         att = attempts.get(int(data.get("attempt", 0)))
         if att is None:
@@ -103,8 +103,8 @@ def _event_lines(ev: dict[str, Any], attempts: dict[int, dict[str, Any]]) -> lis
         return lines
     if kind == "attempt_started":
         att = attempts.get(int(data.get("attempt", 0)))
-        if att is not None and att["outcome"] == "running":  # no finish event will tell this one
-            return [f"- {at}**Attempt {att['number']}** on `{att['model']}`: still running (or the process died)"]
+        if att is not None and att.outcome is AttemptStatus.RUNNING:  # no finish event will tell this one
+            return [f"- {at}**Attempt {att.number}** on `{att.model}`: still running (or the process died)"]
         return []
     if kind == "doctor_diagnosis":
         conf = data.get("confidence")
@@ -172,17 +172,17 @@ def _fix_lines(data: dict[str, Any]) -> list[str]:
     return out or ["  - (no commands)"]
 
 
-def _outcome_line(phase: dict[str, Any], attempts: list[dict[str, Any]]) -> str:
+def _outcome_line(phase: PhaseRow, attempts: list[AttemptRow]) -> str:
     bits = [f"{len(attempts)} attempt{'s' if len(attempts) != 1 else ''}"]
-    if phase.get("replans"):
-        bits.append(f"{phase['replans']} re-plan{'s' if phase['replans'] != 1 else ''}")
-    if phase.get("doctor_calls"):
-        bits.append(f"{phase['doctor_calls']} Doctor call{'s' if phase['doctor_calls'] != 1 else ''}")
-    if phase.get("commit_sha"):
-        bits.append(f"commit `{str(phase['commit_sha'])[:10]}`")
-    if phase.get("model"):
-        bits.append(f"last model `{phase['model']}`")
-    return f"**Outcome: {phase['state']}** ({', '.join(bits)})"
+    if phase.replans:
+        bits.append(f"{phase.replans} re-plan{'s' if phase.replans != 1 else ''}")
+    if phase.doctor_calls:
+        bits.append(f"{phase.doctor_calls} Doctor call{'s' if phase.doctor_calls != 1 else ''}")
+    if phase.commit_sha:
+        bits.append(f"commit `{phase.commit_sha[:10]}`")
+    if phase.model:
+        bits.append(f"last model `{phase.model}`")
+    return f"**Outcome: {phase.state.value}** ({', '.join(bits)})"
 
 
 def render_journal(store: RunStore, run_id: str) -> str:
@@ -192,65 +192,65 @@ def render_journal(store: RunStore, run_id: str) -> str:
     all_attempts = store.attempts(run_id)
     events = store.events(run_id)
     totals = store.totals(run_id)
-    done = sum(1 for p in phases if p["state"] == "COMPLETE")
-    outcomes = Counter(str(a["outcome"]) for a in all_attempts)
+    done = sum(1 for p in phases if p.state is PhaseState.COMPLETE)
+    outcomes = Counter(a.outcome.value for a in all_attempts)
     outcome_txt = ", ".join(f"{n} {o}" for o, n in sorted(outcomes.items())) or "none"
 
     out = [f"# Debug journal: {run_id}", ""]
-    status = run["status"] + (f" ({run['stop_reason']})" if run.get("stop_reason") else "")
+    status = run.status.value + (f" ({run.stop_reason})" if run.stop_reason else "")
     out += [
-        f"- **Project:** {run['project']}",
-        f"- **Goal:** {_one_line(run['goal'])}",
+        f"- **Project:** {run.project}",
+        f"- **Goal:** {_one_line(run.goal)}",
         f"- **Status:** {status}",
-        f"- **Started:** {_when(run['created_at'])}; **last update:** {_when(run['updated_at'])}",
+        f"- **Started:** {_when(run.created_at)}; **last update:** {_when(run.updated_at)}",
     ]
-    if run.get("branch"):
+    if run.branch:
         out.append(
-            f"- **Branch:** `{run['branch']}`"
-            + (f" from `{str(run['base_commit'])[:10]}`" if run.get("base_commit") else "")
+            f"- **Branch:** `{run.branch}`"
+            + (f" from `{run.base_commit[:10]}`" if run.base_commit else "")
         )
     out.append(
         f"- **Totals:** {done}/{len(phases)} phases complete, {len(all_attempts)} attempts ({outcome_txt}), "
-        f"{totals['calls']} LLM calls, {totals['tokens_in']} tokens in / {totals['tokens_out']} out, "
-        f"${float(totals['cost_usd']):.4f}"
+        f"{totals.calls} LLM calls, {totals.tokens_in} tokens in / {totals.tokens_out} out, "
+        f"${float(totals.cost_usd):.4f}"
     )
 
-    run_events = [e for e in events if e["phase_id"] is None]
+    run_events = [e for e in events if e.phase_id is None]
     if run_events:
         out += ["", "## Run events", ""]
         for ev in run_events:
             out += _event_lines(ev, {})
 
-    known = {p["phase_id"] for p in phases}
+    known = {p.phase_id for p in phases}
     for idx, phase in enumerate(phases, 1):
-        pid = phase["phase_id"]
-        atts = [a for a in all_attempts if a["phase_id"] == pid]
-        by_number = {int(a["number"]): a for a in atts}
-        out += ["", f"## Phase {idx}: {pid} - {phase['name']}", ""]
-        meta = f"complexity {phase['complexity']}, revision {phase['revision']}"
-        if phase.get("hint"):
-            meta += f", hint: {_one_line(phase['hint'])}"
+        pid = phase.phase_id
+        atts = [a for a in all_attempts if a.phase_id == pid]
+        by_number = {a.number: a for a in atts}
+        out += ["", f"## Phase {idx}: {pid} - {phase.name}", ""]
+        meta = f"complexity {phase.complexity}, revision {phase.revision}"
+        if phase.hint:
+            meta += f", hint: {_one_line(phase.hint)}"
         out += [f"_{meta}_", ""]
         body: list[str] = []
         shown: set[int] = set()
         for ev in events:
-            if ev["phase_id"] != pid:
+            if ev.phase_id != pid:
                 continue
-            if ev["kind"] in ("attempt_finished", "attempt_interrupted"):
-                shown.add(int(ev["data"].get("attempt", 0)))
+            if ev.kind in ("attempt_finished", "attempt_interrupted"):
+                shown.add(int(ev.data.get("attempt", 0)))
             body += _event_lines(ev, by_number)
         # attempts whose events are missing (written by hand or by an older executor) are still told
         for att in atts:
-            if int(att["number"]) not in shown and att["outcome"] != "running":
+            if att.number not in shown and att.outcome is not AttemptStatus.RUNNING:
                 body += _attempt_lines(att)
         out += body or ["- nothing happened in this phase yet"]
         out += ["", _outcome_line(phase, atts)]
 
-    orphans = [e for e in events if e["phase_id"] is not None and e["phase_id"] not in known]
+    orphans = [e for e in events if e.phase_id is not None and e.phase_id not in known]
     if orphans:
         out += ["", "## Events of phases no longer in the plan", ""]
         for ev in orphans:
-            out += [f"- phase `{ev['phase_id']}`: " + _generic(ev["kind"], ev["data"])]
+            out += [f"- phase `{ev.phase_id}`: " + _generic(ev.kind, ev.data)]
 
     out += ["", f"**Final outcome:** run {status}, {done}/{len(phases)} phases complete.", ""]
     return "\n".join(out)

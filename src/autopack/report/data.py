@@ -16,8 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..layout import Layout
-from ..store import RunStore
-from ..store_queries import RUN_BOUNDARY_EVENTS, CallRow
+from ..store import RUN_BOUNDARY_EVENTS, CallRow, EventRow, ModelUsage, RunStore
 
 # Events the report tells through other means (attempt rows, phase states, the timeline itself).
 _SILENT = {
@@ -174,17 +173,6 @@ class PhaseView:
 
 
 @dataclass
-class ModelUsage:
-    provider: str
-    model: str
-    calls: int
-    tokens_in: int
-    tokens_out: int
-    tokens_cached: int
-    cost_usd: float
-
-
-@dataclass
 class RunReport:
     run_id: str
     project: str
@@ -264,7 +252,7 @@ def build_report(store: RunStore, layout: Layout, run_id: str) -> RunReport:
     rules: list[RuleView] = []
     boundaries: list[tuple[float, str]] = []
     for ev in events:
-        pid, kind, data, at = ev["phase_id"], str(ev["kind"]), ev["data"], float(ev["created_at"])
+        pid, kind, data, at = ev.phase_id, ev.kind, ev.data, float(ev.created_at)
         data = data if isinstance(data, dict) else {"value": data}
         if pid is not None:
             first_seen.setdefault(pid, at)
@@ -295,21 +283,21 @@ def build_report(store: RunStore, layout: Layout, run_id: str) -> RunReport:
 
     attempts_by_phase: dict[str, list[AttemptView]] = {}
     for a in store.attempts(run_id):
-        pid = str(a["phase_id"])
+        pid = a.phase_id
         view = AttemptView(
-            attempt_id=int(a["attempt_id"]),
-            number=int(a["number"]),
-            model=str(a["model"]),
-            complexity=str(a["complexity"]),
-            outcome=str(a["outcome"]),
-            category=a["error_category"],
-            message=str(a["message"] or ""),
-            patch=str(a["patch"] or ""),
-            gate_tail=a["gate_tail"],
-            started=float(a["started_at"]),
-            finished=None if a["finished_at"] is None else float(a["finished_at"]),
-            calls=calls_by_attempt.get(int(a["attempt_id"]), []),
-            verdicts=verdicts.get((pid, int(a["number"])), []),
+            attempt_id=a.attempt_id,
+            number=a.number,
+            model=a.model,
+            complexity=a.complexity,
+            outcome=a.outcome.value,
+            category=a.error_category,
+            message=a.message or "",
+            patch=a.patch or "",
+            gate_tail=a.gate_tail,
+            started=float(a.started_at),
+            finished=None if a.finished_at is None else float(a.finished_at),
+            calls=calls_by_attempt.get(a.attempt_id, []),
+            verdicts=verdicts.get((pid, a.number), []),
         )
         attempts_by_phase.setdefault(pid, []).append(view)
 
@@ -325,7 +313,7 @@ def build_report(store: RunStore, layout: Layout, run_id: str) -> RunReport:
 
     phases = []
     for i, p in enumerate(store.phases(run_id), 1):
-        pid = str(p["phase_id"])
+        pid = p.phase_id
         spec = specs.get(pid, {})
         atts = attempts_by_phase.get(pid, [])
         ends = [x for x in [last_seen.get(pid), *[a.finished for a in atts]] if x is not None]
@@ -334,11 +322,11 @@ def build_report(store: RunStore, layout: Layout, run_id: str) -> RunReport:
             PhaseView(
                 index=i,
                 phase_id=pid,
-                name=str(p["name"]),
-                state=str(p["state"]),
-                complexity=str(p["complexity"]),
-                revision=int(p["revision"]),
-                commit_sha=p["commit_sha"],
+                name=p.name,
+                state=p.state.value,
+                complexity=p.complexity,
+                revision=p.revision,
+                commit_sha=p.commit_sha,
                 description=str(spec.get("description") or ""),
                 scope=[str(s) for s in spec.get("scope") or []],
                 checks=[str(c) for c in spec.get("checks") or []],
@@ -352,45 +340,33 @@ def build_report(store: RunStore, layout: Layout, run_id: str) -> RunReport:
             )
         )
 
-    models = [
-        ModelUsage(
-            provider=str(m["provider"]),
-            model=str(m["model"]),
-            calls=int(m["calls"]),
-            tokens_in=int(m["tokens_in"] or 0),
-            tokens_out=int(m["tokens_out"] or 0),
-            tokens_cached=int(m["tokens_cached"] or 0),
-            cost_usd=float(m["cost_usd"] or 0.0),
-        )
-        for m in store.usage_by_model(run_id)
-    ]
     return RunReport(
         run_id=run_id,
-        project=str(run["project"]),
-        goal=str(run["goal"]),
-        status=str(run["status"]),
-        stop_reason=run["stop_reason"],
-        branch=run["branch"],
-        base_commit=run["base_commit"],
-        project_dir=run["project_dir"],
+        project=run.project,
+        goal=run.goal,
+        status=run.status.value,
+        stop_reason=run.stop_reason,
+        branch=run.branch,
+        base_commit=run.base_commit,
+        project_dir=run.project_dir,
         home=layout.home,
         home_flag="" if layout.home == Path.cwd().resolve() else f" --home {shlex.quote(str(layout.home))}",
-        created_at=float(run["created_at"]),
-        updated_at=float(run["updated_at"]),
+        created_at=float(run.created_at),
+        updated_at=float(run.updated_at),
         generated_at=time.time(),
         phases=phases,
         decisions=decisions,
         rules=rules,
-        models=models,
+        models=store.usage_by_model(run_id),
         calls=len(calls),
-        http_500=sum(1 for e in events if e["kind"] == "http_500"),
+        http_500=sum(1 for e in events if e.kind == "http_500"),
         idle=idle_spans(events, boundaries),
     )
 
 
-def idle_spans(events: list[dict[str, Any]], boundaries: list[tuple[float, str]]) -> list[tuple[float, float]]:
+def idle_spans(events: list[EventRow], boundaries: list[tuple[float, str]]) -> list[tuple[float, float]]:
     """When no executor ran: from the last event before each resume to the resume itself."""
-    times = sorted(float(e["created_at"]) for e in events)
+    times = sorted(float(e.created_at) for e in events)
     spans = []
     for at, kind in boundaries:
         if kind != "run_resumed":

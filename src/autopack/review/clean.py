@@ -63,11 +63,11 @@ def select_runs(
     now = time.time() if now is None else now
     chosen = []
     for r in store.list_runs():
-        if older_than is not None and float(r["updated_at"]) > now - older_than:
+        if older_than is not None and float(r.updated_at) > now - older_than:
             continue
-        if all_finished and r["status"] == RUNNING:
+        if all_finished and r.status == RUNNING:
             continue
-        chosen.append(str(r["run_id"]))
+        chosen.append(r.run_id)
     return chosen
 
 
@@ -83,7 +83,7 @@ def merged_into(repo: Repo, store: RunStore, run: RunRef, tip: str) -> str | Non
     if holders:
         return "merged into " + ", ".join(holders[:3])
     for ev in store.events(run.run_id, MERGED_EVENT):
-        data = ev["data"]
+        data = ev.data
         if data.get("branch_tip") == tip:
             return f"merged into {data.get('into')}" + (" (squashed)" if data.get("squash") else "")
     return None

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
 from git import Repo
 
 from ..gitcmd import git_bytes, git_ok
+from ..store import AttemptRow, AttemptStatus, PhaseRow
 from .runref import ReviewError, RunRef, base_of, require_tip
 
 # git's default diff colours (color.diff.meta, frag, old, new): what a user sees from `git diff`.
@@ -48,22 +48,22 @@ def run_diff(repo: Repo, run: RunRef) -> str:
     return git_diff(repo, base_of(repo, run), require_tip(repo, run))
 
 
-def phase_diff(repo: Repo, run: RunRef, phase: dict[str, Any]) -> str | None:
+def phase_diff(repo: Repo, run: RunRef, phase: PhaseRow) -> str | None:
     """The change phase ``phase`` (a store row) committed, or None when it has no commit."""
-    sha = phase.get("commit_sha")
+    sha = phase.commit_sha
     if not sha or not git_ok(repo, "rev-parse", "--verify", "-q", f"{sha}^{{commit}}"):
         return None
-    start = phase.get("start_commit")
+    start = phase.start_commit
     if not start or not git_ok(repo, "rev-parse", "--verify", "-q", f"{start}^{{commit}}"):
         start = f"{sha}^"
     return git_diff(repo, str(start), str(sha))
 
 
-def find_phase(phases: list[dict[str, Any]], run: RunRef, phase_id: str) -> dict[str, Any]:
+def find_phase(phases: list[PhaseRow], run: RunRef, phase_id: str) -> PhaseRow:
     for p in phases:
-        if p["phase_id"] == phase_id:
+        if p.phase_id == phase_id:
             return p
-    known = ", ".join(p["phase_id"] for p in phases) or "none"
+    known = ", ".join(p.phase_id for p in phases) or "none"
     raise ReviewError(f"run {run.run_id!r} has no phase {phase_id!r}; its phases are: {known}")
 
 
@@ -108,32 +108,32 @@ def colorize(text: str) -> str:
     return "".join(out)
 
 
-def attempts_text(attempts: Iterable[dict[str, Any]], painter: Painter, *, include_approved: bool = False) -> str:
+def attempts_text(attempts: Iterable[AttemptRow], painter: Painter, *, include_approved: bool = False) -> str:
     """Each failed (or interrupted) attempt: who tried, what went wrong, the patch it left, the gate output."""
     parts: list[str] = []
     for a in attempts:
-        if a["outcome"] == "approved" and not include_approved:
+        if a.outcome is AttemptStatus.APPROVED and not include_approved:
             continue
-        if a["outcome"] == "running":
+        if a.outcome is AttemptStatus.RUNNING:
             continue
         took = ""
-        if a.get("finished_at") and a.get("started_at"):
-            took = f", {float(a['finished_at']) - float(a['started_at']):.1f} s"
-        category = f": {a['error_category']}" if a.get("error_category") else ""
+        if a.finished_at and a.started_at:
+            took = f", {float(a.finished_at) - float(a.started_at):.1f} s"
+        category = f": {a.error_category}" if a.error_category else ""
         parts.append(
             painter.header(
-                f"===== phase {a['phase_id']}, attempt {a['number']} on {a['model']} ({a['complexity']}): "
-                f"{a['outcome']}{category}{took} ====="
+                f"===== phase {a.phase_id}, attempt {a.number} on {a.model} ({a.complexity}): "
+                f"{a.outcome.value}{category}{took} ====="
             )
             + "\n"
         )
-        message = str(a.get("message") or "")
-        gate = a.get("gate_tail")
+        message = a.message or ""
+        gate = a.gate_tail
         if gate and gate.strip() and gate.strip() in message:  # shown once, under "gate output"
             message = message.replace(gate.strip(), "(the checks' output is below)").strip()
         if message:
             parts.append(painter.label("--- what went wrong ---") + "\n" + _ending(message))
-        patch = a.get("patch") or ""
+        patch = a.patch or ""
         parts.append(painter.label("--- the change it made ---") + "\n")
         parts.append(painter.diff(_ending(patch)) if patch.strip() else "(none: no edit reached the files)\n")
         parts.append(painter.label("--- gate output ---") + "\n")

@@ -14,11 +14,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from git import Repo
 
 from ..gitcmd import WorkspaceError, configure, git_bytes, git_ok, git_text
+from ..store import PhaseRow, PhaseState
 from .runref import ReviewError, RunRef, base_of, require_tip
 
 MERGED_EVENT = "run_merged"
@@ -73,7 +73,7 @@ def choose_target(repo: Repo, run: RunRef, into: str | None) -> tuple[str, list[
     return current, [note]
 
 
-def merge_run(repo: Repo, run: RunRef, phases: list[dict[str, Any]], *, into: str | None, squash: bool) -> MergeResult:
+def merge_run(repo: Repo, run: RunRef, phases: list[PhaseRow], *, into: str | None, squash: bool) -> MergeResult:
     """Merge the run branch into the target branch, or raise ``ReviewError`` having changed nothing."""
     tip = require_tip(repo, run)
     target, notes = choose_target(repo, run, into)
@@ -110,14 +110,14 @@ def merge_run(repo: Repo, run: RunRef, phases: list[dict[str, Any]], *, into: st
     return MergeResult(target, commit, squash, where, tip, notes)
 
 
-def merge_message(run: RunRef, phases: list[dict[str, Any]], target: str, squash: bool) -> str:
-    done = [p for p in phases if p["state"] == "COMPLETE" and p.get("commit_sha")]
+def merge_message(run: RunRef, phases: list[PhaseRow], target: str, squash: bool) -> str:
+    done = [p for p in phases if p.state is PhaseState.COMPLETE and p.commit_sha]
     head = (
         f"autopack run {run.run_id}: {' '.join(run.goal.split())}"
         if squash
         else f"Merge autopack run {run.run_id} into {target}"
     )
-    body = "\n".join(f"- {p['phase_id']}: {p['name']}" for p in done)
+    body = "\n".join(f"- {p.phase_id}: {p.name}" for p in done)
     goal = "" if squash else f"Goal: {' '.join(run.goal.split())}\n\n"
     return f"{head}\n\n{goal}Phases:\n{body or '- (none)'}\n\nAutopack-Run: {run.run_id}\n"
 

@@ -53,25 +53,24 @@ class RunRef:
 def load_run(store: RunStore, layout: Layout, run_id: str) -> RunRef:
     """The run ``run_id`` of ``store`` (``StoreError`` when the store has no such run)."""
     run = store.require_run(run_id)
-    base_branch = run.get("base_branch")  # a column a later store may add; else the event below
-    if not base_branch:
-        for ev in store.events(run_id, "workspace_ready"):
-            base_branch = ev["data"].get("base_branch") or base_branch
+    base_branch = None  # the workspace_ready event records it
+    for ev in store.events(run_id, "workspace_ready"):
+        base_branch = ev.data.get("base_branch") or base_branch
     run_dir = layout.run_dir(run_id)
     return RunRef(
         run_id=run_id,
-        project=str(run["project"]),
-        goal=str(run["goal"]),
-        status=str(run["status"]),
-        project_dir=Path(run["project_dir"]) if run["project_dir"] else None,
-        branch=str(run["branch"] or BRANCH_PREFIX + run_id),
-        base_commit=run["base_commit"] or None,
-        worktree=Path(run["worktree"]) if run["worktree"] else None,
+        project=run.project,
+        goal=run.goal,
+        status=run.status.value,
+        project_dir=Path(run.project_dir) if run.project_dir else None,
+        branch=str(run.branch or BRANCH_PREFIX + run_id),
+        base_commit=run.base_commit or None,
+        worktree=Path(run.worktree) if run.worktree else None,
         run_dir=run_dir,
         log_path=layout.log_path(run_id),
         base_branch=str(base_branch) if base_branch else None,
-        created_at=float(run["created_at"]),
-        updated_at=float(run["updated_at"]),
+        created_at=float(run.created_at),
+        updated_at=float(run.updated_at),
         executor_pid=executor_holding(run_dir / LOCK_NAME),
     )
 

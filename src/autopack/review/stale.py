@@ -5,24 +5,24 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
+from ..store import RunSummary
 from ..workspace import BRANCH_PREFIX
 
 
-def stale_marks(rows: Iterable[dict[str, Any]]) -> dict[tuple[str, str], list[str]]:
+def stale_marks(rows: Iterable[RunSummary]) -> dict[tuple[str, str], list[str]]:
     """``{(project, run_id): [reason, ...]}`` for each stale run among ``rows`` (``list_runs`` rows);
     a run that never got as far as recording its project or worktree is not marked."""
     rows = list(rows)
     branches: dict[str, set[str] | None] = {}
     for r in rows:
-        d = r.get("project_dir")
+        d = r.project_dir
         if d and d not in branches:
             branches[d] = _run_branches(Path(d))
     marks: dict[tuple[str, str], list[str]] = {}
     for r in rows:
         why = []
-        d, wt, br = r.get("project_dir"), r.get("worktree"), r.get("branch")
+        d, wt, br = r.project_dir, r.worktree, r.branch
         if d and not Path(d).is_dir():
             why.append("project folder gone")
         elif d and br and branches.get(d) is not None and br not in (branches[d] or set()):
@@ -30,7 +30,7 @@ def stale_marks(rows: Iterable[dict[str, Any]]) -> dict[tuple[str, str], list[st
         if wt and not Path(wt).is_dir():
             why.append("worktree missing")
         if why:
-            marks[(str(r["project"]), str(r["run_id"]))] = why
+            marks[(r.project, r.run_id)] = why
     return marks
 
 

@@ -9,22 +9,30 @@ a traceback.
   process that holds it when the OS says (an autopack executor is named with its run id), exit 2;
 - full (``SQLITE_FULL``, or an I/O error on a disk with no space left): ``DiskFull`` (exit 3);
 - read-only, unreadable or in an unwritable folder: ``StoreError`` saying which (exit 2).
+
+``guarded`` puts that conversion around every public method of ``RunStore``.
 """
 
 from __future__ import annotations
 
 import errno
+import functools
+import inspect
 import os
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
-from .errors import AutopackError, DiskFull, StoreDamaged, StoreError, StoreLocked
-from .lock import describe_holders
+from ..errors import AutopackError, DiskFull, StoreDamaged, StoreError, StoreLocked
+from ..lock import describe_holders
 
 # SQLite primary result codes (the low byte of ``sqlite3.Error.sqlite_errorcode``).
 SQLITE_PERM, SQLITE_BUSY, SQLITE_LOCKED, SQLITE_READONLY = 3, 5, 6, 8
 SQLITE_IOERR, SQLITE_CORRUPT, SQLITE_FULL, SQLITE_CANTOPEN = 10, 11, 13, 14
 SQLITE_AUTH, SQLITE_NOTADB = 23, 26
+
+C = TypeVar("C", bound=type)
 
 AFRESH = "move it aside to start afresh, or restore it from a backup"
 AGAIN = "then run the same command again"
@@ -112,3 +120,26 @@ def _no_space(path: Path) -> bool:
     root = os.geteuid() == 0  # root may write into the blocks reserved for it
     blocks, inodes = (st.f_bfree, st.f_ffree) if root else (st.f_bavail, st.f_favail)
     return blocks == 0 or (st.f_files > 0 and inodes == 0)  # some filesystems report no inode counts
+
+
+def guarded(cls: C) -> C:
+    """Wrap every public method defined in ``cls`` so that an ``sqlite3.Error`` raised in it (by the
+    query or by reading its rows) becomes the store's user error; a bug's error passes unchanged."""
+    for name, member in list(vars(cls).items()):
+        if not name.startswith("_") and inspect.isfunction(member) and name not in getattr(cls, "_unguarded", ()):
+            setattr(cls, name, _guard(member))
+    return cls
+
+
+def _guard(method: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(method)
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.Error as exc:
+            err = self._user_error(exc)
+            if err is None:
+                raise
+            raise err from exc
+
+    return wrapper

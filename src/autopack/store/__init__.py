@@ -4,19 +4,23 @@ Runs, phases and their states, phase revisions (re-plans), attempts, LLM calls a
 event log. Every state change is one transaction that also appends its event, so a process killed
 at any instant leaves the store consistent: either the change and its event are there, or neither.
 
-This module owns the connection, transactions and every write; the tables and state enums live in
-``store_schema`` and the read-only queries in ``store_queries`` (``RunStore`` inherits them), and
-their public names are re-exported here, so callers import everything from ``autopack.store``.
+``RunStore`` is the whole store: the connection, transactions, every write and every query (what
+``status``, ``runs``, the journal, the review commands and the executor look up; none of the queries
+writes or opens a transaction). The package's other modules are what it is made of: ``schema`` (the
+tables and the state enums kept in them), ``rows`` (the typed rows the queries return and the
+writers take) and ``errors`` (what a failing SQLite call means to the user). Callers import
+everything from ``autopack.store``.
 
 A store that cannot be used is an ``AutopackError`` naming the file, never a traceback, and never a
-write to it (``store_errors`` words each case). Opening reads first: a file that is not an SQLite
+write to it (``errors`` words each case). Opening reads first: a file that is not an SQLite
 database, or is another program's, is refused before anything is written, and a store that already
 has every table is not written at all. With ``check`` (the default: ``run``, ``doctor diagnose``
 and ``runs``) the open also runs ``PRAGMA quick_check``, so a truncated file or a damaged page is
 found before the first write could extend it (about 60 ms for a 100 MB store); ``status`` and
 ``journal``, which only read one run, skip it and meet any damage in the query that reads it.
-Either way every public method converts an SQLite error that is not a bug, however late it is
-found. A lock held by another process is waited for ``busy_timeout`` seconds, then named.
+Either way every public method is ``guarded``: it converts an SQLite error that is not a bug,
+however late it is found (by the query or by reading its rows). A lock held by another process is
+waited for ``busy_timeout`` seconds, then named.
 """
 
 from __future__ import annotations
@@ -25,46 +29,83 @@ import json
 import os
 import sqlite3
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 from typing import Any, NoReturn
 
-from .errors import StoreError
-from .layout import RUNS_DIR, Layout
-from .secrets import scrub
-from .store_errors import damaged, folder_error
-from .store_queries import RunQueries, guarded
-from .store_schema import SCHEMA_VERSION, TERMINAL_STATES, PhaseState, RunStatus, create_schema, schema_objects
+from ..errors import StoreError
+from ..layout import RUNS_DIR, Layout
+from ..secrets import scrub
+from .errors import damaged, folder_error, guarded, store_error
+from .rows import (
+    AttemptRow,
+    CallRecord,
+    CallRow,
+    EventRow,
+    ModelUsage,
+    PhaseRow,
+    RevisionRow,
+    RunRow,
+    RunSummary,
+    Totals,
+    Usage,
+)
+from .schema import (
+    SCHEMA_VERSION,
+    UNFINISHED_ATTEMPTS,
+    AttemptStatus,
+    PhaseState,
+    RunStatus,
+    create_schema,
+    schema_objects,
+)
 
 __all__ = [
-    "SCHEMA_VERSION",
-    "TERMINAL_STATES",
+    "RUN_BOUNDARY_EVENTS",
+    "UNFINISHED_ATTEMPTS",
+    "AttemptRow",
+    "AttemptStatus",
     "CallRecord",
+    "CallRow",
+    "EventRow",
+    "ModelUsage",
+    "PhaseRow",
     "PhaseState",
-    "RunQueries",
+    "RevisionRow",
+    "RunRow",
     "RunStatus",
     "RunStore",
+    "RunSummary",
+    "Totals",
+    "Usage",
+    "active_seconds",
     "find_run",
     "store_projects",
 ]
 
 
-@dataclass(frozen=True)
-class CallRecord:
-    role: str
-    provider: str
-    model: str
-    tokens_in: int = 0
-    tokens_out: int = 0
-    tokens_cached: int = 0
-    cost_usd: float = 0.0
-    latency_ms: float = 0.0
-    stop_reason: str | None = None
-    ok: bool = True
-    error: str | None = None
+# Run-level events that mark an executor starting or ending: a phase's clock does not run across them
+# (the time between a stop and the command that resumed it is nobody's work).
+RUN_BOUNDARY_EVENTS = ("run_created", "run_resumed", "run_finished", "run_stopped", "run_failed", "run_interrupted")
+
+
+def active_seconds(times: Iterable[float], boundaries: Iterable[float]) -> float:
+    """How long work went on across the event times ``times`` (seconds since the epoch): the sum of
+    the gaps between consecutive times, leaving out every gap that holds one of ``boundaries`` (an
+    executor ending or starting), so a phase stopped on Friday and resumed on Monday is not 3 days long."""
+    ordered = sorted(times)
+    marks = sorted(boundaries)
+    total = 0.0
+    j = 0
+    for before, after in zip(ordered, ordered[1:], strict=False):
+        while j < len(marks) and marks[j] < before:
+            j += 1
+        if j < len(marks) and marks[j] <= after:
+            continue
+        total += after - before
+    return total
 
 
 class _ScrubbedWrites:
@@ -79,8 +120,8 @@ class _ScrubbedWrites:
 
 
 @guarded
-class RunStore(RunQueries):
-    """One SQLite database per project. Methods that change state commit exactly once; reads are in ``RunQueries``."""
+class RunStore:
+    """One SQLite database per project. Methods that change state commit exactly once; queries never write."""
 
     busy_timeout: float = 10.0  # autopack's own transactions last milliseconds; longer means another program
     _unguarded = ("transaction", "close")  # they convert errors themselves
@@ -167,8 +208,12 @@ class RunStore(RunQueries):
             self._rollback()
             self._reraise(exc)
 
+    def _user_error(self, exc: sqlite3.Error) -> Exception | None:
+        """The user's error ``exc`` stands for (``errors.store_error``), or None when it is a bug."""
+        return store_error(self.path, exc, self.busy_timeout)
+
     def _reraise(self, exc: sqlite3.Error) -> NoReturn:
-        """Raise the user's error ``exc`` stands for (``store_errors``), or ``exc`` itself when it is a bug."""
+        """Raise the user's error ``exc`` stands for (``errors``), or ``exc`` itself when it is a bug."""
         err = self._user_error(exc)
         if err is None:
             raise exc
@@ -190,7 +235,7 @@ class RunStore(RunQueries):
         )
         return int(cur.lastrowid or 0)
 
-    # runs -----------------------------------------------------------------------------------
+    # writing: runs ----------------------------------------------------------------------------
     def create_run(
         self,
         run_id: str,
@@ -249,7 +294,7 @@ class RunStore(RunQueries):
                     },
                 )
 
-    # phases ---------------------------------------------------------------------------------
+    # writing: phases --------------------------------------------------------------------------
     def set_phase(
         self,
         run_id: str,
@@ -317,7 +362,7 @@ class RunStore(RunQueries):
             )
         return rev
 
-    # attempts -------------------------------------------------------------------------------
+    # writing: attempts ------------------------------------------------------------------------
     def start_attempt(self, run_id: str, phase_id: str, model: str, complexity: str) -> tuple[int, int]:
         """Open an attempt; returns (attempt_id, number within the phase)."""
         with self.transaction() as db:
@@ -340,7 +385,7 @@ class RunStore(RunQueries):
     def finish_attempt(
         self,
         attempt_id: int,
-        outcome: str,
+        outcome: AttemptStatus,
         error_category: str | None = None,
         message: str | None = None,
         normalized_message: str | None = None,
@@ -354,11 +399,12 @@ class RunStore(RunQueries):
             ).fetchone()
             if row is None:
                 raise StoreError(f"no attempt {attempt_id} in {self.path}")
+            outcome = AttemptStatus(outcome)  # a bare string from a caller is checked, and stored as the enum's value
             db.execute(
                 "UPDATE attempts SET outcome=?, error_category=?, message=?, normalized_message=?, reply_hash=?,"
                 " patch=?, gate_tail=?, finished_at=? WHERE attempt_id=?",
                 (
-                    outcome,
+                    outcome.value,
                     error_category,
                     message,
                     normalized_message,
@@ -376,7 +422,7 @@ class RunStore(RunQueries):
                 "attempt_finished",
                 {
                     "attempt": row["number"],
-                    "outcome": outcome,
+                    "outcome": outcome.value,
                     "error_category": error_category,
                     "message": (message or "")[:500],
                 },
@@ -386,17 +432,18 @@ class RunStore(RunQueries):
         """Attempts left 'running' by a killed process are marked 'interrupted' (on resume)."""
         with self.transaction() as db:
             rows = db.execute(
-                "SELECT attempt_id, phase_id, number FROM attempts WHERE run_id=? AND outcome='running'", (run_id,)
+                "SELECT attempt_id, phase_id, number FROM attempts WHERE run_id=? AND outcome=?",
+                (run_id, AttemptStatus.RUNNING.value),
             ).fetchall()
             for r in rows:
                 db.execute(
-                    "UPDATE attempts SET outcome='interrupted', finished_at=? WHERE attempt_id=?",
-                    (time.time(), r["attempt_id"]),
+                    "UPDATE attempts SET outcome=?, finished_at=? WHERE attempt_id=?",
+                    (AttemptStatus.INTERRUPTED.value, time.time(), r["attempt_id"]),
                 )
                 self._event(db, run_id, r["phase_id"], "attempt_interrupted", {"attempt": r["number"]})
         return len(rows)
 
-    # llm calls and events -------------------------------------------------------------------
+    # writing: llm calls and events ------------------------------------------------------------
     def record_call(
         self, run_id: str, call: CallRecord, phase_id: str | None = None, attempt_id: int | None = None
     ) -> None:
@@ -426,6 +473,165 @@ class RunStore(RunQueries):
     def add_event(self, run_id: str, kind: str, data: dict[str, Any] | None = None, phase_id: str | None = None) -> int:
         with self.transaction() as db:
             return self._event(db, run_id, phase_id, kind, data or {})
+
+    # reading (no transaction, nothing written): runs ------------------------------------------
+    def get_run(self, run_id: str) -> RunRow | None:
+        row = self._db.execute("SELECT * FROM runs WHERE run_id=?", (run_id,)).fetchone()
+        return RunRow.of(row) if row else None
+
+    def require_run(self, run_id: str) -> RunRow:
+        run = self.get_run(run_id)
+        if run is None:
+            raise StoreError(f"no run {run_id!r} in {self.path}; `autopack runs` lists the known runs")
+        return run
+
+    def list_runs(self) -> list[RunSummary]:
+        rows = self._db.execute(
+            "SELECT r.run_id, r.project, r.status, r.stop_reason, r.created_at, r.updated_at, r.branch,"
+            " r.project_dir, r.worktree, r.base_commit,"
+            " (SELECT COUNT(*) FROM phases p WHERE p.run_id=r.run_id) AS phases,"
+            " (SELECT COUNT(*) FROM phases p WHERE p.run_id=r.run_id AND p.state='COMPLETE') AS complete,"
+            " (SELECT COALESCE(SUM(cost_usd),0) FROM llm_calls c WHERE c.run_id=r.run_id) AS cost_usd"
+            " FROM runs r ORDER BY r.created_at"
+        ).fetchall()
+        return [RunSummary.of(r) for r in rows]
+
+    # reading: phases --------------------------------------------------------------------------
+    def phases(self, run_id: str) -> list[PhaseRow]:
+        rows = self._db.execute("SELECT * FROM phases WHERE run_id=? ORDER BY idx", (run_id,)).fetchall()
+        return [PhaseRow.of(r) for r in rows]
+
+    def phase(self, run_id: str, phase_id: str) -> PhaseRow:
+        row = self._db.execute("SELECT * FROM phases WHERE run_id=? AND phase_id=?", (run_id, phase_id)).fetchone()
+        if row is None:
+            raise StoreError(f"run {run_id!r} has no phase {phase_id!r}")
+        return PhaseRow.of(row)
+
+    def phase_spec(self, run_id: str, phase_id: str) -> dict[str, Any]:
+        """The spec of the phase's current revision."""
+        row = self._db.execute(
+            "SELECT r.spec_json FROM phase_revisions r JOIN phases p ON p.run_id=r.run_id AND p.phase_id=r.phase_id"
+            " AND p.revision=r.revision WHERE r.run_id=? AND r.phase_id=?",
+            (run_id, phase_id),
+        ).fetchone()
+        if row is None:
+            raise StoreError(f"run {run_id!r} has no phase {phase_id!r}")
+        spec: dict[str, Any] = json.loads(row["spec_json"])
+        return spec
+
+    def phase_specs(self, run_id: str) -> dict[str, dict[str, Any]]:
+        """The spec of every phase's current revision, by phase id (one query for a whole run)."""
+        rows = self._db.execute(
+            "SELECT r.phase_id, r.spec_json FROM phase_revisions r JOIN phases p ON p.run_id=r.run_id"
+            " AND p.phase_id=r.phase_id AND p.revision=r.revision WHERE r.run_id=?",
+            (run_id,),
+        ).fetchall()
+        return {str(r["phase_id"]): json.loads(r["spec_json"]) for r in rows}
+
+    def revisions(self, run_id: str, phase_id: str) -> list[RevisionRow]:
+        rows = self._db.execute(
+            "SELECT * FROM phase_revisions WHERE run_id=? AND phase_id=? ORDER BY revision", (run_id, phase_id)
+        ).fetchall()
+        return [RevisionRow.of(r) for r in rows]
+
+    # reading: attempts ------------------------------------------------------------------------
+    def attempts(self, run_id: str, phase_id: str | None = None) -> list[AttemptRow]:
+        """The run's attempts (or one phase's), oldest first."""
+        if phase_id is None:
+            rows = self._db.execute("SELECT * FROM attempts WHERE run_id=? ORDER BY attempt_id", (run_id,)).fetchall()
+        else:
+            rows = self._db.execute(
+                "SELECT * FROM attempts WHERE run_id=? AND phase_id=? ORDER BY attempt_id", (run_id, phase_id)
+            ).fetchall()
+        return [AttemptRow.of(r) for r in rows]
+
+    # reading: llm calls and events ------------------------------------------------------------
+    def events(
+        self, run_id: str, kind: str | None = None, after: int = 0, phase_id: str | None = None
+    ) -> list[EventRow]:
+        q = "SELECT * FROM events WHERE run_id=? AND event_id>?"
+        args: list[Any] = [run_id, after]
+        if kind:
+            q += " AND kind=?"
+            args.append(kind)
+        if phase_id is not None:
+            q += " AND phase_id=?"
+            args.append(phase_id)
+        rows = self._db.execute(q + " ORDER BY event_id", args).fetchall()
+        return [EventRow.of(r) for r in rows]
+
+    def count_events(self, run_id: str, kind: str, phase_id: str | None = None) -> int:
+        if phase_id is None:
+            return int(
+                self._db.execute("SELECT COUNT(*) FROM events WHERE run_id=? AND kind=?", (run_id, kind)).fetchone()[0]
+            )
+        return int(
+            self._db.execute(
+                "SELECT COUNT(*) FROM events WHERE run_id=? AND kind=? AND phase_id=?", (run_id, kind, phase_id)
+            ).fetchone()[0]
+        )
+
+    def llm_calls(self, run_id: str) -> list[CallRow]:
+        """Every LLM call of the run, oldest first."""
+        rows = self._db.execute(
+            "SELECT call_id, phase_id, attempt_id, role, provider, model, tokens_in, tokens_out, tokens_cached, cost_usd,"
+            " latency_ms, ok, error, created_at FROM llm_calls WHERE run_id=? ORDER BY call_id",
+            (run_id,),
+        ).fetchall()
+        return [CallRow.of(r) for r in rows]
+
+    def phase_durations(self, run_id: str) -> dict[str, float]:
+        """Seconds each phase was worked on: from its first event to its last, without the time the run
+        was not running (``active_seconds``); a phase with no event yet is absent."""
+        bounds = [
+            float(r[0])
+            for r in self._db.execute(
+                f"SELECT created_at FROM events WHERE run_id=? AND phase_id IS NULL AND kind IN "
+                f"({','.join('?' * len(RUN_BOUNDARY_EVENTS))})",
+                (run_id, *RUN_BOUNDARY_EVENTS),
+            )
+        ]
+        times: dict[str, list[float]] = {}
+        for phase_id, created in self._db.execute(
+            "SELECT phase_id, created_at FROM events WHERE run_id=? AND phase_id IS NOT NULL", (run_id,)
+        ):
+            times.setdefault(str(phase_id), []).append(float(created))
+        return {pid: active_seconds(ts, bounds) for pid, ts in times.items()}
+
+    def usage_by_model(self, run_id: str) -> list[ModelUsage]:
+        """The run's LLM calls summed per model, the most expensive first."""
+        rows = self._db.execute(
+            "SELECT provider, model, COUNT(*) AS calls, SUM(tokens_in) AS tokens_in, SUM(tokens_out) AS tokens_out,"
+            " SUM(tokens_cached) AS tokens_cached, SUM(cost_usd) AS cost_usd FROM llm_calls WHERE run_id=?"
+            " GROUP BY provider, model ORDER BY cost_usd DESC",
+            (run_id,),
+        ).fetchall()
+        return [ModelUsage(**dict(r)) for r in rows]
+
+    def usage_by_phase(self, run_id: str) -> dict[str | None, Usage]:
+        """The run's LLM calls summed per phase (None: the calls of no phase)."""
+        rows = self._db.execute(
+            "SELECT phase_id, SUM(tokens_in) AS tokens_in, SUM(tokens_out) AS tokens_out, SUM(cost_usd) AS cost_usd"
+            " FROM llm_calls WHERE run_id=? GROUP BY phase_id",
+            (run_id,),
+        ).fetchall()
+        return {r["phase_id"]: Usage(r["tokens_in"], r["tokens_out"], r["cost_usd"]) for r in rows}
+
+    def totals(self, run_id: str) -> Totals:
+        """Every LLM call of the run summed (zeros before the first)."""
+        row = self._db.execute(
+            "SELECT COUNT(*) AS calls, COALESCE(SUM(tokens_in),0) AS tokens_in, COALESCE(SUM(tokens_out),0) AS tokens_out,"
+            " COALESCE(SUM(tokens_cached),0) AS tokens_cached, COALESCE(SUM(cost_usd),0) AS cost_usd FROM llm_calls WHERE run_id=?",
+            (run_id,),
+        ).fetchone()
+        return Totals(**dict(row))
+
+    def provider_tokens(self, run_id: str) -> dict[str, int]:
+        rows = self._db.execute(
+            "SELECT provider, SUM(tokens_in + tokens_out) AS t FROM llm_calls WHERE run_id=? GROUP BY provider",
+            (run_id,),
+        ).fetchall()
+        return {r["provider"]: int(r["t"] or 0) for r in rows}
 
 
 def store_projects(home: Path) -> list[str]:

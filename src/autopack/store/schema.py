@@ -2,8 +2,9 @@
 
 ``create_schema`` brings a database up to the current tables (idempotent: every statement is
 ``IF NOT EXISTS``) and records ``SCHEMA_VERSION``; the store runs it only when some of the
-``schema_objects`` are missing, so opening a complete store never writes to it. ``PhaseState`` and
-``RunStatus`` are the values of the ``phases.state`` and ``runs.status`` columns.
+``schema_objects`` are missing, so opening a complete store never writes to it. ``PhaseState``,
+``RunStatus`` and ``AttemptStatus`` are the values of the ``phases.state``, ``runs.status`` and
+``attempts.outcome`` columns.
 ``autopack.store`` re-exports the public names.
 """
 
@@ -43,6 +44,21 @@ class RunStatus(StrEnum):
     # Ctrl-C or SIGTERM: the open phase was rolled back, resumable. runs.status is plain TEXT (no CHECK
     # constraint), so stores written before this value existed take it without a migration.
     INTERRUPTED = "INTERRUPTED"
+
+
+class AttemptStatus(StrEnum):
+    """``attempts.outcome``: RUNNING until the attempt ends; a kill leaves it RUNNING until the resume
+    marks it INTERRUPTED; STOPPED when the run stopped (budget, cost cap) during it."""
+
+    RUNNING = "running"
+    APPROVED = "approved"
+    FAILED = "failed"
+    INTERRUPTED = "interrupted"
+    STOPPED = "stopped"
+
+
+# Attempts that did not end by themselves: not part of a phase's history of tries.
+UNFINISHED_ATTEMPTS = {AttemptStatus.RUNNING, AttemptStatus.INTERRUPTED, AttemptStatus.STOPPED}
 
 
 _SCHEMA = """
