@@ -386,8 +386,8 @@ def candidate_policies(config: Any) -> list[Policy]:
                "high [sonnet, opus])", {"escalation_chains": {"auditor": before["escalation_chains"]["auditor"]}}),
         Policy("s>g>g 6 tries", "no Haiku for the Builder: chains low [sonnet], medium and high [gpt-5.5], 6 attempts",
                _merge({"escalation_chains": {"builder": _chains({"low": [s], "medium": [g], "high": [g]})}}, tries(6))),
-        Policy("h>s>o,g", "shipped with Opus before GPT-5.5 at high: Builder high [opus-5-5, gpt-5.5]",
-               {"escalation_chains": {"builder": _chains({"low": [h], "medium": [s], "high": [o, g]})}}),
+        Policy("opus before gpt", "shipped with Opus before GPT-5.5: Builder medium [sonnet, opus], high [opus, gpt-5.5]",
+               {"escalation_chains": {"builder": _chains({"low": [h, s], "medium": [s, o], "high": [o, g]})}}),
     ]  # fmt: skip
     if any(config.price_for(m) is None for m in (h, f, s, g, o)):
         return []
