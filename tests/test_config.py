@@ -80,34 +80,35 @@ def test_shipped_doctor_execute_fix_is_opt_in_with_seed_limits(shipped: Config) 
     assert shipped.doctor.allowed_fix_types == ["git", "file"]
 
 
-def test_shipped_complexity_escalation_matches_the_seed(shipped: Config) -> None:
+def test_shipped_complexity_escalation_matches_the_seed_with_the_benchmarks_attempt_limit(shipped: Config) -> None:
     ce = shipped.complexity_escalation
     assert ce.enabled is True
     assert (ce.thresholds.low_to_medium, ce.thresholds.medium_to_high) == (2, 2)
-    assert ce.max_attempts_per_phase == 5
+    assert ce.max_attempts_per_phase == 8  # the seed's 5, raised by scripts/bench/finishing.py (issue 15)
     assert ce.failure_types == ["auditor_reject", "ci_fail", "patch_apply_error"]
 
 
-def test_shipped_escalation_chains_keep_the_seeds_shape_from_cheap_to_strong(shipped: Config) -> None:
+def test_shipped_escalation_chains_climb_from_cheap_to_strong_in_the_seeds_slots(shipped: Config) -> None:
     chains = {(role, c): getattr(shipped.escalation_chains, role).for_complexity(c)
               for role in ("builder", "auditor") for c in COMPLEXITIES}
     assert {k: len(v) for k, v in chains.items()} == {
-        ("builder", "low"): 3, ("builder", "medium"): 3, ("builder", "high"): 2,
-        ("auditor", "low"): 2, ("auditor", "medium"): 2, ("auditor", "high"): 2,
+        ("builder", "low"): 2, ("builder", "medium"): 2, ("builder", "high"): 1,
+        ("auditor", "low"): 1, ("auditor", "medium"): 1, ("auditor", "high"): 1,
     }
     for chain in chains.values():
         costs = [_cost(shipped, m) for m in chain]
         assert costs == sorted(costs), chain
-    # The seed's slots: one cheap model opens both low chains; one mid model follows it and opens both
-    # medium chains; one strong model closes the low chain, follows in medium and opens both high chains
-    # (it is also the strong Doctor, the Planner and the medium/high tiers); a stronger one closes the
-    # builder's medium and high chains, and a strongest one the auditor's high chain.
-    cheap, mid, strong = chains["builder", "low"]
+    # Tuned by the finishing benchmark (issue 15): one cheap model opens the Builder's low chain and is
+    # the Auditor's, the cheap Doctor's and the low tier's; one mid model follows it (intra-tier), opens
+    # the medium chain and is the Auditor's from medium up, the strong Doctor, the Planner and the
+    # medium/high tiers; one strong model closes the medium chain and is the whole high chain.
+    cheap, mid = chains["builder", "low"]
+    mid_again, strong = chains["builder", "medium"]
     assert cheap == chains["auditor", "low"][0] == shipped.doctor_models.cheap == shipped.routing.tier_strategy.low
-    assert mid == chains["auditor", "low"][1] == chains["builder", "medium"][0] == chains["auditor", "medium"][0]
-    assert strong == chains["builder", "medium"][1] == chains["auditor", "medium"][1] == shipped.doctor_models.strong
-    assert strong == chains["builder", "high"][0] == chains["auditor", "high"][0] == shipped.routing.planner_model
-    assert chains["builder", "medium"][2] == chains["builder", "high"][1]
+    assert mid == mid_again == chains["auditor", "medium"][0] == chains["auditor", "high"][0]
+    assert mid == shipped.doctor_models.strong == shipped.routing.planner_model == shipped.routing.tier_strategy.high
+    assert chains["builder", "high"] == [strong]
+    assert _cost(shipped, cheap) < _cost(shipped, mid) < _cost(shipped, strong)
 
 
 def test_shipped_replan_matches_the_seed(shipped: Config) -> None:

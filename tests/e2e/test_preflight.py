@@ -141,13 +141,13 @@ def test_with_only_an_anthropic_key_the_run_reaches_every_role_on_anthropic(tmp_
         "planner": [json.dumps(RULE)],
     })
     ap = Env(tmp_path, ANTHROPIC_API_KEY="sk-ant-test-key", ANTHROPIC_BASE_URL=models.url)
-    plan = ap.plan([phase("p1")])
+    plan = ap.plan([phase("p1", complexity="high")])
     assert ap.cli("plan", "validate", str(plan)).returncode == 0
     dry = ap.run("r1", plan, None, "--dry-run")
     assert dry.returncode == 0, dry.output
     # a role whose model is on another provider shows the Anthropic fallback model answering it
-    low = SHIPPED.escalation_chains.builder.for_complexity("low")  # the phase's complexity
-    other = next(m for m in low if provider_for_model(m, SHIPPED) != "anthropic")
+    high = SHIPPED.escalation_chains.builder.for_complexity("high")  # the phase's complexity
+    other = next(m for m in high if provider_for_model(m, SHIPPED) != "anthropic")
     fallback = SHIPPED.routing.fallback_models["anthropic"]
     assert f"{fallback} on anthropic (fallback: {provider_for_model(other, SHIPPED)} has no key)" in dry.stdout
     # no re-plan, so the Doctor is asked after the repeated failure

@@ -70,7 +70,7 @@ def _plan(tmp_path: Path) -> Path:
                 "id": "double",
                 "name": "Add double()",
                 "description": "Add double(x) returning 2*x to calc.py.",
-                "complexity": "medium",
+                "complexity": "high",
                 "scope": ["calc.py"],
                 "checks": ["python -m pytest -q tests"],
             }
@@ -155,9 +155,9 @@ def test_only_anthropic_key_runs_a_plan_with_every_call_on_anthropic(
 
     calls = _calls(tmp_path)
     assert {c["provider"] for c in calls} == {"anthropic"}
-    # A medium phase starts on another provider's model (the shipped medium chains), so its calls fall
+    # A high phase starts on another provider's model (the shipped high chain), so its calls fall
     # back to the Anthropic fallback model; any other call is on a model the config routes to Anthropic.
-    assert provider_for_model(first_model(SHIPPED, "feature", "medium", "builder"), SHIPPED) != "anthropic"
+    assert provider_for_model(first_model(SHIPPED, "feature", "high", "builder"), SHIPPED) != "anthropic"
     used = {c["model"] for c in calls}
     assert SHIPPED.routing.fallback_models["anthropic"] in used
     assert used <= {m for m in SHIPPED.referenced_models() if provider_for_model(m, SHIPPED) == "anthropic"}
