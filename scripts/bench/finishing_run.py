@@ -366,11 +366,15 @@ def wasted_calls(events: list[tuple[str, dict[str, Any]]], log: list[CallLog], m
     return dict(waste), dict(notes)
 
 
+# Models the candidates name (calibrated too, though the shipped config may not route to all of them).
+CANDIDATE_MODELS = ("claude-haiku-5-5", "gemini-3.8-flash", "claude-sonnet-5-5", "gpt-5.5", "claude-opus-5-5")
+
+
 def candidate_policies(config: Any) -> list[Policy]:
     """Tunings tried around the shipped config for issue 15 item 5 (``--candidates``), named with the shipped
     models of late 2026; a candidate naming a model the config does not price is left out. The first is the
     config shipped before the tuning (the seed's shape), run on today's code: before and after side by side."""
-    h, f, s, g, o = "claude-haiku-5-5", "gemini-3.8-flash", "claude-sonnet-5-5", "gpt-5.5", "claude-opus-5-5"
+    h, f, s, g, o = CANDIDATE_MODELS
     tries = lambda n: {"complexity_escalation": {"max_attempts_per_phase": n}}  # noqa: E731
     before = {
         "escalation_chains": {"builder": _chains({"low": [h, f, s], "medium": [f, s, g], "high": [s, g]}),
