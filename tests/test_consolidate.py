@@ -14,8 +14,8 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from autopack.cli.docs import docs_app
 from autopack.docs.classify import attribute, classify
-from autopack.docs.cli import docs_app
 from autopack.docs.consolidate import ConsolidationError, apply_consolidation, plan_consolidation
 from autopack.encoding import subprocess_env
 

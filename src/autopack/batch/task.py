@@ -206,8 +206,8 @@ def gather(task: RunTask, repo: Path, home: Path, code: int, stderr: str) -> Run
 def read_store(home: Path, run_id: str) -> tuple[dict[str, Any] | None, str | None]:
     """The run's rows as ``autopack status --json`` gives them, and its base commit (None, None when the
     run never got into a store)."""
-    from ..cli import status_data
     from ..errors import AutopackError
+    from ..review.status import run_status
     from ..store import find_run
 
     try:
@@ -215,7 +215,7 @@ def read_store(home: Path, run_id: str) -> tuple[dict[str, Any] | None, str | No
     except AutopackError:
         return None, None
     with store:
-        data = status_data(store, run_id)
+        data = run_status(store, run_id)
         base = store.require_run(run_id).get("base_commit")
     return json.loads(json.dumps(data, default=str)), base
 

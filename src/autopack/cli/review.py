@@ -1,6 +1,6 @@
-"""CLI commands that review a run after it ran: ``diff``, ``merge``, ``clean`` and ``report``.
-Registered on the main Typer app by ``cli.py``; git and the store are imported inside the commands
-so ``--help`` stays fast. The work is done in ``autopack.review`` and ``autopack.report``.
+"""Commands that review a run after it ran: ``diff``, ``merge``, ``clean`` and ``report``. Git and the
+store are imported inside the commands so ``--help`` stays fast. The work is done in
+``autopack.review`` and ``autopack.report``.
 """
 
 from __future__ import annotations
@@ -12,18 +12,11 @@ from typing import Annotated, Any
 
 import typer
 
-from .cli import HomeOpt, JsonOpt, app, console
-from .cli_output import fail, print_json
+from .app import HomeOpt, JsonOpt, app, console, open_run
+from .output import fail, print_json
 
 RunIdOpt = Annotated[str, typer.Option("--run-id", help="the run")]
 ProjectOpt = Annotated[str | None, typer.Option("--project", help="project name, if run ids repeat across projects")]
-
-
-def _open(home: Path | None, run_id: str, project: str | None) -> tuple[Any, Any]:
-    from .layout import home_dir
-    from .store import find_run
-
-    return find_run(home_dir(home), run_id, project, check=False)
 
 
 def _note(text: str) -> None:
@@ -52,13 +45,13 @@ def diff_cmd(
 ) -> None:
     """Show what a run changed: its branch against the commit it started from (or one phase's commit),
     and with --attempts what the models tried before that. Plain text when piped."""
-    from .review.diff import Painter, attempts_text, find_phase, phase_diff, run_diff
-    from .review.runref import load_run, open_project
+    from ..review.diff import Painter, attempts_text, find_phase, phase_diff, run_diff
+    from ..review.runref import load_run, open_project
 
     if color not in ("auto", "always", "never"):
         fail(f"--color {color!r}: choose auto, always or never")
     painter = Painter(color == "always" or (color == "auto" and sys.stdout.isatty() and not os.environ.get("NO_COLOR")))
-    layout, store = _open(home, run_id, project)
+    layout, store = open_run(home, run_id, project)
     with store:
         run = load_run(store, layout, run_id)
         phases = store.phases(run_id)
@@ -100,12 +93,12 @@ def merge_cmd(
 ) -> None:
     """Merge the run branch into your branch. A dirty checkout of that branch or a conflict is refused
     with the reason, and nothing is changed."""
-    from .review.merge import MERGED_EVENT, merge_run
-    from .review.runref import open_project, refuse_if_running
+    from ..review.merge import MERGED_EVENT, merge_run
+    from ..review.runref import open_project, refuse_if_running
 
-    layout, store = _open(home, run_id, project)
+    layout, store = open_run(home, run_id, project)
     with store:
-        from .review.runref import load_run
+        from ..review.runref import load_run
 
         run = load_run(store, layout, run_id)
         refuse_if_running(run, "merge it")
@@ -173,9 +166,9 @@ def clean_cmd(
 ) -> None:
     """Remove runs' worktrees, branches (merged ones, unless --force), run folders, logs and store records.
     Select with --run-id, or with --older-than and/or --all-finished."""
-    from .layout import Layout, home_dir
-    from .review.clean import carry_out, parse_age, plan_clean, select_runs
-    from .store import RunStore, store_projects
+    from ..layout import Layout, home_dir
+    from ..review.clean import carry_out, parse_age, plan_clean, select_runs
+    from ..store import RunStore, store_projects
 
     if run_id is not None and (older_than is not None or all_finished):
         fail("--run-id names one run: use it alone, or select with --older-than and/or --all-finished")
@@ -184,7 +177,7 @@ def clean_cmd(
     age = parse_age(older_than) if older_than is not None else None
     root = home_dir(home)
     if run_id is not None:
-        found, _store = _open(home, run_id, project)
+        found, _store = open_run(home, run_id, project)
         _store.close()
         layouts = [found]
     else:
@@ -241,11 +234,11 @@ def report_cmd(
     """Write one self-contained HTML file about a run (opens offline): a timeline of phases and attempts,
     cost and tokens per phase and per model, each attempt's diff, gate output and verdict, every
     recovery decision and the rules learned."""
-    from .fileio import atomic_write_text
-    from .report import build_report, render_report
-    from .secrets import scrub
+    from ..fileio import atomic_write_text
+    from ..report import build_report, render_report
+    from ..secrets import scrub
 
-    layout, store = _open(home, run_id, project)
+    layout, store = open_run(home, run_id, project)
     with store:
         data = build_report(store, layout, run_id)
     html = scrub(render_report(data))
