@@ -100,7 +100,7 @@ def test_real_subprocess_applies_a_reply(project):
         "import typer\nfrom autopack.cli.edits import edits_app\n"
         "app = typer.Typer()\napp.add_typer(edits_app, name='edits')\napp()\n"
     )
-    from autopack.encoding import subprocess_env
+    from autopack.childenv import subprocess_env
 
     proc = subprocess.run(
         [sys.executable, "-c", code, "edits", "apply", "reply.md", "--json"],

@@ -22,10 +22,10 @@ from .agents.doctor import Doctor, DoctorRequest
 from .agents.feedback import clip_middle
 from .agents.planner import Planner, PlannerError, spec_diff
 from .attempt import AttemptEnv, AttemptOutcome, run_attempt
-from .checkenv import ChecksEnv
 from .config import Config
 from .errors import AutopackError, RunStopped
 from .events import RunEvents
+from .gate.checks_env import ChecksEnv
 from .layout import Layout
 from .llm.service import AllProvidersFailed, LlmService
 from .llm.types import ProviderError
@@ -50,7 +50,7 @@ from .recovery.policy import (
     decide,
 )
 from .store import CallRecord, PhaseState, RunStatus, RunStore
-from .workspace import Workspace
+from .workspace.worktree import Workspace
 
 RESET_NOTE = (
     "\n\nNote: the workspace has since been reset to the phase's starting state, so edits reported "

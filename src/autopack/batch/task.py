@@ -281,10 +281,9 @@ def fetch_branch(into: Path, source: str, outcome: RunOutcome) -> None:
 
 
 def _git(cwd: Path | None, *args: str) -> str:
-    from ..encoding import subprocess_env
+    from ..childenv import git_env
 
-    env = subprocess_env({"GIT_TERMINAL_PROMPT": "0"})
-    proc = subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True, errors="replace")
+    proc = subprocess.run(["git", *args], cwd=cwd, env=git_env(), capture_output=True, text=True, errors="replace")
     if proc.returncode != 0:
         raise TaskError(f"git {' '.join(args[:2])} failed: {proc.stderr.strip() or proc.stdout.strip()}")
     return proc.stdout

@@ -151,7 +151,7 @@ def _dry_run(req: RunRequest) -> None:
     interpreter; the same refusals as a real run (bad input, a role nobody can answer), nothing written."""
     from rich.table import Table
 
-    from ..checkenv import resolve_checks_env
+    from ..gate.checks_env import resolve_checks_env
     from ..preflight import role_rows
     from ..runner import check_providers, prepare
     from .plan import plan_table

@@ -3,7 +3,7 @@
 Owns the order of checks for one reply: blocks the parser could not use are refused with the
 parser's reason; every path next (one bad path refuses the whole reply; a path that names no file
 but whose end is one existing file in scope is that file, see ``paths.existing_alias``), then each edit in order
-against the file as the earlier edits left it (each kind placed by ``kinds``), destructive-output
+against the file as the earlier edits left it (each kind placed by ``placement``), destructive-output
 guards (per edit: elision, NUL bytes; per reply: mass deletion across the scope, which refuses
 the whole reply), a Python syntax check of each changed file, and finally atomic UTF-8 writes
 that keep each file's newline style, BOM and final newline. Loading a file (encoding, newline
@@ -26,7 +26,9 @@ from .guards import (
     nul_byte_hits,
     shrinks,
 )
-from .kinds import (
+from .parse import Edit
+from .paths import PathRefused, existing_alias, iter_scope_files, normalize_rel, resolve_in_workspace
+from .placement import (
     WorkFile,
     apply_diff,
     apply_full_file,
@@ -35,8 +37,6 @@ from .kinds import (
     refuse,
     split_lines,
 )
-from .parse import Edit
-from .paths import PathRefused, existing_alias, iter_scope_files, normalize_rel, resolve_in_workspace
 from .report import ApplyReport, EditResult
 from .syntax import changed_span, syntax_error
 

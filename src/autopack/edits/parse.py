@@ -2,7 +2,7 @@
 
 Owns reading what models actually write: prose around blocks, missing or extra fences, CRLF,
 wrong hunk numbers and counts, missing ``a/``/``b/`` prefixes, several files per block. It never
-decides whether an edit fits the files on disk (that is ``apply`` and ``kinds``), but it does decide whether a
+decides whether an edit fits the files on disk (that is ``apply`` and ``placement``), but it does decide whether a
 reply was cut off: a truncated reply is flagged and must never be applied.
 
 No edit block is ever dropped: a block that looks like an edit but cannot be used (no path line

@@ -3,7 +3,7 @@
 Error categories and their classifiers (``categories``), message normalisation and similarity
 (``normalize``), approach-flaw and stuck detection (``approach``), the run health budget
 (``budget``), the model escalation ladder (``escalation``) and the Doctor's guarded command
-execution (``execute_fix``, with the allowed git forms in ``fix_git``). Pure decisions from data, except ``execute_fix`` which runs
+execution (``execute_fix``, with the allowed git forms in ``git_whitelist``). Pure decisions from data, except ``execute_fix`` which runs
 whitelisted commands; nothing here knows about provider SDKs or the executor.
 """
 

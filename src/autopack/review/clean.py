@@ -20,10 +20,10 @@ from pathlib import Path
 
 from git import Repo
 
-from ..gitcmd import WorkspaceError, git_ok, git_text
 from ..layout import Layout
 from ..store import RunStore
-from ..workspace import BASE_REF_PREFIX, BRANCH_PREFIX, ROLLED_BACK_PREFIX
+from ..workspace.gitcmd import WorkspaceError, git_ok, git_text
+from ..workspace.worktree import BASE_REF_PREFIX, BRANCH_PREFIX, ROLLED_BACK_PREFIX
 from .merge import MERGED_EVENT, worktree_of
 from .runref import RUNNING, ReviewError, RunRef, base_of, branch_tip, load_run, open_project
 

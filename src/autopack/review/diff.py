@@ -13,7 +13,7 @@ from typing import Any
 
 from git import Repo
 
-from ..gitcmd import git_bytes, git_ok
+from ..workspace.gitcmd import git_bytes, git_ok
 from .runref import ReviewError, RunRef, base_of, require_tip
 
 # git's default diff colours (color.diff.meta, frag, old, new): what a user sees from `git diff`.

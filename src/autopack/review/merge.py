@@ -18,7 +18,7 @@ from typing import Any
 
 from git import Repo
 
-from ..gitcmd import WorkspaceError, configure, git_bytes, git_ok, git_text
+from ..workspace.gitcmd import WorkspaceError, configure, git_bytes, git_ok, git_text
 from .runref import ReviewError, RunRef, base_of, require_tip
 
 MERGED_EVENT = "run_merged"
