@@ -20,8 +20,8 @@ from .agents.context import build_context, context_budget, expand_paths
 from .agents.feedback import clip_middle, first_traceback
 from .config import Config
 from .edits import apply_edits, parse_reply
-from .edits.parse import Edit
 from .edits.paths import in_scope
+from .edits.reply import Edit
 from .gate.checks import GateResult, run_checks
 from .gate.checks_env import ChecksEnv
 from .llm.types import ProviderError

@@ -19,17 +19,18 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # for type checkers only; at run time names load lazily
     from .apply import apply_edits
-    from .parse import Edit, Hunk, ParsedReply, detect_mode, parse_reply
+    from .parse import detect_mode, parse_reply
     from .paths import PathRefused, in_scope, resolve_in_workspace
+    from .reply import Edit, Hunk, ParsedReply
     from .report import ApplyReport, EditResult, HunkResult
 
 _EXPORTS = {
     "ApplyReport": ".report",
-    "Edit": ".parse",
+    "Edit": ".reply",
     "EditResult": ".report",
-    "Hunk": ".parse",
+    "Hunk": ".reply",
     "HunkResult": ".report",
-    "ParsedReply": ".parse",
+    "ParsedReply": ".reply",
     "PathRefused": ".paths",
     "apply_edits": ".apply",
     "detect_mode": ".parse",

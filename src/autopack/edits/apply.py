@@ -26,7 +26,6 @@ from .guards import (
     nul_byte_hits,
     shrinks,
 )
-from .parse import Edit
 from .paths import PathRefused, existing_alias, iter_scope_files, normalize_rel, resolve_in_workspace
 from .placement import (
     WorkFile,
@@ -37,6 +36,7 @@ from .placement import (
     refuse,
     split_lines,
 )
+from .reply import Edit
 from .report import ApplyReport, EditResult
 from .syntax import changed_span, syntax_error
 
