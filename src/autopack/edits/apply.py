@@ -12,11 +12,10 @@ style, BOM, final newline, mode) and writing it back are here too.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from ..fileio import atomic_write_text
 from .guards import (
     SHRINK_LIMIT,
     GuardHit,
@@ -127,29 +126,16 @@ def _mass_deletion(files: dict[Path, WorkFile], root: Path, scope: Sequence[str]
 
 
 def _write_atomic(f: WorkFile) -> None:
-    """Write via a temp file in the same directory and os.replace, so a crash never leaves half a file.
+    """Write the file's new text with its own line endings, BOM and mode, through a temp file, so a
+    crash never leaves half a file.
 
-    No fsync: os.replace already gives readers and a crashed process all-or-nothing, and the run
+    No fsync: the rename already gives readers and a crashed process all-or-nothing, and the run
     commits to git right after; syncing every edit would cost more than the rest of applying it.
     """
     data = f.text().replace("\n", f.newline) if f.newline != "\n" else f.text()
     if f.bom:
         data = "\ufeff" + data
-    f.target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=f.target.parent, prefix=f".{f.target.name}.", suffix=".autopack-tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(data)
-        if f.mode is None:
-            umask = os.umask(0)
-            os.umask(umask)
-            os.chmod(tmp, 0o666 & ~umask)
-        else:
-            os.chmod(tmp, f.mode)
-        os.replace(tmp, f.target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_text(f.target, data, newline="", fsync=False, mode=f.mode)
 
 
 def apply_edits(
