@@ -33,7 +33,6 @@ SHIPPED_CONFIG = _REPO_CONFIG if _REPO_CONFIG.is_file() else PACKAGE_DIR / "data
 
 Complexity = Literal["low", "medium", "high"]
 COMPLEXITIES: tuple[Complexity, ...] = ("low", "medium", "high")
-ProviderName = Literal["anthropic", "openai", "glm", "gemini"]
 BUILTIN_PROVIDERS: tuple[str, ...] = ("anthropic", "openai", "glm", "gemini")
 
 

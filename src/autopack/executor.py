@@ -10,9 +10,7 @@ edits are rolled back.
 from __future__ import annotations
 
 import copy
-import os
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 from .agents.auditor import Auditor
@@ -72,19 +70,6 @@ def no_change_message(message: str) -> str:
     note = ("No change: the Builder replied NO_CHANGES; the phase's checks passed and the Auditor approved "
             "the files as they were.")
     return f"{subject} (no changes)\n{body}\n\n{note}\n\n{trailers.rstrip()}\n{NO_CHANGES_TRAILER}: none\n"
-
-
-class PhaseFatal(AutopackError):
-    exit_code = 1
-
-
-@dataclass
-class RunOptions:
-    run_id: str
-    project_dir: Path
-    plan_path: Path | None
-    home: Path
-    env: dict[str, str] = field(default_factory=lambda: dict(os.environ))
 
 
 @dataclass
