@@ -47,4 +47,6 @@ _.succeeded  # recovery.execute_fix.FixOutcome
 known_projects  # layout
 BASE_URL_ENV_VARS, key_source, environment_with_dotenv  # llm.providers
 _.route  # llm.router.Router
+categorize_patch_message  # recovery.categories
+attempts_exhausted  # recovery.escalation
 supports_prefill  # llm adapters: the tests pin which can continue a reply (the Builder reads agents.builder.PREFILL_PROVIDERS)
