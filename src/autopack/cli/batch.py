@@ -114,36 +114,21 @@ def _env_home() -> Path | None:
 
 
 def _paths(batch: Path, home: Path | None) -> tuple[str, BatchPaths]:
-    """The batch id and folder of a batch file, or of a batch id, under ``home``."""
-    from ..batch.spec import load_batch
-    from ..batch.state import BatchPaths, batch_dir
+    from ..batch.pool import find_batch
     from ..layout import home_dir
 
-    if batch.is_file():
-        batch_id = load_batch(batch).batch_id
-    else:
-        batch_id = batch.name
-    return batch_id, BatchPaths(batch_dir(home_dir(home), batch_id))
+    return find_batch(batch, home_dir(home))
 
 
 @batch_app.command("status")
 def batch_status(batch: BatchArg, home: HomeOpt = None, as_json: JsonOpt = False) -> None:
     """Where each run of a batch stands: state, phase, cost, provider waits; whether the batch is running."""
-    from ..batch.pool import batch_summary
-    from ..batch.state import BatchStore, RunState, batch_running
+    from ..batch.pool import batch_status as status_of
     from ..batch.view import RunLine, runs_table, totals_line
-    from ..llm.shared_limits import waiting_now
 
     batch_id, paths = _paths(batch, home)
-    with BatchStore.open_existing(paths.db) as store:
-        summary = batch_summary(batch_id, store, paths, (store.meta().get("batch") or {}).get("max_cost"))
-    pid = batch_running(paths)
-    summary["running_pid"] = pid
-    summary["waiting_now"] = waiting_now(paths.limits) if paths.limits.is_dir() and pid else {}
-    for r in summary["runs"]:
-        if r["state"] == RunState.RUNNING.value and pid is None:
-            r["state"] = RunState.INTERRUPTED.value  # its batch was killed: the same command resumes it
-            r["message"] = "its batch is not running (killed?); run the same `autopack batch` command to resume it"
+    summary = status_of(batch_id, paths)
+    pid = summary["running_pid"]
     if as_json:
         print_json(summary)
         return
