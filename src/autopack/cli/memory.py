@@ -28,26 +28,11 @@ rules_app = typer.Typer(
 )
 
 
-def _project_dirs(root: Path) -> list[str]:
-    from ..layout import RUNS_DIR
-
-    base = root / RUNS_DIR
-    if not base.is_dir():
-        return []
-    return sorted(p.name for p in base.iterdir() if p.is_dir() and not p.name.startswith("."))
-
-
 def _rules_path(home: Path | None, project: str | None) -> Path:
-    from ..layout import RUNS_DIR, Layout, home_dir
+    from ..layout import home_dir
+    from ..memory.rules import project_rules_path
 
-    root = home_dir(home)
-    if project is None:
-        projects = _project_dirs(root)
-        if len(projects) != 1:
-            known = ", ".join(projects) or "none yet"
-            raise AutopackError(f"say which project with --project (projects under {root / RUNS_DIR}: {known})")
-        project = projects[0]
-    return Layout(root, project).rules_path
+    return project_rules_path(home_dir(home), project)
 
 
 def journal_cmd(
