@@ -14,14 +14,13 @@ from typing import Annotated
 import typer
 
 from ..errors import AutopackError
-from .app import open_run
+from .app import JsonOpt, open_run
 from .output import print_json, user_errors
 
 HomeOpt = Annotated[
     Path | None,
     typer.Option("--home", help="where .autonomous_runs/ lives (default: $AUTOPACK_HOME, else the current directory)"),
 ]
-JsonOpt = Annotated[bool, typer.Option("--json", help="machine-readable JSON output")]
 
 rules_app = typer.Typer(
     rich_markup_mode=None, help="List, show or remove a project's learned rules (rules.yaml).", no_args_is_help=True

@@ -38,7 +38,6 @@ def _summary(result: RunResult, home: Path | None, as_json: bool, elapsed: float
         data = run_status(store, result.run_id)
     data["elapsed_s"] = round(elapsed, 1)
     data["exit_code"] = result.exit_code
-
     data["next_commands"] = next_commands(result.run_id, home) if next_steps else []
     if as_json:
         sys.stdout.write(json.dumps({"event": "summary", **data}, ensure_ascii=False, default=str) + "\n")
