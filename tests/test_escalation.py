@@ -126,11 +126,11 @@ def test_progressive_ladder_walks_intra_tier_then_cross_tier_to_the_top() -> Non
     assert seen == [
         Rung(GLM, "low"),
         Rung(GEMINI_PRO, "low"),  # intra-tier after the first failure
-        Rung(GEMINI_PRO, "medium"),  # 2 failures at low: cross-tier to medium's start model
-        Rung(SONNET, "medium"),
-        Rung(SONNET, "high"),
-        Rung(GPT5, "high"),
+        Rung(SONNET, "medium"),  # 2 failures at low: cross-tier, past gemini-2.5-pro (it just failed at low)
+        Rung(GPT5, "medium"),
+        Rung(GPT5, "high"),  # cross-tier: sonnet and gpt-5 both failed, so high's last model
         Rung(GPT5, "high"),  # high, chain exhausted: stays
+        Rung(GPT5, "high"),
     ]
     assert "within low complexity" in (reasons[0] or "")
     assert "escalating to medium complexity" in (reasons[1] or "")
@@ -160,7 +160,7 @@ def test_cheap_first_walks_the_tier_by_price() -> None:
     ladder.record_failure("ci_fail")
     assert ladder.current == Rung(GPT5, "medium")
     ladder.record_failure("ci_fail")
-    assert ladder.current == Rung(GPT5, "high")  # high's cheapest
+    assert ladder.current == Rung(SONNET, "high")  # high's cheapest is gpt-5, which just failed: the next by price
 
 
 def test_disabled_complexity_escalation_never_crosses_tiers() -> None:
@@ -180,7 +180,40 @@ def test_threshold_of_one_crosses_after_the_first_failure() -> None:
     ladder.record_failure("patch_apply_error")
     assert ladder.current.complexity == "medium"
     ladder.record_failure("patch_apply_error")
-    assert ladder.current == Rung(SONNET, "high")
+    assert ladder.current == Rung(GPT5, "high")  # high's models both failed at medium: its strongest
+
+
+def test_a_repeated_reply_moves_on_at_once_whatever_the_threshold() -> None:
+    cfg = make_config(complexity_escalation={"thresholds": {"low_to_medium": 3, "medium_to_high": 3}})
+    ladder = EscalationLadder(cfg, "builder", "feature", "low")
+    ladder.current = Rung(SONNET, "low")  # the tier's last model: an ordinary failure stays on it
+    assert ladder.record_failure("ci_fail") is None and ladder.current == Rung(SONNET, "low")
+    reason = ladder.record_failure("ci_fail", repeated=True)
+    assert ladder.current == Rung(GEMINI_PRO, "medium")
+    assert reason is not None and "sent the same reply again" in reason and "medium complexity" in reason
+    reason = ladder.record_failure("ci_fail", repeated=True)  # within a tier: its next model
+    assert ladder.current == Rung(GPT5, "medium") and "within medium" in (reason or "")
+
+
+def test_a_repeated_reply_at_the_top_stays_and_without_tiers_stays_in_its_tier() -> None:
+    ladder = EscalationLadder(CFG, "builder", "feature", "high")
+    ladder.current = Rung(GPT5, "high")
+    assert ladder.record_failure("ci_fail", repeated=True) is None and ladder.current == Rung(GPT5, "high")
+    off = EscalationLadder(make_config(complexity_escalation={"enabled": False}), "builder", "feature", "low")
+    off.current = Rung(SONNET, "low")
+    assert off.record_failure("ci_fail", repeated=True) is None and off.current == Rung(SONNET, "low")
+
+
+def test_from_history_replays_repeated_replies() -> None:
+    cfg = make_config(complexity_escalation={"thresholds": {"low_to_medium": 3, "medium_to_high": 3}})
+    live = EscalationLadder(cfg, "builder", "feature", "low")
+    history: list[tuple[str, str, str | None, bool]] = []
+    for repeated in (False, False, True):
+        history.append((live.current.model, live.current.complexity, "ci_fail", repeated))
+        live.record_failure("ci_fail", repeated=repeated)
+    rebuilt = EscalationLadder.from_history(cfg, "builder", "feature", "low", history)
+    assert rebuilt.current == live.current == Rung(GPT5, "medium")  # sonnet repeated itself at low
+    assert rebuilt.tried == live.tried == [GLM, GEMINI_PRO, SONNET]
 
 
 def test_next_rung_reports_no_change_with_a_none_reason() -> None:
@@ -206,7 +239,7 @@ def test_from_history_rebuilds_the_same_ladder_as_a_live_run() -> None:
         history.append((live.current.model, live.current.complexity, category))
         live.record_failure(category)
     rebuilt = EscalationLadder.from_history(CFG, "builder", "feature", "low", history)
-    assert rebuilt.current == live.current == Rung(SONNET, "medium")
+    assert rebuilt.current == live.current == Rung(GPT5, "medium")  # medium entered on sonnet (gemini failed at low)
     assert rebuilt.failures_at_tier == live.failures_at_tier == 1
 
 

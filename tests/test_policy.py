@@ -108,5 +108,25 @@ def test_a_fresh_start_after_a_replan_forgets_the_old_revision(cfg: Config) -> N
                   attempts_done=3)
     st.failures.append(FailureRecord("ci_fail", "x"))
     st.fresh_start()
-    assert (st.failures, st.feedback, st.previous_patch, st.since_doctor, st.kept_edits) == ([], None, None, 0, False)
+    assert (st.failures, st.previous_patch, st.since_doctor, st.kept_edits) == ([], None, 0, False)
+    # what the checks said last stays in the next prompt (the same tests judge the new revision)
+    assert st.feedback is not None and st.feedback.endswith("boom") and "re-planned" in st.feedback
+    st.feedback = None
+    st.fresh_start()
+    assert st.feedback is None
     assert st.attempts_done == 3  # the attempt budget is the phase's, not the revision's
+
+
+def test_after_the_last_attempt_neither_the_planner_nor_the_doctor_is_asked(cfg: Config) -> None:
+    # a flaw with re-plan budget left, and the Doctor due: both would be asked with an attempt left
+    due = progress(failures_since_doctor=5, attempts_left=1)
+    assert isinstance(decide(due, Failure(flaw=FLAW), cfg)[0], Replan)
+    assert isinstance(decide(due, Failure(), cfg)[0], ConsultDoctor)
+    last = progress(failures_since_doctor=5, attempts_left=0, budget_near_limit=True)
+    assert decide(last, Failure(flaw=FLAW), cfg) == [Retry()]
+    assert decide(last, Failure(), cfg) == [Retry()]
+    # a refusal repeated still fails with its reason, and a cut-off reply still switches format
+    refusal = "Builder model m: prompt is too long"
+    assert isinstance(decide(last, Failure(refusal=refusal, previous_refusal=refusal), cfg)[0], Fail)
+    assert decide(progress(attempts_left=0, mode="full_file"), Failure(cut_off=True), cfg) == [
+        SwitchMode("structured_edit", "reply cut off in full_file mode"), Retry()]

@@ -17,6 +17,7 @@ from autopack.memory.rules import (
     RulesError,
     draw_rule_deterministic,
     render_rules_for_prompt,
+    says_something,
 )
 
 IMPORT_FAILURE = (
@@ -280,3 +281,29 @@ def test_saved_rules_have_no_yaml_anchors_so_each_date_stays_editable(tmp_path: 
     text = (tmp_path / "rules.yaml").read_text(encoding="utf-8")
     assert "&id" not in text and "*id" not in text
     assert "first_seen:" in text and "last_seen:" in text
+
+
+# ----- a rule must say something the error did not (issue 15) ------------------------------------
+
+
+@pytest.mark.parametrize("rule", [
+    "Make sure the phase's checks pass before replying.",
+    "Always run the tests.",
+    "Ensure all tests pass and fix any failing test before finishing.",
+    "Be careful to verify that the code works correctly.",
+])
+def test_a_rule_any_phase_could_be_given_says_nothing(rule: str) -> None:
+    assert not says_something(rule, "AssertionError: assert topk(2, [1, 3]) == (3, 1)")
+
+
+def test_a_rule_that_only_repeats_the_error_says_nothing() -> None:
+    error = "ImportError: cannot import name 'slugify' from 'textutils'"
+    assert not says_something("Fix the ImportError: cannot import name slugify from textutils.", error)
+    assert says_something("Add slugify to __all__ in textutils/__init__.py when you define it.", error)
+
+
+def test_a_specific_rule_says_something() -> None:
+    rule = "When restoring `topk`, check each example of its docstring against the body before replying."
+    assert says_something(rule, "AssertionError: assert topk(2, [1, 3]) == (3, 1)")
+    assert says_something("Copy SEARCH text exactly from the current file so every edit applies.",
+                          "patch_apply_error: the SEARCH block of calc.py matches no lines")

@@ -330,7 +330,10 @@ class SimulatedProvider:
             out = {"action": "retry_with_fix", "confidence": 0.85, "rationale": "The body's logic is off on the documented cases.",
                    "hint": hint}  # fmt: skip
         else:
-            action, conf = _pick3(self.a.doctor_lost, self._u(pid, "doctor-action", j))
+            # a model told an action is not available now does not choose it (when autopack says so)
+            barred = set(_UNAVAILABLE.findall(request.messages[0].content))
+            choices = tuple(w for w in self.a.doctor_lost if w[0] not in barred) or self.a.doctor_lost
+            action, conf = _pick3(choices, self._u(pid, "doctor-action", j))
             out = {"action": action, "confidence": conf, "rationale": "The attempts keep failing the same tests."}
             if action == "retry_with_fix":
                 out["hint"] = "Make sure the phase's checks pass."
@@ -382,6 +385,9 @@ class SimulatedProvider:
                       "Handle the edge cases the examples show (empty input, defaults)."],
             "scope": [task.module], "builder_mode": "structured_edit",
             "rationale": "Earlier attempts guessed the behaviour; the docstring's examples pin it down."})  # fmt: skip
+
+
+_UNAVAILABLE = re.compile(r"^Not available now, do not choose it: (\w+)", re.M)
 
 
 def _pick(weights: tuple[tuple[str, float], ...], u: float) -> str:

@@ -85,8 +85,10 @@ def make_policies(config: Any, cal: Calibration) -> list[Policy]:
     plain = config.escalation_chains.builder.for_complexity("low")[0]
     firsts = {t: [config.escalation_chains.builder.for_complexity(t)[0]] for t in ("low", "medium", "high")}
     everywhere = {t: [plain] for t in ("low", "medium", "high")}
+    tries = config.complexity_escalation.max_attempts_per_phase
     return [
-        Policy("plain loop", f"{plain} for every role, retried with the error up to 5 times; no escalation, "
+        Policy("plain loop", f"{plain} for every role, retried with the error up to {tries} times (the shipped "
+               "max_attempts_per_phase); no escalation, "
                "re-plan or Doctor", {
                    "escalation_chains": {"builder": _chains(everywhere), "auditor": _chains(everywhere)},
                    "complexity_escalation": {"enabled": False}, "replan": {"max_replans_per_phase": 0},
@@ -366,30 +368,36 @@ def wasted_calls(events: list[tuple[str, dict[str, Any]]], log: list[CallLog], m
 
 def candidate_policies(config: Any) -> list[Policy]:
     """Tunings tried for issue 15 item 5 (``--candidates``), named with the shipped models of late 2026; a
-    candidate naming a model the config does not price is left out."""
-    ladder = {"low": ["claude-haiku-5-5"], "medium": ["claude-sonnet-5-5"], "high": ["gpt-5.5"]}
+    candidate naming a model the config does not price is left out. ``h>s>g``: Builder chains low
+    [claude-haiku-5-5], medium [claude-sonnet-5-5], high [gpt-5.5]; ``t1``: escalation thresholds 1."""
+    h, s, g, o = "claude-haiku-5-5", "claude-sonnet-5-5", "gpt-5.5", "claude-opus-5-5"
+    hsg = {"escalation_chains": {"builder": _chains({"low": [h], "medium": [s], "high": [g]})}}
     t1 = {"complexity_escalation": {"thresholds": {"low_to_medium": 1, "medium_to_high": 1}}}
+    tries = lambda n: {"complexity_escalation": {"max_attempts_per_phase": n}}  # noqa: E731
+    no_replan = {"replan": {"max_replans_per_phase": 0}}
+    aud = {"escalation_chains": {"auditor": _chains({"low": [h], "medium": [s], "high": [s]})}}
     out = [
-        Policy("t1 no re-plan", "thresholds 1, replan.max_replans_per_phase: 0", _merge(t1, {"replan": {"max_replans_per_phase": 0}})),
-        Policy("t1 no re-plan no Doctor", "thresholds 1, no re-plan, no Doctor",
-               _merge(t1, {"replan": {"max_replans_per_phase": 0}, "doctor_models": {"max_calls_per_phase": 0}})),
-        Policy("t1 haiku>sonnet>gpt", "thresholds 1, Builder chains low [claude-haiku-5-5], medium [claude-sonnet-5-5], "
-               "high [gpt-5.5]", _merge(t1, {"escalation_chains": {"builder": _chains(ladder)}})),
-        Policy("t1 haiku>sonnet>opus", "thresholds 1, Builder chains low [claude-haiku-5-5], medium [claude-sonnet-5-5], "
-               "high [claude-opus-5-5]", _merge(t1, {"escalation_chains": {"builder": _chains({**ladder, "high": ["claude-opus-5-5"]})}})),
-        Policy("t1 h>s>gpt no re-plan", "thresholds 1, chains low [claude-haiku-5-5], medium [claude-sonnet-5-5], high "
-               "[gpt-5.5], no re-plan", _merge(t1, {"escalation_chains": {"builder": _chains(ladder)},
-                                                     "replan": {"max_replans_per_phase": 0}})),
-        Policy("t1 h>s>gpt no re-plan 8 tries", "as t1 h>s>gpt no re-plan, max_attempts_per_phase: 8",
-               _merge(t1, {"escalation_chains": {"builder": _chains(ladder)}, "replan": {"max_replans_per_phase": 0},
-                           "complexity_escalation": {"max_attempts_per_phase": 8}})),
-        Policy("t1 h>s>o>gpt no re-plan", "thresholds 1, chains low [claude-haiku-5-5], medium [claude-sonnet-5-5], high "
-               "[claude-opus-5-5, gpt-5.5], no re-plan",
-               _merge(t1, {"escalation_chains": {"builder": _chains({**ladder, "high": ["claude-opus-5-5", "gpt-5.5"]})},
-                           "replan": {"max_replans_per_phase": 0}})),
+        Policy("h>s>g t1", "thresholds 1, Builder chains low [haiku-5-5], medium [sonnet-5-5], high [gpt-5.5]",
+               _merge(hsg, t1)),
+        Policy("h>s>g t1 8 tries", "as h>s>g t1, max_attempts_per_phase: 8", _merge(_merge(hsg, t1), tries(8))),
+        Policy("h>s>g t1 8 tries no re-plan", "as h>s>g t1 8 tries, no re-plan",
+               _merge(_merge(_merge(hsg, t1), tries(8)), no_replan)),
+        Policy("h>s>g t1 8 tries aud h>s", "as h>s>g t1 8 tries, Auditor chains low [haiku-5-5], medium and high "
+               "[sonnet-5-5]", _merge(_merge(_merge(hsg, t1), tries(8)), aud)),
+        Policy("hs>sg>g 8 tries", "Builder chains low [haiku-5-5, sonnet-5-5], medium [sonnet-5-5, gpt-5.5], high "
+               "[gpt-5.5], thresholds as shipped, max_attempts_per_phase: 8",
+               _merge({"escalation_chains": {"builder": _chains({"low": [h, s], "medium": [s, g], "high": [g]})}},
+                      tries(8))),
+        Policy("s>g>g t1 6 tries", "no Haiku for the Builder: chains low [sonnet-5-5], medium and high [gpt-5.5], "
+               "thresholds 1, max_attempts_per_phase: 6",
+               _merge(_merge({"escalation_chains": {"builder": _chains({"low": [s], "medium": [g], "high": [g]})}}, t1),
+                      tries(6))),
+        Policy("h>s>o,g t1 8 tries", "thresholds 1, chains low [haiku-5-5], medium [sonnet-5-5], high [opus-5-5, "
+               "gpt-5.5], max_attempts_per_phase: 8",
+               _merge(_merge({"escalation_chains": {"builder": _chains({"low": [h], "medium": [s], "high": [o, g]})}},
+                             t1), tries(8))),
     ]  # fmt: skip
-    named = {"claude-haiku-5-5", "claude-sonnet-5-5", "gpt-5.5", "claude-opus-5-5"}
-    if any(config.price_for(m) is None for m in named):
+    if any(config.price_for(m) is None for m in (h, s, g, o)):
         return []
     return out
 

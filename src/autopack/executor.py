@@ -180,7 +180,8 @@ class Executor:
             near = self.budget.near_limit(self.config.doctor_models.health_budget_near_limit_ratio)
             progress = Progress(mode=st.mode or spec.builder_mode, failures_since_doctor=st.since_doctor,
                                 replans_used=self._replans_used(pid), doctor_allowed=self._doctor_allowed(pid),
-                                budget_near_limit=near)
+                                budget_near_limit=near,
+                                attempts_left=self.config.complexity_escalation.max_attempts_per_phase - st.attempts_done)
             failure = Failure(refusal=refusal, previous_refusal=st.last_refusal, cut_off=outcome.compact_next, flaw=flaw)
             st.last_refusal = refusal
             for action in decide(progress, failure, self.config):
@@ -243,8 +244,13 @@ class Executor:
         self.store.set_phase(self.run_id, pid, "phase_state", {"reason": "phase started"}, state=PhaseState.BUILDING, start_commit=start)
         history = [a for a in self.store.attempts(self.run_id, pid) if a["outcome"] not in ("running", "interrupted", "stopped")]
         spec = Phase.model_validate(self.store.phase_spec(self.run_id, pid))
-        ladder = EscalationLadder.from_history(cfg, "builder", spec.category, spec.complexity,
-                                               [(a["model"], a["complexity"], a["error_category"]) for a in history])
+        replies: set[str] = set()
+        steps: list[tuple[str, str, str | None, bool]] = []
+        for a in history:  # each attempt with "its reply was one sent before in the phase"
+            steps.append((a["model"], a["complexity"], a["error_category"], bool(a["reply_hash"]) and a["reply_hash"] in replies))
+            if a["reply_hash"] and a["outcome"] == "failed":
+                replies.add(a["reply_hash"])
+        ladder = EscalationLadder.from_history(cfg, "builder", spec.category, spec.complexity, steps)
         revision_start = self.store.revisions(self.run_id, pid)[-1]["created_at"]
         requeued = [e["created_at"] for e in self.store.events(self.run_id, "phase_requeued", phase_id=pid)]
         window_start = max([0.0, *requeued])  # the attempt budget restarts when a failed phase is sent back
@@ -258,7 +264,7 @@ class Executor:
             start=start, ladder=ladder, failures=failures, feedback=feedback,
             previous_patch=(last["patch"] or None) if last is not None and failed_last else None,
             since_doctor=len(failures), attempts_done=sum(1 for a in history if a["started_at"] >= window_start),
-            previous_model=last["model"] if last is not None else None,
+            previous_model=last["model"] if last is not None else None, replies=replies,
         )
 
     def _attempt(self, pid: str, spec: Phase, st: PhaseRun) -> tuple[AttemptOutcome, int, int, str | None]:
@@ -325,7 +331,10 @@ class Executor:
                                                 "gate_signature": outcome.gate_signature}))
         st.since_doctor += 1
         rung = st.ladder.current
-        escalated = st.ladder.record_failure(outcome.category or "unknown")
+        repeated = outcome.reply_hash is not None and outcome.reply_hash in st.replies
+        if outcome.reply_hash:
+            st.replies.add(outcome.reply_hash)
+        escalated = st.ladder.record_failure(outcome.category or "unknown", repeated=repeated)
         if escalated:
             self.events.emit("escalation", {"phase": pid, "from": f"{rung.model} ({rung.complexity})",
                                       "to": f"{st.ladder.current.model} ({st.ladder.current.complexity})", "reason": escalated,
@@ -447,7 +456,11 @@ class Executor:
         req = DoctorRequest(phase=spec.model_dump(exclude={"tier"}), attempts=attempts, last_patch=outcome.patch,
                             gate_tail=outcome.gate.tail() if outcome.gate else outcome.message[-3000:],
                             budget=self.budget.snapshot(), budget_near_limit=near,
-                            execute_fix_enabled=self.config.doctor.allow_execute_fix_global)
+                            execute_fix_enabled=self.config.doctor.allow_execute_fix_global,
+                            unavailable=self._unavailable_actions(pid),
+                            hints_given=list(dict.fromkeys(str(e["data"].get("hint")) for e in self.store.events(
+                                self.run_id, "doctor_diagnosis", phase_id=pid)
+                                if e["data"].get("action") == "retry_with_fix" and e["data"].get("hint"))))
         try:
             result = self.doctor.diagnose(req, CallContext(phase_id=pid, policy=self.config.routing.policy_for(spec.category)))
         except (AllProvidersFailed, ProviderError) as exc:
@@ -469,6 +482,19 @@ class Executor:
         if d.action == "retry_with_fix" and d.setup:
             self._add_setup(pid, spec, d.setup)
         return d.action, data
+
+    def _unavailable_actions(self, pid: str) -> dict[str, str]:
+        """The Doctor's actions that cannot be carried out now, and why (told to the Doctor, so it does
+        not spend its answer on one)."""
+        out: dict[str, str] = {}
+        limit = self.config.replan.max_replans_per_phase
+        if self._replans_used(pid) >= limit:
+            out["replan"] = f"the phase's re-plans are used up (replan.max_replans_per_phase = {limit}, failed re-plans count)"
+        if not self.config.doctor.allow_execute_fix_global:
+            out["execute_fix"] = "execute_fix is disabled in this run"
+        elif self.store.phase(self.run_id, pid)["execute_fixes"] >= self.config.doctor.max_execute_fix_per_phase:
+            out["execute_fix"] = "the phase's execute_fix budget is used up (doctor.max_execute_fix_per_phase)"
+        return out
 
     def _add_setup(self, pid: str, spec: Phase, commands: list[str]) -> None:
         """Add the Doctor's set-up commands to the phase (a new revision): only ``pip install <package>``,
@@ -530,8 +556,10 @@ class Executor:
         return text
 
     def _remember_hint(self, spec: Phase, text: str, source: str) -> None:
-        from .memory.rules import RuleBook
+        from .memory.rules import RuleBook, says_something
 
+        if not says_something(text, ""):
+            return  # a hint like "make sure the checks pass" is no lesson for later runs
         book = RuleBook.load(self.layout.rules_path)
         promoted = book.add_hint(text, "doctor_hint", self.run_id, spec.scope)
         book.save()
@@ -540,7 +568,7 @@ class Executor:
 
     def _learn(self, spec: Phase, failure: FailureRecord, outcome: AttemptOutcome) -> None:
         """A phase failed then succeeded: draw a prevention rule (model first, deterministic fallback)."""
-        from .memory.rules import Rule, RuleBook, draw_rule_deterministic
+        from .memory.rules import Rule, RuleBook, draw_rule_deterministic, says_something
 
         text = None
         try:
@@ -550,6 +578,10 @@ class Executor:
             source = "model"
         except (AutopackError, ProviderError):
             text = None
+        if text and not says_something(text, failure.message):
+            # a rule every later prompt would carry that tells the Builder nothing the error did not
+            self.events.emit("rule_dropped", {"text": text, "reason": "it says nothing the error did not"}, spec.id)
+            return
         if not text:
             text = draw_rule_deterministic(failure.category, failure.message, "", spec.scope)
             source = "deterministic"

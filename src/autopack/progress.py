@@ -235,6 +235,8 @@ def describe(kind: str, data: dict[str, Any]) -> str:
             return f"the Doctor rolled the run back to its start: {d.get('rationale')}"
         case "rule_learned":
             return f"  learned rule {d.get('rule_id')} ({d.get('source')}): {clip(d.get('text'), 200)}"
+        case "rule_dropped":
+            return f"  rule not kept ({d.get('reason')}): {clip(d.get('text'), 200)}"
         case "phase_complete":
             return _phase_complete(d)
         case "phase_failed":

@@ -3,6 +3,7 @@ rules.yaml, a later run's Builder is told that rule, and the run's journal tells
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -105,3 +106,19 @@ def test_the_journal_is_written_to_the_run_folder(two_runs: TwoRuns) -> None:
     assert "patch_apply_error" in text
     assert RULE_TEXT in text
     assert "**Status:** COMPLETE" in text
+
+
+def test_a_rule_that_says_nothing_the_error_did_not_is_not_kept(tmp_path: Path) -> None:
+    ap = AutopackEnv(tmp_path)
+    plan = ap.plan([phase("p1", name="Add multiply")])
+    generic = {**WORD_RULE, "text": json.dumps({"rule": "Make sure the phase's checks pass before replying."})}
+    script = ap.script([builder("p1", WRONG_SEARCH), builder("p1", ADD_MULTIPLY, retry=True), APPROVE, generic])
+    result = ap.run("g1", plan, script)
+
+    assert result.returncode == 0, result.output
+    assert ap.events("g1", "rule_learned") == []
+    (dropped,) = ap.events("g1", "rule_dropped")
+    assert dropped["data"]["text"] == "Make sure the phase's checks pass before replying."
+    assert "says nothing the error did not" in dropped["data"]["reason"]
+    rules = yaml.safe_load(ap.rules_path.read_text(encoding="utf-8")) if ap.rules_path.exists() else {}
+    assert not (rules or {}).get("rules")

@@ -114,7 +114,11 @@ def test_the_replanned_phase_is_built_from_the_new_description_and_completes(rep
     third = replanned.builder_prompts[2]
     assert REVISED in third
     assert "Return a * b from multiply" in third  # the revised steps
-    assert "The previous attempt failed" not in third  # a fresh start, not more of the same
+    # a fresh start on the new plan: the old attempt's diff is gone, what the checks said last is kept
+    # (the same tests judge the new revision; scripts/bench/finishing.py measured the loss without it)
+    assert "Before the phase was re-planned, the previous attempt failed with:" in third
+    assert "1 failed, 2 passed" in third.split("Before the phase was re-planned")[1]
+    assert "previous attempt's change" not in third
     assert "return a * b" in replanned.ap.show("rp", "calc.py")
 
 
@@ -311,3 +315,26 @@ def test_a_replan_the_planner_cannot_answer_counts_against_the_replan_budget(ap:
     assert len(ap.events("rb", "replan_failed")) == 1  # ... but the Planner was not asked again
     planner_calls = [c for c in ap.llm_calls("rb") if c["role"] == "planner"]
     assert 1 <= len(planner_calls) <= 3  # one re-plan (its own retries of an unreadable reply), not one per failure
+
+
+def test_a_stuck_builder_moves_up_and_the_doctor_is_told_what_it_cannot_choose(ap: AutopackEnv) -> None:
+    # The Builder sends the same wrong reply every time; re-planning is off. A reply sent again moves the
+    # phase to the next model at once, and the Doctor's second diagnosis is told that a re-plan is not
+    # available and which hint it already gave.
+    config = ap.config(replan={"max_replans_per_phase": 0}, complexity_escalation={"max_attempts_per_phase": 5})
+    plan = ap.plan([phase("p1")])
+    hint = {"action": "retry_with_fix", "confidence": 0.9, "rationale": "copy the lines", "hint": "copy the lines"}
+    script = ap.script([builder("p1", WRONG_SEARCH, repeat=True), doctor(hint, repeat=True)])
+    record = ap.root / "rec"
+    result = ap.run("st", plan, script, "--config", str(config), "--record", str(record))
+
+    assert result.returncode == 1, result.output
+    reasons = [e["data"]["reason"] for e in ap.events("st", "escalation")]
+    assert any("sent the same reply again" in r for r in reasons), reasons
+    models = [a["model"] for a in ap.status("st")["phases"][0]["attempts"]]
+    assert len(models) == 5 and len(set(models)) >= 3, models  # no model kept after it repeated itself
+    doctor_prompts = recorded_prompts(record, "doctor")
+    assert len(doctor_prompts) == 2
+    assert "Not available now, do not choose it: replan" in doctor_prompts[0]
+    assert "Hints already given" not in doctor_prompts[0]
+    assert "Hints already given for this phase" in doctor_prompts[1] and "- copy the lines" in doctor_prompts[1]

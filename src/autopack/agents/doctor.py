@@ -91,6 +91,8 @@ class DoctorRequest:
     budget: dict[str, Any]
     budget_near_limit: bool
     execute_fix_enabled: bool = False
+    unavailable: dict[str, str] = field(default_factory=dict)  # action -> why it cannot be taken now
+    hints_given: list[str] = field(default_factory=list)  # the phase's earlier retry_with_fix hints
 
     def render(self) -> str:
         patch = self.last_patch if len(self.last_patch) < 6000 else self.last_patch[:6000] + "\n[patch cut]"
@@ -101,6 +103,10 @@ class DoctorRequest:
             + f"\n\nLast patch:\n```diff\n{patch}\n```\n\nGate output tail:\n```\n{tail}\n```\n"
             + "\nRun health budget:\n" + json.dumps(self.budget, ensure_ascii=False)
             + (" (NEAR ITS LIMIT)" if self.budget_near_limit else "") + "\n"
+            + "".join(f"\nNot available now, do not choose it: {a} ({why})" for a, why in self.unavailable.items())
+            + ("\n\nHints already given for this phase (the attempts above had them; a new hint must say something "
+               "else):\n" + "\n".join(f"- {h}" for h in self.hints_given) if self.hints_given else "")
+            + ("\n" if self.unavailable or self.hints_given else "")
         )
 
 

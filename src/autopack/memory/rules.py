@@ -362,6 +362,29 @@ def _module_of(message: str) -> str | None:
     return m.group(1) if m else None
 
 
+# Words any rule may use without saying anything: "make sure the phase's checks pass" is made of them.
+_GENERIC = frozenset("""
+a an the and or but of to in on at for with from by as into onto that this these those it its is are be been being
+was were do does did not no never always you your any all each every some one more most other than then so if when
+while before after again next time first last only also just should must can could would will may might please
+make makes sure ensure ensures check checks checked checking pass passes passed passing test tests tested testing
+phase phases run runs running reply replying finish finishing done code change changes changed changing edit edits
+error errors fail fails failed failing failure failures fix fixes fixed fixing correct correctly properly careful
+carefully verify verifies good work works working right wrong issue issues problem problems step steps thing things
+builder attempt attempts previous output task tasks file files""".split())
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def says_something(rule: str, error: str) -> bool:
+    """True when a rule says something the error did not: at least one of its words is neither a word
+    every rule could use (``_GENERIC``) nor a word of the error message. "Make sure the phase's checks
+    pass" is noise in every prompt it is added to; "check each docstring example against the body" is
+    not (issue 15)."""
+    said = {w.lower() for w in _WORD.findall(error)}
+    words = {w.lower() for w in _WORD.findall(rule)}
+    return any(len(w) > 2 and w not in _GENERIC and w not in said for w in words)
+
+
 def draw_rule_deterministic(category: str, message: str, fix_summary: str, paths: Sequence[str]) -> str:
     """A one-sentence prevention rule from the error category and message, for when no model is
     available to word one. The shortened message is quoted so the rule stays specific."""

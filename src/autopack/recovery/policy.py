@@ -13,6 +13,10 @@ The order of the questions is the order of the seed's recovery layer:
    limit, or a flaw no re-plan can answer any more) and allowed -> ``ConsultDoctor``;
 5. otherwise ``Retry``, with the error fed back.
 
+After the phase's last attempt nothing is asked of the Planner or the Doctor: a re-plan or a hint
+no attempt is left to use could not change the outcome (measured as wasted calls by
+scripts/bench/finishing.py), so the answer is ``Retry`` and the attempt limit ends the phase.
+
 Re-plans that failed (the Planner gave no usable revision) count against
 ``replan.max_replans_per_phase`` like those that succeeded: asking again after every later failure
 spent most of a hopeless phase's calls on the Planner.
@@ -43,10 +47,16 @@ class PhaseRun:
     previous_model: str | None = None  # who was asked last (prompt caching)
     mode: str | None = None  # an edit format the policy switched to (None: the phase's own)
     kept_edits: bool = False  # a partial apply stays in the worktree for the next attempt
+    replies: set[str] = field(default_factory=set)  # hashes of the phase's failed replies (a repeat means stuck)
 
     def fresh_start(self) -> None:
-        """After a re-plan: the new revision starts without the old revision's failures and feedback."""
-        self.failures, self.feedback, self.previous_patch = [], None, None
+        """After a re-plan: the new revision starts without the old revision's failures (the approach-flaw
+        detector judges the new plan on its own) and without the old diff, but the next Builder prompt
+        still sees what the checks said last (the failing tests are the same tests: dropping them cost
+        the retry its lift, measured by scripts/bench/finishing.py)."""
+        self.failures, self.previous_patch = [], None
+        if self.feedback:
+            self.feedback = "Before the phase was re-planned, the previous attempt failed with:\n" + self.feedback
         self.since_doctor, self.kept_edits = 0, False
 
 
@@ -59,6 +69,7 @@ class Progress:
     replans_used: int  # re-plans made or tried (a failed one counts)
     doctor_allowed: bool  # the per-phase and per-run Doctor budgets have room
     budget_near_limit: bool  # the run's health budget is close to stopping it
+    attempts_left: int = 1  # attempts the phase may still make (0: the one that failed was its last)
 
 
 @dataclass(frozen=True)
@@ -114,6 +125,8 @@ def decide(progress: Progress, failure: Failure, config: Config) -> list[Action]
     actions: list[Action] = []
     if failure.cut_off and progress.mode == "full_file":
         actions.append(SwitchMode("structured_edit", "reply cut off in full_file mode"))
+    if progress.attempts_left <= 0:
+        return [*actions, Retry()]
     flaw = failure.flaw
     doctor_due = progress.doctor_allowed and (
         progress.failures_since_doctor >= config.doctor_models.call_after_failures
