@@ -19,7 +19,7 @@ except ImportError:
 def main() -> None:
     import typer
 
-    from autopack.docs.cli import consolidate_cmd
+    from autopack.cli.docs import consolidate_cmd
     from autopack.encoding import harden_stdio
 
     harden_stdio()

@@ -12,7 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from autopack.encoding import subprocess_env
+from autopack.childenv import subprocess_env
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "bench" / "finishing.py"
 

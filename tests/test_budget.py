@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from autopack.config import HealthBudget as BudgetLimits
+from autopack.config import HealthBudgetLimits as BudgetLimits
 from autopack.recovery.budget import HealthBudget
 from autopack.recovery.categories import ErrorCategory
 

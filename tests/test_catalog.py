@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from autopack.childenv import subprocess_env
 from autopack.config import SHIPPED_CONFIG, load_config, provider_for_model
-from autopack.encoding import subprocess_env
 from autopack.llm import catalog
 from autopack.llm.catalog import SdkCatalog, literal_names, model_status, openai_deprecations, sdk_catalog
 

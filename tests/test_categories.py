@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from autopack.childenv import subprocess_env
 from autopack.edits.paths import PathRefused, resolve_in_workspace
-from autopack.encoding import subprocess_env
 from autopack.llm.types import ProviderError
 from autopack.recovery.categories import (
     ErrorCategory,

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from autopack.checkenv import ChecksEnvError, import_roots, resolve_checks_env
-from autopack.gate import run_checks
+from autopack.gate.checks import run_checks
+from autopack.gate.checks_env import ChecksEnvError, import_roots, resolve_checks_env
 
 
 def make_venv(where: Path, *pth_lines: str) -> Path:

@@ -14,10 +14,10 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from autopack.childenv import subprocess_env
+from autopack.cli.docs import docs_app
 from autopack.docs.classify import attribute, classify
-from autopack.docs.cli import docs_app
 from autopack.docs.consolidate import ConsolidationError, apply_consolidation, plan_consolidation
-from autopack.encoding import subprocess_env
 
 REPO = Path(__file__).resolve().parent.parent
 

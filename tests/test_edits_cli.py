@@ -11,7 +11,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from autopack.edits.cli import edits_app
+from autopack.cli.edits import edits_app
 
 REPLY = (
     "Two changes:\n\n```diff\n--- a/src/app.py\n+++ b/src/app.py\n@@ -1,3 +1,3 @@\n def main():\n"
@@ -97,10 +97,10 @@ def test_unknown_mode_exits_2(project):
 
 def test_real_subprocess_applies_a_reply(project):
     code = (
-        "import typer\nfrom autopack.edits.cli import edits_app\n"
+        "import typer\nfrom autopack.cli.edits import edits_app\n"
         "app = typer.Typer()\napp.add_typer(edits_app, name='edits')\napp()\n"
     )
-    from autopack.encoding import subprocess_env
+    from autopack.childenv import subprocess_env
 
     proc = subprocess.run(
         [sys.executable, "-c", code, "edits", "apply", "reply.md", "--json"],

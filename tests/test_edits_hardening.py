@@ -317,7 +317,7 @@ def test_a_file_that_already_holds_nul_bytes_can_still_be_edited(project):
 def test_edits_apply_command_recognises_path_lines_its_scope_names(project):
     import typer
 
-    from autopack.edits.cli import edits_app
+    from autopack.cli.edits import edits_app
 
     app = typer.Typer()
     app.add_typer(edits_app, name="edits")

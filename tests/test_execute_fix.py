@@ -10,7 +10,7 @@ import pytest
 
 from autopack.config import DoctorSettings
 from autopack.recovery.execute_fix import DISABLED_REASON, check_command, run_fix
-from autopack.workspace import Workspace
+from autopack.workspace.worktree import Workspace
 from conftest import MakeRepo, git
 
 ON = DoctorSettings(allow_execute_fix_global=True, allowed_fix_types=["git", "file"])

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from autopack.gate import GateError, find_syntax_errors, parse_pytest_summary, run_checks
+from autopack.gate.checks import GateError, run_checks
+from autopack.gate.parse import find_syntax_errors, parse_pytest_summary
 
 PYTEST = "python -m pytest -q -p no:cacheprovider"
 

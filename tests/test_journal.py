@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 from typer.testing import CliRunner
 
-from autopack.memory.cli import register
+from autopack.cli.memory import register
 from autopack.memory.journal import render_journal, write_journal
 from autopack.store import PhaseState, RunStatus, RunStore
 

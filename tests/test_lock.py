@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from autopack.encoding import subprocess_env
+from autopack.childenv import subprocess_env
 from autopack.errors import AutopackError, LockHeldError
 from autopack.lock import RunLock, describe_holders, lock_holders
 

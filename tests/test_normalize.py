@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from autopack.encoding import subprocess_env
+from autopack.childenv import subprocess_env
 from autopack.recovery import normalize
 from autopack.recovery.normalize import message_similarity, normalize_error_message
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from pytest_httpserver import HTTPServer
 
-from autopack.encoding import subprocess_env
+from autopack.childenv import subprocess_env
 from autopack.errors import AutopackError
 from autopack.llm.providers import (
     BASE_URL_ENV_VARS,

@@ -10,7 +10,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from autopack.memory.cli import register
+from autopack.cli.memory import register
 from autopack.memory.rules import (
     Rule,
     RuleBook,

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from autopack.encoding import subprocess_env
+from autopack.childenv import subprocess_env
 from autopack.errors import StoreError
 from autopack.layout import Layout
 from autopack.store import CallRecord, PhaseState, RunStatus, RunStore

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from autopack.cli import status_data
-from autopack.cli_output import print_json
+from autopack.cli.output import print_json
 from autopack.errors import StoreError
 from autopack.layout import Layout
 from autopack.memory.journal import render_journal
+from autopack.review.status import run_status
 from autopack.store import (
     AttemptRow,
     AttemptStatus,
@@ -148,7 +148,7 @@ def test_what_the_commands_print_of_an_older_store_is_what_they_printed_before(
     rows printed them for the same store (``tests/data/store_v1_*``, written by that version)."""
     db = written_before_typed_rows(tmp_path)
     with RunStore(db) as store:
-        print_json(status_data(store, "r1"))
+        print_json(run_status(store, "r1"))
         runs = [r.to_dict() for r in store.list_runs()]
         journal = render_journal(store, "r1")
     assert capsys.readouterr().out == (DATA / "store_v1_status.json").read_text(encoding="utf-8")

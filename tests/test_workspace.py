@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from git import Actor, Repo
 
-from autopack.encoding import subprocess_env
-from autopack.workspace import Workspace, WorkspaceError, validate_run_id
+from autopack.childenv import subprocess_env
+from autopack.workspace.worktree import Workspace, WorkspaceError, validate_run_id
 from conftest import git
 
 USER = Actor("Test User", "test@example.com")
@@ -592,7 +592,7 @@ def test_open_killed_while_adding_the_worktree_resumes_with_a_full_checkout(tmp_
     repo = make_repo(root)
     run_git(root, "add", "-A")
     run_git(root, "-c", "user.name=Test", "-c", "user.email=test@example.com", "commit", "-q", "-m", "many files")
-    script = "import sys\nfrom pathlib import Path\nfrom autopack.workspace import Workspace\n"
+    script = "import sys\nfrom pathlib import Path\nfrom autopack.workspace.worktree import Workspace\n"
     script += "Workspace.open(Path(sys.argv[1]), 'run-1', Path(sys.argv[2]))\n"
     proc = subprocess.Popen([sys.executable, "-c", script, str(root), str(wt)], start_new_session=True)
     trigger = root / ".git" / "worktrees" / "wt" / kill_when

@@ -16,7 +16,7 @@ from autopack.errors import AutopackError
 from autopack.llm.scripted import ScriptedProvider
 from autopack.memory.rules import RuleBook
 from autopack.plan import load_plan
-from autopack.workspace import validate_run_id
+from autopack.workspace.worktree import validate_run_id
 from autopack.yamlfile import MAX_ALIAS_EXPANSION
 from conftest import cli_env
 

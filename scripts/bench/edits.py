@@ -56,8 +56,8 @@ from edits_real import corpus as real_corpus  # noqa: E402
 from edits_real import run as run_real_cases  # noqa: E402
 from edits_report import AIDER, RECOVERABLE, SR_KINDS, Outcome, RealResults, report, size_bucket  # noqa: E402
 
+from autopack.childenv import subprocess_env  # noqa: E402
 from autopack.edits import apply_edits, match, parse_reply  # noqa: E402
-from autopack.encoding import subprocess_env  # noqa: E402
 
 Tool = Callable[[str, Path, Path], tuple[bool, float]]
 Results = dict[str, dict[str, Outcome]]

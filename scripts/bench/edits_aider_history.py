@@ -22,8 +22,8 @@ import sys
 from collections import Counter
 from dataclasses import dataclass, field
 
+from autopack.childenv import subprocess_env
 from autopack.edits import parse_reply
-from autopack.encoding import subprocess_env
 
 HISTORY = "tests/fixtures/chat-history.md"
 GOLD = "tests/fixtures/chat-history-search-replace-gold.txt"

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from edits_report import Outcome
 
-from autopack.encoding import subprocess_env
+from autopack.childenv import subprocess_env
 
 NONE = "none"
 TRAILING = "trailing whitespace"

@@ -30,7 +30,7 @@ from edits_cases import (
 )
 from edits_corpus import DAMAGES
 
-from autopack.encoding import subprocess_env
+from autopack.childenv import subprocess_env
 
 MUST_REFUSE = "no (must refuse)"
 DIFF_ROWS = [*DAMAGES[:2], TWIN_RIGHT, TWIN, *DAMAGES[2:]]

@@ -35,7 +35,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from autopack.encoding import subprocess_env
+from autopack.childenv import subprocess_env
 
 CACHE = Path(__file__).resolve().parent / ".cache"
 MANIFEST_VERSION = 6  # bump when the selection or validation rules change (invalidates cached manifests)

@@ -42,7 +42,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from autopack.encoding import subprocess_env
+from autopack.childenv import subprocess_env
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # sibling helper modules
 import benchdoc  # noqa: E402

@@ -24,7 +24,7 @@ from typing import Any
 
 import yaml
 
-from autopack.encoding import subprocess_env
+from autopack.childenv import subprocess_env
 
 END_MARKER = "# end of generated functions"
 

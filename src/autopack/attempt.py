@@ -18,18 +18,18 @@ from .agents.base import CallContext
 from .agents.builder import Builder, CachePlan
 from .agents.context import build_context, context_budget, expand_paths
 from .agents.feedback import clip_middle, first_traceback
-from .checkenv import ChecksEnv
 from .config import Config
 from .edits import apply_edits, parse_reply
-from .edits.parse import Edit
 from .edits.paths import in_scope
-from .gate import GateResult, run_checks
+from .edits.reply import Edit
+from .gate.checks import GateResult, run_checks
+from .gate.checks_env import ChecksEnv
 from .llm.types import ProviderError
 from .plan import Phase, Plan
 from .recovery.categories import ErrorCategory, categorize_gate_output
 from .recovery.escalation import first_model
 from .recovery.normalize import normalize_error_message
-from .workspace import Workspace
+from .workspace.worktree import Workspace
 
 MAX_FEEDBACK = 8000
 MAX_UNCHANGED_CHARS = 40_000  # of the scope files an Auditor reads when the Builder changed nothing

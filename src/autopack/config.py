@@ -33,7 +33,6 @@ SHIPPED_CONFIG = _REPO_CONFIG if _REPO_CONFIG.is_file() else PACKAGE_DIR / "data
 
 Complexity = Literal["low", "medium", "high"]
 COMPLEXITIES: tuple[Complexity, ...] = ("low", "medium", "high")
-ProviderName = Literal["anthropic", "openai", "glm", "gemini"]
 BUILTIN_PROVIDERS: tuple[str, ...] = ("anthropic", "openai", "glm", "gemini")
 
 
@@ -154,7 +153,10 @@ class Replan(Strict):
     )
 
 
-class HealthBudget(Strict):
+class HealthBudgetLimits(Strict):
+    """The health budget's limits (``health_budget`` in the config); the counters checked against them
+    during a run are ``recovery.budget.HealthBudget``."""
+
     MAX_HTTP_500_PER_RUN: int = Field(10, ge=1)
     MAX_PATCH_FAILURES_PER_RUN: int = Field(15, ge=1)
     MAX_TOTAL_FAILURES_PER_RUN: int = Field(25, ge=1)
@@ -242,7 +244,7 @@ class Config(Strict):
     complexity_escalation: ComplexityEscalation = Field(default_factory=ComplexityEscalation)
     escalation_chains: EscalationChains
     replan: Replan = Field(default_factory=Replan)
-    health_budget: HealthBudget = Field(default_factory=HealthBudget)
+    health_budget: HealthBudgetLimits = Field(default_factory=HealthBudgetLimits)
     routing: Routing = Field(default_factory=Routing)
     limits: Limits = Field(default_factory=Limits)
     retries: Retries = Field(default_factory=Retries)

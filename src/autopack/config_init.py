@@ -4,10 +4,10 @@ nothing until a line is uncommented (it is layered over the shipped defaults lik
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from .errors import AutopackError
+from .fileio import atomic_write_text
 
 TEMPLATE = """\
 # autopack configuration, layered over the shipped defaults (`autopack config show` prints the result).
@@ -65,12 +65,23 @@ TEMPLATE = """\
 """
 
 
+def starting_config_path(output: Path | None, *, user: bool) -> Path | None:
+    """Where ``config init`` writes: ``output``; else with ``user`` the user config; else ``autopack.yaml``
+    at the root of the git repository around the current directory (None outside one)."""
+    from .config import PROJECT_CONFIG_NAME, user_config_path
+    from .layout import project_root
+
+    if output is not None:
+        return output
+    if user:
+        return user_config_path()
+    root = project_root(Path.cwd())
+    return None if root is None else root / PROJECT_CONFIG_NAME
+
+
 def write_starting_config(path: Path, *, force: bool = False) -> Path:
     """Write ``TEMPLATE`` to ``path`` (folders made as needed); refuses to overwrite without ``force``."""
     if path.exists() and not force:
         raise AutopackError(f"{path} exists; edit it, or pass --force to replace it with the starting config")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(TEMPLATE, encoding="utf-8")
-    os.replace(tmp, path)
+    atomic_write_text(path, TEMPLATE)
     return path

@@ -12,9 +12,13 @@ import tempfile
 from collections.abc import Iterator
 from importlib.resources.abc import Traversable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .errors import AutopackError
 from .layout import Layout
+
+if TYPE_CHECKING:
+    from .runner import RunRequest
 
 EXAMPLE = ("examples", "calc")
 PROJECT = "calc"  # the example plan's project name
@@ -81,3 +85,18 @@ def remove_demo(home: Path, run_id: str, *, whole_home: bool) -> None:
         return
     shutil.rmtree(project_copy(home, run_id), ignore_errors=True)
     shutil.rmtree(Layout(home, PROJECT).run_dir(run_id), ignore_errors=True)
+
+
+def demo_request(example: Path, work: Path, home: Path, run_id: str, env: dict[str, str]) -> RunRequest:
+    """The run of the example's plan on its project copy ``work``, answered by its scripted replies."""
+    from .config import SHIPPED_CONFIG
+    from .overrides import RunOverrides
+    from .runner import RunRequest
+
+    return RunRequest(
+        run_id=run_id, plan_path=example / "plan.yaml", project_dir=work, home=home,
+        # the shipped config on top: the demo runs the same whatever a user or project config says
+        config_path=SHIPPED_CONFIG, script=example / "script.yaml", env=env,
+        # its checks need pytest, which comes with autopack, whatever virtualenv is active
+        overrides=RunOverrides(extra={"quality_gate": {"checks_env": "autopack"}}),
+    )

@@ -10,9 +10,7 @@ edits are rolled back.
 from __future__ import annotations
 
 import copy
-import os
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 from .agents.auditor import Auditor
@@ -22,10 +20,10 @@ from .agents.doctor import Doctor, DoctorRequest
 from .agents.feedback import clip_middle
 from .agents.planner import Planner, PlannerError, spec_diff
 from .attempt import AttemptEnv, AttemptOutcome, run_attempt
-from .checkenv import ChecksEnv
 from .config import Config
 from .errors import AutopackError, RunStopped
 from .events import RunEvents
+from .gate.checks_env import ChecksEnv
 from .layout import Layout
 from .llm.service import AllProvidersFailed, LlmService
 from .llm.types import ProviderError
@@ -50,7 +48,7 @@ from .recovery.policy import (
     decide,
 )
 from .store import UNFINISHED_ATTEMPTS, AttemptRow, AttemptStatus, CallRecord, PhaseRow, PhaseState, RunStatus, RunStore
-from .workspace import Workspace
+from .workspace.worktree import Workspace
 
 RESET_NOTE = (
     "\n\nNote: the workspace has since been reset to the phase's starting state, so edits reported "
@@ -72,19 +70,6 @@ def no_change_message(message: str) -> str:
     note = ("No change: the Builder replied NO_CHANGES; the phase's checks passed and the Auditor approved "
             "the files as they were.")
     return f"{subject} (no changes)\n{body}\n\n{note}\n\n{trailers.rstrip()}\n{NO_CHANGES_TRAILER}: none\n"
-
-
-class PhaseFatal(AutopackError):
-    exit_code = 1
-
-
-@dataclass
-class RunOptions:
-    run_id: str
-    project_dir: Path
-    plan_path: Path | None
-    home: Path
-    env: dict[str, str] = field(default_factory=lambda: dict(os.environ))
 
 
 @dataclass

@@ -26,9 +26,7 @@ def atomic_write_text(
                 fh.flush()
                 os.fsync(fh.fileno())
         if mode is None:
-            umask = os.umask(0)
-            os.umask(umask)
-            mode = 0o666 & ~umask
+            mode = 0o666 & ~_umask()
         os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException as exc:
@@ -44,3 +42,19 @@ def _naming(exc: OSError, path: Path) -> OSError:
     if exc.errno is None:
         return exc
     return OSError(exc.errno, exc.strerror, str(path))
+
+
+def _umask() -> int:
+    """The process's umask. Read from /proc where there is one: setting it to read it back (the only
+    portable way) changes it for every thread meanwhile, and batches write from several threads."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    umask = os.umask(0)
+    os.umask(umask)
+    return umask
+

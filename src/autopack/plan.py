@@ -223,3 +223,19 @@ def check_plan_models(plan: Plan, config: Config) -> list[str]:
             "add its input/output price per million tokens, or mark it `free`, so the run's cost cap can count it"
         )
     return problems
+
+
+def write_drafted_plan(plan: Plan, path: Path) -> None:
+    """Write a drafted ``plan`` as YAML (only what differs from the defaults), with a first line that
+    says to review it; atomically, so a failed write leaves any old file as it was."""
+    import yaml
+
+    from .fileio import atomic_write_text
+
+    data = plan.model_dump(exclude_defaults=True, exclude={"phases": {"__all__": {"tier"}}})
+    atomic_write_text(
+        path,
+        "# drafted by `autopack plan draft`; review before `autopack run`\n"
+        + yaml.safe_dump(data, sort_keys=False, allow_unicode=True),
+    )
+

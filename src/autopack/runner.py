@@ -20,11 +20,11 @@ from pathlib import Path
 from typing import Any
 
 from .attempt import CHECK_PID_FILE
-from .checkenv import import_roots, resolve_checks_env
 from .config import Config, config_diff, load_effective_config
 from .errors import AutopackError, DiskFull, PlanError, RunStopped
 from .executor import Executor, RunResult, StoreSink
-from .gate import end_orphaned_check
+from .gate.checks import end_orphaned_check
+from .gate.checks_env import import_roots, resolve_checks_env
 from .layout import Layout, archive_old_logs, home_dir, project_root
 from .lock import RunLock
 from .overrides import RunOverrides
@@ -33,7 +33,7 @@ from .preflight import preflight
 from .progress import PlainReporter, Reporter
 from .recovery.budget import HealthBudget
 from .store import AttemptStatus, PhaseState, RunStatus, RunStore
-from .workspace import Workspace, validate_run_id
+from .workspace.worktree import Workspace, validate_run_id
 
 RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 INTERRUPTED_HINT = "interrupted; run the same command to resume"

@@ -188,7 +188,7 @@ class FileCut:
     def _place(self, heap: list[tuple[float, int, int, int, float]], shown: list[bool], seen: dict[str, int],
                room: float) -> float:
         while heap and room > 0:
-            neg, k, lo, hi, bonus = heapq.heappop(heap)
+            _, k, lo, hi, bonus = heapq.heappop(heap)
             score = self._gain(lo, hi, seen, shown) + bonus
             if heap and score < -heap[0][0] - 1e-9:
                 heapq.heappush(heap, (-score, k, lo, hi, bonus))  # worth less now that others are kept

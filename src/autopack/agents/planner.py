@@ -8,6 +8,8 @@ from __future__ import annotations
 import difflib
 import fnmatch
 import json
+import re
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -21,6 +23,27 @@ from .base import CallContext, Completer, JsonReplyError, assistant, first_valid
 
 class PlannerError(AutopackError):
     pass
+
+
+def draft_for_project(planner: Planner, *, model: str, goal: str, root: Path, project: str | None) -> Plan:
+    """``autopack plan draft``: the Planner's plan for ``goal`` in the project at ``root``, shown up to
+    300 of its file paths (hidden ones left out) and its README; ``project`` names it (default: the
+    directory's name)."""
+    files = sorted(
+        p.relative_to(root).as_posix()
+        for p in root.rglob("*")
+        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(root).parts)
+    )[:300]
+    readme = next((root / n for n in ("README.md", "README.rst", "README.txt", "README") if (root / n).is_file()), None)
+    name = project or re.sub(r"[^A-Za-z0-9_.-]", "-", root.name) or "project"
+    return planner.draft_plan(
+        model=model,
+        goal=goal,
+        project=name,
+        tree="\n".join(files),
+        readme=readme.read_text(encoding="utf-8", errors="replace") if readme else "",
+        ctx=CallContext(),
+    )
 
 
 def within(path: str, allowed: list[str]) -> bool:

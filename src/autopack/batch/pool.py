@@ -381,6 +381,34 @@ def batch_summary(batch_id: str, store: BatchStore, paths: BatchPaths, max_cost:
     }
 
 
+def find_batch(batch: Path, home: Path) -> tuple[str, BatchPaths]:
+    """The batch id and folder under ``home`` of a batch file, or of a batch id."""
+    from .spec import load_batch
+    from .state import batch_dir
+
+    batch_id = load_batch(batch).batch_id if batch.is_file() else batch.name
+    return batch_id, BatchPaths(batch_dir(home, batch_id))
+
+
+def batch_status(batch_id: str, paths: BatchPaths) -> dict[str, Any]:
+    """``autopack batch status``: the batch's summary, the process running it (None: not running) and
+    the callers waiting for each provider now. A run still RUNNING in a batch nobody runs is shown
+    INTERRUPTED: its batch was killed, and the same command resumes it."""
+    from ..llm.shared_limits import waiting_now
+    from .state import batch_running
+
+    with BatchStore.open_existing(paths.db) as store:
+        summary = batch_summary(batch_id, store, paths, (store.meta().get("batch") or {}).get("max_cost"))
+    pid = batch_running(paths)
+    summary["running_pid"] = pid
+    summary["waiting_now"] = waiting_now(paths.limits) if paths.limits.is_dir() and pid else {}
+    for r in summary["runs"]:
+        if r["state"] == RunState.RUNNING.value and pid is None:
+            r["state"] = RunState.INTERRUPTED.value
+            r["message"] = "its batch is not running (killed?); run the same `autopack batch` command to resume it"
+    return summary
+
+
 def exit_code_for(summary: dict[str, Any]) -> int:
     """0 every run complete; 1 a run failed, ended partial or could not run; 3 a run stopped, was
     interrupted or was not started (the same command resumes them)."""

@@ -230,7 +230,7 @@ def check_run(batch: Batch, run: RunSpec, env: Mapping[str, str]) -> Any:
     from ..layout import project_root
     from ..plan import check_plan_models, load_plan
     from ..preflight import preflight
-    from ..workspace import validate_run_id
+    from ..workspace.worktree import validate_run_id
 
     validate_run_id(run.run_id)
     for what, path in (("plan", run.plan), ("script", run.script), *(("config", c) for c in run.config_files)):

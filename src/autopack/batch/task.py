@@ -206,8 +206,8 @@ def gather(task: RunTask, repo: Path, home: Path, code: int, stderr: str) -> Run
 def read_store(home: Path, run_id: str) -> tuple[dict[str, Any] | None, str | None]:
     """The run's rows as ``autopack status --json`` gives them, and its base commit (None, None when the
     run never got into a store)."""
-    from ..cli import status_data
     from ..errors import AutopackError
+    from ..review.status import run_status
     from ..store import find_run
 
     try:
@@ -215,7 +215,7 @@ def read_store(home: Path, run_id: str) -> tuple[dict[str, Any] | None, str | No
     except AutopackError:
         return None, None
     with store:
-        data = status_data(store, run_id)
+        data = run_status(store, run_id)
         base = store.require_run(run_id).base_commit
     return json.loads(json.dumps(data, default=str)), base
 
@@ -281,10 +281,9 @@ def fetch_branch(into: Path, source: str, outcome: RunOutcome) -> None:
 
 
 def _git(cwd: Path | None, *args: str) -> str:
-    from ..encoding import subprocess_env
+    from ..childenv import git_env
 
-    env = subprocess_env({"GIT_TERMINAL_PROMPT": "0"})
-    proc = subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True, errors="replace")
+    proc = subprocess.run(["git", *args], cwd=cwd, env=git_env(), capture_output=True, text=True, errors="replace")
     if proc.returncode != 0:
         raise TaskError(f"git {' '.join(args[:2])} failed: {proc.stderr.strip() or proc.stdout.strip()}")
     return proc.stdout

@@ -10,7 +10,7 @@ guards and a Python syntax check, writes atomically, and returns an ``ApplyRepor
 ``feedback()`` is the text the Builder sees next. This room knows nothing about LLMs.
 """
 
-# Submodules load on first use (PEP 562), so importing one command module does not pull in the
+# Submodules load on first use (PEP 562), so importing one module (the CLI reads edits.parse) does not pull in the
 # whole room: `autopack --help` must stay fast.
 from __future__ import annotations
 
@@ -19,17 +19,14 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # for type checkers only; at run time names load lazily
     from .apply import apply_edits
-    from .parse import Edit, Hunk, ParsedReply, detect_mode, parse_reply
+    from .parse import detect_mode, parse_reply
     from .paths import PathRefused, in_scope, resolve_in_workspace
-    from .report import ApplyReport, EditResult, HunkResult
+    from .reply import Edit
+    from .report import ApplyReport
 
 _EXPORTS = {
     "ApplyReport": ".report",
-    "Edit": ".parse",
-    "EditResult": ".report",
-    "Hunk": ".parse",
-    "HunkResult": ".report",
-    "ParsedReply": ".parse",
+    "Edit": ".reply",
     "PathRefused": ".paths",
     "apply_edits": ".apply",
     "detect_mode": ".parse",
@@ -41,10 +38,6 @@ _EXPORTS = {
 __all__ = [
     "ApplyReport",
     "Edit",
-    "EditResult",
-    "Hunk",
-    "HunkResult",
-    "ParsedReply",
     "PathRefused",
     "apply_edits",
     "detect_mode",

@@ -3,7 +3,7 @@
 Owns the order of checks for one reply: blocks the parser could not use are refused with the
 parser's reason; every path next (one bad path refuses the whole reply; a path that names no file
 but whose end is one existing file in scope is that file, see ``paths.existing_alias``), then each edit in order
-against the file as the earlier edits left it (each kind placed by ``kinds``), destructive-output
+against the file as the earlier edits left it (each kind placed by ``placement``), destructive-output
 guards (per edit: elision, NUL bytes; per reply: mass deletion across the scope, which refuses
 the whole reply), a Python syntax check of each changed file, and finally atomic UTF-8 writes
 that keep each file's newline style, BOM and final newline. Loading a file (encoding, newline
@@ -12,11 +12,10 @@ style, BOM, final newline, mode) and writing it back are here too.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from ..fileio import atomic_write_text
 from .guards import (
     SHRINK_LIMIT,
     GuardHit,
@@ -26,7 +25,8 @@ from .guards import (
     nul_byte_hits,
     shrinks,
 )
-from .kinds import (
+from .paths import PathRefused, existing_alias, iter_scope_files, normalize_rel, resolve_in_workspace
+from .placement import (
     WorkFile,
     apply_diff,
     apply_full_file,
@@ -35,8 +35,7 @@ from .kinds import (
     refuse,
     split_lines,
 )
-from .parse import Edit
-from .paths import PathRefused, existing_alias, iter_scope_files, normalize_rel, resolve_in_workspace
+from .reply import Edit
 from .report import ApplyReport, EditResult
 from .syntax import changed_span, syntax_error
 
@@ -127,29 +126,16 @@ def _mass_deletion(files: dict[Path, WorkFile], root: Path, scope: Sequence[str]
 
 
 def _write_atomic(f: WorkFile) -> None:
-    """Write via a temp file in the same directory and os.replace, so a crash never leaves half a file.
+    """Write the file's new text with its own line endings, BOM and mode, through a temp file, so a
+    crash never leaves half a file.
 
-    No fsync: os.replace already gives readers and a crashed process all-or-nothing, and the run
+    No fsync: the rename already gives readers and a crashed process all-or-nothing, and the run
     commits to git right after; syncing every edit would cost more than the rest of applying it.
     """
     data = f.text().replace("\n", f.newline) if f.newline != "\n" else f.text()
     if f.bom:
         data = "\ufeff" + data
-    f.target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=f.target.parent, prefix=f".{f.target.name}.", suffix=".autopack-tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(data)
-        if f.mode is None:
-            umask = os.umask(0)
-            os.umask(umask)
-            os.chmod(tmp, 0o666 & ~umask)
-        else:
-            os.chmod(tmp, f.mode)
-        os.replace(tmp, f.target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_text(f.target, data, newline="", fsync=False, mode=f.mode)
 
 
 def apply_edits(

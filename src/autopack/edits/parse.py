@@ -2,7 +2,7 @@
 
 Owns reading what models actually write: prose around blocks, missing or extra fences, CRLF,
 wrong hunk numbers and counts, missing ``a/``/``b/`` prefixes, several files per block. It never
-decides whether an edit fits the files on disk (that is ``apply`` and ``kinds``), but it does decide whether a
+decides whether an edit fits the files on disk (that is ``apply`` and ``placement``), but it does decide whether a
 reply was cut off: a truncated reply is flagged and must never be applied.
 
 No edit block is ever dropped: a block that looks like an edit but cannot be used (no path line
@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 from .paths import PathRefused, check_syntax_of_path, normalize_rel, scope_names
+from .reply import FENCE, Edit, ParsedReply, unusable
+from .udiff import parse_diff
 
-EditKind = Literal["diff", "full_file", "search_replace", "unusable"]
 MODES = ("diff", "full_file", "structured_edit")
 FORMAT_NAMES = {"diff": "a unified diff", "full_file": "whole files", "structured_edit": "SEARCH/REPLACE blocks"}
 _CREATE_HINT = {
@@ -32,7 +32,6 @@ _CREATE_HINT = {
     "structured_edit": "an empty SEARCH creates a file",
 }
 
-FENCE = re.compile(r"^[ \t]{0,3}(`{3,}|~{3,})[ \t]*([^`]*?)[ \t]*$")
 _SR_START = re.compile(r"^[ \t]*<{5,9}[ \t]*SEARCH\b.*$", re.IGNORECASE)
 _SR_DIVIDER = re.compile(r"^[ \t]*={5,9}[ \t]*$")
 _SR_END = re.compile(r"^[ \t]*>{5,9}[ \t]*REPLACE\b.*$", re.IGNORECASE)
@@ -52,68 +51,6 @@ _COMMAND = re.compile(
     r"^(?:python[\d.]*|pip[\d.]*|pytest|uv|poetry|node|npm|npx|yarn|pnpm|deno|bun|cargo|go|make|git|bash|sh|zsh|"
     r"ruby|bundle|java|javac|mvn|gradle|gcc|g\+\+|clang|docker|curl|cd|chmod|\./[\w./-]+)(?:\s+\S.*)?$"
 )
-
-
-@dataclass
-class Hunk:
-    """One ``@@`` hunk: ``lines`` are (op, text) with op ``" "`` context, ``"-"`` removed, ``"+"`` added."""
-
-    lines: list[tuple[str, str]] = field(default_factory=list)
-    old_start: int | None = None
-    old_count: int | None = None
-    new_start: int | None = None
-    new_count: int | None = None
-    number: int = 1
-
-    @property
-    def before(self) -> list[str]:
-        return [t for op, t in self.lines if op != "+"]
-
-    @property
-    def after(self) -> list[str]:
-        return [t for op, t in self.lines if op != "-"]
-
-
-@dataclass
-class Edit:
-    """One edit to one file. ``index`` is 1-based in reply order and is how feedback names it."""
-
-    kind: EditKind
-    path: str
-    index: int = 0
-    hunks: list[Hunk] = field(default_factory=list)
-    content: str | None = None
-    search: str | None = None
-    replace: str | None = None
-    delete_file: bool = False
-    new_file: bool = False
-    problem: str = ""  # kind "unusable": why the block cannot be applied (the Builder reads it)
-    line: int = field(default=0, repr=False, compare=False)  # 1-based reply line where the block starts
-    span: tuple[int, int] = field(default=(0, 0), repr=False, compare=False)  # reply lines [start, end), 0-based
-
-
-def unusable(problem: str, line: int, span: tuple[int, int], path: str = "") -> Edit:
-    """An edit block that cannot be applied; the applier refuses it with ``problem``."""
-    return Edit(kind="unusable", path=path, problem=problem, line=line, span=span)
-
-
-@dataclass
-class ParsedReply:
-    """What a reply holds. ``truncated`` replies were cut off mid-block and must not be applied.
-
-    ``edits`` include ``unusable`` ones (edit blocks that cannot be applied, each refused with its
-    ``problem``); ``problems`` are notes that refuse nothing (a miscounted hunk, the format used).
-    """
-
-    edits: list[Edit] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)
-    truncated: bool = False
-    mode: str = "diff"
-    spans: list[tuple[int, int]] = field(default_factory=list, repr=False)  # reply lines this format read
-
-    @property
-    def usable(self) -> list[Edit]:
-        return [e for e in self.edits if e.kind != "unusable"]
 
 
 @dataclass(frozen=True)
@@ -634,7 +571,6 @@ def _parse_search_replace(lines: list[str], complete: bool = True, hints: PathHi
 
 
 def _parse_diff(lines: list[str], complete: bool = True, hints: PathHints = _NO_HINTS) -> ParsedReply:
-    from .udiff import parse_diff  # the diff parser lives in its own module and imports these types
 
     return parse_diff(lines, complete)
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import re
 
-from .parse import FENCE, Edit, Hunk, ParsedReply, unusable
 from .paths import normalize_rel
+from .reply import FENCE, Edit, Hunk, ParsedReply, unusable
 
 _HUNK = re.compile(r"^@@+\s*(?:-(\d+)(?:,(\d+))?\s+\+(\d+)(?:,(\d+))?)?\s*@*(.*)$")
 

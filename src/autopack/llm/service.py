@@ -237,7 +237,7 @@ class LlmService:
             cache_system=True,
             cache_breaks=None if cache_breaks is None else tuple(cache_breaks),
         )
-        ctx = _CallContext(role=role, requested_model=model, phase_id=phase_id, attempt_id=attempt_id)
+        ctx = _CallContext(role=role, phase_id=phase_id, attempt_id=attempt_id)
         if self.override is not None:
             # Scripted demo and replay: no routing, the requested model name is kept for accounting.
             candidates = Candidates([(self.override.name, model)], [])
@@ -426,7 +426,6 @@ class LlmService:
 @dataclass(frozen=True)
 class _CallContext:
     role: str
-    requested_model: str
     phase_id: str | None
     attempt_id: int | None
 

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import AutopackError
+from ..fileio import atomic_write_text
 
 ENV_VAR = "AUTOPACK_PROVIDER_LIMITS"
 LIMITS_FILE = "limits.json"
@@ -80,9 +81,8 @@ class ProviderState:
 def write_limits(folder: Path, limits: dict[str, ProviderLimit]) -> None:
     """Create ``folder`` (and ``waiting/``) and write its ``limits.json``; counters already there stay."""
     (folder / "waiting").mkdir(parents=True, exist_ok=True)
-    tmp = folder / f"{LIMITS_FILE}.{os.getpid()}-{threading.get_ident()}.tmp"  # writers may race (cluster tasks)
-    tmp.write_text(json.dumps({k: asdict(v) for k, v in limits.items()}, indent=2), encoding="utf-8")
-    os.replace(tmp, folder / LIMITS_FILE)
+    # writers may race (cluster tasks): each writes its own temporary file
+    atomic_write_text(folder / LIMITS_FILE, json.dumps({k: asdict(v) for k, v in limits.items()}, indent=2), fsync=False)
 
 
 def read_stats(folder: Path) -> dict[str, ProviderState]:
@@ -261,9 +261,7 @@ class SharedLimits:
             path = self.folder / f"{provider}.state"
             state = _read_state(path)
             change(state)
-            tmp = path.with_name(f"{path.name}.{os.getpid()}-{threading.get_ident()}.tmp")
-            tmp.write_text(json.dumps(asdict(state)), encoding="utf-8")
-            os.replace(tmp, path)
+            atomic_write_text(path, json.dumps(asdict(state)), fsync=False)
         finally:
             os.close(fd)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
-Role = Literal["builder", "auditor", "doctor", "planner", "check"]
 ErrorKind = Literal["rate_limit", "server", "timeout", "connection", "auth", "bad_request", "malformed", "not_configured"]
 
 

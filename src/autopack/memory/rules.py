@@ -427,3 +427,19 @@ class _PlainDumper(yaml.SafeDumper):
 
     def ignore_aliases(self, data: Any) -> bool:
         return True
+
+
+def project_rules_path(root: Path, project: str | None) -> Path:
+    """The ``rules.yaml`` of ``project`` under the home ``root``; without a project, that of the only
+    project there (an ``AutopackError`` naming them when there are none or several)."""
+    from ..layout import RUNS_DIR, Layout
+
+    if project is None:
+        base = root / RUNS_DIR
+        projects = sorted(p.name for p in base.iterdir() if p.is_dir() and not p.name.startswith(".")) if base.is_dir() else []
+        if len(projects) != 1:
+            known = ", ".join(projects) or "none yet"
+            raise AutopackError(f"say which project with --project (projects under {root / RUNS_DIR}: {known})")
+        project = projects[0]
+    return Layout(root, project).rules_path
+

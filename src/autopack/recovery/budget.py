@@ -41,10 +41,10 @@ _WHAT = {"http_500": "HTTP 5xx server errors", "patch_failures": "patch failures
 
 
 class HealthBudget:
-    """Failure counters for one run, checked against ``config.HealthBudget`` limits."""
+    """Failure counters for one run, checked against its limits, ``config.HealthBudgetLimits``."""
 
     def __init__(
-        self, cfg: cfgmod.HealthBudget, *, http_500: int = 0, patch_failures: int = 0, total_failures: int = 0
+        self, cfg: cfgmod.HealthBudgetLimits, *, http_500: int = 0, patch_failures: int = 0, total_failures: int = 0
     ) -> None:
         self.cfg = cfg
         self.http_500 = http_500

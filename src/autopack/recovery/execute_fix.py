@@ -12,7 +12,7 @@ each must pass ``check_command`` before anything runs:
 - only the whitelist: ``git checkout|reset|clean|merge --abort``; ``rm`` (flags ``-r -f -R``),
   ``mkdir`` (``-p``), ``cp`` (``-r -R -f -p``), ``mv`` (``-f``); ``pip install <package>`` and ``pytest [args]``
   (also via ``python -m``);
-- git only in the forms ``fix_git`` allows, which never leave the run branch or its last approved
+- git only in the forms ``git_whitelist`` allows, which never leave the run branch or its last approved
   commit (``reset`` to ``HEAD``, ``checkout [HEAD] -- <paths>``, ``clean`` without ``-x``,
   ``merge --abort``) and never touch refs the user's own checkout shares (no ``git stash``);
 - every path stays inside the workspace: relative, no ``..``, no glob, resolved through every
@@ -44,9 +44,9 @@ from dataclasses import dataclass
 from pathlib import Path, PureWindowsPath
 from typing import Literal
 
+from ..childenv import git_env
 from ..config import DoctorSettings
-from ..encoding import subprocess_env
-from .fix_git import GitRefused, check_git
+from .git_whitelist import GitRefused, check_git
 
 FixType = Literal["git", "file", "python"]
 
@@ -387,9 +387,7 @@ def _run_one(
     timeout kills everything it started, not only the first process. ``environ``: the project's
     environment for checks (so ``pip install`` installs where the checks import from)."""
     posix = os.name == "posix"
-    env = (
-        {**environ, "GIT_TERMINAL_PROMPT": "0"} if environ is not None else subprocess_env({"GIT_TERMINAL_PROMPT": "0"})
-    )
+    env = git_env(environ)
     for var in _GIT_REDIRECTS:  # git must act on the workspace, not wherever these point
         env.pop(var, None)
     try:

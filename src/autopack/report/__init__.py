@@ -7,7 +7,7 @@ Heavy texts (diffs, gate output, messages) travel as JSON and are drawn only whe
 opened, so a 200-phase run loads quickly.
 """
 
-from .data import RunReport, build_report
+from .data import build_report
 from .render import render_report
 
-__all__ = ["RunReport", "build_report", "render_report"]
+__all__ = ["build_report", "render_report"]

@@ -17,13 +17,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from git import Repo
 
-from ..gitcmd import WorkspaceError, git_ok, git_text
 from ..layout import Layout
 from ..store import RunStore
-from ..workspace import BASE_REF_PREFIX, BRANCH_PREFIX, ROLLED_BACK_PREFIX
+from ..workspace.gitcmd import WorkspaceError, git_ok, git_text
+from ..workspace.worktree import BASE_REF_PREFIX, BRANCH_PREFIX, ROLLED_BACK_PREFIX
 from .merge import MERGED_EVENT, worktree_of
 from .runref import RUNNING, ReviewError, RunRef, base_of, branch_tip, load_run, open_project
 
@@ -154,6 +155,31 @@ def _plan_git(plan: CleanPlan, repo: Repo, store: RunStore, run: RunRef, force: 
             f"{len(rolled)} ref(s) {ROLLED_BACK_PREFIX}{run.run_id}/*: approved phases a Doctor rollback took off the "
             "branch (--force deletes them)"
         )
+
+
+def clean_runs(
+    layouts: list[Layout], *, run_id: str | None, older_than: float | None, all_finished: bool, force: bool,
+    dry_run: bool,
+) -> list[dict[str, Any]]:
+    """``autopack clean``: in each project of ``layouts``, the runs ``select_runs`` picks, planned and
+    (unless ``dry_run``) carried out; one record per run of what was removed, would be, and was kept."""
+    report: list[dict[str, Any]] = []
+    for layout in layouts:
+        with RunStore(layout.db_path) as store:
+            for rid in select_runs(store, run_id=run_id, older_than=older_than, all_finished=all_finished):
+                plan = plan_clean(store, layout, rid, force=force)
+                removed = [] if (dry_run or plan.skipped) else carry_out(plan)
+                report.append(
+                    {
+                        "run_id": rid,
+                        "project": layout.project,
+                        "skipped": plan.skipped,
+                        "removed": removed,
+                        "would_remove": [s.what for s in plan.steps] if dry_run and not plan.skipped else [],
+                        "kept": plan.kept,
+                    }
+                )
+    return report
 
 
 def carry_out(plan: CleanPlan) -> list[str]:

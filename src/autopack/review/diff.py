@@ -12,9 +12,10 @@ from dataclasses import dataclass
 
 from git import Repo
 
-from ..gitcmd import git_bytes, git_ok
-from ..store import AttemptRow, AttemptStatus, PhaseRow
-from .runref import ReviewError, RunRef, base_of, require_tip
+from ..layout import Layout
+from ..store import AttemptRow, AttemptStatus, PhaseRow, RunStore
+from ..workspace.gitcmd import git_bytes, git_ok
+from .runref import ReviewError, RunRef, base_of, load_run, open_project, require_tip
 
 # git's default diff colours (color.diff.meta, frag, old, new): what a user sees from `git diff`.
 _BOLD, _CYAN, _RED, _GREEN, _YELLOW, _RESET = "\x1b[1m", "\x1b[36m", "\x1b[31m", "\x1b[32m", "\x1b[33m", "\x1b[m"
@@ -35,6 +36,39 @@ _META_PREFIXES = (
     "copy to ",
     "Binary files ",
 )
+
+
+def stored_run_diff(
+    store: RunStore, layout: Layout, run_id: str, *, phase: str | None, attempts: bool, painter: Painter
+) -> tuple[str, list[str]]:
+    """``autopack diff``: the run's change (or ``phase``'s commit), painted, and with ``attempts`` each
+    failed attempt after it; with the notes to show beside it. A phase without a commit is refused
+    unless ``attempts`` asks for what was tried."""
+    run = load_run(store, layout, run_id)
+    phases = store.phases(run_id)
+    tried = store.attempts(run_id, phase)
+    chosen = find_phase(phases, run, phase) if phase else None
+    repo = open_project(run)
+    notes: list[str] = []
+    if chosen is None:
+        text = run_diff(repo, run)
+        if not text and not attempts:
+            notes.append(f"branch {run.branch} has no change against the commit it started from")
+    else:
+        found = phase_diff(repo, run, chosen)
+        if found is None and not attempts:
+            raise ReviewError(
+                f"phase {phase} has no commit (state {chosen.state.value}); `autopack diff --run-id {run_id} --phase "
+                f"{phase} --attempts` shows what was tried"
+            )
+        text = found or ""
+    out = painter.diff(text)
+    if attempts:
+        failed = attempts_text(tried, painter)
+        if text:
+            out += "\n"
+        out += failed or f"(no failed attempt{' in phase ' + phase if phase else ''})\n"
+    return out, notes
 
 
 def git_diff(repo: Repo, old: str, new: str) -> str:

@@ -17,9 +17,10 @@ from pathlib import Path
 
 from git import Repo
 
-from ..gitcmd import WorkspaceError, configure, git_bytes, git_ok, git_text
-from ..store import PhaseRow, PhaseState
-from .runref import ReviewError, RunRef, base_of, require_tip
+from ..layout import Layout
+from ..store import PhaseRow, PhaseState, RunStore
+from ..workspace.gitcmd import WorkspaceError, configure, git_bytes, git_ok, git_text
+from .runref import ReviewError, RunRef, base_of, load_run, open_project, refuse_if_running, require_tip
 
 MERGED_EVENT = "run_merged"
 MAX_LISTED = 10
@@ -71,6 +72,25 @@ def choose_target(repo: Repo, run: RunRef, into: str | None) -> tuple[str, list[
         f"branch checked out in {run.project_dir} (pass --into BRANCH to choose another)"
     )
     return current, [note]
+
+
+def merge_stored_run(
+    store: RunStore, layout: Layout, run_id: str, *, into: str | None, squash: bool
+) -> tuple[RunRef, list[PhaseRow], MergeResult]:
+    """``autopack merge``: the stored run ``run_id`` merged (``merge_run``), and the merge recorded in the
+    store; refused while an executor runs it. The run, its phases and the result."""
+    run = load_run(store, layout, run_id)
+    refuse_if_running(run, "merge it")
+    phases = store.phases(run_id)
+    repo = open_project(run)
+    result = merge_run(repo, run, phases, into=into, squash=squash)
+    if result.commit:
+        store.add_event(
+            run_id,
+            MERGED_EVENT,
+            {"into": result.target, "commit": result.commit, "squash": squash, "branch_tip": result.branch_tip},
+        )
+    return run, phases, result
 
 
 def merge_run(repo: Repo, run: RunRef, phases: list[PhaseRow], *, into: str | None, squash: bool) -> MergeResult:

@@ -15,11 +15,11 @@ from git import Repo
 from git.exc import InvalidGitRepositoryError, NoSuchPathError
 
 from ..errors import AutopackError
-from ..gitcmd import configure, git_ok, git_text
 from ..layout import Layout
 from ..lock import LOCK_NAME, executor_holding
 from ..store import RunStore
-from ..workspace import BASE_REF_PREFIX, BRANCH_PREFIX
+from ..workspace.gitcmd import configure, git_ok, git_text
+from ..workspace.worktree import BASE_REF_PREFIX, BRANCH_PREFIX
 
 RUNNING = "RUNNING"  # the one status of a run that is not finished (it may be running, or was killed)
 

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from ..store import RunSummary
-from ..workspace import BRANCH_PREFIX
+from ..workspace.worktree import BRANCH_PREFIX
 
 
 def stale_marks(rows: Iterable[RunSummary]) -> dict[tuple[str, str], list[str]]:
@@ -41,7 +41,7 @@ def _run_branches(repo_dir: Path) -> set[str] | None:
     from git import Repo
     from git.exc import GitError
 
-    from ..gitcmd import WorkspaceError, configure, git_text
+    from ..workspace.gitcmd import WorkspaceError, configure, git_text
 
     try:
         repo = configure(Repo(repo_dir))

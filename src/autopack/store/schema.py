@@ -32,9 +32,6 @@ class PhaseState(StrEnum):
     FATAL = "FATAL"
 
 
-TERMINAL_STATES = {PhaseState.COMPLETE, PhaseState.SKIPPED, PhaseState.FATAL}
-
-
 class RunStatus(StrEnum):
     RUNNING = "RUNNING"
     COMPLETE = "COMPLETE"

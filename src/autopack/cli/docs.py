@@ -4,17 +4,15 @@
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ..errors import AutopackError
+from .output import print_json, user_errors
 
 if TYPE_CHECKING:
-    from .consolidate import ConsolidationPlan
+    from ..docs.consolidate import ConsolidationPlan
 
 docs_app = typer.Typer(rich_markup_mode=None, help="Tidy documentation archives.", no_args_is_help=True)
 
@@ -63,26 +61,20 @@ def consolidate_cmd(
 ) -> None:
     """Sort loose Markdown documents into archive/ or .autonomous_runs/<project>/archive/, fold them into
     CONSOLIDATED_*.md files by kind, move the originals to superseded/, and refresh archive/ARCHIVE_INDEX.md."""
+    from ..docs.consolidate import apply_consolidation, plan_consolidation
     from ..layout import home_dir
-    from .consolidate import apply_consolidation, plan_consolidation
 
-    try:
+    with user_errors():
         plan = plan_consolidation(home_dir(root))
         if dry_run:
             if as_json:
-                sys.stdout.write(json.dumps({"dry_run": True, **plan.to_dict()}, indent=2, ensure_ascii=False) + "\n")
+                print_json({"dry_run": True, **plan.to_dict()})
             else:
                 _table(plan)
             return
         report = apply_consolidation(plan)
-    except AutopackError as exc:
-        from rich.console import Console
-        from rich.markup import escape
-
-        Console(stderr=True, highlight=False).print(f"[bold red]error:[/] {escape(str(exc))}")
-        raise typer.Exit(exc.exit_code) from None
     if as_json:
-        sys.stdout.write(json.dumps({"dry_run": False, **report.to_dict()}, indent=2, ensure_ascii=False) + "\n")
+        print_json({"dry_run": False, **report.to_dict()})
         return
     if not report.changed:
         typer.echo(f"nothing to consolidate under {plan.root}")

@@ -27,7 +27,7 @@ from .elide import ElisionRefused, has_elision, place_elided
 from .fragment import PartRefused, part_places, place_fragment
 from .guards import GuardHit, full_file_hits, is_placeholder_line
 from .match import Ambiguous, FileIndex, Found, already_present, closest, indentation, place, place_tolerant
-from .parse import FENCE, Edit, Hunk
+from .reply import FENCE, Edit, Hunk
 from .report import Category, EditResult, HunkResult
 
 

@@ -3,7 +3,7 @@
 Owns only the command: reading the reply file, calling ``parse_reply`` and ``apply_edits``, and
 rendering the result as a rich table or ``--json``. Exit codes: 0 everything applied (or was
 already there), 1 something was refused or the reply was cut off, 2 unreadable input.
-The lead registers it with ``app.add_typer(edits_app, name="edits")``.
+``autopack.cli`` registers it with ``app.add_typer(edits_app, name="edits")``.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from typing import Annotated, Any
 
 import typer
 
-from ..cli_output import fail, print_json
-from .parse import MODES
+from ..edits.parse import MODES
+from .output import fail, print_json
 
 edits_app = typer.Typer(
     rich_markup_mode=None,
@@ -60,8 +60,8 @@ def apply_cmd(
     ] = None,
 ) -> None:
     """Apply the edits in FILE to --dir. Exit 0 when all applied, 1 when something was refused, 2 on bad input."""
-    from .apply import apply_edits
-    from .parse import parse_reply
+    from ..edits.apply import apply_edits
+    from ..edits.parse import parse_reply
 
     if mode is not None and mode not in (*MODES, "search_replace"):
         fail(f"--mode must be one of {', '.join(MODES)}, not {mode!r}")

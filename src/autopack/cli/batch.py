@@ -1,6 +1,6 @@
-"""CLI commands for many runs at once: ``autopack batch BATCH.yaml`` (also spelled ``batch run``),
-``batch status`` and ``batch report``. Registered on the main Typer app by ``cli.py``; the batch
-rooms (and Dask, only with ``--cluster``) are imported inside the commands so ``--help`` stays fast.
+"""Commands for many runs at once: ``autopack batch BATCH.yaml`` (also spelled ``batch run``),
+``batch status`` and ``batch report``. The batch rooms (and Dask, only with ``--cluster``) are
+imported inside the commands so ``--help`` stays fast.
 """
 
 from __future__ import annotations
@@ -12,10 +12,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from .cli import EnvFileOpt, HomeOpt, JsonOpt, _print_json, app, console
+from .app import EnvFileOpt, HomeOpt, JsonOpt, app, console
+from .output import print_json
 
 if TYPE_CHECKING:
-    from .batch.state import BatchPaths
+    from ..batch.state import BatchPaths
 
 
 class _RunByDefault(TyperGroup):
@@ -68,12 +69,12 @@ def batch_run(
     ended partial or could not run; 2 bad input (nothing started); 3 a run stopped (its cost cap, the
     batch's, its health budget) or was interrupted: run the same command to resume.
     """
-    from .batch.pool import BatchOptions, BatchRunner, LocalEngine
-    from .batch.spec import check_batch, load_batch
-    from .batch.state import BatchPaths, BatchStore, batch_dir, batch_lock
-    from .batch.view import make_view
-    from .layout import home_dir
-    from .runner import interrupt_signals, run_environment
+    from ..batch.pool import BatchOptions, BatchRunner, LocalEngine
+    from ..batch.spec import check_batch, load_batch
+    from ..batch.state import BatchPaths, BatchStore, batch_dir, batch_lock
+    from ..batch.view import make_view
+    from ..layout import home_dir
+    from ..runner import interrupt_signals, run_environment
 
     batch = load_batch(file)
     address = cluster or (batch.cluster.address if batch.cluster else None)
@@ -88,7 +89,7 @@ def batch_run(
     with batch_lock(paths, batch.batch_id), BatchStore(paths.db) as store:
         engine: Any
         if address is not None:
-            from .batch.cluster import DaskEngine
+            from ..batch.cluster import DaskEngine
 
             engine = DaskEngine(address, slots, batch, paths, scratch=batch.cluster.scratch if batch.cluster else None)
         else:
@@ -113,38 +114,23 @@ def _env_home() -> Path | None:
 
 
 def _paths(batch: Path, home: Path | None) -> tuple[str, BatchPaths]:
-    """The batch id and folder of a batch file, or of a batch id, under ``home``."""
-    from .batch.spec import load_batch
-    from .batch.state import BatchPaths, batch_dir
-    from .layout import home_dir
+    from ..batch.pool import find_batch
+    from ..layout import home_dir
 
-    if batch.is_file():
-        batch_id = load_batch(batch).batch_id
-    else:
-        batch_id = batch.name
-    return batch_id, BatchPaths(batch_dir(home_dir(home), batch_id))
+    return find_batch(batch, home_dir(home))
 
 
 @batch_app.command("status")
 def batch_status(batch: BatchArg, home: HomeOpt = None, as_json: JsonOpt = False) -> None:
     """Where each run of a batch stands: state, phase, cost, provider waits; whether the batch is running."""
-    from .batch.pool import batch_summary
-    from .batch.state import BatchStore, RunState, batch_running
-    from .batch.view import RunLine, runs_table, totals_line
-    from .llm.shared_limits import waiting_now
+    from ..batch.pool import batch_status as status_of
+    from ..batch.view import RunLine, runs_table, totals_line
 
     batch_id, paths = _paths(batch, home)
-    with BatchStore.open_existing(paths.db) as store:
-        summary = batch_summary(batch_id, store, paths, (store.meta().get("batch") or {}).get("max_cost"))
-    pid = batch_running(paths)
-    summary["running_pid"] = pid
-    summary["waiting_now"] = waiting_now(paths.limits) if paths.limits.is_dir() and pid else {}
-    for r in summary["runs"]:
-        if r["state"] == RunState.RUNNING.value and pid is None:
-            r["state"] = RunState.INTERRUPTED.value  # its batch was killed: the same command resumes it
-            r["message"] = "its batch is not running (killed?); run the same `autopack batch` command to resume it"
+    summary = status_of(batch_id, paths)
+    pid = summary["running_pid"]
     if as_json:
-        _print_json(summary)
+        print_json(summary)
         return
     out = console()
     lines = []
@@ -172,10 +158,10 @@ def batch_report(
     output: Annotated[Path | None, typer.Option("-o", "--output", help="where to write it (default: report.html in the batch folder)")] = None,
 ) -> None:
     """Write the batch's HTML page again: each run's outcome, cost and time, linking each run's report."""
-    from .batch.pool import batch_summary
-    from .batch.report import render_batch_report
-    from .batch.state import BatchStore
-    from .fileio import atomic_write_text
+    from ..batch.pool import batch_summary
+    from ..batch.report import render_batch_report
+    from ..batch.state import BatchStore
+    from ..fileio import atomic_write_text
 
     batch_id, paths = _paths(batch, home)
     with BatchStore.open_existing(paths.db) as store:

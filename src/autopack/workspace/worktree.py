@@ -10,7 +10,7 @@ user), through gitcmd.py with repository hooks and commit signing switched off (
 the check; an unattended run cannot answer a hook's or gpg's prompt) and with paths read
 NUL-separated and decoded as UTF-8, so non-ASCII names survive ``LANG=C``.
 
-Opening repairs what a killed autopack leaves behind (workspace_repair.py); what was repaired is
+Opening repairs what a killed autopack leaves behind (``repair``); what was repaired is
 listed in ``Workspace.notes``.
 """
 
@@ -26,9 +26,9 @@ from typing import NoReturn
 from git import Actor, Repo
 from git.exc import InvalidGitRepositoryError, NoSuchPathError
 
+from ..layout import MAX_ID_LENGTH
 from .gitcmd import WorkspaceError, commit_sha, configure, git_bytes, git_ok, git_text, nul_paths
-from .layout import MAX_ID_LENGTH
-from .workspace_repair import ensure_worktree
+from .repair import ensure_worktree
 
 __all__ = ["Workspace", "WorkspaceError", "validate_run_id"]
 

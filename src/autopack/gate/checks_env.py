@@ -26,8 +26,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from .encoding import subprocess_env
-from .errors import AutopackError
+from ..childenv import python_first, subprocess_env
+from ..errors import AutopackError
 
 VENV_DIRS = (".venv", "venv")
 
@@ -48,15 +48,12 @@ class ChecksEnv:
     def environ(self, worktree: Path | None = None, extra: Mapping[str, str] | None = None) -> dict[str, str]:
         """The full environment for a check or fix run in ``worktree``: no provider keys (``subprocess_env``),
         UTF-8, no ``.pyc`` litter, the chosen interpreter first, the worktree's code first to import."""
-        env = subprocess_env(extra)
-        path = self.base_path if self.base_path is not None else env.get("PATH", "")
-        env["PATH"] = os.pathsep.join([*self.path_first, *([path] if path else [])])
+        env = python_first(subprocess_env(extra), self.path_first, self.base_path)
         if self.virtual_env:
             env["VIRTUAL_ENV"] = self.virtual_env
         elif self.path_first:  # autopack's own interpreter: a venv of the user's must not claim the checks
             env.pop("VIRTUAL_ENV", None)
         env.pop("PYTHONHOME", None)
-        env["PYTHONDONTWRITEBYTECODE"] = "1"
         if worktree is not None:
             roots = [str(p) for p in import_roots(worktree)]
             old = env.get("PYTHONPATH")

@@ -1,82 +1,37 @@
 """Commands of the memory room: ``autopack journal`` and ``autopack rules list|show|remove``.
 
-``register(app)`` adds them to the main Typer app. Errors a user can cause print one red line and
-exit 2 (3 for a full disk), the same as the rest of the CLI, even when these commands run outside
-``autopack.cli.main``.
+``register(app)`` adds them to a Typer app (``autopack.cli`` adds them to the main one). Errors a user
+can cause print one red line and exit 2 (3 for a full disk), the same as the rest of the CLI, even
+when these commands run outside ``autopack.cli.main`` (``output.user_errors``).
 """
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
-from ..cli_output import print_json
-from ..errors import AutopackError, user_error
-
-if TYPE_CHECKING:
-    from ..store import RunStore
+from ..errors import AutopackError
+from .app import JsonOpt, open_run
+from .output import print_json, user_errors
 
 HomeOpt = Annotated[
     Path | None,
     typer.Option("--home", help="where .autonomous_runs/ lives (default: $AUTOPACK_HOME, else the current directory)"),
 ]
-JsonOpt = Annotated[bool, typer.Option("--json", help="machine-readable JSON output")]
 
 rules_app = typer.Typer(
     rich_markup_mode=None, help="List, show or remove a project's learned rules (rules.yaml).", no_args_is_help=True
 )
 
 
-@contextmanager
-def _user_errors() -> Iterator[None]:
-    """One red line and the error's exit code for what ``errors.user_error`` recognises (an
-    ``AutopackError``, a full disk, a denied file), as ``cli.main`` does; anything else is a bug."""
-    try:
-        yield
-    except Exception as exc:
-        err = user_error(exc)
-        if err is None:
-            raise
-        from rich.console import Console
-        from rich.markup import escape
-
-        Console(stderr=True, highlight=False, soft_wrap=True).print(f"[bold red]error:[/] {escape(str(err))}")
-        raise typer.Exit(err.exit_code) from None
-
-
-def _project_dirs(root: Path) -> list[str]:
-    from ..layout import RUNS_DIR
-
-    base = root / RUNS_DIR
-    if not base.is_dir():
-        return []
-    return sorted(p.name for p in base.iterdir() if p.is_dir() and not p.name.startswith("."))
-
-
-def find_run_store(home: Path | None, run_id: str, project: str | None = None) -> RunStore:
-    """Open the run store of whichever project holds ``run_id`` (the caller closes it), to read it."""
-    from ..layout import home_dir
-    from ..store import find_run
-
-    return find_run(home_dir(home), run_id, project, check=False)[1]
-
-
 def _rules_path(home: Path | None, project: str | None) -> Path:
-    from ..layout import RUNS_DIR, Layout, home_dir
+    from ..layout import home_dir
+    from ..memory.rules import project_rules_path
 
-    root = home_dir(home)
-    if project is None:
-        projects = _project_dirs(root)
-        if len(projects) != 1:
-            known = ", ".join(projects) or "none yet"
-            raise AutopackError(f"say which project with --project (projects under {root / RUNS_DIR}: {known})")
-        project = projects[0]
-    return Layout(root, project).rules_path
+    return project_rules_path(home_dir(home), project)
 
 
 def journal_cmd(
@@ -90,10 +45,10 @@ def journal_cmd(
     ] = None,
 ) -> None:
     """Print a run's debug journal (Markdown): attempts, errors, diagnoses, fixes, re-plans, outcomes."""
-    from .journal import render_journal, write_journal
+    from ..memory.journal import render_journal, write_journal
 
-    with _user_errors():
-        store = find_run_store(home, run_id, project)
+    with user_errors():
+        _layout, store = open_run(home, run_id, project)
         with store:
             if output is not None:
                 write_journal(store, run_id, output)
@@ -110,9 +65,9 @@ ProjectOpt = Annotated[
 @rules_app.command("list")
 def rules_list(project: ProjectOpt = None, home: HomeOpt = None, as_json: JsonOpt = False) -> None:
     """List the project's rules (most-seen first) and any run hints not yet promoted."""
-    from .rules import RuleBook
+    from ..memory.rules import RuleBook
 
-    with _user_errors():
+    with user_errors():
         path = _rules_path(home, project)
         book = RuleBook.load(path)
     rules = sorted(book.rules, key=lambda r: (-r.count, r.id))
@@ -156,9 +111,9 @@ def rules_show(
     as_json: JsonOpt = False,
 ) -> None:
     """Show one rule with all its fields."""
-    from .rules import RuleBook
+    from ..memory.rules import RuleBook
 
-    with _user_errors():
+    with user_errors():
         path = _rules_path(home, project)
         rule = RuleBook.load(path).get(rule_id)
         if rule is None:
@@ -179,9 +134,9 @@ def rules_remove(
     as_json: JsonOpt = False,
 ) -> None:
     """Delete a rule from rules.yaml (it may be learned again if the failure comes back)."""
-    from .rules import RuleBook
+    from ..memory.rules import RuleBook
 
-    with _user_errors():
+    with user_errors():
         path = _rules_path(home, project)
         book = RuleBook.load(path)
         if not book.remove(rule_id):

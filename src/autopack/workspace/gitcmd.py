@@ -16,8 +16,8 @@ from typing import Any
 from git import Repo
 from git.exc import GitCommandError
 
-from .encoding import subprocess_env
-from .errors import AutopackError
+from ..childenv import subprocess_env
+from ..errors import AutopackError
 
 _GIT_CONFIG = [
     "core.quotepath=false",  # show café.py, not "caf\303\251.py", in diffs shown to models

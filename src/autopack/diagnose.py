@@ -17,7 +17,7 @@ from .plan import Phase, plan_from_json
 from .progress import PlainReporter
 from .runner import _budget_from_store, make_service, run_environment
 from .store import AttemptStatus, PhaseState, find_run
-from .workspace import Workspace
+from .workspace.worktree import Workspace
 
 
 def diagnose_stored(*, run_id: str, phase_id: str | None, apply: bool, config_path: Path | None, home: Path | None,

@@ -1,6 +1,6 @@
-"""CLI commands that review a run after it ran: ``diff``, ``merge``, ``clean`` and ``report``.
-Registered on the main Typer app by ``cli.py``; git and the store are imported inside the commands
-so ``--help`` stays fast. The work is done in ``autopack.review`` and ``autopack.report``.
+"""Commands that review a run after it ran: ``diff``, ``merge``, ``clean`` and ``report``. Git and the
+store are imported inside the commands so ``--help`` stays fast. The work is done in
+``autopack.review`` and ``autopack.report``.
 """
 
 from __future__ import annotations
@@ -8,22 +8,15 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
-from .cli import HomeOpt, JsonOpt, app, console
-from .cli_output import fail, print_json
+from .app import HomeOpt, JsonOpt, app, console, open_run
+from .output import fail, print_json
 
 RunIdOpt = Annotated[str, typer.Option("--run-id", help="the run")]
 ProjectOpt = Annotated[str | None, typer.Option("--project", help="project name, if run ids repeat across projects")]
-
-
-def _open(home: Path | None, run_id: str, project: str | None) -> tuple[Any, Any]:
-    from .layout import home_dir
-    from .store import find_run
-
-    return find_run(home_dir(home), run_id, project, check=False)
 
 
 def _note(text: str) -> None:
@@ -52,37 +45,16 @@ def diff_cmd(
 ) -> None:
     """Show what a run changed: its branch against the commit it started from (or one phase's commit),
     and with --attempts what the models tried before that. Plain text when piped."""
-    from .review.diff import Painter, attempts_text, find_phase, phase_diff, run_diff
-    from .review.runref import load_run, open_project
+    from ..review.diff import Painter, stored_run_diff
 
     if color not in ("auto", "always", "never"):
         fail(f"--color {color!r}: choose auto, always or never")
     painter = Painter(color == "always" or (color == "auto" and sys.stdout.isatty() and not os.environ.get("NO_COLOR")))
-    layout, store = _open(home, run_id, project)
+    layout, store = open_run(home, run_id, project)
     with store:
-        run = load_run(store, layout, run_id)
-        phases = store.phases(run_id)
-        tried = store.attempts(run_id, phase)
-        chosen = find_phase(phases, run, phase) if phase else None
-    repo = open_project(run)
-    if chosen is None:
-        text = run_diff(repo, run)
-        if not text and not attempts:
-            _note(f"branch {run.branch} has no change against the commit it started from")
-    else:
-        found = phase_diff(repo, run, chosen)
-        if found is None and not attempts:
-            fail(
-                f"phase {phase} has no commit (state {chosen.state.value}); `autopack diff --run-id {run_id} --phase "
-                f"{phase} --attempts` shows what was tried"
-            )
-        text = found or ""
-    out = painter.diff(text)
-    if attempts:
-        failed = attempts_text(tried, painter)
-        if text:
-            out += "\n"
-        out += failed or f"(no failed attempt{' in phase ' + phase if phase else ''})\n"
+        out, notes = stored_run_diff(store, layout, run_id, phase=phase, attempts=attempts, painter=painter)
+    for note in notes:
+        _note(note)
     _write(out)
 
 
@@ -100,25 +72,12 @@ def merge_cmd(
 ) -> None:
     """Merge the run branch into your branch. A dirty checkout of that branch or a conflict is refused
     with the reason, and nothing is changed."""
-    from .review.merge import MERGED_EVENT, merge_run
-    from .review.runref import open_project, refuse_if_running
+    from ..review.merge import merge_stored_run
 
-    layout, store = _open(home, run_id, project)
+    layout, store = open_run(home, run_id, project)
     with store:
-        from .review.runref import load_run
-
-        run = load_run(store, layout, run_id)
-        refuse_if_running(run, "merge it")
-        phases = store.phases(run_id)
-        repo = open_project(run)
-        result = merge_run(repo, run, phases, into=into, squash=squash)
-        if result.commit:
-            store.add_event(
-                run_id,
-                MERGED_EVENT,
-                {"into": result.target, "commit": result.commit, "squash": squash, "branch_tip": result.branch_tip},
-            )
-    from .store import PhaseState
+        run, phases, result = merge_stored_run(store, layout, run_id, into=into, squash=squash)
+    from ..store import PhaseState
 
     done = [p for p in phases if p.state is PhaseState.COMPLETE]
     data = {
@@ -175,9 +134,9 @@ def clean_cmd(
 ) -> None:
     """Remove runs' worktrees, branches (merged ones, unless --force), run folders, logs and store records.
     Select with --run-id, or with --older-than and/or --all-finished."""
-    from .layout import Layout, home_dir
-    from .review.clean import carry_out, parse_age, plan_clean, select_runs
-    from .store import RunStore, store_projects
+    from ..layout import Layout, home_dir
+    from ..review.clean import clean_runs, parse_age
+    from ..store import store_projects
 
     if run_id is not None and (older_than is not None or all_finished):
         fail("--run-id names one run: use it alone, or select with --older-than and/or --all-finished")
@@ -186,27 +145,12 @@ def clean_cmd(
     age = parse_age(older_than) if older_than is not None else None
     root = home_dir(home)
     if run_id is not None:
-        found, _store = _open(home, run_id, project)
+        found, _store = open_run(home, run_id, project)
         _store.close()
         layouts = [found]
     else:
         layouts = [Layout(root, p) for p in ([project] if project else store_projects(root))]
-    report: list[dict[str, Any]] = []
-    for layout in layouts:
-        with RunStore(layout.db_path) as store:
-            for rid in select_runs(store, run_id=run_id, older_than=age, all_finished=all_finished):
-                plan = plan_clean(store, layout, rid, force=force)
-                removed = [] if (dry_run or plan.skipped) else carry_out(plan)
-                report.append(
-                    {
-                        "run_id": rid,
-                        "project": layout.project,
-                        "skipped": plan.skipped,
-                        "removed": removed,
-                        "would_remove": [s.what for s in plan.steps] if dry_run and not plan.skipped else [],
-                        "kept": plan.kept,
-                    }
-                )
+    report = clean_runs(layouts, run_id=run_id, older_than=age, all_finished=all_finished, force=force, dry_run=dry_run)
     if as_json:
         print_json(report)
         return
@@ -243,11 +187,11 @@ def report_cmd(
     """Write one self-contained HTML file about a run (opens offline): a timeline of phases and attempts,
     cost and tokens per phase and per model, each attempt's diff, gate output and verdict, every
     recovery decision and the rules learned."""
-    from .fileio import atomic_write_text
-    from .report import build_report, render_report
-    from .secrets import scrub
+    from ..fileio import atomic_write_text
+    from ..report import build_report, render_report
+    from ..secrets import scrub
 
-    layout, store = _open(home, run_id, project)
+    layout, store = open_run(home, run_id, project)
     with store:
         data = build_report(store, layout, run_id)
     html = scrub(render_report(data))

@@ -6,8 +6,7 @@ started. All checks run, in order, so the Builder sees every failure at once; on
 the sequence (the rest are marked skipped), because a hanging check usually means the next ones
 would hang too. When a check exits, whatever it left running in the background of its process
 group is stopped as well, so a forgotten server cannot keep the gate waiting. Each check's output
-is read for a pytest summary and for syntax errors by ``gate_parse`` (whose names are re-exported
-here). This room knows nothing about LLMs; it returns data (``GateResult``) that the executor shows
+is read for a pytest summary and for syntax errors by ``gate.parse``. This room knows nothing about LLMs; it returns data (``GateResult``) that the executor shows
 to the Builder and Auditor.
 """
 
@@ -25,20 +24,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from .encoding import subprocess_env
-from .errors import AutopackError
-from .gate_parse import PytestSummary, find_syntax_errors, parse_pytest_summary
-from .secrets import scrub
+from ..childenv import python_first, subprocess_env
+from ..errors import AutopackError
+from ..secrets import scrub
+from .parse import PytestSummary, find_syntax_errors, parse_pytest_summary
 
 __all__ = [
     "CheckResult",
     "GateError",
     "GateResult",
-    "PytestSummary",
     "check_env",
     "end_orphaned_check",
-    "find_syntax_errors",
-    "parse_pytest_summary",
     "run_checks",
 ]
 
@@ -173,13 +169,8 @@ class GateResult:
 def check_env(env_extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """The environment checks run in when the caller chose none: ``subprocess_env()`` plus ``env_extra``,
     with the running interpreter's directory first on PATH and no ``.pyc`` litter in the workspace.
-    A run passes the project's environment instead (``checkenv.resolve_checks_env``)."""
-    env = subprocess_env(env_extra)
-    bindir = os.path.dirname(sys.executable)
-    path = env.get("PATH", "")
-    env["PATH"] = bindir + (os.pathsep + path if path else "")
-    env["PYTHONDONTWRITEBYTECODE"] = "1"
-    return env
+    A run passes the project's environment instead (``checks_env.resolve_checks_env``)."""
+    return python_first(subprocess_env(env_extra), [os.path.dirname(sys.executable)])
 
 
 def run_checks(
