@@ -91,8 +91,10 @@ def edges(known: dict[str, Path]) -> dict[str, dict[str, bool]]:
                 else:
                     continue
                 # `from . import x` / `from .pkg import mod`: a name may be a module of its own
-                targets = [f"{prefix}.{a.name}".lstrip(".") if f"{prefix}.{a.name}".lstrip(".") in known else prefix
-                           for a in node.names]
+                targets = [
+                    f"{prefix}.{a.name}".lstrip(".") if f"{prefix}.{a.name}".lstrip(".") in known else prefix
+                    for a in node.names
+                ]
             for t in targets:
                 target = _resolve(t, known)
                 if target is None or target == mod:
@@ -173,8 +175,11 @@ def report_cycles(known: dict[str, Path], graph: dict[str, dict[str, bool]]) -> 
     rooms: dict[str, set[str]] = {}
     for m, ts in mods.items():
         rooms.setdefault(room(m, known), set()).update(room(t, known) for t in ts if room(t, known) != room(m, known))
-    for label, g in (("modules, imports at module level", top_only), ("modules, lazy imports too", mods),
-                     ("rooms, lazy imports too", rooms)):
+    for label, g in (
+        ("modules, imports at module level", top_only),
+        ("modules, lazy imports too", mods),
+        ("rooms, lazy imports too", rooms),
+    ):
         found = cycles(g)
         lines.append(f"- {label}: " + ("; ".join(" <-> ".join(c) for c in found) if found else "no cycle"))
     return lines
@@ -191,7 +196,9 @@ def main() -> int:
         print("| room | imports at module level | imports lazily only |")
         print("|---|---|---|")
         for r, top, lazy in room_table(known, graph):
-            print(f"| `{r}` | {', '.join(top) or '—'} | {', '.join(lazy) or '—'} |".replace("``__init__``", "`__init__`"))
+            print(
+                f"| `{r}` | {', '.join(top) or '—'} | {', '.join(lazy) or '—'} |".replace("``__init__``", "`__init__`")
+            )
         print()
     print("\n".join(cyc))
     return 1 if any("no cycle" not in line for line in cyc) else 0

@@ -53,8 +53,19 @@ def resolve_git_dir(source: Path) -> Path:
 def commit_info(src: Path, sha: str) -> dict[str, str]:
     fmt = "%H%x00%T%x00%P%x00%an%x00%ae%x00%aI%x00%cn%x00%ce%x00%cI%x00%s%x00%B"
     fields = git(src, "show", "-s", f"--format={fmt}", sha).split("\x00")
-    keys = ["sha", "tree", "parents", "author_name", "author_email", "author_date",
-            "committer_name", "committer_email", "committer_date", "subject", "message"]
+    keys = [
+        "sha",
+        "tree",
+        "parents",
+        "author_name",
+        "author_email",
+        "author_date",
+        "committer_name",
+        "committer_email",
+        "committer_date",
+        "subject",
+        "message",
+    ]
     info = dict(zip(keys, fields, strict=True))
     info["message"] = info["message"].rstrip("\n") + "\n"
     return info
@@ -144,22 +155,34 @@ def check(src: Path, manifest: dict[str, object]) -> None:
         for entry in [base, *commits]:
             d = Path(tmp) / entry["upstream_sha"][:12]
             d.mkdir()
-            archive = subprocess.run(["git", f"--git-dir={src}", "archive", entry["upstream_sha"]], capture_output=True, check=True)
+            archive = subprocess.run(
+                ["git", f"--git-dir={src}", "archive", entry["upstream_sha"]], capture_output=True, check=True
+            )
             subprocess.run(["tar", "-x", "-C", str(d)], input=archive.stdout, check=True)
             trees[entry["upstream_sha"]] = d
         base_src = trees[base["upstream_sha"]] / "src"
         for entry in [base, *commits]:
             d = trees[entry["upstream_sha"]]
-            own = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=d,
-                                 env={**env, "PYTHONPATH": str(d / "src")}, capture_output=True, text=True)
+            own = subprocess.run(
+                [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+                cwd=d,
+                env={**env, "PYTHONPATH": str(d / "src")},
+                capture_output=True,
+                text=True,
+            )
             line = own.stdout.strip().splitlines()[-1] if own.stdout.strip() else own.stderr.strip()
             print(f"{entry['upstream_sha'][:12]} own tests: {line}")
             if own.returncode != 0:
                 raise SystemExit(f"the test suite fails at {entry['upstream_sha']}")
             if entry is base:
                 continue
-            on_base = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=d,
-                                     env={**env, "PYTHONPATH": str(base_src)}, capture_output=True, text=True)
+            on_base = subprocess.run(
+                [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+                cwd=d,
+                env={**env, "PYTHONPATH": str(base_src)},
+                capture_output=True,
+                text=True,
+            )
             failed = [ln for ln in on_base.stdout.splitlines() if ln.startswith("FAILED")]
             print(f"{entry['upstream_sha'][:12]} its tests against the base code: {len(failed)} failing {failed}")
 

@@ -226,8 +226,18 @@ def test_missing_key_makes_the_provider_unavailable_and_names_the_variable(https
 
 @pytest.mark.parametrize(
     ("model", "reasoning"),
-    [("gpt-5", True), ("gpt-5.5", True), ("gpt-6-mini", True), ("gpt-10", True), ("o3-mini", True), ("o4", True),
-     ("gpt-4.1", False), ("gpt-4o", False), ("gpt-3.5-turbo", False), ("omni-x", False)],
+    [
+        ("gpt-5", True),
+        ("gpt-5.5", True),
+        ("gpt-6-mini", True),
+        ("gpt-10", True),
+        ("o3-mini", True),
+        ("o4", True),
+        ("gpt-4.1", False),
+        ("gpt-4o", False),
+        ("gpt-3.5-turbo", False),
+        ("omni-x", False),
+    ],
 )
 def test_reasoning_models_are_recognised_across_generations(model: str, reasoning: bool) -> None:
     from autopack.llm.openai_provider import REASONING_MODELS

@@ -46,8 +46,13 @@ def folder(tmp_path: Path) -> Path:
 
 
 def test_one_plan_and_a_list_of_projects_makes_one_run_per_project(folder: Path) -> None:
-    batch = load_batch(write(folder / "upgrade.yaml", "plan: plan.yaml\nprojects: [svc-a, svc-b, "
-                             "'https://example.invalid/acme/svc-c.git']\nmax_cost_per_run: 2\n"))
+    batch = load_batch(
+        write(
+            folder / "upgrade.yaml",
+            "plan: plan.yaml\nprojects: [svc-a, svc-b, "
+            "'https://example.invalid/acme/svc-c.git']\nmax_cost_per_run: 2\n",
+        )
+    )
     assert batch.batch_id == "upgrade"
     assert [r.run_id for r in batch.runs] == ["upgrade-svc-a", "upgrade-svc-b", "upgrade-svc-c"]
     assert batch.runs[0].project_dir == folder / "svc-a" and batch.runs[0].clone is None
@@ -56,7 +61,10 @@ def test_one_plan_and_a_list_of_projects_makes_one_run_per_project(folder: Path)
 
 
 def test_a_run_inherits_the_batchs_settings_and_its_overrides_merge_over_the_batchs(folder: Path) -> None:
-    batch = load_batch(write(folder / "b.yaml", """\
+    batch = load_batch(
+        write(
+            folder / "b.yaml",
+            """\
 plan: plan.yaml
 model: claude-haiku-4-5
 overrides: {retries: {max_retries: 1}, quality_gate: {tail_lines: 10}}
@@ -65,19 +73,29 @@ runs:
     project_dir: svc-a
     overrides: {retries: {base_delay_seconds: 0.5}}
     max_cost: 1.5
-"""))
+""",
+        )
+    )
     run = batch.runs[0]
     assert run.model == "claude-haiku-4-5" and run.max_cost == 1.5
-    assert run.overrides == {"retries": {"max_retries": 1, "base_delay_seconds": 0.5}, "quality_gate": {"tail_lines": 10}}
+    assert run.overrides == {
+        "retries": {"max_retries": 1, "base_delay_seconds": 0.5},
+        "quality_gate": {"tail_lines": 10},
+    }
 
 
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
         ("plan: plan.yaml\nprojects: [svc-a]\nworkerz: 3\n", "b.yaml:3: workerz: unknown key"),
-        ("runs:\n  - id: r1\n    plan: plan.yaml\n", "b.yaml:2: runs[0]: Value error, a run needs exactly one of `project_dir`"),
-        ("plan: plan.yaml\nruns:\n  - {id: r1, project_dir: svc-a}\n  - {id: r1, project_dir: svc-b}\n",
-         "b.yaml:4: runs[1].id: run id 'r1' is used twice"),
+        (
+            "runs:\n  - id: r1\n    plan: plan.yaml\n",
+            "b.yaml:2: runs[0]: Value error, a run needs exactly one of `project_dir`",
+        ),
+        (
+            "plan: plan.yaml\nruns:\n  - {id: r1, project_dir: svc-a}\n  - {id: r1, project_dir: svc-b}\n",
+            "b.yaml:4: runs[1].id: run id 'r1' is used twice",
+        ),
         ("projects: [svc-a]\n", "`projects:` needs `plan:`"),
     ],
 )
@@ -88,7 +106,10 @@ def test_a_malformed_batch_file_is_named_with_its_line(folder: Path, text: str, 
 
 
 def test_every_run_that_cannot_start_is_named_before_any_starts(folder: Path) -> None:
-    batch = load_batch(write(folder / "b.yaml", """\
+    batch = load_batch(
+        write(
+            folder / "b.yaml",
+            """\
 script: replies.yaml
 runs:
   - {id: ok, plan: plan.yaml, project_dir: svc-a}
@@ -99,7 +120,9 @@ runs:
     project_dir: svc-b
     overrides:
       retries: {max_retries: -1}
-"""))
+""",
+        )
+    )
     with pytest.raises(BatchError) as err:
         check_batch(batch, {})
     text = str(err.value)
@@ -125,15 +148,33 @@ def test_batch_status_of_a_batch_that_never_ran_says_so(folder: Path, run_cli: R
 
 def test_help_imports_neither_the_cluster_engine_nor_a_provider_sdk(tmp_path: Path) -> None:
     for args in (["--help"], ["batch", "--help"], ["batch", "run", "--help"]):
-        proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "autopack.cli", *args], cwd=tmp_path,
-                              env=cli_env(), capture_output=True, text=True, errors="replace")
+        proc = subprocess.run(
+            [sys.executable, "-X", "importtime", "-m", "autopack.cli", *args],
+            cwd=tmp_path,
+            env=cli_env(),
+            capture_output=True,
+            text=True,
+            errors="replace",
+        )
         assert proc.returncode == 0, proc.stderr
         imported = {ln.rsplit("|", 1)[-1].strip() for ln in proc.stderr.splitlines() if ln.startswith("import time:")}
-        heavy = sorted(m for m in imported if m.split(".")[0] in ("dask", "distributed", "anthropic", "openai", "zhipuai")
-                       or m.startswith("google.genai"))
+        heavy = sorted(
+            m
+            for m in imported
+            if m.split(".")[0] in ("dask", "distributed", "anthropic", "openai", "zhipuai")
+            or m.startswith("google.genai")
+        )
         assert heavy == [], f"autopack {' '.join(args)} imported {heavy}"
-    assert "batch" in subprocess.run([sys.executable, "-m", "autopack.cli", "--help"], cwd=tmp_path, env=cli_env(),
-                                     capture_output=True, text=True).stdout
+    assert (
+        "batch"
+        in subprocess.run(
+            [sys.executable, "-m", "autopack.cli", "--help"],
+            cwd=tmp_path,
+            env=cli_env(),
+            capture_output=True,
+            text=True,
+        ).stdout
+    )
 
 
 # the batch's cost caps ------------------------------------------------------------------------------

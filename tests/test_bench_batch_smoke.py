@@ -25,8 +25,25 @@ def test_the_batch_benchmark_prints_a_row_per_batch_with_no_commit_lost(
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)
 
-    assert module.main(["--runs", "2", "--phases", "1", "--latency", "0.05", "--workers", "2", "--engines", "pool",
-                        "--keep", str(tmp_path)]) == 0
+    assert (
+        module.main(
+            [
+                "--runs",
+                "2",
+                "--phases",
+                "1",
+                "--latency",
+                "0.05",
+                "--workers",
+                "2",
+                "--engines",
+                "pool",
+                "--keep",
+                str(tmp_path),
+            ]
+        )
+        == 0
+    )
     rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| pool")]
     assert len(rows) == 4 * 2  # each row printed as it comes, then the table: 1 and 2 workers, two storm rows
     for row in rows:

@@ -50,13 +50,25 @@ def _repo(tmp_path: Path) -> Path:
 
 def test_the_benchmark_measures_real_commits_and_prints_a_row_per_setting(tmp_path: Path) -> None:
     bench = _load_benchmark()
-    rows, ranges = bench.run([_repo(tmp_path)], commits=5, rev="HEAD", model="claude-sonnet-4-5", small=1500, baseline=None)
+    rows, ranges = bench.run(
+        [_repo(tmp_path)], commits=5, rev="HEAD", model="claude-sonnet-4-5", small=1500, baseline=None
+    )
     text = bench.table(rows)
     header = text.splitlines()[0].split("  ")
-    assert [c.strip() for c in header if c.strip()][:7] == ["repo", "code", "budget", "evidence", "commits", "hunks", "visible %"]
+    assert [c.strip() for c in header if c.strip()][:7] == [
+        "repo",
+        "code",
+        "budget",
+        "evidence",
+        "commits",
+        "hunks",
+        "visible %",
+    ]
     assert [(r.budget, r.evidence) for r in rows] == [
-        (1500, "phase only"), (bench.context_budget(bench.load_config(), "claude-sonnet-4-5"), "phase only"),
-        (1500, "traceback"), (1500, "patch"),
+        (1500, "phase only"),
+        (bench.context_budget(bench.load_config(), "claude-sonnet-4-5"), "phase only"),
+        (1500, "traceback"),
+        (1500, "patch"),
     ]
     assert all(r.commits == 2 and r.hunks == 3 for r in rows)  # the first commit only adds files
     assert rows[1].visible == 3  # at the model's budget both files are whole

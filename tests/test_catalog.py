@@ -22,8 +22,12 @@ from autopack.llm import catalog
 from autopack.llm.catalog import SdkCatalog, literal_names, model_status, openai_deprecations, sdk_catalog
 
 SHIPPED = load_config(SHIPPED_CONFIG)
-INVENTED = {"anthropic": "claude-invented-9", "openai": "gpt-invented-9", "gemini": "gemini-invented-9",
-            "glm": "glm-invented-9"}
+INVENTED = {
+    "anthropic": "claude-invented-9",
+    "openai": "gpt-invented-9",
+    "gemini": "gemini-invented-9",
+    "glm": "glm-invented-9",
+}
 SDKS = {"anthropic": "anthropic", "openai": "openai", "gemini": "google-genai", "glm": "zhipuai"}
 
 
@@ -119,7 +123,9 @@ def test_an_sdk_whose_tables_moved_is_read_as_listing_nothing(
 
 def test_an_end_of_life_date_already_past_says_so() -> None:
     old = SdkCatalog("openai", "9.9.9", frozenset(), {"gpt-old": "2020-01-01"})
-    assert old.status("gpt-old", today=datetime.date(2026, 1, 1)).detail == "deprecated, end of life 2020-01-01 (passed)"
+    assert (
+        old.status("gpt-old", today=datetime.date(2026, 1, 1)).detail == "deprecated, end of life 2020-01-01 (passed)"
+    )
     assert old.status("gpt-old", today=datetime.date(2019, 1, 1)).detail == "deprecated, end of life 2020-01-01"
 
 
@@ -168,14 +174,21 @@ def _user_config(tmp_path: Path, deprecated: str, unknown: str) -> Path:
     path = tmp_path / "xdg" / "autopack" / "config.yaml"
     path.parent.mkdir(parents=True)
     builder = SHIPPED.escalation_chains.builder
-    path.write_text(yaml.safe_dump({
-        "escalation_chains": {"builder": {
-            "low": {"models": builder.for_complexity("low")},
-            "medium": {"models": [deprecated]},
-            "high": {"models": [deprecated, unknown]},
-        }},
-        "doctor_models": {"strong": unknown},
-    }), encoding="utf-8")
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "escalation_chains": {
+                    "builder": {
+                        "low": {"models": builder.for_complexity("low")},
+                        "medium": {"models": [deprecated]},
+                        "high": {"models": [deprecated, unknown]},
+                    }
+                },
+                "doctor_models": {"strong": unknown},
+            }
+        ),
+        encoding="utf-8",
+    )
     return path.parent.parent
 
 

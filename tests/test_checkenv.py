@@ -26,8 +26,14 @@ def make_venv(where: Path, *pth_lines: str) -> Path:
 
 
 def python_of(env: dict[str, str], cwd: Path) -> str:
-    out = subprocess.run(["bash", "-c", "python -c 'import sys; print(sys.prefix)'"], cwd=cwd, env=env,
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        ["bash", "-c", "python -c 'import sys; print(sys.prefix)'"],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return out.stdout.strip()
 
 
@@ -113,10 +119,15 @@ def test_a_check_imports_the_worktrees_code_not_the_editable_install_of_the_chec
     make_venv(checkout / ".venv", str(checkout / "src"), sysconfig.get_paths()["purelib"])
     checks = resolve_checks_env(checkout, "auto", launch_env(SYSTEM_PATH))
 
-    gate = run_checks(["python -m pytest -q -p no:cacheprovider tests"], worktree, timeout=120,
-                      environ=checks.environ(worktree))
+    gate = run_checks(
+        ["python -m pytest -q -p no:cacheprovider tests"], worktree, timeout=120, environ=checks.environ(worktree)
+    )
 
     assert gate.passed, gate.tail()
-    wrong = run_checks(["python -m pytest -q -p no:cacheprovider tests"], worktree, timeout=120,
-                       environ={**checks.environ(worktree), "PYTHONPATH": ""})
+    wrong = run_checks(
+        ["python -m pytest -q -p no:cacheprovider tests"],
+        worktree,
+        timeout=120,
+        environ={**checks.environ(worktree), "PYTHONPATH": ""},
+    )
     assert not wrong.passed  # without the worktree first, the editable install's old code is imported

@@ -89,11 +89,18 @@ def test_shipped_complexity_escalation_matches_the_seed_with_the_benchmarks_atte
 
 
 def test_shipped_escalation_chains_climb_from_cheap_to_strong_in_the_seeds_slots(shipped: Config) -> None:
-    chains = {(role, c): getattr(shipped.escalation_chains, role).for_complexity(c)
-              for role in ("builder", "auditor") for c in COMPLEXITIES}
+    chains = {
+        (role, c): getattr(shipped.escalation_chains, role).for_complexity(c)
+        for role in ("builder", "auditor")
+        for c in COMPLEXITIES
+    }
     assert {k: len(v) for k, v in chains.items()} == {
-        ("builder", "low"): 2, ("builder", "medium"): 2, ("builder", "high"): 1,
-        ("auditor", "low"): 1, ("auditor", "medium"): 1, ("auditor", "high"): 1,
+        ("builder", "low"): 2,
+        ("builder", "medium"): 2,
+        ("builder", "high"): 1,
+        ("auditor", "low"): 1,
+        ("auditor", "medium"): 1,
+        ("auditor", "high"): 1,
     }
     for chain in chains.values():
         costs = [_cost(shipped, m) for m in chain]
@@ -130,7 +137,10 @@ def test_shipped_routing_tiers_and_fallback_chain_match_the_seed(shipped: Config
     rt = shipped.routing
     strong = shipped.doctor_models.strong
     assert (rt.tier_strategy.low, rt.tier_strategy.medium, rt.tier_strategy.high) == (
-        shipped.doctor_models.cheap, strong, strong)
+        shipped.doctor_models.cheap,
+        strong,
+        strong,
+    )
     # GLM leads the seed's chain, but the installed zhipuai SDK lists no model name it could vouch for
     assert rt.fallback_chain == ["anthropic", "openai", "gemini"]
     assert [provider_for_model(rt.fallback_models[p], shipped) for p in rt.fallback_chain] == rt.fallback_chain

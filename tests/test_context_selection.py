@@ -42,7 +42,13 @@ def _config(**builder: object) -> Config:
 
 def test_a_function_the_phase_names_deep_in_a_4000_line_module_is_shown(tmp_path: Path) -> None:
     head = "\n".join(f"DISCOUNT_{i} = {i}  # a discount applied to totals" for i in range(300))
-    text = head + "\n\n" + _functions(900) + "\n\ndef compute_totals(items):\n    return sum(items)\n\n" + _functions(340, 900)
+    text = (
+        head
+        + "\n\n"
+        + _functions(900)
+        + "\n\ndef compute_totals(items):\n    return sum(items)\n\n"
+        + _functions(340, 900)
+    )
     assert len(text.splitlines()) > 4000
     (tmp_path / "shop.py").write_text(text, encoding="utf-8")
     phase = _phase("Make `compute_totals` apply the discount once to the totals.", ["shop.py"])
@@ -71,8 +77,10 @@ def test_a_traceback_line_in_the_feedback_pulls_its_window_in(tmp_path: Path) ->
     (tmp_path / "pkg").mkdir()
     (tmp_path / "pkg" / "steps.py").write_text(text, encoding="utf-8")
     failing = _line_of(text, "step_1000 = ")
-    for feedback in (f'Traceback (most recent call last):\n  File "/tmp/wt/pkg/steps.py", line {failing}, in run_all\nValueError',
-                     f"pkg/steps.py:{failing}: ValueError"):
+    for feedback in (
+        f'Traceback (most recent call last):\n  File "/tmp/wt/pkg/steps.py", line {failing}, in run_all\nValueError',
+        f"pkg/steps.py:{failing}: ValueError",
+    ):
         phase = _phase("Make run_all stop at the first failing step.", ["pkg/steps.py"])
         ctx = build_context(phase, tmp_path, goal="g", budget_tokens=4000, feedback=feedback)
         assert _shown(ctx, "pkg/steps.py", failing), feedback
@@ -82,8 +90,10 @@ def test_the_lines_the_previous_attempt_changed_are_shown_again(tmp_path: Path) 
     text = _functions(1500)
     (tmp_path / "calc.py").write_text(text, encoding="utf-8")
     target = _line_of(text, "return x + 1300")
-    patch = (f"diff --git a/calc.py b/calc.py\n--- a/calc.py\n+++ b/calc.py\n@@ -{target - 1},2 +{target - 1},2 @@\n"
-             " def f1300(x):\n-    return x + 1300\n+    return x - 1300\n")
+    patch = (
+        f"diff --git a/calc.py b/calc.py\n--- a/calc.py\n+++ b/calc.py\n@@ -{target - 1},2 +{target - 1},2 @@\n"
+        " def f1300(x):\n-    return x + 1300\n+    return x - 1300\n"
+    )
     phase = _phase("Fix the arithmetic.", ["calc.py"])
     ctx = build_context(phase, tmp_path, goal="g", budget_tokens=3000, previous_patch=patch)
     assert _shown(ctx, "calc.py", target - 1) and _shown(ctx, "calc.py", target)
@@ -91,7 +101,9 @@ def test_the_lines_the_previous_attempt_changed_are_shown_again(tmp_path: Path) 
 
 def test_a_window_that_does_not_fit_is_skipped_and_smaller_ones_after_it_are_still_taken(tmp_path: Path) -> None:
     # The top mentions load_rules on 200 lines in a row: one long run of hits, far over the room.
-    notes = "\n".join(f"# load_rules note {i}: see the loader for how rule {i} is read and validated" for i in range(200))
+    notes = "\n".join(
+        f"# load_rules note {i}: see the loader for how rule {i} is read and validated" for i in range(200)
+    )
     big_def = "\n".join(f"    rule_{i} = source.read({i})  # parse and validate" for i in range(110))
     text = notes + "\n\n" + _functions(600) + "\n\ndef load_rules(source):\n" + big_def + "\n    return source\n"
     (tmp_path / "rules.py").write_text(text, encoding="utf-8")
@@ -113,7 +125,11 @@ def test_a_markdown_file_without_headings_can_be_cut(tmp_path: Path) -> None:
 def _changelog(entries: int) -> str:
     out = ["# Changelog", "", "## Unreleased", "", "- Support reading rules from YAML files.", "- Faster startup.", ""]
     for v in range(entries, 0, -1):
-        out += [f"## Version 1.{v}.0", ""] + [f"- Fixed the parser in load_rules for case {v}-{k}, see the docs." for k in range(8)] + [""]
+        out += (
+            [f"## Version 1.{v}.0", ""]
+            + [f"- Fixed the parser in load_rules for case {v}-{k}, see the docs." for k in range(8)]
+            + [""]
+        )
     return "\n".join(out) + "\n"
 
 
@@ -143,7 +159,9 @@ def test_a_changelog_that_would_fit_does_not_take_the_room_a_module_that_must_be
 def test_a_scope_file_is_never_dropped_while_a_context_file_is_shown(tmp_path: Path) -> None:
     (tmp_path / "big.py").write_text(_functions(1500), encoding="utf-8")
     # A read-only guide that alone would fill almost the whole budget.
-    (tmp_path / "GUIDE.md").write_text("\n".join(f"guide line {i:05d} ...." for i in range(530)) + "\n", encoding="utf-8")
+    (tmp_path / "GUIDE.md").write_text(
+        "\n".join(f"guide line {i:05d} ...." for i in range(530)) + "\n", encoding="utf-8"
+    )
     phase = _phase("Tidy f3.", ["big.py"], context=["GUIDE.md"])
     ctx = build_context(phase, tmp_path, goal="g", budget_tokens=3000)
     assert "big.py" in ctx.files_shown and _shown(ctx, "big.py", _line_of(_functions(1500), "def f3("))
@@ -155,8 +173,9 @@ def test_every_scope_file_gets_its_best_window_however_many_there_are(tmp_path: 
     names = [f"mod{i}.py" for i in range(5)]
     labels = "\n".join(f"LABEL_{k} = 'an upper case label'" for k in range(300))
     for i, name in enumerate(names):
-        (tmp_path / name).write_text(labels + "\n\n" + _functions(400) + f"\n\ndef target_{i}(x):\n    return x\n",
-                                     encoding="utf-8")
+        (tmp_path / name).write_text(
+            labels + "\n\n" + _functions(400) + f"\n\ndef target_{i}(x):\n    return x\n", encoding="utf-8"
+        )
     phase = _phase("Rename " + ", ".join(f"`target_{i}`" for i in range(5)) + " to use snake case.", names)
     ctx = build_context(phase, tmp_path, goal="g", budget_tokens=6000)
     for i, name in enumerate(names):
@@ -205,8 +224,13 @@ def test_a_cut_file_gives_the_same_prompt_in_every_process(tmp_path: Path) -> No
         "sys.stdout.write(build_context(p, Path(sys.argv[1]), goal='g', budget_tokens=3000).stable)"
     )
     outs = {
-        subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True, check=True,
-                       env={**os.environ, "PYTHONHASHSEED": seed}).stdout
+        subprocess.run(
+            [sys.executable, "-c", script, str(tmp_path)],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+        ).stdout
         for seed in ("1", "2", "3")
     }
     assert len(outs) == 1 and "(in scope, partial)" in outs.pop()

@@ -595,7 +595,11 @@ def test_a_one_line_search_with_tabs_for_its_spaces_still_means_the_whole_line(t
 
 @pytest.mark.parametrize(
     "other",
-    ["    # the loop sets retries = 0 again after success", "    print('retries = 0')", '    log("retries = 0 # reset")'],
+    [
+        "    # the loop sets retries = 0 again after success",
+        "    print('retries = 0')",
+        '    log("retries = 0 # reset")',
+    ],
 )
 def test_the_same_text_in_a_comment_or_a_string_does_not_make_a_one_line_search_ambiguous(tmp_path, other):
     text = f"def run():\n    retries = 0\n{other}\n    return retries\n"

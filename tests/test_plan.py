@@ -380,7 +380,8 @@ def test_fallback_models_must_be_priced_since_a_fallback_call_spends_money(tmp_p
     data["routing"]["fallback_models"]["openai"] = "gpt-4o"
     path = tmp_path / "cfg.yaml"
     path.write_text(_yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
-    plan = Plan.model_validate({"project": "p", "goal": "g", "phases": [
-        {"id": "a", "name": "a", "description": "d", "scope": ["a.py"]}]})
+    plan = Plan.model_validate(
+        {"project": "p", "goal": "g", "phases": [{"id": "a", "name": "a", "description": "d", "scope": ["a.py"]}]}
+    )
     problems = check_plan_models(plan, load_config(path))
     assert any("gpt-4o" in p and "no price" in p for p in problems)

@@ -25,16 +25,23 @@ from autopack.recovery.policy import (
 @pytest.fixture(scope="module")
 def cfg() -> Config:
     base = load_config(SHIPPED_CONFIG)
-    return base.model_copy(update={
-        "replan": base.replan.model_copy(update={"max_replans_per_phase": 1}),
-        "doctor_models": base.doctor_models.model_copy(update={"call_after_failures": 2}),
-        "complexity_escalation": base.complexity_escalation.model_copy(update={"max_attempts_per_phase": 5}),
-    })
+    return base.model_copy(
+        update={
+            "replan": base.replan.model_copy(update={"max_replans_per_phase": 1}),
+            "doctor_models": base.doctor_models.model_copy(update={"call_after_failures": 2}),
+            "complexity_escalation": base.complexity_escalation.model_copy(update={"max_attempts_per_phase": 5}),
+        }
+    )
 
 
 def progress(**kw: object) -> Progress:
-    values: dict[str, object] = {"mode": "structured_edit", "failures_since_doctor": 1, "replans_used": 0,
-                                 "doctor_allowed": True, "budget_near_limit": False}
+    values: dict[str, object] = {
+        "mode": "structured_edit",
+        "failures_since_doctor": 1,
+        "replans_used": 0,
+        "doctor_allowed": True,
+        "budget_near_limit": False,
+    }
     values.update(kw)
     return Progress(**values)  # type: ignore[arg-type]
 
@@ -104,8 +111,15 @@ def test_attempts_run_out_at_max_attempts_per_phase(cfg: Config) -> None:
 
 def test_a_fresh_start_after_a_replan_forgets_the_old_revision(cfg: Config) -> None:
     ladder = EscalationLadder.from_history(cfg, "builder", "feature", "low", [])
-    st = PhaseRun(start="abc", ladder=ladder, feedback="boom", previous_patch="diff", since_doctor=2, kept_edits=True,
-                  attempts_done=3)
+    st = PhaseRun(
+        start="abc",
+        ladder=ladder,
+        feedback="boom",
+        previous_patch="diff",
+        since_doctor=2,
+        kept_edits=True,
+        attempts_done=3,
+    )
     st.failures.append(FailureRecord("ci_fail", "x"))
     st.fresh_start()
     assert (st.failures, st.previous_patch, st.since_doctor, st.kept_edits) == ([], None, 0, False)
@@ -129,4 +143,6 @@ def test_after_the_last_attempt_neither_the_planner_nor_the_doctor_is_asked(cfg:
     refusal = "Builder model m: prompt is too long"
     assert isinstance(decide(last, Failure(refusal=refusal, previous_refusal=refusal), cfg)[0], Fail)
     assert decide(progress(attempts_left=0, mode="full_file"), Failure(cut_off=True), cfg) == [
-        SwitchMode("structured_edit", "reply cut off in full_file mode"), Retry()]
+        SwitchMode("structured_edit", "reply cut off in full_file mode"),
+        Retry(),
+    ]

@@ -286,12 +286,15 @@ def test_saved_rules_have_no_yaml_anchors_so_each_date_stays_editable(tmp_path: 
 # ----- a rule must say something the error did not (issue 15) ------------------------------------
 
 
-@pytest.mark.parametrize("rule", [
-    "Make sure the phase's checks pass before replying.",
-    "Always run the tests.",
-    "Ensure all tests pass and fix any failing test before finishing.",
-    "Be careful to verify that the code works correctly.",
-])
+@pytest.mark.parametrize(
+    "rule",
+    [
+        "Make sure the phase's checks pass before replying.",
+        "Always run the tests.",
+        "Ensure all tests pass and fix any failing test before finishing.",
+        "Be careful to verify that the code works correctly.",
+    ],
+)
 def test_a_rule_any_phase_could_be_given_says_nothing(rule: str) -> None:
     assert not says_something(rule, "AssertionError: assert topk(2, [1, 3]) == (3, 1)")
 
@@ -305,5 +308,7 @@ def test_a_rule_that_only_repeats_the_error_says_nothing() -> None:
 def test_a_specific_rule_says_something() -> None:
     rule = "When restoring `topk`, check each example of its docstring against the body before replying."
     assert says_something(rule, "AssertionError: assert topk(2, [1, 3]) == (3, 1)")
-    assert says_something("Copy SEARCH text exactly from the current file so every edit applies.",
-                          "patch_apply_error: the SEARCH block of calc.py matches no lines")
+    assert says_something(
+        "Copy SEARCH text exactly from the current file so every edit applies.",
+        "patch_apply_error: the SEARCH block of calc.py matches no lines",
+    )

@@ -158,7 +158,9 @@ def test_without_the_variable_nothing_is_limited_or_read(monkeypatch: pytest.Mon
         pass
 
 
-def test_a_variable_naming_a_folder_without_limits_is_a_user_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_variable_naming_a_folder_without_limits_is_a_user_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv(ENV_VAR, str(tmp_path / "nowhere"))
     with pytest.raises(LimitsError, match="has no limits.json"):
         provider_slot("anthropic")

@@ -278,7 +278,13 @@ def test_llm_call_totals_and_usage_by_model_and_phase(tmp_path: Path) -> None:
 
 def test_totals_of_a_run_without_calls_are_zero(tmp_path: Path) -> None:
     with new_store(tmp_path) as store:
-        assert store.totals("r1").to_dict() == {"calls": 0, "tokens_in": 0, "tokens_out": 0, "tokens_cached": 0, "cost_usd": 0}
+        assert store.totals("r1").to_dict() == {
+            "calls": 0,
+            "tokens_in": 0,
+            "tokens_out": 0,
+            "tokens_cached": 0,
+            "cost_usd": 0,
+        }
 
 
 # a killed process leaves a consistent store -------------------------------------------------------

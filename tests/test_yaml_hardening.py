@@ -45,8 +45,13 @@ def _limit_memory() -> None:  # an unguarded loader dies here instead of taking 
 
 def cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "autopack.cli", *args], capture_output=True, text=True, timeout=60, cwd=tmp_path,
-        env=cli_env(), preexec_fn=_limit_memory,
+        [sys.executable, "-m", "autopack.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+        env=cli_env(),
+        preexec_fn=_limit_memory,
     )
 
 
@@ -91,8 +96,10 @@ def test_ordinary_anchors_and_merge_keys_still_load(tmp_path: Path) -> None:
     defaults = "phase_defaults: &d {description: d, scope: [a.py], checks: ['true']}\n"
     phases = "".join(f"  - {{<<: *d, id: p{i}, name: n{i}}}\n" for i in range(200))
     path = tmp_path / "plan.yaml"
-    path.write_text("project: p\ngoal: g\n" + defaults.replace("phase_defaults", "x-defaults") + "phases:\n" + phases,
-                    encoding="utf-8")
+    path.write_text(
+        "project: p\ngoal: g\n" + defaults.replace("phase_defaults", "x-defaults") + "phases:\n" + phases,
+        encoding="utf-8",
+    )
     # `x-defaults` is an unknown key for the plan schema: the anchors load, then validation names that key.
     with pytest.raises(AutopackError, match="x-defaults"):
         load_plan(path)

@@ -51,8 +51,12 @@ from messages_api import message_reply, prompt_text, role_of  # noqa: E402
 
 MODEL = "claude-haiku-4-5"
 VERDICT = '{"approved": true, "issues": [], "summary": "adds the function the phase asks for"}'
-GIT_ENV = {"GIT_AUTHOR_NAME": "Bench", "GIT_AUTHOR_EMAIL": "bench@autopack.invalid",
-           "GIT_COMMITTER_NAME": "Bench", "GIT_COMMITTER_EMAIL": "bench@autopack.invalid"}
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "Bench",
+    "GIT_AUTHOR_EMAIL": "bench@autopack.invalid",
+    "GIT_COMMITTER_NAME": "Bench",
+    "GIT_COMMITTER_EMAIL": "bench@autopack.invalid",
+}
 
 
 def function(k: int) -> str:
@@ -79,7 +83,10 @@ class Server:
         with self.lock:
             if self.in_flight >= self.concurrency:
                 self.refused += 1
-                return 429, {"type": "error", "error": {"type": "rate_limit_error", "message": "too many requests at once"}}
+                return 429, {
+                    "type": "error",
+                    "error": {"type": "rate_limit_error", "message": "too many requests at once"},
+                }
             self.in_flight += 1
             self.calls += 1
         try:
@@ -90,8 +97,11 @@ class Server:
                 answer = builder_reply(int(found.group(1)) if found else 1)
             else:
                 answer = VERDICT
-            usage = {"input_tokens": max(1, len(text) // 4), "cache_read_input_tokens": 0,
-                     "cache_creation_input_tokens": 0}
+            usage = {
+                "input_tokens": max(1, len(text) // 4),
+                "cache_read_input_tokens": 0,
+                "cache_creation_input_tokens": 0,
+            }
             return 200, message_reply(answer, str(body.get("model")), usage)
         finally:
             with self.lock:
@@ -140,11 +150,22 @@ def make_world(root: Path, runs: int, phases: int) -> tuple[list[Path], Path]:
         git(repo, "add", "calc.py")
         git(repo, "commit", "-q", "-m", "start")
         repos.append(repo)
-    plan = {"project": "bench", "goal": "Add functions to calc.py.", "phases": [
-        {"id": f"p{k}", "name": f"Add f{k}", "description": f"Add f{k}(x) returning x + {k}.", "scope": ["calc.py"],
-         "checks": ["python -m py_compile calc.py"], "builder_mode": "structured_edit",
-         **({"depends_on": [f"p{k - 1}"]} if k > 1 else {})}
-        for k in range(1, phases + 1)]}
+    plan = {
+        "project": "bench",
+        "goal": "Add functions to calc.py.",
+        "phases": [
+            {
+                "id": f"p{k}",
+                "name": f"Add f{k}",
+                "description": f"Add f{k}(x) returning x + {k}.",
+                "scope": ["calc.py"],
+                "checks": ["python -m py_compile calc.py"],
+                "builder_mode": "structured_edit",
+                **({"depends_on": [f"p{k - 1}"]} if k > 1 else {}),
+            }
+            for k in range(1, phases + 1)
+        ],
+    }
     plan_path = root / "plan.yaml"
     plan_path.write_text(yaml.safe_dump(plan, sort_keys=False), encoding="utf-8")
     return repos, plan_path
@@ -168,11 +189,24 @@ class Row:
     speedup: float | None = None
 
 
-def run_batch(root: Path, repos: list[Path], plan: Path, server: Server, port: int, *, engine: str, workers: int,
-              concurrency: int | None, phases: int) -> Row:
+def run_batch(
+    root: Path,
+    repos: list[Path],
+    plan: Path,
+    server: Server,
+    port: int,
+    *,
+    engine: str,
+    workers: int,
+    concurrency: int | None,
+    phases: int,
+) -> Row:
     batch_id = f"{engine}-{workers}-{'lim' if concurrency else 'nolim'}-{int(time.time() * 1000) % 10**8}"
     data: dict[str, Any] = {
-        "batch": batch_id, "plan": str(plan), "projects": [str(r) for r in repos], "model": MODEL,
+        "batch": batch_id,
+        "plan": str(plan),
+        "projects": [str(r) for r in repos],
+        "model": MODEL,
         # a 429 is retried after Retry-After; enough retries that a storm slows runs down instead of failing them
         "overrides": {"retries": {"max_retries": 50, "base_delay_seconds": 0.5, "max_total_seconds": 900}},
         "limits": {"anthropic": {"concurrency": concurrency}} if concurrency else {},
@@ -181,41 +215,85 @@ def run_batch(root: Path, repos: list[Path], plan: Path, server: Server, port: i
         data["cluster"] = {"address": "local", "scratch": str(root / "scratch")}
     path = root / f"{batch_id}.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
-    env = {**os.environ, **GIT_ENV, "ANTHROPIC_API_KEY": "sk-ant-bench-0000000000000000",
-           "ANTHROPIC_BASE_URL": f"http://127.0.0.1:{port}", "PYTHONDONTWRITEBYTECODE": "1",
-           "XDG_CONFIG_HOME": str(root / "no-user-config")}
+    env = {
+        **os.environ,
+        **GIT_ENV,
+        "ANTHROPIC_API_KEY": "sk-ant-bench-0000000000000000",
+        "ANTHROPIC_BASE_URL": f"http://127.0.0.1:{port}",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "XDG_CONFIG_HOME": str(root / "no-user-config"),
+    }
     env.pop("AUTOPACK_CONFIG", None)
     server.reset()
     started = time.monotonic()
-    proc = subprocess.run([sys.executable, "-m", "autopack.cli", "batch", str(path), "--workers", str(workers),
-                           "--home", str(root / "home"), "--json"], cwd=root, env=env, capture_output=True, text=True)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "autopack.cli",
+            "batch",
+            str(path),
+            "--workers",
+            str(workers),
+            "--home",
+            str(root / "home"),
+            "--json",
+        ],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     wall = time.monotonic() - started
-    summary = next((json.loads(ln) for ln in reversed(proc.stdout.splitlines())
-                    if ln.startswith('{"event": "batch_finished"')), None)
+    summary = next(
+        (json.loads(ln) for ln in reversed(proc.stdout.splitlines()) if ln.startswith('{"event": "batch_finished"')),
+        None,
+    )
     if summary is None:
         raise SystemExit(f"batch {batch_id} ended without a summary (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
     commits = duplicated = 0
     for repo, run in zip(repos, summary["runs"], strict=True):
-        log = git(repo, "log", "--format=%(trailers:key=Autopack-Phase,valueonly)", f"main..autopack/{run['run_id']}",
-                  check=False)  # a run that never made its branch counts no commit
+        log = git(
+            repo,
+            "log",
+            "--format=%(trailers:key=Autopack-Phase,valueonly)",
+            f"main..autopack/{run['run_id']}",
+            check=False,
+        )  # a run that never made its branch counts no commit
         seen = [ln.strip() for ln in log.splitlines() if ln.strip()]
         commits += len(set(seen))
         duplicated += len(seen) - len(set(seen))
     t = summary["totals"]
-    return Row(engine, workers, f"{concurrency} at once" if concurrency else "none", wall, server.refused,
-               t["rate_limited"], t["waits"], t["cost_usd"], t["states"].get("COMPLETE", 0), len(repos),
-               commits, len(repos) * phases, duplicated)
+    return Row(
+        engine,
+        workers,
+        f"{concurrency} at once" if concurrency else "none",
+        wall,
+        server.refused,
+        t["rate_limited"],
+        t["waits"],
+        t["cost_usd"],
+        t["states"].get("COMPLETE", 0),
+        len(repos),
+        commits,
+        len(repos) * phases,
+        duplicated,
+    )
 
 
 def table(rows: list[Row]) -> str:
-    out = ["| engine | workers | shared limit | wall time | speed-up (target 0.8 x N) | 429s (server / seen by runs) "
-           "| provider waits | cost | runs complete | commits (expected) | duplicated |",
-           "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    out = [
+        "| engine | workers | shared limit | wall time | speed-up (target 0.8 x N) | 429s (server / seen by runs) "
+        "| provider waits | cost | runs complete | commits (expected) | duplicated |",
+        "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for r in rows:
         speed = "-" if r.speedup is None else f"{r.speedup:.2f}x (≥ {0.8 * r.workers:.1f}x)"
-        out.append(f"| {r.engine} | {r.workers} | {r.limit} | {r.wall_s:.1f} s | {speed} | {r.server_429} / {r.batch_429} "
-                   f"| {r.waits} | ${r.cost_usd:.4f} | {r.complete}/{r.runs} | {r.commits} ({r.expected_commits}) "
-                   f"| {r.duplicated} |")
+        out.append(
+            f"| {r.engine} | {r.workers} | {r.limit} | {r.wall_s:.1f} s | {speed} | {r.server_429} / {r.batch_429} "
+            f"| {r.waits} | ${r.cost_usd:.4f} | {r.complete}/{r.runs} | {r.commits} ({r.expected_commits}) "
+            f"| {r.duplicated} |"
+        )
     return "\n".join(out)
 
 
@@ -244,8 +322,9 @@ def main(argv: list[str] | None = None) -> int:
         for engine in args.engines.split(","):
             base: Row | None = None
             for n in [1, *(counts if engine == "pool" else [int(x) for x in args.dask_workers.split(",")])]:
-                row = run_batch(root, repos, plan, server, port, engine=engine, workers=n, concurrency=top,
-                                phases=args.phases)
+                row = run_batch(
+                    root, repos, plan, server, port, engine=engine, workers=n, concurrency=top, phases=args.phases
+                )
                 base = base or row
                 row.speedup = base.wall_s / row.wall_s
                 rows.append(row)
@@ -253,8 +332,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.storm:
             server.concurrency = max(1, top // 2)
             for limit in (None, server.concurrency):
-                row = run_batch(root, repos, plan, server, port, engine="pool", workers=top, concurrency=limit,
-                                phases=args.phases)
+                row = run_batch(
+                    root, repos, plan, server, port, engine="pool", workers=top, concurrency=limit, phases=args.phases
+                )
                 row.limit += f" (server takes {server.concurrency})"
                 rows.append(row)
                 print(table([row]).splitlines()[-1], flush=True)
@@ -271,11 +351,16 @@ def write_doc(text: str, args: argparse.Namespace) -> None:
     from benchdoc import replace_section
 
     doc_path = HERE.parents[1] / "docs" / "BENCHMARKS.md"
-    command = "python scripts/bench/batch.py" + ("" if (args.runs, args.phases, args.latency) == (20, 5, 3.0)
-                                                   else f" --runs {args.runs} --phases {args.phases} --latency {args.latency}")
-    body = (f"`{command}` on {time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores: {args.runs} runs x {args.phases} phases, "
-            f"{args.latency} s per model call (2 calls a phase), a local Messages API that answers 429 beyond its "
-            f"concurrency.\n\n{text}\n")
+    command = "python scripts/bench/batch.py" + (
+        ""
+        if (args.runs, args.phases, args.latency) == (20, 5, 3.0)
+        else f" --runs {args.runs} --phases {args.phases} --latency {args.latency}"
+    )
+    body = (
+        f"`{command}` on {time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores: {args.runs} runs x {args.phases} phases, "
+        f"{args.latency} s per model call (2 calls a phase), a local Messages API that answers 429 beyond its "
+        f"concurrency.\n\n{text}\n"
+    )
     doc = doc_path.read_text(encoding="utf-8") if doc_path.exists() else ""
     doc_path.write_text(replace_section(doc, "Batch", body, "batch"), encoding="utf-8")
 

@@ -71,32 +71,38 @@ RULE = '{"rule": "Check each feature function against the formula the phase give
 def architecture_doc() -> str:
     parts = ["# Architecture\n"]
     for k in range(24):
-        parts.append(f"\n## Component {k}\n\nComponent {k} keeps its state in module `pkg/mod_{k % 10}.py`. "
-                     "Every public function takes plain integers and returns a new value; none of them writes to "
-                     "disk or reads the environment. Errors are raised as ValueError with a message that names the "
-                     f"argument. Component {k} is covered by the checks of its phase, run from the project root.\n")
+        parts.append(
+            f"\n## Component {k}\n\nComponent {k} keeps its state in module `pkg/mod_{k % 10}.py`. "
+            "Every public function takes plain integers and returns a new value; none of them writes to "
+            "disk or reads the environment. Errors are raised as ValueError with a message that names the "
+            f"argument. Component {k} is covered by the checks of its phase, run from the project root.\n"
+        )
     return "".join(parts)
 
 
 def style_doc() -> str:
     return "# Style\n\n" + "".join(
-        f"- Rule {i}: functions are typed, small and documented; names say what they return ({i}).\n" for i in range(70))
+        f"- Rule {i}: functions are typed, small and documented; names say what they return ({i}).\n" for i in range(70)
+    )
 
 
 def module(i: int) -> str:
     return f'"""Module {i}: helpers of component {i}."""\n\n\n' + "".join(
-        f"def helper_{i}_{k}(x: int) -> int:\n    \"\"\"Helper {k} of module {i}.\"\"\"\n    return x * {k} + {i}\n\n\n"
-        for k in range(45))
+        f'def helper_{i}_{k}(x: int) -> int:\n    """Helper {k} of module {i}."""\n    return x * {k} + {i}\n\n\n'
+        for k in range(45)
+    )
 
 
 def last_helper(i: int) -> str:
-    return f"def helper_{i}_44(x: int) -> int:\n    \"\"\"Helper 44 of module {i}.\"\"\"\n    return x * 44 + {i}\n"
+    return f'def helper_{i}_44(x: int) -> int:\n    """Helper 44 of module {i}."""\n    return x * 44 + {i}\n'
 
 
 def edit(i: int, factor: int) -> str:
-    return (f"pkg/mod_{i}.py\n```\n<<<<<<< SEARCH\n{last_helper(i)}=======\n{last_helper(i)}\n\n"
-            f"def feature_{i}(x: int) -> int:\n    \"\"\"Feature {i}.\"\"\"\n    return x * {factor}\n>>>>>>> REPLACE\n```\n"
-            f"Adds feature_{i}.\n")
+    return (
+        f"pkg/mod_{i}.py\n```\n<<<<<<< SEARCH\n{last_helper(i)}=======\n{last_helper(i)}\n\n"
+        f'def feature_{i}(x: int) -> int:\n    """Feature {i}."""\n    return x * {factor}\n>>>>>>> REPLACE\n```\n'
+        f"Adds feature_{i}.\n"
+    )
 
 
 def fails_first(i: int) -> bool:
@@ -104,33 +110,60 @@ def fails_first(i: int) -> bool:
 
 
 def make_project(root: Path, phases: int) -> None:
-    files = {"docs/ARCHITECTURE.md": architecture_doc(), "docs/STYLE.md": style_doc(), "pkg/__init__.py": "",
-             **{f"pkg/mod_{i}.py": module(i) for i in range(phases)}}
+    files = {
+        "docs/ARCHITECTURE.md": architecture_doc(),
+        "docs/STYLE.md": style_doc(),
+        "pkg/__init__.py": "",
+        **{f"pkg/mod_{i}.py": module(i) for i in range(phases)},
+    }
     for rel, text in files.items():
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
         (root / rel).write_text(text, encoding="utf-8")
-    git = ["git", "-C", str(root), "-c", "user.name=bench", "-c", "user.email=bench@example.invalid",
-           "-c", "commit.gpgsign=false"]
+    git = [
+        "git",
+        "-C",
+        str(root),
+        "-c",
+        "user.name=bench",
+        "-c",
+        "user.email=bench@example.invalid",
+        "-c",
+        "commit.gpgsign=false",
+    ]
     subprocess.run(["git", "init", "-q", "-b", "main", str(root)], check=True)
     subprocess.run([*git, "add", "-A"], check=True)
     subprocess.run([*git, "commit", "-q", "-m", "start"], check=True)
 
 
 def make_plan(path: Path, phases: int) -> None:
-    plan = {"project": "cachebench", "goal": "Add one feature function per module.", "phases": [
-        {"id": f"p{i}", "name": f"Feature {i}", "description": f"Add feature_{i}(x) to pkg/mod_{i}.py returning x * {i + 2}.",
-         "scope": [f"pkg/mod_{i}.py"], "context": ["docs/ARCHITECTURE.md", "docs/STYLE.md"],
-         "builder_mode": "structured_edit",
-         "checks": [f'python -c "from pkg.mod_{i} import feature_{i}; assert feature_{i}(5) == {5 * (i + 2)}"']}
-        for i in range(phases)]}
+    plan = {
+        "project": "cachebench",
+        "goal": "Add one feature function per module.",
+        "phases": [
+            {
+                "id": f"p{i}",
+                "name": f"Feature {i}",
+                "description": f"Add feature_{i}(x) to pkg/mod_{i}.py returning x * {i + 2}.",
+                "scope": [f"pkg/mod_{i}.py"],
+                "context": ["docs/ARCHITECTURE.md", "docs/STYLE.md"],
+                "builder_mode": "structured_edit",
+                "checks": [f'python -c "from pkg.mod_{i} import feature_{i}; assert feature_{i}(5) == {5 * (i + 2)}"'],
+            }
+            for i in range(phases)
+        ],
+    }
     path.write_text(yaml.safe_dump(plan, sort_keys=False), encoding="utf-8")
 
 
 def make_config(path: Path, source: Path, scenario: str) -> None:
     data = yaml.safe_load((source / "config" / "models.yaml").read_text(encoding="utf-8"))
     # The prices the bill below uses, whatever models the revision's shipped config lists.
-    data["models"].update({m: {"input": INPUT_PRICE[m], "output": OUTPUT_PRICE[m], "cached_input": INPUT_PRICE[m] * READ}
-                           for m in INPUT_PRICE})
+    data["models"].update(
+        {
+            m: {"input": INPUT_PRICE[m], "output": OUTPUT_PRICE[m], "cached_input": INPUT_PRICE[m] * READ}
+            for m in INPUT_PRICE
+        }
+    )
     one = {"models": [SONNET]}
     if scenario == "one model":
         builder = {"low": one, "medium": one, "high": one}
@@ -174,7 +207,9 @@ class FakeAnthropic:
         with self.lock:
             role = role_of(body)
             reply = message_reply(self.reply(role, body), str(body["model"]), self.cache.usage(body))
-            self.calls.append(Call(role, str(body["model"]), dict(reply["usage"]), sum(b.breakpoint for b in blocks(body))))
+            self.calls.append(
+                Call(role, str(body["model"]), dict(reply["usage"]), sum(b.breakpoint for b in blocks(body)))
+            )
             self.now += LATENCY.get(role, 5.0)
             return reply
 
@@ -249,11 +284,15 @@ def bill(calls: list[Call], scenario: str, layout: str, ok: bool, recorded: floa
         tokens_in += total
         read += u["cache_read_input_tokens"]
         written += u["cache_creation_input_tokens"]
-        cost += price * (u["input_tokens"] + READ * u["cache_read_input_tokens"] + WRITE * u["cache_creation_input_tokens"])
+        cost += price * (
+            u["input_tokens"] + READ * u["cache_read_input_tokens"] + WRITE * u["cache_creation_input_tokens"]
+        )
         uncached += price * total
         output += OUTPUT_PRICE[c.model] / 1e6 * u["output_tokens"]
     builders = sum(c.role == "builder" for c in calls)
-    return Bill(scenario, layout, ok, len(calls), builders, tokens_in, read, written, cost, uncached, recorded, cost + output)
+    return Bill(
+        scenario, layout, ok, len(calls), builders, tokens_in, read, written, cost, uncached, recorded, cost + output
+    )
 
 
 def run_once(scenario: str, phases: int, source: Path, layout: str, work: Path) -> Bill:
@@ -265,16 +304,42 @@ def run_once(scenario: str, phases: int, source: Path, layout: str, work: Path) 
     make_config(work / "config.yaml", source, scenario)
     fake = FakeAnthropic()
     server = serve(fake)
-    env = {k: v for k, v in os.environ.items() if not k.endswith(("_API_KEY", "_BASE_URL", "_API_BASE"))
-           and k not in ("AUTOPACK_CONFIG", "AUTOPACK_HOME")}
-    env.update(ANTHROPIC_API_KEY=KEY, ANTHROPIC_BASE_URL=f"http://127.0.0.1:{server.server_address[1]}",
-               PYTHONPATH=str(source / "src"), XDG_CONFIG_HOME=str(work / "xdg"), PYTHONDONTWRITEBYTECODE="1",
-               PYTEST_DISABLE_PLUGIN_AUTOLOAD="1")
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.endswith(("_API_KEY", "_BASE_URL", "_API_BASE")) and k not in ("AUTOPACK_CONFIG", "AUTOPACK_HOME")
+    }
+    env.update(
+        ANTHROPIC_API_KEY=KEY,
+        ANTHROPIC_BASE_URL=f"http://127.0.0.1:{server.server_address[1]}",
+        PYTHONPATH=str(source / "src"),
+        XDG_CONFIG_HOME=str(work / "xdg"),
+        PYTHONDONTWRITEBYTECODE="1",
+        PYTEST_DISABLE_PLUGIN_AUTOLOAD="1",
+    )
     try:
         proc = subprocess.run(
-            [sys.executable, "-m", "autopack.cli", "run", "--run-id", "bench", "--plan", str(work / "plan.yaml"),
-             "--project-dir", str(project), "--home", str(work / "home"), "--config", str(work / "config.yaml")],
-            cwd=work, env=env, capture_output=True, text=True, timeout=900,
+            [
+                sys.executable,
+                "-m",
+                "autopack.cli",
+                "run",
+                "--run-id",
+                "bench",
+                "--plan",
+                str(work / "plan.yaml"),
+                "--project-dir",
+                str(project),
+                "--home",
+                str(work / "home"),
+                "--config",
+                str(work / "config.yaml"),
+            ],
+            cwd=work,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=900,
         )
     finally:
         server.shutdown()
@@ -290,8 +355,9 @@ def run_once(scenario: str, phases: int, source: Path, layout: str, work: Path) 
 
 def export_revision(rev: str, dest: Path) -> Path:
     """``src`` and ``config`` of this repository at ``rev``, written under ``dest`` (the repository is only read)."""
-    data = subprocess.run(["git", "-C", str(ROOT), "archive", "--format=tar", rev, "src", "config"],
-                          check=True, capture_output=True).stdout
+    data = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", "--format=tar", rev, "src", "config"], check=True, capture_output=True
+    ).stdout
     with tarfile.open(fileobj=io.BytesIO(data)) as tar:
         tar.extractall(dest, filter="data")
     return dest
@@ -301,14 +367,18 @@ def export_revision(rev: str, dest: Path) -> Path:
 
 
 def table(bills: list[Bill]) -> str:
-    head = ("| scenario | prompt layout | calls (Builder) | input tokens | read from cache | written to cache | "
-            "cache-read share | input cost | without caching | input cost vs without |")
+    head = (
+        "| scenario | prompt layout | calls (Builder) | input tokens | read from cache | written to cache | "
+        "cache-read share | input cost | without caching | input cost vs without |"
+    )
     rows = [head, "|" + "---|" * 10]
     for b in bills:
         change = (b.cost / b.cost_uncached - 1) * 100 if b.cost_uncached else 0.0
-        rows.append(f"| {b.scenario} | {b.layout}{'' if b.ok else ' (run failed)'} | {b.calls} ({b.builder_calls}) | "
-                    f"{b.tokens_in:,} | {b.read:,} | {b.written:,} | {b.share * 100:.1f} % | ${b.cost:.4f} | "
-                    f"${b.cost_uncached:.4f} | {change:+.1f} % |")
+        rows.append(
+            f"| {b.scenario} | {b.layout}{'' if b.ok else ' (run failed)'} | {b.calls} ({b.builder_calls}) | "
+            f"{b.tokens_in:,} | {b.read:,} | {b.written:,} | {b.share * 100:.1f} % | ${b.cost:.4f} | "
+            f"${b.cost_uncached:.4f} | {change:+.1f} % |"
+        )
     return "\n".join(rows)
 
 
@@ -323,8 +393,10 @@ def run(phases: int, baseline: str | None, scenarios: list[str], out: Callable[[
                 work = Path(tmp) / f"{scenario.replace(' ', '-')}-{len(bills)}"
                 b = run_once(scenario, phases, source, layout, work)
                 bills.append(b)
-                out(f"{scenario:10} {layout:24} calls {b.calls:3}  read share {b.share * 100:5.1f} %  input ${b.cost:.4f}"
-                    f" (no cache ${b.cost_uncached:.4f})" + ("" if b.ok else "  RUN FAILED"))
+                out(
+                    f"{scenario:10} {layout:24} calls {b.calls:3}  read share {b.share * 100:5.1f} %  input ${b.cost:.4f}"
+                    f" (no cache ${b.cost_uncached:.4f})" + ("" if b.ok else "  RUN FAILED")
+                )
     return bills
 
 
@@ -344,14 +416,24 @@ def main() -> int:
         if b.recorded is not None and b.layout == "this checkout":
             print(f"{b.scenario}: autopack recorded ${b.recorded:.6f}, the provider billed ${b.billed:.6f}")
     if args.write_doc:
-        command = "python scripts/bench/caching.py" + (f" --phases {args.phases}" if args.phases != 8 else "") + (
-            f" --baseline {args.baseline}" if args.baseline else "") + " --write-doc"
-        body = (f"`{command}` — {datetime.now(UTC):%Y-%m-%d}, Python {platform.python_version()}, {platform.system()} "
-                f"{platform.machine()}; a plan of {args.phases} phases sharing two read-only files (about 5,000 "
-                "tokens), one module in scope each; every third phase fails its check once.\n\n" + text + "\n")
+        command = (
+            "python scripts/bench/caching.py"
+            + (f" --phases {args.phases}" if args.phases != 8 else "")
+            + (f" --baseline {args.baseline}" if args.baseline else "")
+            + " --write-doc"
+        )
+        body = (
+            f"`{command}` — {datetime.now(UTC):%Y-%m-%d}, Python {platform.python_version()}, {platform.system()} "
+            f"{platform.machine()}; a plan of {args.phases} phases sharing two read-only files (about 5,000 "
+            "tokens), one module in scope each; every third phase fails its check once.\n\n" + text + "\n"
+        )
         path = Path(args.write_doc)
-        path.write_text(replace_section(path.read_text(encoding="utf-8") if path.exists() else "", "Prompt caching",
-                                        body, "caching"), encoding="utf-8")
+        path.write_text(
+            replace_section(
+                path.read_text(encoding="utf-8") if path.exists() else "", "Prompt caching", body, "caching"
+            ),
+            encoding="utf-8",
+        )
         print(f"wrote {path}")
     return 0 if all(b.ok for b in bills) else 1
 

@@ -129,7 +129,9 @@ def collect(repo: Path, n: int, rev: str = "HEAD", max_files: int = 10) -> list[
         if not files:  # only new files (or a root commit): nothing to see beforehand
             continue
         diff = _git(repo, "diff", "--no-renames", "--no-color", "-U0", parent, sha, "--", *files)
-        hunks = [(p, {k for k in need if 1 <= k <= len(files[p].splitlines())}) for p, need in hunk_lines(diff) if p in files]
+        hunks = [
+            (p, {k for k in need if 1 <= k <= len(files[p].splitlines())}) for p, need in hunk_lines(diff) if p in files
+        ]
         hunks = [(p, need) for p, need in hunks if need]
         if not any(p.endswith(".py") for p, _ in hunks):
             continue
@@ -171,8 +173,9 @@ def new_selector(phase: Phase, root: Path, budget: int, feedback: str | None, pa
 def load_baseline(sha: str) -> ModuleType | None:
     """``agents/context.py`` as it was at ``sha`` in this repository, as a module of the package."""
     try:
-        source = subprocess.run(["git", "-C", str(ROOT), "show", f"{sha}:src/autopack/agents/context.py"],
-                                capture_output=True, check=True).stdout.decode("utf-8")
+        source = subprocess.run(
+            ["git", "-C", str(ROOT), "show", f"{sha}:src/autopack/agents/context.py"], capture_output=True, check=True
+        ).stdout.decode("utf-8")
     except (subprocess.CalledProcessError, OSError):
         return None
     name = "autopack.agents._context_baseline"
@@ -260,7 +263,9 @@ def _repo_rev(spec: Path, rev: str) -> tuple[Path, str]:
     return spec, rev
 
 
-def run(repos: list[Path], *, commits: int, rev: str, model: str, small: int, baseline: str | None) -> tuple[list[Row], dict[str, str]]:
+def run(
+    repos: list[Path], *, commits: int, rev: str, model: str, small: int, baseline: str | None
+) -> tuple[list[Row], dict[str, str]]:
     """Every row of the table, and per repo the commit range measured."""
     default = context_budget(load_config(), model)
     module = load_baseline(baseline) if baseline else None
@@ -285,40 +290,80 @@ def run(repos: list[Path], *, commits: int, rev: str, model: str, small: int, ba
 
 
 def table(rows: list[Row]) -> str:
-    head = ["repo", "code", "budget", "evidence", "commits", "hunks", "visible %", "whole files %", "left out",
-            "median tokens", "max tokens"]
-    body = [[r.repo, r.code, str(r.budget), r.evidence, str(r.commits), str(r.hunks),
-             f"{100 * r.visible / max(1, r.hunks):.1f}", f"{100 * r.whole / max(1, r.files):.1f}", str(r.left_out),
-             str(int(statistics.median(r.tokens))) if r.tokens else "-", str(max(r.tokens, default=0))] for r in rows]
+    head = [
+        "repo",
+        "code",
+        "budget",
+        "evidence",
+        "commits",
+        "hunks",
+        "visible %",
+        "whole files %",
+        "left out",
+        "median tokens",
+        "max tokens",
+    ]
+    body = [
+        [
+            r.repo,
+            r.code,
+            str(r.budget),
+            r.evidence,
+            str(r.commits),
+            str(r.hunks),
+            f"{100 * r.visible / max(1, r.hunks):.1f}",
+            f"{100 * r.whole / max(1, r.files):.1f}",
+            str(r.left_out),
+            str(int(statistics.median(r.tokens))) if r.tokens else "-",
+            str(max(r.tokens, default=0)),
+        ]
+        for r in rows
+    ]
     widths = [max(len(c[i]) for c in [head, *body]) for i in range(len(head))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(head, widths, strict=True)),
-             "  ".join("-" * w for w in widths)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(head, widths, strict=True)), "  ".join("-" * w for w in widths)]
     lines += ["  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)) for cells in body]
     return "\n".join(line.rstrip() for line in lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--repo", type=Path, action="append", required=True,
-                    help="a git repository or bare git dir; PATH@REV walks back from REV there")
+    ap.add_argument(
+        "--repo",
+        type=Path,
+        action="append",
+        required=True,
+        help="a git repository or bare git dir; PATH@REV walks back from REV there",
+    )
     ap.add_argument("--commits", type=int, default=60, help="commits per repository")
     ap.add_argument("--rev", default="HEAD", help="walk back from this revision")
-    ap.add_argument("--model", default="claude-sonnet-4-5", help="the budget is the one the shipped config gives this model")
+    ap.add_argument(
+        "--model", default="claude-sonnet-4-5", help="the budget is the one the shipped config gives this model"
+    )
     ap.add_argument("--small", type=int, default=24000, help="the small budget (tokens)")
-    ap.add_argument("--baseline", default=BASELINE, help="autopack commit whose context.py is the 'old' code ('' for none)")
+    ap.add_argument(
+        "--baseline", default=BASELINE, help="autopack commit whose context.py is the 'old' code ('' for none)"
+    )
     ap.add_argument("--misses", action="store_true", help="list the hunks not visible, per row")
     ap.add_argument("--write-doc", nargs="?", const=str(ROOT / "docs" / "BENCHMARKS.md"), default=None)
     args = ap.parse_args(argv)
-    rows, ranges = run(args.repo, commits=args.commits, rev=args.rev, model=args.model, small=args.small,
-                       baseline=args.baseline or None)
+    rows, ranges = run(
+        args.repo,
+        commits=args.commits,
+        rev=args.rev,
+        model=args.model,
+        small=args.small,
+        baseline=args.baseline or None,
+    )
     text = table(rows)
     default = context_budget(load_config(), args.model)
     old = f"old: src/autopack/agents/context.py at {args.baseline[:12]}; " if args.baseline else ""
-    legend = (f"{old}new: this checkout\n"
-              f"budget {default}: what the shipped config gives {args.model}; {args.small}: the small budget\n"
-              "visible %: hunks whose every touched line (both sides of an insertion) is in the prompt\n"
-              "left out: scope files not shown at all; tokens: the whole prompt (4 characters a token)\n"
-              + "\n".join(f"{name}: {rng}" for name, rng in ranges.items()))
+    legend = (
+        f"{old}new: this checkout\n"
+        f"budget {default}: what the shipped config gives {args.model}; {args.small}: the small budget\n"
+        "visible %: hunks whose every touched line (both sides of an insertion) is in the prompt\n"
+        "left out: scope files not shown at all; tokens: the whole prompt (4 characters a token)\n"
+        + "\n".join(f"{name}: {rng}" for name, rng in ranges.items())
+    )
     print(text)
     print(legend)
     if args.misses:

@@ -377,8 +377,10 @@ def candidate_policies(config: Any) -> list[Policy]:
     h, f, s, g, o = CANDIDATE_MODELS
     tries = lambda n: {"complexity_escalation": {"max_attempts_per_phase": n}}  # noqa: E731
     before = {
-        "escalation_chains": {"builder": _chains({"low": [h, f, s], "medium": [f, s, g], "high": [s, g]}),
-                              "auditor": _chains({"low": [h, f], "medium": [f, s], "high": [s, o]})},
+        "escalation_chains": {
+            "builder": _chains({"low": [h, f, s], "medium": [f, s, g], "high": [s, g]}),
+            "auditor": _chains({"low": [h, f], "medium": [f, s], "high": [s, o]}),
+        },
         "complexity_escalation": {"thresholds": {"low_to_medium": 2, "medium_to_high": 2}, "max_attempts_per_phase": 5},
     }
     out = [

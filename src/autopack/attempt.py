@@ -104,26 +104,60 @@ def run_attempt(
     budget = context_budget(cfg, model)
     # Kept edits (a partly applied reply) are still in the files the Builder sees; otherwise they were undone.
     applied = bool(previous_patch) and bool(env.workspace.changed_files(start_commit))
-    context = build_context(phase, root, goal=env.plan.goal, budget_tokens=budget, feedback=feedback, hint=hint,
-                            previous_patch=previous_patch, previous_applied=applied)
+    context = build_context(
+        phase,
+        root,
+        goal=env.plan.goal,
+        budget_tokens=budget,
+        feedback=feedback,
+        hint=hint,
+        previous_patch=previous_patch,
+        previous_applied=applied,
+    )
     if mode == "full_file" and any(p in context.partial for p in expand_paths(root, phase.scope)[0]):
         # A whole-file reply of a file shown in part would drop its hidden lines: ask for blocks instead.
         mode = "structured_edit"
-        env.step("BUILDING", {"model": model, "attempt": number, "mode": mode,
-                              "note": "a scope file is shown in part: search/replace edits instead of whole files"})
-    cache = cache_plan(env.plan, phase, model, first_model(cfg, phase.category, phase.complexity, "builder"),
-                       retry_model=None if last_attempt else (retry_model or model), previous_model=previous_model,
-                       recut=bool(context.partial))
+        env.step(
+            "BUILDING",
+            {
+                "model": model,
+                "attempt": number,
+                "mode": mode,
+                "note": "a scope file is shown in part: search/replace edits instead of whole files",
+            },
+        )
+    cache = cache_plan(
+        env.plan,
+        phase,
+        model,
+        first_model(cfg, phase.category, phase.complexity, "builder"),
+        retry_model=None if last_attempt else (retry_model or model),
+        previous_model=previous_model,
+        recut=bool(context.partial),
+    )
     reply = env.builder.build(model=model, mode=mode, context=context, rules_text=rules_text, ctx=ctx, cache=cache)
     needed = None
-    if not reply.truncated and NEED_FILES.search(reply.text) and not parse_reply(reply.text, mode, scope=phase.scope,
-                                                                                   root=root).edits:
+    if (
+        not reply.truncated
+        and NEED_FILES.search(reply.text)
+        and not parse_reply(reply.text, mode, scope=phase.scope, root=root).edits
+    ):
         needed = _needed_files(reply.text, root)
     if needed is not None:
         # The Builder asked to see files or lines it needs, instead of guessing: show them and ask once more.
         extra, focus, note = needed
-        context = build_context(phase, root, goal=env.plan.goal, budget_tokens=budget, feedback=feedback, hint=hint,
-                                previous_patch=previous_patch, previous_applied=applied, extra_context=extra, focus=focus)
+        context = build_context(
+            phase,
+            root,
+            goal=env.plan.goal,
+            budget_tokens=budget,
+            feedback=feedback,
+            hint=hint,
+            previous_patch=previous_patch,
+            previous_applied=applied,
+            extra_context=extra,
+            focus=focus,
+        )
         context.request = note + "\n\n" + context.request
         env.step("BUILDING", {"model": model, "attempt": number, "needed_files": extra + list(focus)})
         first_cost = reply.cost_usd
@@ -132,48 +166,82 @@ def run_attempt(
     used = reply.model
     rhash = _hash(reply.text) if reply.text.strip() else None
     if not reply.text.strip():
-        return AttemptOutcome(False, used, ErrorCategory.empty_reply.value, "the reply was empty; reply with edits in the requested format")
+        return AttemptOutcome(
+            False,
+            used,
+            ErrorCategory.empty_reply.value,
+            "the reply was empty; reply with edits in the requested format",
+        )
     if reply.truncated:
-        return AttemptOutcome(False, used, ErrorCategory.truncation.value,
-                              "your reply was cut off at the output limit and was not applied; send smaller, targeted "
-                              "search/replace edits instead of whole files", reply_hash=rhash, compact_next=True)
+        return AttemptOutcome(
+            False,
+            used,
+            ErrorCategory.truncation.value,
+            "your reply was cut off at the output limit and was not applied; send smaller, targeted "
+            "search/replace edits instead of whole files",
+            reply_hash=rhash,
+            compact_next=True,
+        )
     parsed = parse_reply(reply.text, mode, scope=phase.scope, root=root)
     if parsed.truncated:
-        return AttemptOutcome(False, used, ErrorCategory.truncation.value,
-                              "your reply ends inside an unterminated block, so nothing was applied: "
-                              + "; ".join(parsed.problems), reply_hash=rhash, compact_next=True)
+        return AttemptOutcome(
+            False,
+            used,
+            ErrorCategory.truncation.value,
+            "your reply ends inside an unterminated block, so nothing was applied: " + "; ".join(parsed.problems),
+            reply_hash=rhash,
+            compact_next=True,
+        )
     # NO_CHANGES and no edit block: the phase is done as the files are; the checks and the Auditor judge that.
     no_changes = not parsed.edits and bool(NO_CHANGES.search(reply.text))
     refused = _whole_files_shown_in_part(parsed.edits, context.partial)
     if refused:
-        return AttemptOutcome(False, used, ErrorCategory.destructive_output.value,
-                              f"nothing was applied: you sent {', '.join(refused)} whole, but {'it was' if len(refused) == 1 else 'they were'} "
-                              "shown only in part, so a whole-file edit would drop the hidden lines. Change such a file "
-                              "with search/replace blocks on the lines shown (or ask for the lines you need with NEED_FILES).",
-                              reply_hash=rhash, compact_next=True)
+        return AttemptOutcome(
+            False,
+            used,
+            ErrorCategory.destructive_output.value,
+            f"nothing was applied: you sent {', '.join(refused)} whole, but {'it was' if len(refused) == 1 else 'they were'} "
+            "shown only in part, so a whole-file edit would drop the hidden lines. Change such a file "
+            "with search/replace blocks on the lines shown (or ask for the lines you need with NEED_FILES).",
+            reply_hash=rhash,
+            compact_next=True,
+        )
     if not parsed.edits and not no_changes:
         why = "; ".join(parsed.problems) or "no edit blocks were found"
-        return AttemptOutcome(False, used, ErrorCategory.empty_reply.value,
-                              f"the reply contained no edits ({why}); use the edit format described in the instructions, "
-                              "or, if the files already do what the phase asks, reply with the line NO_CHANGES and one "
-                              "sentence saying why", reply_hash=rhash)
+        return AttemptOutcome(
+            False,
+            used,
+            ErrorCategory.empty_reply.value,
+            f"the reply contained no edits ({why}); use the edit format described in the instructions, "
+            "or, if the files already do what the phase asks, reply with the line NO_CHANGES and one "
+            "sentence saying why",
+            reply_hash=rhash,
+        )
     ehash = _hash("\n".join(repr(e) for e in parsed.edits)) if parsed.edits else rhash
     inexact: list[str] = []
     if no_changes:
         env.step("APPLYING", {"edits": 0, "no_changes": True})
     else:
         env.step("APPLYING", {"edits": len(parsed.edits)})
-        report = apply_edits(parsed.edits, root, phase.scope, allow_mass_deletion=phase.allow_mass_deletion,
-                             removed_ok=phase.may_remove)
-        inexact = [f"{r.path}: {'; '.join(dict.fromkeys(r.fuzz))}" for r in report.results if r.status == "applied" and r.fuzz]
+        report = apply_edits(
+            parsed.edits, root, phase.scope, allow_mass_deletion=phase.allow_mass_deletion, removed_ok=phase.may_remove
+        )
+        inexact = [
+            f"{r.path}: {'; '.join(dict.fromkeys(r.fuzz))}" for r in report.results if r.status == "applied" and r.fuzz
+        ]
         if not report.ok:
             partial = bool(report.files_changed)
-            return AttemptOutcome(False, used, report.category or ErrorCategory.patch_apply_error.value,
-                                  refusal_feedback(report.feedback(), reply.text, parsed.edits,
-                                                   [r.index for r in report.refused]),
-                                  reply_hash=rhash, edit_hash=ehash,
-                                  patch=env.workspace.stage_and_diff(start_commit),
-                                  keep_workspace=partial and report.category == "patch_apply_error", inexact=inexact)
+            return AttemptOutcome(
+                False,
+                used,
+                report.category or ErrorCategory.patch_apply_error.value,
+                refusal_feedback(report.feedback(), reply.text, parsed.edits, [r.index for r in report.refused]),
+                reply_hash=rhash,
+                edit_hash=ehash,
+                patch=env.workspace.stage_and_diff(start_commit),
+                keep_workspace=partial and report.category == "patch_apply_error",
+                inexact=inexact,
+            )
 
     environ = env.checks_env.environ(root) if env.checks_env else None
     setup = list(env.plan.setup) + list(phase.setup)
@@ -181,41 +249,88 @@ def run_attempt(
         # Set-up (a dependency a change adds, an editable install) runs before the checks, in the same
         # environment; when it fails the checks could only fail for a reason no edit can fix.
         env.step("GATING", {"setup": len(setup)})
-        prepared = run_checks(setup, root, timeout=cfg.quality_gate.check_timeout_seconds,
-                              log_path=env.run_dir / "gate" / f"{phase.id}-attempt{number}-setup.log",
-                              tail_lines=cfg.quality_gate.tail_lines, environ=environ,
-                              pid_file=env.run_dir / CHECK_PID_FILE)
+        prepared = run_checks(
+            setup,
+            root,
+            timeout=cfg.quality_gate.check_timeout_seconds,
+            log_path=env.run_dir / "gate" / f"{phase.id}-attempt{number}-setup.log",
+            tail_lines=cfg.quality_gate.tail_lines,
+            environ=environ,
+            pid_file=env.run_dir / CHECK_PID_FILE,
+        )
         if not prepared.passed:
-            return AttemptOutcome(False, used, ErrorCategory.infra.value,
-                                  f"the phase's setup failed before its checks could run: {prepared.summary()}\n"
-                                  f"{prepared.tail()}"[:MAX_FEEDBACK], reply_hash=rhash, edit_hash=ehash,
-                                  patch=env.workspace.stage_and_diff(start_commit), gate=prepared, inexact=inexact)
+            return AttemptOutcome(
+                False,
+                used,
+                ErrorCategory.infra.value,
+                f"the phase's setup failed before its checks could run: {prepared.summary()}\n{prepared.tail()}"[
+                    :MAX_FEEDBACK
+                ],
+                reply_hash=rhash,
+                edit_hash=ehash,
+                patch=env.workspace.stage_and_diff(start_commit),
+                gate=prepared,
+                inexact=inexact,
+            )
     checks = list(phase.checks) + list(env.plan.default_checks) + list(cfg.quality_gate.default_checks)
     env.step("GATING", {"checks": len(checks)})
-    gate = run_checks(checks, root, timeout=cfg.quality_gate.check_timeout_seconds,
-                      log_path=env.run_dir / "gate" / f"{phase.id}-attempt{number}.log",
-                      tail_lines=cfg.quality_gate.tail_lines,
-                      environ=environ, pid_file=env.run_dir / CHECK_PID_FILE)
+    gate = run_checks(
+        checks,
+        root,
+        timeout=cfg.quality_gate.check_timeout_seconds,
+        log_path=env.run_dir / "gate" / f"{phase.id}-attempt{number}.log",
+        tail_lines=cfg.quality_gate.tail_lines,
+        environ=environ,
+        pid_file=env.run_dir / CHECK_PID_FILE,
+    )
     # Checks may write files (snapshots, generated code, a formatter run on the whole tree): only the
     # phase's scope is the phase's to change, so anything else they left is put back and reported.
     stray = [f for f in env.workspace.changed_since(start_commit) if not in_scope(f, phase.scope)]
     if stray:
         env.workspace.discard(stray, start_commit)
-        env.step("GATING", {"discarded_out_of_scope": stray[:50], "note": (
-            f"{len(stray)} file(s) the checks changed outside the phase scope were put back: {', '.join(stray[:10])}"
-            + (" ..." if len(stray) > 10 else ""))})
+        env.step(
+            "GATING",
+            {
+                "discarded_out_of_scope": stray[:50],
+                "note": (
+                    f"{len(stray)} file(s) the checks changed outside the phase scope were put back: {', '.join(stray[:10])}"
+                    + (" ..." if len(stray) > 10 else "")
+                ),
+            },
+        )
     patch = env.workspace.stage_and_diff(start_commit)
     if not gate.passed:
         tail = gate.tail()
         category = gate_category(gate, tail)
-        failed = ",".join(sorted(
-            name for c in gate.checks if not c.passed for name in ((c.pytest.failed_tests if c.pytest else []) or [c.command])
-        ))
-        said = ("you replied NO_CHANGES, but the files as they are do not pass the phase's checks; make the change "
-                "the phase asks for\n") if no_changes else ""
-        return AttemptOutcome(False, used, category, said + gate_feedback(gate),
-                              reply_hash=rhash, edit_hash=ehash, gate_signature=_hash(category + failed), patch=patch, gate=gate,
-                              inexact=inexact, no_changes=no_changes)
+        failed = ",".join(
+            sorted(
+                name
+                for c in gate.checks
+                if not c.passed
+                for name in ((c.pytest.failed_tests if c.pytest else []) or [c.command])
+            )
+        )
+        said = (
+            (
+                "you replied NO_CHANGES, but the files as they are do not pass the phase's checks; make the change "
+                "the phase asks for\n"
+            )
+            if no_changes
+            else ""
+        )
+        return AttemptOutcome(
+            False,
+            used,
+            category,
+            said + gate_feedback(gate),
+            reply_hash=rhash,
+            edit_hash=ehash,
+            gate_signature=_hash(category + failed),
+            patch=patch,
+            gate=gate,
+            inexact=inexact,
+            no_changes=no_changes,
+        )
 
     env.step("AUDITING", {})
     dual = phase.category in cfg.quality_gate.dual_audit_categories
@@ -229,35 +344,83 @@ def run_attempt(
     verdicts: list[dict[str, Any]] = []
     for auditor_model in auditors:
         try:
-            outcome = env.auditor.review(model=auditor_model, phase_text=phase_text, diff=patch,
-                                         gate_summary=gate.summary(), gate_tail=gate.tail(), ctx=ctx, unchanged=unchanged,
-                                         fallback_models=audit_fallbacks(cfg, phase, auditor_model))
+            outcome = env.auditor.review(
+                model=auditor_model,
+                phase_text=phase_text,
+                diff=patch,
+                gate_summary=gate.summary(),
+                gate_tail=gate.tail(),
+                ctx=ctx,
+                unchanged=unchanged,
+                fallback_models=audit_fallbacks(cfg, phase, auditor_model),
+            )
         except ProviderError as exc:  # say whose request it was: the executor's message names the model to change
             raise replace(exc, details={**exc.details, "role": "Auditor", "model": auditor_model}) from exc
         if outcome.verdict is not None:
-            verdicts.append({"model": outcome.model, "approved": outcome.verdict.accepted,
-                             "summary": outcome.verdict.summary,
-                             "issues": [i.model_dump(exclude_none=True) for i in outcome.verdict.issues]})
+            verdicts.append(
+                {
+                    "model": outcome.model,
+                    "approved": outcome.verdict.accepted,
+                    "summary": outcome.verdict.summary,
+                    "issues": [i.model_dump(exclude_none=True) for i in outcome.verdict.issues],
+                }
+            )
         if outcome.verdict is None:
             # The change passed its checks: it stays in the workspace, and the Builder is asked to confirm
             # it (NO_CHANGES) rather than to write it again; the next review may read better.
-            return AttemptOutcome(False, used, ErrorCategory.malformed_output.value,
-                                  "your change passed the phase's checks, but no Auditor reply could be read as a verdict "
-                                  f"({outcome.error}). The change is still applied: the files above include it. If it "
-                                  "completes the phase, reply NO_CHANGES; otherwise send only the further edits it needs.",
-                                  reply_hash=rhash, edit_hash=ehash, patch=patch, gate=gate, inexact=inexact,
-                                  keep_workspace=True, verdicts=verdicts)
+            return AttemptOutcome(
+                False,
+                used,
+                ErrorCategory.malformed_output.value,
+                "your change passed the phase's checks, but no Auditor reply could be read as a verdict "
+                f"({outcome.error}). The change is still applied: the files above include it. If it "
+                "completes the phase, reply NO_CHANGES; otherwise send only the further edits it needs.",
+                reply_hash=rhash,
+                edit_hash=ehash,
+                patch=patch,
+                gate=gate,
+                inexact=inexact,
+                keep_workspace=True,
+                verdicts=verdicts,
+            )
         if not outcome.verdict.accepted:
             fatal = outcome.verdict.fatal_category(cfg.replan.fatal_error_types)
-            return AttemptOutcome(False, used, fatal or ErrorCategory.auditor_reject.value, outcome.verdict.feedback()[:MAX_FEEDBACK],
-                                  reply_hash=rhash, edit_hash=ehash, patch=patch, gate=gate, inexact=inexact, no_changes=no_changes,
-                                  verdicts=verdicts)
-    return AttemptOutcome(True, used, patch=patch, gate=gate, reply_hash=rhash, edit_hash=ehash, inexact=inexact,
-                          no_changes=no_changes, verdicts=verdicts)
+            return AttemptOutcome(
+                False,
+                used,
+                fatal or ErrorCategory.auditor_reject.value,
+                outcome.verdict.feedback()[:MAX_FEEDBACK],
+                reply_hash=rhash,
+                edit_hash=ehash,
+                patch=patch,
+                gate=gate,
+                inexact=inexact,
+                no_changes=no_changes,
+                verdicts=verdicts,
+            )
+    return AttemptOutcome(
+        True,
+        used,
+        patch=patch,
+        gate=gate,
+        reply_hash=rhash,
+        edit_hash=ehash,
+        inexact=inexact,
+        no_changes=no_changes,
+        verdicts=verdicts,
+    )
 
 
-def cache_plan(plan: Plan, phase: Phase, model: str, starting_model: str, *, retry_model: str | None,
-               previous_model: str | None, recut: bool) -> CachePlan:
+def cache_plan(
+    plan: Plan,
+    phase: Phase,
+    model: str,
+    starting_model: str,
+    *,
+    retry_model: str | None,
+    previous_model: str | None,
+    recut: bool,
+) -> CachePlan:
     """Which breakpoints the Builder's request carries. A breakpoint both reads a cached prefix and
     writes one that is not cached yet (at 1.25 x the input price), so it is placed only where the prefix
     can be read: now (an earlier request on this model wrote it) or later (a later request on this model
@@ -350,7 +513,9 @@ def audit_fallbacks(cfg: Config, phase: Phase, model: str) -> list[str]:
     """Who reviews when ``model`` gives no readable verdict: the next other model of the phase's
     Auditor chain, then of the higher tiers' chains, then the strong Doctor model."""
     tiers = ["low", "medium", "high"]
-    chains = [m for t in tiers[tiers.index(phase.complexity):] for m in cfg.escalation_chains.auditor.for_complexity(t)]
+    chains = [
+        m for t in tiers[tiers.index(phase.complexity) :] for m in cfg.escalation_chains.auditor.for_complexity(t)
+    ]
     return [m for m in dict.fromkeys([*chains, cfg.doctor_models.strong]) if m != model][:1]
 
 
@@ -358,8 +523,10 @@ def _no_change_review(reply: str, root: Path, phase: Phase) -> str:
     """What an Auditor needs to judge a NO_CHANGES reply: the Builder's reason and the scope files as they are."""
     reason = NO_CHANGES.sub("", reply).strip() or "(no reason given)"
     found, missing = expand_paths(root, phase.scope)
-    parts = [f"The Builder changed nothing: it replied NO_CHANGES, saying:\n{reason[:2000]}\n",
-             "The files in the phase scope as they are now (judge whether they already do what the phase asks):"]
+    parts = [
+        f"The Builder changed nothing: it replied NO_CHANGES, saying:\n{reason[:2000]}\n",
+        "The files in the phase scope as they are now (judge whether they already do what the phase asks):",
+    ]
     room = MAX_UNCHANGED_CHARS
     for rel in found:
         try:

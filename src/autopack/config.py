@@ -53,12 +53,16 @@ class ModelPrice(Strict):
     output: float = Field(0.0, ge=0, description="USD per million output tokens")
     cached_input: float | None = Field(None, ge=0, description="USD per million cache-read tokens")
     cache_write: float | None = Field(
-        None, ge=0, description="USD per million tokens written to the prompt cache; unset: 1.25 x input (Anthropic's "
-        "5-minute cache). Providers that cache by themselves (OpenAI, Gemini, GLM) report no writes"
+        None,
+        ge=0,
+        description="USD per million tokens written to the prompt cache; unset: 1.25 x input (Anthropic's "
+        "5-minute cache). Providers that cache by themselves (OpenAI, Gemini, GLM) report no writes",
     )
     free: bool = Field(False, description="a local or free model: cost is counted as zero")
     context_window: int | None = Field(
-        None, ge=1000, description="tokens one request may hold (prompt and reply); unset: the usual window of its family"
+        None,
+        ge=1000,
+        description="tokens one request may hold (prompt and reply); unset: the usual window of its family",
     )
 
     @model_validator(mode="before")
@@ -76,8 +80,12 @@ class ModelPrice(Strict):
         cached_rate = self.cached_input if self.cached_input is not None else self.input / 10
         write_rate = self.cache_write if self.cache_write is not None else self.input * 1.25
         uncached = max(tokens_in - tokens_cached - tokens_cache_write, 0)
-        return (uncached * self.input + tokens_cached * cached_rate + tokens_cache_write * write_rate
-                + tokens_out * self.output) / 1e6
+        return (
+            uncached * self.input
+            + tokens_cached * cached_rate
+            + tokens_cache_write * write_rate
+            + tokens_out * self.output
+        ) / 1e6
 
 
 class Endpoint(Strict):
@@ -202,7 +210,9 @@ class Retries(Strict):
 
 def _command(value: str) -> str:
     if not value.strip():
-        raise ValueError("an empty check command; give the command to run (e.g. 'python -m pytest -q') or remove the entry")
+        raise ValueError(
+            "an empty check command; give the command to run (e.g. 'python -m pytest -q') or remove the entry"
+        )
     return value
 
 
@@ -228,10 +238,15 @@ class QualityGate(Strict):
 class BuilderSettings(Strict):
     max_output_tokens: int = Field(8192, ge=256)
     context_token_budget: int | None = Field(
-        None, ge=1000, description="tokens for the phase and its files; unset: a share of the Builder model's context window"
+        None,
+        ge=1000,
+        description="tokens for the phase and its files; unset: a share of the Builder model's context window",
     )
     context_window_share: float = Field(
-        0.5, gt=0, le=0.9, description="share of the smallest context window a Builder request may land on (the model or a fallback)"
+        0.5,
+        gt=0,
+        le=0.9,
+        description="share of the smallest context window a Builder request may land on (the model or a fallback)",
     )
     max_continuations: int = Field(2, ge=0, description="continue a reply cut off at max tokens")
 
@@ -262,21 +277,29 @@ class Config(Strict):
         names = [e.name for e in self.endpoints]
         for i, name in enumerate(names):
             if name in names[:i]:
-                problems.append((("endpoints", i, "name"), f"two endpoints are named {name!r}; give each a unique name"))
+                problems.append(
+                    (("endpoints", i, "name"), f"two endpoints are named {name!r}; give each a unique name")
+                )
             if name in BUILTIN_PROVIDERS:
-                problems.append((("endpoints", i, "name"), f"{name!r} is a built-in provider's name; rename the endpoint"))
+                problems.append(
+                    (("endpoints", i, "name"), f"{name!r} is a built-in provider's name; rename the endpoint")
+                )
         for i, provider in enumerate(self.routing.fallback_chain):
             if provider not in BUILTIN_PROVIDERS and provider not in names:
-                problems.append((
-                    ("routing", "fallback_chain", i),
-                    f"unknown provider {provider!r}: use one of {', '.join(BUILTIN_PROVIDERS)} or an endpoint name",
-                ))
+                problems.append(
+                    (
+                        ("routing", "fallback_chain", i),
+                        f"unknown provider {provider!r}: use one of {', '.join(BUILTIN_PROVIDERS)} or an endpoint name",
+                    )
+                )
         for prov in self.limits.provider_token_caps:
             if prov not in BUILTIN_PROVIDERS and prov not in names:
-                problems.append((
-                    ("limits", "provider_token_caps", prov),
-                    f"unknown provider {prov!r}: use one of {', '.join(BUILTIN_PROVIDERS)} or an endpoint name",
-                ))
+                problems.append(
+                    (
+                        ("limits", "provider_token_caps", prov),
+                        f"unknown provider {prov!r}: use one of {', '.join(BUILTIN_PROVIDERS)} or an endpoint name",
+                    )
+                )
         for loc, model in self._model_refs():
             try:
                 provider_for_model(model, self)
@@ -304,7 +327,9 @@ class Config(Strict):
         for role in ("builder", "auditor"):
             chains: TierChains = getattr(self.escalation_chains, role)
             for c in COMPLEXITIES:
-                out.extend((("escalation_chains", role, c, "models", i), m) for i, m in enumerate(chains.for_complexity(c)))
+                out.extend(
+                    (("escalation_chains", role, c, "models", i), m) for i, m in enumerate(chains.for_complexity(c))
+                )
         ts = self.routing.tier_strategy
         out.extend((("routing", "tier_strategy", c), getattr(ts, c)) for c in COMPLEXITIES)
         out.extend((("routing", "fallback_models", p), m) for p, m in self.routing.fallback_models.items())
@@ -349,8 +374,16 @@ _OPENAI = re.compile(r"^(gpt-|o1|o3|o4|chatgpt-|text-embedding-)")
 # Context windows (prompt and reply, in tokens) by model-name prefix, first match wins; a model's
 # own ``context_window`` in ``models:`` overrides them. Local servers often run with small windows.
 FAMILY_CONTEXT_WINDOWS: tuple[tuple[str, int], ...] = (
-    ("claude-", 200_000), ("gpt-5", 400_000), ("gpt-4.1", 1_047_576), ("gpt-", 128_000), ("o1", 200_000),
-    ("o3", 200_000), ("o4", 200_000), ("glm-4.6", 200_000), ("glm-", 128_000), ("gemini-", 1_048_576),
+    ("claude-", 200_000),
+    ("gpt-5", 400_000),
+    ("gpt-4.1", 1_047_576),
+    ("gpt-", 128_000),
+    ("o1", 200_000),
+    ("o3", 200_000),
+    ("o4", 200_000),
+    ("glm-4.6", 200_000),
+    ("glm-", 128_000),
+    ("gemini-", 1_048_576),
 )
 ENDPOINT_CONTEXT_WINDOW = 32_768
 
@@ -436,8 +469,9 @@ def config_layers(explicit: Path | None = None, project_dir: Path | None = None)
 Place = tuple[Path, int]
 
 
-def load_effective_config(explicit: Path | None = None, *, project_dir: Path | None = None,
-                          layers: list[ConfigLayer] | None = None) -> Config:
+def load_effective_config(
+    explicit: Path | None = None, *, project_dir: Path | None = None, layers: list[ConfigLayer] | None = None
+) -> Config:
     """The layered config (see the module docstring); ConfigError names the file, key path and line."""
     data: Any = {}
     places: dict[Loc, Place] = {}

@@ -94,9 +94,14 @@ def demo_request(example: Path, work: Path, home: Path, run_id: str, env: dict[s
     from .runner import RunRequest
 
     return RunRequest(
-        run_id=run_id, plan_path=example / "plan.yaml", project_dir=work, home=home,
+        run_id=run_id,
+        plan_path=example / "plan.yaml",
+        project_dir=work,
+        home=home,
         # the shipped config on top: the demo runs the same whatever a user or project config says
-        config_path=SHIPPED_CONFIG, script=example / "script.yaml", env=env,
+        config_path=SHIPPED_CONFIG,
+        script=example / "script.yaml",
+        env=env,
         # its checks need pytest, which comes with autopack, whatever virtualenv is active
         overrides=RunOverrides(extra={"quality_gate": {"checks_env": "autopack"}}),
     )

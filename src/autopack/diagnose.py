@@ -20,8 +20,9 @@ from .store import AttemptStatus, PhaseState, find_run
 from .workspace.worktree import Workspace
 
 
-def diagnose_stored(*, run_id: str, phase_id: str | None, apply: bool, config_path: Path | None, home: Path | None,
-                    script: Path | None) -> dict[str, Any]:
+def diagnose_stored(
+    *, run_id: str, phase_id: str | None, apply: bool, config_path: Path | None, home: Path | None, script: Path | None
+) -> dict[str, Any]:
     config = load_effective_config(config_path)
     root = home_dir(home)
     layout, store = find_run(root, run_id)
@@ -48,9 +49,14 @@ def diagnose_stored(*, run_id: str, phase_id: str | None, apply: bool, config_pa
             from .llm.scripted import ScriptedProvider
 
             override = ScriptedProvider(script)
-        service = make_service(config, run_environment(dict(os.environ)), sink=StoreSink(store, run_id, budget, reporter),
-                               override=override, spent=float(store.totals(run_id).cost_usd),
-                               tokens=store.provider_tokens(run_id))
+        service = make_service(
+            config,
+            run_environment(dict(os.environ)),
+            sink=StoreSink(store, run_id, budget, reporter),
+            override=override,
+            spent=float(store.totals(run_id).cost_usd),
+            tokens=store.provider_tokens(run_id),
+        )
         ex = Executor(config, plan, store, layout, ws, service, budget, reporter, run_id)
         spec = Phase.model_validate(store.phase_spec(run_id, phase_id))
         last = attempts[-1]
@@ -68,11 +74,24 @@ def diagnose_stored(*, run_id: str, phase_id: str | None, apply: bool, config_pa
             failures = [ex.failure_record(a) for a in attempts]
             final, replanned = ex.apply_action(phase_id, spec, start, action, data, failures)
             if final is None:
-                store.set_phase(run_id, phase_id, "phase_requeued",
-                                {"decided_by": "user (doctor diagnose --apply)", "action": action}, state=PhaseState.QUEUED)
-                applied = f"{action}: phase {phase_id} queued again" + (" with a new revision" if replanned else "") + \
-                          "; run `autopack run` with the same --run-id and --plan to continue"
+                store.set_phase(
+                    run_id,
+                    phase_id,
+                    "phase_requeued",
+                    {"decided_by": "user (doctor diagnose --apply)", "action": action},
+                    state=PhaseState.QUEUED,
+                )
+                applied = (
+                    f"{action}: phase {phase_id} queued again"
+                    + (" with a new revision" if replanned else "")
+                    + "; run `autopack run` with the same --run-id and --plan to continue"
+                )
             else:
                 applied = f"{action}: phase {phase_id} is now {final.value}"
-        return {"run_id": run_id, "phase": phase_id, "model": data["model"], "diagnosis": {
-            k: data[k] for k in ("action", "confidence", "rationale", "hint", "commands")}, "applied": applied}
+        return {
+            "run_id": run_id,
+            "phase": phase_id,
+            "model": data["model"],
+            "diagnosis": {k: data[k] for k in ("action", "confidence", "rationale", "hint", "commands")},
+            "applied": applied,
+        }

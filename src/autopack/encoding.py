@@ -18,4 +18,3 @@ def harden_stdio() -> None:
                 reconfigure(encoding="utf-8", errors="replace")
             except (ValueError, OSError):  # a closed or detached stream: nothing to fix
                 pass
-

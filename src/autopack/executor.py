@@ -67,8 +67,10 @@ def no_change_message(message: str) -> str:
     its body and a trailer, so nobody takes it for a real change (and a resume still finds it)."""
     subject, _, rest = message.partition("\n")
     body, _, trailers = rest.rpartition("\n\n")
-    note = ("No change: the Builder replied NO_CHANGES; the phase's checks passed and the Auditor approved "
-            "the files as they were.")
+    note = (
+        "No change: the Builder replied NO_CHANGES; the phase's checks passed and the Auditor approved "
+        "the files as they were."
+    )
     return f"{subject} (no changes)\n{body}\n\n{note}\n\n{trailers.rstrip()}\n{NO_CHANGES_TRAILER}: none\n"
 
 
@@ -89,8 +91,17 @@ class StoreSink:
 
     def on_call(self, record: CallRecord, phase_id: str | None, attempt_id: int | None) -> None:
         self.store.record_call(self.run_id, record, phase_id=phase_id, attempt_id=attempt_id)
-        self.events.show("llm_call", {"provider": record.provider, "model": record.model, "tokens_in": record.tokens_in,
-                                      "tokens_out": record.tokens_out, "cost_usd": record.cost_usd, "ok": record.ok})
+        self.events.show(
+            "llm_call",
+            {
+                "provider": record.provider,
+                "model": record.model,
+                "tokens_in": record.tokens_in,
+                "tokens_out": record.tokens_out,
+                "cost_usd": record.cost_usd,
+                "ok": record.ok,
+            },
+        )
 
     def on_event(self, kind: str, data: dict[str, Any], phase_id: str | None) -> None:
         self.events.emit(kind, data, phase_id)
@@ -101,9 +112,19 @@ class StoreSink:
 
 
 class Executor:
-    def __init__(self, config: Config, plan: Plan, store: RunStore, layout: Layout, workspace: Workspace,
-                 service: LlmService, budget: HealthBudget, reporter: Reporter, run_id: str,
-                 checks_env: ChecksEnv | None = None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        plan: Plan,
+        store: RunStore,
+        layout: Layout,
+        workspace: Workspace,
+        service: LlmService,
+        budget: HealthBudget,
+        reporter: Reporter,
+        run_id: str,
+        checks_env: ChecksEnv | None = None,
+    ) -> None:
         self.config, self.plan, self.store, self.layout = config, plan, store, layout
         self.ws, self.service, self.budget, self.reporter, self.run_id = workspace, service, budget, reporter, run_id
         self.events = RunEvents(store, run_id, reporter)
@@ -135,16 +156,29 @@ class Executor:
             spec = Phase.model_validate(self.store.phase_spec(self.run_id, pid))
             blocked = [d for d in spec.depends_on if self.store.phase(self.run_id, d).state is not PhaseState.COMPLETE]
             if blocked:
-                self.events.phase(pid, "phase_skipped", f"depends on {', '.join(blocked)}, which did not complete", state=PhaseState.SKIPPED)
+                self.events.phase(
+                    pid,
+                    "phase_skipped",
+                    f"depends on {', '.join(blocked)}, which did not complete",
+                    state=PhaseState.SKIPPED,
+                )
                 continue
             self._phase_id = pid
             self.events.show("phase_started", {"phase": pid, "name": spec.name, "index": i, "total": total})
             result = self.run_phase(pid, row)
             if result in (PhaseState.FAILED, PhaseState.FATAL):
                 if self._rolled_back:
-                    return self._finish(RunStatus.FAILED, f"the Doctor rolled the run back to its start during phase {pid}: "
-                                        f"{self._rolled_back}; every phase is queued again (run the same command to start over)", 1)
-                return self._finish(RunStatus.FAILED, f"phase {pid} {result.value.lower()}; fix the cause and run the same command to resume", 1)
+                    return self._finish(
+                        RunStatus.FAILED,
+                        f"the Doctor rolled the run back to its start during phase {pid}: "
+                        f"{self._rolled_back}; every phase is queued again (run the same command to start over)",
+                        1,
+                    )
+                return self._finish(
+                    RunStatus.FAILED,
+                    f"phase {pid} {result.value.lower()}; fix the cause and run the same command to resume",
+                    1,
+                )
         states = [p.state for p in self.store.phases(self.run_id)]
         if all(s is PhaseState.COMPLETE for s in states):
             return self._finish(RunStatus.COMPLETE, None, 0)
@@ -178,18 +212,26 @@ class Executor:
                 return PhaseState.COMPLETE
             flaw = self._record_failure(pid, st, outcome, aid, number)
             near = self.budget.near_limit(self.config.doctor_models.health_budget_near_limit_ratio)
-            progress = Progress(mode=st.mode or spec.builder_mode, failures_since_doctor=st.since_doctor,
-                                replans_used=self._replans_used(pid), doctor_allowed=self._doctor_allowed(pid),
-                                budget_near_limit=near,
-                                attempts_left=self.config.complexity_escalation.max_attempts_per_phase - st.attempts_done)
-            failure = Failure(refusal=refusal, previous_refusal=st.last_refusal, cut_off=outcome.compact_next, flaw=flaw)
+            progress = Progress(
+                mode=st.mode or spec.builder_mode,
+                failures_since_doctor=st.since_doctor,
+                replans_used=self._replans_used(pid),
+                doctor_allowed=self._doctor_allowed(pid),
+                budget_near_limit=near,
+                attempts_left=self.config.complexity_escalation.max_attempts_per_phase - st.attempts_done,
+            )
+            failure = Failure(
+                refusal=refusal, previous_refusal=st.last_refusal, cut_off=outcome.compact_next, flaw=flaw
+            )
             st.last_refusal = refusal
             for action in decide(progress, failure, self.config):
                 final = self._carry_out(action, pid, spec, st, outcome)
                 if final is not None:
                     return final
 
-    def _carry_out(self, action: Action, pid: str, spec: Phase, st: PhaseRun, outcome: AttemptOutcome) -> PhaseState | None:
+    def _carry_out(
+        self, action: Action, pid: str, spec: Phase, st: PhaseRun, outcome: AttemptOutcome
+    ) -> PhaseState | None:
         """Do what the policy decided; a final phase state ends the phase."""
         match action:
             case Fail(reason=reason):
@@ -199,24 +241,35 @@ class Executor:
                 st.mode = to
                 self.events.emit("mode_switch", {"phase": pid, "to": to, "reason": reason}, pid)
             case Replan(reason=reason, doctor_if_it_fails=doctor):
-                if self._replan(pid, spec, st.failures, reason, decided_by="approach-flaw detector", rung=st.ladder.current):
+                if self._replan(
+                    pid, spec, st.failures, reason, decided_by="approach-flaw detector", rung=st.ladder.current
+                ):
                     st.fresh_start()
                     self.ws.restore(st.start)
                 elif doctor:
-                    return self._consult(pid, spec, st, outcome, near=self.budget.near_limit(
-                        self.config.doctor_models.health_budget_near_limit_ratio))
+                    return self._consult(
+                        pid,
+                        spec,
+                        st,
+                        outcome,
+                        near=self.budget.near_limit(self.config.doctor_models.health_budget_near_limit_ratio),
+                    )
             case ConsultDoctor(near_limit=near):
                 return self._consult(pid, spec, st, outcome, near=near)
             case Retry():
                 pass
         return None
 
-    def _consult(self, pid: str, spec: Phase, st: PhaseRun, outcome: AttemptOutcome, *, near: bool) -> PhaseState | None:
+    def _consult(
+        self, pid: str, spec: Phase, st: PhaseRun, outcome: AttemptOutcome, *, near: bool
+    ) -> PhaseState | None:
         st.since_doctor = 0
         verdict = self.consult_doctor(pid, spec, outcome, near)
         if verdict is None:
             return None
-        final, replanned = self.apply_action(pid, spec, st.start, verdict[0], verdict[1], st.failures, rung=st.ladder.current)
+        final, replanned = self.apply_action(
+            pid, spec, st.start, verdict[0], verdict[1], st.failures, rung=st.ladder.current
+        )
         if replanned:
             st.fresh_start()
         return final
@@ -227,8 +280,13 @@ class Executor:
         existing = self.ws.find_phase_commit(pid) if row.state is not PhaseState.QUEUED else None
         if not existing:
             return None
-        self.events.phase(pid, "phase_complete", "found its commit on the run branch (recovered after a crash)",
-                  state=PhaseState.COMPLETE, commit_sha=existing)
+        self.events.phase(
+            pid,
+            "phase_complete",
+            "found its commit on the run branch (recovered after a crash)",
+            state=PhaseState.COMPLETE,
+            commit_sha=existing,
+        )
         return PhaseState.COMPLETE
 
     def _resume(self, pid: str, row: PhaseRow) -> PhaseRun:
@@ -239,9 +297,16 @@ class Executor:
         if row.start_commit:
             self.ws.restore(start)  # roll back anything a killed attempt left half-applied
         if row.state in (PhaseState.FAILED, PhaseState.FATAL):
-            self.store.set_phase(self.run_id, pid, "phase_requeued", {"decided_by": "user", "reason": "the run was started again"},
-                                 state=PhaseState.QUEUED)
-        self.store.set_phase(self.run_id, pid, "phase_state", {"reason": "phase started"}, state=PhaseState.BUILDING, start_commit=start)
+            self.store.set_phase(
+                self.run_id,
+                pid,
+                "phase_requeued",
+                {"decided_by": "user", "reason": "the run was started again"},
+                state=PhaseState.QUEUED,
+            )
+        self.store.set_phase(
+            self.run_id, pid, "phase_state", {"reason": "phase started"}, state=PhaseState.BUILDING, start_commit=start
+        )
         history = [a for a in self.store.attempts(self.run_id, pid) if a.outcome not in UNFINISHED_ATTEMPTS]
         spec = Phase.model_validate(self.store.phase_spec(self.run_id, pid))
         replies: set[str] = set()
@@ -254,17 +319,26 @@ class Executor:
         revision_start = self.store.revisions(self.run_id, pid)[-1].created_at
         requeued = [e.created_at for e in self.store.events(self.run_id, "phase_requeued", phase_id=pid)]
         window_start = max([0.0, *requeued])  # the attempt budget restarts when a failed phase is sent back
-        failures = [self.failure_record(a) for a in history if a.outcome is AttemptStatus.FAILED and a.started_at >= revision_start]
+        failures = [
+            self.failure_record(a)
+            for a in history
+            if a.outcome is AttemptStatus.FAILED and a.started_at >= revision_start
+        ]
         last = history[-1] if history else None
         failed_last = last is not None and last.outcome is AttemptStatus.FAILED
         feedback = last.message if last is not None and failed_last else None
         if feedback and row.start_commit and last is not None and last.error_category == "patch_apply_error":
             feedback += RESET_NOTE  # the restore above undid any edits that feedback calls applied
         return PhaseRun(
-            start=start, ladder=ladder, failures=failures, feedback=feedback,
+            start=start,
+            ladder=ladder,
+            failures=failures,
+            feedback=feedback,
             previous_patch=(last.patch or None) if last is not None and failed_last else None,
-            since_doctor=len(failures), attempts_done=sum(1 for a in history if a.started_at >= window_start),
-            previous_model=last.model if last is not None else None, replies=replies,
+            since_doctor=len(failures),
+            attempts_done=sum(1 for a in history if a.started_at >= window_start),
+            previous_model=last.model if last is not None else None,
+            replies=replies,
         )
 
     def _attempt(self, pid: str, spec: Phase, st: PhaseRun) -> tuple[AttemptOutcome, int, int, str | None]:
@@ -274,14 +348,26 @@ class Executor:
         phase_row = self.store.phase(self.run_id, pid)
         rung = st.ladder.current
         aid, number = self.store.start_attempt(self.run_id, pid, rung.model, rung.complexity)
-        self.store.set_phase(self.run_id, pid, "phase_state", {"attempt": number}, model=rung.model, complexity=rung.complexity)
+        self.store.set_phase(
+            self.run_id, pid, "phase_state", {"attempt": number}, model=rung.model, complexity=rung.complexity
+        )
         ctx = CallContext(phase_id=pid, attempt_id=aid, policy=cfg.routing.policy_for(spec.category))
         refusal: str | None = None
         try:
             outcome = run_attempt(
-                self.env, spec, model=rung.model, mode=st.mode or spec.builder_mode, number=number,
-                start_commit=st.start, feedback=st.feedback, hint=phase_row.hint, rules_text=self._rules_text(spec), ctx=ctx,
-                previous_patch=st.previous_patch, retry_model=self._retry_model(st.ladder), previous_model=st.previous_model,
+                self.env,
+                spec,
+                model=rung.model,
+                mode=st.mode or spec.builder_mode,
+                number=number,
+                start_commit=st.start,
+                feedback=st.feedback,
+                hint=phase_row.hint,
+                rules_text=self._rules_text(spec),
+                ctx=ctx,
+                previous_patch=st.previous_patch,
+                retry_model=self._retry_model(st.ladder),
+                previous_model=st.previous_model,
                 last_attempt=st.attempts_done + 1 >= cfg.complexity_escalation.max_attempts_per_phase,
             )
         except RunStopped:
@@ -290,11 +376,17 @@ class Executor:
             raise
         except AllProvidersFailed as exc:
             last_err = getattr(exc, "last_error", None)
-            cat = categorize_provider_error(last_err.kind, last_err.status).value if isinstance(last_err, ProviderError) else "infra"
+            cat = (
+                categorize_provider_error(last_err.kind, last_err.status).value
+                if isinstance(last_err, ProviderError)
+                else "infra"
+            )
             outcome = AttemptOutcome(False, rung.model, cat, str(exc))
         except ProviderError as exc:  # a request the provider refused outright (bad_request): never retried
             outcome = AttemptOutcome(False, rung.model, categorize_provider_error(exc.kind, exc.status).value, str(exc))
-            refusal = self.service.scrub(f"{exc.details.get('role', 'Builder')} model {exc.details.get('model', rung.model)}: {exc}")
+            refusal = self.service.scrub(
+                f"{exc.details.get('role', 'Builder')} model {exc.details.get('model', rung.model)}: {exc}"
+            )
         st.attempts_done += 1
         st.previous_model = rung.model
         if outcome.inexact:
@@ -303,20 +395,38 @@ class Executor:
             self.events.emit("audit_verdict", {"phase": pid, "attempt": number, **review}, pid)
         return outcome, number, aid, refusal
 
-    def _record_failure(self, pid: str, st: PhaseRun, outcome: AttemptOutcome, aid: int, number: int) -> FlawVerdict | None:
+    def _record_failure(
+        self, pid: str, st: PhaseRun, outcome: AttemptOutcome, aid: int, number: int
+    ) -> FlawVerdict | None:
         """Store and report a failed attempt, put the worktree back (unless its edits stay for the next
         attempt), feed the error back, climb the escalation ladder; the approach-flaw verdict, if any."""
         cfg = self.config
         # Nothing a check printed may carry a key into the store, the journal or the next prompt.
         outcome.message = self.service.scrub(outcome.message)
         outcome.patch = self.service.scrub(outcome.patch)
-        self.store.finish_attempt(aid, AttemptStatus.FAILED, outcome.category, outcome.message, outcome.normalized,
-                                  outcome.reply_hash, outcome.patch[:50_000],
-                                  self.service.scrub(outcome.gate.tail()) if outcome.gate else None)
+        self.store.finish_attempt(
+            aid,
+            AttemptStatus.FAILED,
+            outcome.category,
+            outcome.message,
+            outcome.normalized,
+            outcome.reply_hash,
+            outcome.patch[:50_000],
+            self.service.scrub(outcome.gate.tail()) if outcome.gate else None,
+        )
         lines = [ln.strip() for ln in outcome.message.splitlines() if ln.strip()]
         first_line = " ".join(lines[:2]) if lines and lines[0].endswith(":") else (lines[0] if lines else "")
-        self.events.show("attempt_finished", {"phase": pid, "attempt": number, "outcome": "failed", "model": outcome.model,
-                                                 "error_category": outcome.category, "message": first_line})
+        self.events.show(
+            "attempt_finished",
+            {
+                "phase": pid,
+                "attempt": number,
+                "outcome": "failed",
+                "model": outcome.model,
+                "error_category": outcome.category,
+                "message": first_line,
+            },
+        )
         self.budget.record_failure(outcome.category or "unknown")
         restored_kept = False
         if outcome.keep_workspace:
@@ -326,9 +436,15 @@ class Executor:
             self.ws.restore(st.start)
         st.feedback = outcome.message + (RESET_NOTE if restored_kept else "")
         st.previous_patch = outcome.patch or None
-        st.failures.append(FailureRecord(category=outcome.category or "unknown", message=outcome.message or "",
-                                         reply_hash=outcome.reply_hash, edit_hash=outcome.edit_hash,
-                                         gate_signature=outcome.gate_signature))
+        st.failures.append(
+            FailureRecord(
+                category=outcome.category or "unknown",
+                message=outcome.message or "",
+                reply_hash=outcome.reply_hash,
+                edit_hash=outcome.edit_hash,
+                gate_signature=outcome.gate_signature,
+            )
+        )
         st.since_doctor += 1
         rung = st.ladder.current
         repeated = outcome.reply_hash is not None and outcome.reply_hash in st.replies
@@ -336,9 +452,17 @@ class Executor:
             st.replies.add(outcome.reply_hash)
         escalated = st.ladder.record_failure(outcome.category or "unknown", repeated=repeated)
         if escalated:
-            self.events.emit("escalation", {"phase": pid, "from": f"{rung.model} ({rung.complexity})",
-                                      "to": f"{st.ladder.current.model} ({st.ladder.current.complexity})", "reason": escalated,
-                                      "complexity": st.ladder.current.complexity}, pid)
+            self.events.emit(
+                "escalation",
+                {
+                    "phase": pid,
+                    "from": f"{rung.model} ({rung.complexity})",
+                    "to": f"{st.ladder.current.model} ({st.ladder.current.complexity})",
+                    "reason": escalated,
+                    "complexity": st.ladder.current.complexity,
+                },
+                pid,
+            )
         flaw = detect_approach_flaw(st.failures, cfg.replan)
         if flaw is not None:
             self.events.emit("approach_flaw", {"phase": pid, "reason": flaw.reason, "kind": flaw.kind}, pid)
@@ -357,17 +481,29 @@ class Executor:
         probe.record_failure(counted[0])
         return probe.current.model
 
-    def apply_action(self, pid: str, spec: Phase, start: str, action: str, data: dict[str, Any],
-                     failures: list[FailureRecord], rung: Rung | None = None) -> tuple[PhaseState | None, bool]:
+    def apply_action(
+        self,
+        pid: str,
+        spec: Phase,
+        start: str,
+        action: str,
+        data: dict[str, Any],
+        failures: list[FailureRecord],
+        rung: Rung | None = None,
+    ) -> tuple[PhaseState | None, bool]:
         """Carry out a Doctor action. Returns (final phase state or None to keep trying, re-planned?).
         ``rung``: where the phase has escalated to (a re-plan uses a model at least that strong)."""
         if action == "skip_phase":
             self.ws.restore(start)
-            self.events.phase(pid, "phase_skipped", f"the Doctor skipped it: {data.get('rationale', '')}", state=PhaseState.SKIPPED)
+            self.events.phase(
+                pid, "phase_skipped", f"the Doctor skipped it: {data.get('rationale', '')}", state=PhaseState.SKIPPED
+            )
             return PhaseState.SKIPPED, False
         if action == "mark_fatal":
             self.ws.restore(start)
-            self.events.phase(pid, "phase_fatal", f"the Doctor marked it fatal: {data.get('rationale', '')}", state=PhaseState.FATAL)
+            self.events.phase(
+                pid, "phase_fatal", f"the Doctor marked it fatal: {data.get('rationale', '')}", state=PhaseState.FATAL
+            )
             return PhaseState.FATAL, False
         if action == "rollback_run":
             self._rollback_run(data)
@@ -388,33 +524,68 @@ class Executor:
         signature: those count only within the process that saw the attempt)."""
         return FailureRecord(category=a.error_category or "unknown", message=a.message or "", reply_hash=a.reply_hash)
 
-    def _commit(self, pid: str, spec: Phase, aid: int, number: int, outcome: AttemptOutcome, failures: list[FailureRecord]) -> None:
+    def _commit(
+        self, pid: str, spec: Phase, aid: int, number: int, outcome: AttemptOutcome, failures: list[FailureRecord]
+    ) -> None:
         self._step("COMMITTING", {})
         gate_summary = outcome.gate.summary() if outcome.gate else "no checks"
-        message = Workspace.commit_message(self.run_id, pid, spec.name, outcome.model, gate_summary, number, outcome.inexact)
+        message = Workspace.commit_message(
+            self.run_id, pid, spec.name, outcome.model, gate_summary, number, outcome.inexact
+        )
         unchanged = outcome.no_changes and not outcome.patch.strip()
         if unchanged:
             message = no_change_message(message)
         sha = self.ws.commit(message, allow_empty=True, staged=True)
-        self.store.finish_attempt(aid, AttemptStatus.APPROVED, patch=outcome.patch[:50_000], gate_tail=outcome.gate.tail() if outcome.gate else None)
-        reason = f"approved on attempt {number} ({gate_summary})" + (", no change needed (NO_CHANGES)" if unchanged else "")
-        self.store.set_phase(self.run_id, pid, "phase_complete", {"reason": reason, "no_changes": unchanged},
-                             state=PhaseState.COMPLETE, commit_sha=sha)
-        self.events.show("phase_complete", {"phase": pid, "commit": sha, "attempt": number, "gate": gate_summary,
-                                               "duration_s": self.events.duration(pid),
-                                               "no_changes": unchanged})
+        self.store.finish_attempt(
+            aid,
+            AttemptStatus.APPROVED,
+            patch=outcome.patch[:50_000],
+            gate_tail=outcome.gate.tail() if outcome.gate else None,
+        )
+        reason = f"approved on attempt {number} ({gate_summary})" + (
+            ", no change needed (NO_CHANGES)" if unchanged else ""
+        )
+        self.store.set_phase(
+            self.run_id,
+            pid,
+            "phase_complete",
+            {"reason": reason, "no_changes": unchanged},
+            state=PhaseState.COMPLETE,
+            commit_sha=sha,
+        )
+        self.events.show(
+            "phase_complete",
+            {
+                "phase": pid,
+                "commit": sha,
+                "attempt": number,
+                "gate": gate_summary,
+                "duration_s": self.events.duration(pid),
+                "no_changes": unchanged,
+            },
+        )
         if failures:
             self._learn(spec, failures[-1], outcome)
 
     # recovery actions -------------------------------------------------------------------------
-    def _replan(self, pid: str, spec: Phase, failures: list[FailureRecord], reason: str, decided_by: str,
-                rung: Rung | None = None) -> bool:
+    def _replan(
+        self,
+        pid: str,
+        spec: Phase,
+        failures: list[FailureRecord],
+        reason: str,
+        decided_by: str,
+        rung: Rung | None = None,
+    ) -> bool:
         ctx = CallContext(phase_id=pid, policy=self.config.routing.policy_for(spec.category))
         try:
             revised, rationale = self.planner.replan_phase(
-                model=self.replan_model(spec, rung), phase=spec,
+                model=self.replan_model(spec, rung),
+                phase=spec,
                 failures=[{"category": f.category, "message": clip_middle(f.message, 1500)} for f in failures[-3:]],
-                allowed_paths=self.plan.allowed_paths, reason=reason, ctx=ctx,
+                allowed_paths=self.plan.allowed_paths,
+                reason=reason,
+                ctx=ctx,
             )
         except (PlannerError, AllProvidersFailed, ProviderError) as exc:
             self.events.emit("replan_failed", {"phase": pid, "reason": str(exc)}, pid)
@@ -424,8 +595,13 @@ class Executor:
         diff = spec_diff(old, new)
         rev = self.store.add_revision(self.run_id, pid, new, f"{reason} | {rationale}".strip(" |"), diff, decided_by)
         self.events.show("phase_replanned", {"phase": pid, "revision": rev, "reason": reason, "diff": diff})
-        self.store.set_phase(self.run_id, pid, "phase_state", {"decided_by": decided_by, "reason": "re-planned, building again"},
-                             state=PhaseState.BUILDING)
+        self.store.set_phase(
+            self.run_id,
+            pid,
+            "phase_state",
+            {"decided_by": decided_by, "reason": "re-planned, building again"},
+            state=PhaseState.BUILDING,
+        )
         return True
 
     def replan_model(self, spec: Phase, rung: Rung | None) -> str:
@@ -449,32 +625,67 @@ class Executor:
         used_run = self.store.count_events(self.run_id, "doctor_diagnosis")
         return used_phase < dm.max_calls_per_phase and used_run < dm.max_calls_per_run
 
-    def consult_doctor(self, pid: str, spec: Phase, outcome: AttemptOutcome, near: bool) -> tuple[str, dict[str, Any]] | None:
+    def consult_doctor(
+        self, pid: str, spec: Phase, outcome: AttemptOutcome, near: bool
+    ) -> tuple[str, dict[str, Any]] | None:
         # The error as the checks said it (case, names, numbers kept: the normalised form is for comparing
         # failures, not for reading), its head and its end when long.
-        attempts = [{"number": a.number, "model": a.model, "outcome": a.outcome.value, "error_category": a.error_category,
-                     "error": clip_middle(a.message or "", DOCTOR_ERROR_CHARS)} for a in self.store.attempts(self.run_id, pid)]
-        req = DoctorRequest(phase=spec.model_dump(exclude={"tier"}), attempts=attempts, last_patch=outcome.patch,
-                            gate_tail=outcome.gate.tail() if outcome.gate else outcome.message[-3000:],
-                            budget=self.budget.snapshot(), budget_near_limit=near,
-                            execute_fix_enabled=self.config.doctor.allow_execute_fix_global,
-                            unavailable=self._unavailable_actions(pid),
-                            hints_given=list(dict.fromkeys(str(e.data.get("hint")) for e in self.store.events(
-                                self.run_id, "doctor_diagnosis", phase_id=pid)
-                                if e.data.get("action") == "retry_with_fix" and e.data.get("hint"))))
+        attempts = [
+            {
+                "number": a.number,
+                "model": a.model,
+                "outcome": a.outcome.value,
+                "error_category": a.error_category,
+                "error": clip_middle(a.message or "", DOCTOR_ERROR_CHARS),
+            }
+            for a in self.store.attempts(self.run_id, pid)
+        ]
+        req = DoctorRequest(
+            phase=spec.model_dump(exclude={"tier"}),
+            attempts=attempts,
+            last_patch=outcome.patch,
+            gate_tail=outcome.gate.tail() if outcome.gate else outcome.message[-3000:],
+            budget=self.budget.snapshot(),
+            budget_near_limit=near,
+            execute_fix_enabled=self.config.doctor.allow_execute_fix_global,
+            unavailable=self._unavailable_actions(pid),
+            hints_given=list(
+                dict.fromkeys(
+                    str(e.data.get("hint"))
+                    for e in self.store.events(self.run_id, "doctor_diagnosis", phase_id=pid)
+                    if e.data.get("action") == "retry_with_fix" and e.data.get("hint")
+                )
+            ),
+        )
         try:
-            result = self.doctor.diagnose(req, CallContext(phase_id=pid, policy=self.config.routing.policy_for(spec.category)))
+            result = self.doctor.diagnose(
+                req, CallContext(phase_id=pid, policy=self.config.routing.policy_for(spec.category))
+            )
         except (AllProvidersFailed, ProviderError) as exc:
             self.events.emit("doctor_failed", {"phase": pid, "reason": str(exc)}, pid)
             return None
         calls = self.store.phase(self.run_id, pid).doctor_calls + 1
         if result.diagnosis is None:
-            self.store.set_phase(self.run_id, pid, "doctor_diagnosis", {"action": None, "error": result.error, "model": result.model},
-                                 doctor_calls=calls)
+            self.store.set_phase(
+                self.run_id,
+                pid,
+                "doctor_diagnosis",
+                {"action": None, "error": result.error, "model": result.model},
+                doctor_calls=calls,
+            )
             return None
         d = result.diagnosis
-        data = {"action": d.action, "confidence": d.confidence, "rationale": d.rationale, "hint": d.hint, "commands": d.commands,
-                "setup": d.setup, "model": result.model, "escalated": result.escalated, "routing": result.reasons}
+        data = {
+            "action": d.action,
+            "confidence": d.confidence,
+            "rationale": d.rationale,
+            "hint": d.hint,
+            "commands": d.commands,
+            "setup": d.setup,
+            "model": result.model,
+            "escalated": result.escalated,
+            "routing": result.reasons,
+        }
         hint = d.hint if d.action == "retry_with_fix" and d.hint else self.store.phase(self.run_id, pid).hint
         self.store.set_phase(self.run_id, pid, "doctor_diagnosis", data, doctor_calls=calls, hint=hint)
         self.events.show("doctor_diagnosis", data)
@@ -490,7 +701,9 @@ class Executor:
         out: dict[str, str] = {}
         limit = self.config.replan.max_replans_per_phase
         if self._replans_used(pid) >= limit:
-            out["replan"] = f"the phase's re-plans are used up (replan.max_replans_per_phase = {limit}, failed re-plans count)"
+            out["replan"] = (
+                f"the phase's re-plans are used up (replan.max_replans_per_phase = {limit}, failed re-plans count)"
+            )
         if not self.config.doctor.allow_execute_fix_global:
             out["execute_fix"] = "execute_fix is disabled in this run"
         elif self.store.phase(self.run_id, pid).execute_fixes >= self.config.doctor.max_execute_fix_per_phase:
@@ -517,33 +730,60 @@ class Executor:
         if added:
             old = spec.model_dump(exclude={"tier"})
             new = {**old, "setup": [*spec.setup, *added]}
-            self.store.add_revision(self.run_id, pid, new, "Doctor: set-up added before the checks", spec_diff(old, new), "doctor")
-            self.store.set_phase(self.run_id, pid, "phase_state", {"decided_by": "doctor", "reason": "set-up added, building again"},
-                                 state=PhaseState.BUILDING)
+            self.store.add_revision(
+                self.run_id, pid, new, "Doctor: set-up added before the checks", spec_diff(old, new), "doctor"
+            )
+            self.store.set_phase(
+                self.run_id,
+                pid,
+                "phase_state",
+                {"decided_by": "doctor", "reason": "set-up added, building again"},
+                state=PhaseState.BUILDING,
+            )
         self.events.emit("setup_added", {"phase": pid, "added": added, "refused": refused}, pid)
 
     def _execute_fix(self, pid: str, data: dict[str, Any]) -> None:
         used = self.store.phase(self.run_id, pid).execute_fixes
         environ = self.checks_env.environ(self.ws.root) if self.checks_env else None
-        outcomes = run_fix(data.get("commands") or [], self.ws.root, self.config.doctor, already_used=used, environ=environ)
+        outcomes = run_fix(
+            data.get("commands") or [], self.ws.root, self.config.doctor, already_used=used, environ=environ
+        )
         ran = any(o.exit_code is not None for o in outcomes)
-        self.store.set_phase(self.run_id, pid, "execute_fix", {"outcomes": [o.__dict__ for o in outcomes]},
-                             execute_fixes=used + (1 if ran else 0))
+        self.store.set_phase(
+            self.run_id,
+            pid,
+            "execute_fix",
+            {"outcomes": [o.__dict__ for o in outcomes]},
+            execute_fixes=used + (1 if ran else 0),
+        )
         for o in outcomes:
-            self.events.show("execute_fix", {"command": o.command, "allowed": o.allowed, "reason": o.reason, "exit_code": o.exit_code})
+            self.events.show(
+                "execute_fix",
+                {"command": o.command, "allowed": o.allowed, "reason": o.reason, "exit_code": o.exit_code},
+            )
 
     def _rollback_run(self, data: dict[str, Any]) -> None:
         run = self.store.require_run(self.run_id)
         assert run.base_commit is not None  # recorded with the worktree, before any phase ran
         kept = self.ws.reset_branch(run.base_commit)
         for p in self.store.phases(self.run_id):
-            self.store.set_phase(self.run_id, p.phase_id, "phase_requeued",
-                                 {"decided_by": "doctor", "reason": "run rolled back to its start"},
-                                 state=PhaseState.QUEUED, start_commit=None, commit_sha=None)
-        self.events.emit("run_rolled_back", {"to": run.base_commit, "rationale": data.get("rationale"), "kept_as": kept})
+            self.store.set_phase(
+                self.run_id,
+                p.phase_id,
+                "phase_requeued",
+                {"decided_by": "doctor", "reason": "run rolled back to its start"},
+                state=PhaseState.QUEUED,
+                start_commit=None,
+                commit_sha=None,
+            )
+        self.events.emit(
+            "run_rolled_back", {"to": run.base_commit, "rationale": data.get("rationale"), "kept_as": kept}
+        )
         self._rolled_back = str(data.get("rationale") or "no rationale given")
         if kept:
-            self._rolled_back += f"; the approved phase commits it took off the branch are kept at {kept} (git log {kept})"
+            self._rolled_back += (
+                f"; the approved phase commits it took off the branch are kept at {kept} (git log {kept})"
+            )
 
     # memory -----------------------------------------------------------------------------------
     def _rules_text(self, spec: Phase) -> str:
@@ -566,7 +806,10 @@ class Executor:
         promoted = book.add_hint(text, "doctor_hint", self.run_id, spec.scope)
         book.save()
         if promoted is not None:
-            self.events.emit("rule_learned", {"rule_id": promoted.id, "text": promoted.text, "source": f"{source} hint seen in another run"})
+            self.events.emit(
+                "rule_learned",
+                {"rule_id": promoted.id, "text": promoted.text, "source": f"{source} hint seen in another run"},
+            )
 
     def _learn(self, spec: Phase, failure: FailureRecord, outcome: AttemptOutcome) -> None:
         """A phase failed then succeeded: draw a prevention rule (model first, deterministic fallback)."""
@@ -574,9 +817,13 @@ class Executor:
 
         text = None
         try:
-            text = self.planner.word_rule(model=self.config.routing.tier_strategy.low, category=failure.category,
-                                          message=failure.message, fix_diff=outcome.patch,
-                                          ctx=CallContext(phase_id=spec.id))
+            text = self.planner.word_rule(
+                model=self.config.routing.tier_strategy.low,
+                category=failure.category,
+                message=failure.message,
+                fix_diff=outcome.patch,
+                ctx=CallContext(phase_id=spec.id),
+            )
             source = "model"
         except (AutopackError, ProviderError):
             text = None
@@ -588,7 +835,14 @@ class Executor:
             text = draw_rule_deterministic(failure.category, failure.message, "", spec.scope)
             source = "deterministic"
         book = RuleBook.load(self.layout.rules_path)
-        rule = book.add_rule(Rule.new(text=text, category=failure.category, phase_categories=[spec.category],
-                                      paths=list(spec.scope), run_id=self.run_id))
+        rule = book.add_rule(
+            Rule.new(
+                text=text,
+                category=failure.category,
+                phase_categories=[spec.category],
+                paths=list(spec.scope),
+                run_id=self.run_id,
+            )
+        )
         book.save()
         self.events.emit("rule_learned", {"rule_id": rule.id, "text": rule.text, "source": source}, spec.id)

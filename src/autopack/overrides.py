@@ -81,6 +81,9 @@ def single_model_layer(config: Config, model: str, strong: str | None = None) ->
             "tier_strategy": {"low": model, "medium": model, "high": strong_model},
             "planner_model": strong_model,
             "fallback_chain": list(dict.fromkeys([provider, strong_provider])),
-            "fallback_models": {provider: model, **({strong_provider: strong_model} if strong_provider != provider else {})},
+            "fallback_models": {
+                provider: model,
+                **({strong_provider: strong_model} if strong_provider != provider else {}),
+            },
         },
     }

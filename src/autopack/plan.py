@@ -38,7 +38,9 @@ class Phase(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     id: str = Field(
-        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=MAX_ID_LENGTH, description="unique id, used in commits and log names"
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
+        max_length=MAX_ID_LENGTH,
+        description="unique id, used in commits and log names",
     )
     name: str
     description: str = Field(description="what the Builder must do in this phase")
@@ -53,9 +55,12 @@ class Phase(BaseModel):
     )
     builder_mode: BuilderMode = "structured_edit"
     depends_on: list[str] = Field(default_factory=list)
-    allow_mass_deletion: bool = Field(False, description="let replies delete or shrink most of a file or of the phase scope")
+    allow_mass_deletion: bool = Field(
+        False, description="let replies delete or shrink most of a file or of the phase scope"
+    )
     may_remove: list[str] = Field(
-        default_factory=list, description="top-level definitions this phase may delete (the dropped-definition guard allows them)"
+        default_factory=list,
+        description="top-level definitions this phase may delete (the dropped-definition guard allows them)",
     )
     steps: list[str] = Field(default_factory=list, description="optional ordered steps for the Builder")
     tier: str | None = Field(None, description="filled from the enclosing tier, if any")
@@ -64,6 +69,7 @@ class Phase(BaseModel):
     @classmethod
     def _relative(cls, paths: list[str]) -> list[str]:
         return [check_relative_path(p) for p in paths]
+
 
 class Tier(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -75,7 +81,9 @@ class Plan(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     project: str = Field(
-        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=MAX_ID_LENGTH, description="runtime data goes to .autonomous_runs/<project>/"
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
+        max_length=MAX_ID_LENGTH,
+        description="runtime data goes to .autonomous_runs/<project>/",
     )
     goal: str
     phases: list[Phase] = Field(default_factory=list)
@@ -83,7 +91,8 @@ class Plan(BaseModel):
     allowed_paths: list[str] = Field(default_factory=list, description="where a re-plan may move a phase's scope")
     default_checks: list[CheckCommand] = Field(default_factory=list, description="checks run after every phase")
     setup: list[CheckCommand] = Field(
-        default_factory=list, description="commands run before every phase's own setup and checks (e.g. pip install -e .)"
+        default_factory=list,
+        description="commands run before every phase's own setup and checks (e.g. pip install -e .)",
     )
 
     @field_validator("allowed_paths")
@@ -109,7 +118,9 @@ class Plan(BaseModel):
         problems: list[str] = []
         for loc, phase in self._located():
             if phase.id in locs:
-                problems.append(f"{where((*loc, 'id'))}: duplicate phase id {phase.id!r} (first at {format_loc(locs[phase.id])})")
+                problems.append(
+                    f"{where((*loc, 'id'))}: duplicate phase id {phase.id!r} (first at {format_loc(locs[phase.id])})"
+                )
             else:
                 locs[phase.id] = loc
         for loc, phase in self._located():
@@ -125,7 +136,9 @@ class Plan(BaseModel):
 
     def _located(self) -> list[tuple[tuple[str | int, ...], Phase]]:
         if self.tiers:
-            return [(("tiers", t, "phases", i), p) for t, tier in enumerate(self.tiers) for i, p in enumerate(tier.phases)]
+            return [
+                (("tiers", t, "phases", i), p) for t, tier in enumerate(self.tiers) for i, p in enumerate(tier.phases)
+            ]
         return [(("phases", i), p) for i, p in enumerate(self.phases)]
 
     def _find_cycle(self) -> list[str] | None:
@@ -138,7 +151,7 @@ class Plan(BaseModel):
             stack.append(node)
             for nxt in deps.get(node, []):
                 if state.get(nxt) == 1:
-                    return stack[stack.index(nxt):] + [nxt]
+                    return stack[stack.index(nxt) :] + [nxt]
                 if nxt in deps and state.get(nxt) is None:
                     found = visit(nxt)
                     if found:
@@ -238,4 +251,3 @@ def write_drafted_plan(plan: Plan, path: Path) -> None:
         "# drafted by `autopack plan draft`; review before `autopack run`\n"
         + yaml.safe_dump(data, sort_keys=False, allow_unicode=True),
     )
-

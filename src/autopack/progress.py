@@ -69,7 +69,14 @@ class RunView:
     def line(self) -> str:
         elapsed = time.monotonic() - self.started
         where = f"phase {self.phase_index}/{self.total_phases} {self.phase_id}".rstrip()
-        parts = [where, self.step, self.model, f"tokens {self.tokens_in}/{self.tokens_out}", self.money(), f"{elapsed:.0f}s"]
+        parts = [
+            where,
+            self.step,
+            self.model,
+            f"tokens {self.tokens_in}/{self.tokens_out}",
+            self.money(),
+            f"{elapsed:.0f}s",
+        ]
         return " | ".join(p for p in parts if p)
 
     def money(self) -> str:
@@ -132,8 +139,10 @@ def _escalation(d: dict[str, Any]) -> str:
 def _retry(d: dict[str, Any]) -> str:
     status, kind = d.get("status"), str(d.get("kind") or "error")
     what = f"HTTP {status}" if status else kind.replace("_", " ")
-    return (f"  retrying {d.get('provider')} in {float(d.get('delay_seconds') or 0):.1f} s after {what}"
-            f" (retry {d.get('retry')}): {clip(first_line(d.get('error')), 120)}")
+    return (
+        f"  retrying {d.get('provider')} in {float(d.get('delay_seconds') or 0):.1f} s after {what}"
+        f" (retry {d.get('retry')}): {clip(first_line(d.get('error')), 120)}"
+    )
 
 
 def _doctor(d: dict[str, Any]) -> str:
@@ -212,7 +221,9 @@ def describe(kind: str, data: dict[str, Any]) -> str:
             return f"  Auditor {d.get('model')} {said}{extra}: " + clip(str(d.get("summary") or ""), 200)
         case "edits_inexact":
             edits = d.get("edits") or []
-            return f"  {_plural(len(edits), 'edit')} placed by tolerant matching: " + clip("; ".join(map(str, edits)), 240)
+            return f"  {_plural(len(edits), 'edit')} placed by tolerant matching: " + clip(
+                "; ".join(map(str, edits)), 240
+            )
         case "mode_switch":
             return f"  switching to {d.get('to')} edits: {d.get('reason')}"
         case "escalation":
@@ -254,19 +265,34 @@ def describe(kind: str, data: dict[str, Any]) -> str:
         case "llm_call":
             return f"  {d.get('model')} answered: {d.get('tokens_in')}/{d.get('tokens_out')} tokens, ${float(d.get('cost_usd') or 0):.4f}"
         case _:
-            return f"  {kind.replace('_', ' ')}" + (f": {clip(d.get('message') or d.get('reason'), 200)}"
-                                                    if d.get("message") or d.get("reason") else "")
+            return f"  {kind.replace('_', ' ')}" + (
+                f": {clip(d.get('message') or d.get('reason'), 200)}" if d.get("message") or d.get("reason") else ""
+            )
 
 
 # Colours by outcome on a terminal: what went well, what failed, what changed course, what was left out.
 _STYLES = {
-    "phase_complete": "green", "phase_failed": "bold red", "phase_fatal": "bold red", "phase_skipped": "magenta",
-    "escalation": "yellow", "approach_flaw": "yellow", "phase_replanned": "yellow", "doctor_diagnosis": "cyan",
-    "warning": "yellow", "config_changed": "yellow", "llm_cost_unknown": "yellow", "rule_learned": "blue",
+    "phase_complete": "green",
+    "phase_failed": "bold red",
+    "phase_fatal": "bold red",
+    "phase_skipped": "magenta",
+    "escalation": "yellow",
+    "approach_flaw": "yellow",
+    "phase_replanned": "yellow",
+    "doctor_diagnosis": "cyan",
+    "warning": "yellow",
+    "config_changed": "yellow",
+    "llm_cost_unknown": "yellow",
+    "rule_learned": "blue",
     "phase_started": "bold",
 }
-_RUN_STYLES = {"COMPLETE": "bold green", "FAILED": "bold red", "PARTIAL": "bold magenta", "STOPPED": "bold yellow",
-               "INTERRUPTED": "bold yellow"}
+_RUN_STYLES = {
+    "COMPLETE": "bold green",
+    "FAILED": "bold red",
+    "PARTIAL": "bold magenta",
+    "STOPPED": "bold yellow",
+    "INTERRUPTED": "bold yellow",
+}
 
 
 def style_for(kind: str, data: dict[str, Any]) -> str | None:

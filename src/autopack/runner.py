@@ -128,7 +128,9 @@ def prepare(req: RunRequest, *, dry_run: bool = False) -> tuple[Config, Plan, An
     Returns the config, the plan and the provider that answers every call (or None). ``dry_run``
     leaves the --record folder alone. Whether every role has a provider is ``preflight``'s question."""
     if not RUN_ID.match(req.run_id):
-        raise AutopackError(f"run id {req.run_id!r} is not usable: use letters, digits, '.', '_' and '-' (it names a git branch)")
+        raise AutopackError(
+            f"run id {req.run_id!r} is not usable: use letters, digits, '.', '_' and '-' (it names a git branch)"
+        )
     config = req.overrides.apply(load_effective_config(req.config_path, project_dir=req.project_root()))
     plan = load_plan(req.plan_path)
     problems = check_plan_models(plan, config)
@@ -141,13 +143,17 @@ def prepare(req: RunRequest, *, dry_run: bool = False) -> tuple[Config, Plan, An
         raise AutopackError("--script and --replay cannot be combined: choose one source of model replies")
     if req.record is not None:
         if req.record.exists() and not req.record.is_dir():
-            raise AutopackError(f"--record {req.record}: exists and is not a directory; name a folder for the recording")
+            raise AutopackError(
+                f"--record {req.record}: exists and is not a directory; name a folder for the recording"
+            )
         if not dry_run:
             try:
                 req.record.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 raise AutopackError(f"--record {req.record}: cannot create the folder ({exc.strerror})") from None
-    req.env = run_environment(req.env, project_dir=req.project_root(), env_file=req.env_file)  # a malformed .env is an error now, not mid-run
+    req.env = run_environment(
+        req.env, project_dir=req.project_root(), env_file=req.env_file
+    )  # a malformed .env is an error now, not mid-run
     override: Any = None
     if req.script:
         from .llm.scripted import ScriptedProvider
@@ -167,7 +173,9 @@ def check_providers(plan: Plan, config: Config, env: dict[str, str], override: A
         preflight({p.complexity for p in plan.all_phases()}, config, env)
 
 
-def run_environment(base: dict[str, str], *, project_dir: Path | None = None, env_file: Path | None = None) -> dict[str, str]:
+def run_environment(
+    base: dict[str, str], *, project_dir: Path | None = None, env_file: Path | None = None
+) -> dict[str, str]:
     """The process environment plus the .env files: the project's (at the root of the git repository
     around ``project_dir``, default the current directory), the current directory's, then ``env_file``
     (--env-file), each later file winning over the earlier ones and real variables over all of them.
@@ -186,8 +194,16 @@ def run_environment(base: dict[str, str], *, project_dir: Path | None = None, en
     return merged
 
 
-def make_service(config: Config, env: dict[str, str], *, sink: Any, override: Any = None, record: Path | None = None,
-                 spent: float = 0.0, tokens: dict[str, int] | None = None) -> Any:
+def make_service(
+    config: Config,
+    env: dict[str, str],
+    *,
+    sink: Any,
+    override: Any = None,
+    record: Path | None = None,
+    spent: float = 0.0,
+    tokens: dict[str, int] | None = None,
+) -> Any:
     """The one way an LLM service is built (runs, `models check`, `plan draft`, `doctor diagnose`):
     real providers with keys from ``env``, or ``override`` for every call; every key variable is
     withheld from child processes and every key value scrubbed from what is stored or shown."""
@@ -196,14 +212,22 @@ def make_service(config: Config, env: dict[str, str], *, sink: Any, override: An
     from .llm.service import LlmService
     from .secrets import register_secret_env
 
-    secret_vars = {v for vs in KEY_ENV_VARS.values() for v in vs} | {e.api_key_env for e in config.endpoints if e.api_key_env}
+    secret_vars = {v for vs in KEY_ENV_VARS.values() for v in vs} | {
+        e.api_key_env for e in config.endpoints if e.api_key_env
+    }
     for name in secret_vars:
         register_secret_env(name)
     secrets = [env[v] for v in secret_vars if env.get(v)]
     return LlmService(
-        config, build_providers(config, env), sink=sink, override=override,
-        recorder=Recorder(record, secrets) if record else None, spent_usd=spent, provider_tokens=tokens,
-        secrets=secrets, key_hints={k: " or ".join(v) for k, v in KEY_ENV_VARS.items()},
+        config,
+        build_providers(config, env),
+        sink=sink,
+        override=override,
+        recorder=Recorder(record, secrets) if record else None,
+        spent_usd=spent,
+        provider_tokens=tokens,
+        secrets=secrets,
+        key_hints={k: " or ".join(v) for k, v in KEY_ENV_VARS.items()},
     )
 
 
@@ -264,13 +288,17 @@ def _store_knows(layout: Layout, run_id: str, *, unreadable: bool = False) -> bo
         raise
 
 
-def _execute_locked(req: RunRequest, reporter: Reporter, config: Config, plan: Plan, override: Any, layout: Layout,
-                    run_dir: Path) -> RunResult:
+def _execute_locked(
+    req: RunRequest, reporter: Reporter, config: Config, plan: Plan, override: Any, layout: Layout, run_dir: Path
+) -> RunResult:
     home = home_dir(req.home)
     archive_old_logs(layout.logs_dir)
     layout.logs_dir.mkdir(parents=True, exist_ok=True)
-    with RunLock(run_dir / "executor.lock", req.run_id), RunStore(layout.db_path) as store, \
-            open(layout.log_path(req.run_id), "a", encoding="utf-8") as log:
+    with (
+        RunLock(run_dir / "executor.lock", req.run_id),
+        RunStore(layout.db_path) as store,
+        open(layout.log_path(req.run_id), "a", encoding="utf-8") as log,
+    ):
         tee = TeeReporter(reporter, PlainReporter(log))
         ws: Workspace | None = None
         try:
@@ -279,15 +307,34 @@ def _execute_locked(req: RunRequest, reporter: Reporter, config: Config, plan: P
                 project_dir = req.project_root()
                 ws = Workspace.open(project_dir, req.run_id, run_dir / "worktree", unknown_to=layout.db_path)
                 phases = [p.model_dump(exclude={"tier"}) for p in plan.all_phases()]
-                store.create_run(req.run_id, plan.project, plan.goal, plan.model_dump_json(), phases,
-                                 plan_path=str(req.plan_path.resolve()), project_dir=str(project_dir))
+                store.create_run(
+                    req.run_id,
+                    plan.project,
+                    plan.goal,
+                    plan.model_dump_json(),
+                    phases,
+                    plan_path=str(req.plan_path.resolve()),
+                    project_dir=str(project_dir),
+                )
                 shutil.copyfile(req.plan_path, run_dir / ("plan" + (req.plan_path.suffix or ".yaml")))
                 # The branch the run started from: where `autopack merge` lands it by default.
-                store.update_run(req.run_id, "workspace_ready",
-                                 {"worktree": str(ws.root), "base_branch": _current_branch(project_dir)},
-                                 branch=ws.branch, base_commit=ws.base_commit, worktree=str(ws.root))
-                tee.event("run_started", {"run_id": req.run_id, "phases": len(phases), "branch": ws.branch,
-                                          **_money(store, req.run_id, config, override)})
+                store.update_run(
+                    req.run_id,
+                    "workspace_ready",
+                    {"worktree": str(ws.root), "base_branch": _current_branch(project_dir)},
+                    branch=ws.branch,
+                    base_commit=ws.base_commit,
+                    worktree=str(ws.root),
+                )
+                tee.event(
+                    "run_started",
+                    {
+                        "run_id": req.run_id,
+                        "phases": len(phases),
+                        "branch": ws.branch,
+                        **_money(store, req.run_id, config, override),
+                    },
+                )
                 _record_config(store, req.run_id, config, tee)
                 _warn_if_dirty(project_dir, ws.base_commit, tee)
                 _exclude_runtime_dirs(project_dir, home)
@@ -297,43 +344,93 @@ def _execute_locked(req: RunRequest, reporter: Reporter, config: Config, plan: P
                     return RunResult(req.run_id, "COMPLETE", None, 0)
                 stored = plan_from_json(run.plan_json)
                 if stored.model_dump() != plan.model_dump():
-                    tee.event("plan_changed", {"note": "the plan file changed since the run started; continuing with the stored plan "
-                                                       "(start a new run id to use the new plan)"})
+                    tee.event(
+                        "plan_changed",
+                        {
+                            "note": "the plan file changed since the run started; continuing with the stored plan "
+                            "(start a new run id to use the new plan)"
+                        },
+                    )
                 plan = stored
                 assert run.project_dir is not None  # the runner records it with the run
                 if req.project_dir is not None and req.project_dir.resolve() != Path(run.project_dir).resolve():
-                    tee.event("warning", {"message": f"--project-dir {req.project_dir} ignored: run {req.run_id} belongs to "
-                                                     f"{run.project_dir} (start a new run id for another project)"})
+                    tee.event(
+                        "warning",
+                        {
+                            "message": f"--project-dir {req.project_dir} ignored: run {req.run_id} belongs to "
+                            f"{run.project_dir} (start a new run id for another project)"
+                        },
+                    )
                 # A kill between creating the run and recording its worktree leaves these empty: the
                 # worktree's place is fixed, and the branch remembers its base.
                 worktree = Path(run.worktree) if run.worktree else run_dir / "worktree"
-                ws = Workspace.open(Path(run.project_dir), req.run_id, worktree, base_commit=run.base_commit or None,
-                                    tip=_last_phase_commit(store, req.run_id))
+                ws = Workspace.open(
+                    Path(run.project_dir),
+                    req.run_id,
+                    worktree,
+                    base_commit=run.base_commit or None,
+                    tip=_last_phase_commit(store, req.run_id),
+                )
                 if not run.worktree:
-                    store.update_run(req.run_id, "workspace_ready", {"worktree": str(ws.root)}, branch=ws.branch,
-                                     base_commit=ws.base_commit, worktree=str(ws.root))
+                    store.update_run(
+                        req.run_id,
+                        "workspace_ready",
+                        {"worktree": str(ws.root)},
+                        branch=ws.branch,
+                        base_commit=ws.base_commit,
+                        worktree=str(ws.root),
+                    )
                 for note in ws.notes:
                     tee.event("warning", {"message": f"repaired after an interrupted run: {note}"})
                 # A check the killed executor left running would keep writing into the worktree.
                 ended = end_orphaned_check(run_dir / CHECK_PID_FILE)
                 if ended:
-                    tee.event("warning", {"message": f"ended {len(ended)} process(es) of a check the interrupted run left "
-                                                     f"running (pids {', '.join(map(str, ended))}); its files are rolled back"})
+                    tee.event(
+                        "warning",
+                        {
+                            "message": f"ended {len(ended)} process(es) of a check the interrupted run left "
+                            f"running (pids {', '.join(map(str, ended))}); its files are rolled back"
+                        },
+                    )
                 interrupted = store.abandon_open_attempts(req.run_id)
-                store.update_run(req.run_id, "run_resumed", {"interrupted": interrupted}, status=RunStatus.RUNNING, stop_reason=None)
+                store.update_run(
+                    req.run_id, "run_resumed", {"interrupted": interrupted}, status=RunStatus.RUNNING, stop_reason=None
+                )
                 tee.event("run_resumed", {"run_id": req.run_id, "interrupted": interrupted})
                 _record_config(store, req.run_id, config, tee)
-                tee.event("run_started", {"run_id": req.run_id, "phases": len(store.phases(req.run_id)), "branch": ws.branch,
-                                          "done": sum(p.state in (PhaseState.COMPLETE, PhaseState.SKIPPED) for p in store.phases(req.run_id)),
-                                          **_money(store, req.run_id, config, override)})
+                tee.event(
+                    "run_started",
+                    {
+                        "run_id": req.run_id,
+                        "phases": len(store.phases(req.run_id)),
+                        "branch": ws.branch,
+                        "done": sum(
+                            p.state in (PhaseState.COMPLETE, PhaseState.SKIPPED) for p in store.phases(req.run_id)
+                        ),
+                        **_money(store, req.run_id, config, override),
+                    },
+                )
             budget = _budget_from_store(config, store, req.run_id)
             sink = StoreSink(store, req.run_id, budget, tee)
             totals = store.totals(req.run_id)
-            service = make_service(config, req.env, sink=sink, override=override, record=req.record,
-                                   spent=float(totals.cost_usd), tokens=store.provider_tokens(req.run_id))
+            service = make_service(
+                config,
+                req.env,
+                sink=sink,
+                override=override,
+                record=req.record,
+                spent=float(totals.cost_usd),
+                tokens=store.provider_tokens(req.run_id),
+            )
             checks_env = resolve_checks_env(ws.repo_dir, config.quality_gate.checks_env)
-            tee.event("checks_env", {"python": checks_env.python(), "source": checks_env.source,
-                                     "import_roots": [str(p) for p in import_roots(ws.root)]})
+            tee.event(
+                "checks_env",
+                {
+                    "python": checks_env.python(),
+                    "source": checks_env.source,
+                    "import_roots": [str(p) for p in import_roots(ws.root)],
+                },
+            )
             executor = Executor(config, plan, store, layout, ws, service, budget, tee, req.run_id, checks_env)
             try:
                 result = executor.run()
@@ -361,7 +458,9 @@ def _execute_locked(req: RunRequest, reporter: Reporter, config: Config, plan: P
             raise
 
 
-def _mark_interrupted(store: RunStore, run_id: str, ws: Workspace | None, tee: TeeReporter, exc: KeyboardInterrupt) -> None:
+def _mark_interrupted(
+    store: RunStore, run_id: str, ws: Workspace | None, tee: TeeReporter, exc: KeyboardInterrupt
+) -> None:
     """Record an interrupted run: open attempts marked interrupted, the open phase's edits rolled back,
     the run INTERRUPTED (resumable with the same command). Nothing to record before the run exists."""
     name = exc.signal_name if isinstance(exc, RunInterrupted) else "SIGINT"
@@ -383,9 +482,13 @@ def _money(store: RunStore, run_id: str, config: Config, override: Any) -> dict[
     """What the run has spent so far (a resume continues from it), its cap, and whether the replies (and
     so the costs) are simulated by --script or --replay: for the live view's ``spent / cap``."""
     totals = store.totals(run_id)
-    return {"spent_usd": float(totals.cost_usd), "tokens_in": int(totals.tokens_in),
-            "tokens_out": int(totals.tokens_out), "cost_cap_usd": config.limits.run_cost_cap_usd,
-            "simulated": override is not None}
+    return {
+        "spent_usd": float(totals.cost_usd),
+        "tokens_in": int(totals.tokens_in),
+        "tokens_out": int(totals.tokens_out),
+        "cost_cap_usd": config.limits.run_cost_cap_usd,
+        "simulated": override is not None,
+    }
 
 
 def _record_config(store: RunStore, run_id: str, config: Config, tee: TeeReporter) -> None:
@@ -435,8 +538,13 @@ def _warn_if_dirty(project_dir: Path, base: str, reporter: Reporter) -> None:
     except git.GitError:
         return
     if dirty:
-        reporter.event("warning", {"message": f"{project_dir} has uncommitted changes; the run starts from commit "
-                                              f"{base[:10]} and does not see them (commit them first if it should)"})
+        reporter.event(
+            "warning",
+            {
+                "message": f"{project_dir} has uncommitted changes; the run starts from commit "
+                f"{base[:10]} and does not see them (commit them first if it should)"
+            },
+        )
 
 
 def _last_phase_commit(store: RunStore, run_id: str) -> str | None:

@@ -45,8 +45,9 @@ def _check_expansion(root: yaml.Node) -> None:
         if key in sizes:
             return sizes[key]
         if key in open_:
-            raise YamlProblem("an alias refers to the value that contains it (a recursive structure)",
-                              node.start_mark.line + 1)
+            raise YamlProblem(
+                "an alias refers to the value that contains it (a recursive structure)", node.start_mark.line + 1
+            )
         open_.add(key)
         total = 1
         if isinstance(node, yaml.MappingNode):

@@ -47,8 +47,9 @@ class BatchWorld:
             specs[1]["checks"] = [wait_for_flag(hold), PYTEST]
         main = self.envs[0]
         self.plan = main.plan(specs)
-        self.script = main.script([builder("p1", ADD_MULTIPLY), builder("p2", ADD_DIVIDE), builder("p3", ADD_POWER),
-                                   APPROVE])
+        self.script = main.script(
+            [builder("p1", ADD_MULTIPLY), builder("p2", ADD_DIVIDE), builder("p3", ADD_POWER), APPROVE]
+        )
 
     def repo(self, i: int) -> Path:
         return self.envs[i].repo_dir
@@ -65,15 +66,28 @@ class BatchWorld:
         return _dump(self.root / name, body)
 
     def cli(self, *args: str, timeout: float = 240) -> CliResult:
-        proc = subprocess.run([*AUTOPACK, *args, "--home", str(self.home)], cwd=self.root, env=self.envs[0].env(),
-                              capture_output=True, timeout=timeout)
-        return CliResult(proc.returncode, proc.stdout.decode("utf-8", "replace"), proc.stderr.decode("utf-8", "replace"))
+        proc = subprocess.run(
+            [*AUTOPACK, *args, "--home", str(self.home)],
+            cwd=self.root,
+            env=self.envs[0].env(),
+            capture_output=True,
+            timeout=timeout,
+        )
+        return CliResult(
+            proc.returncode, proc.stdout.decode("utf-8", "replace"), proc.stderr.decode("utf-8", "replace")
+        )
 
     def popen(self, *args: str) -> subprocess.Popen[bytes]:
         """``autopack`` in the background, in its own process group; output to ``<root>/batch.out``."""
         with open(self.root / "batch.out", "ab") as out:
-            return subprocess.Popen([*AUTOPACK, *args, "--home", str(self.home)], cwd=self.root, env=self.envs[0].env(),
-                                    stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+            return subprocess.Popen(
+                [*AUTOPACK, *args, "--home", str(self.home)],
+                cwd=self.root,
+                env=self.envs[0].env(),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
 
     def status(self, batch: Path) -> dict[str, Any]:
         result = self.cli("batch", "status", str(batch), "--json")
@@ -100,8 +114,9 @@ def phases_committed(repo_dir: Path, run_id: str) -> list[str]:
     out = []
     for commit in branch_commits(repo_dir, run_id):
         message = str(commit.message)
-        out.append(next(line.split(":", 1)[1].strip() for line in message.splitlines()
-                        if line.startswith("Autopack-Phase:")))
+        out.append(
+            next(line.split(":", 1)[1].strip() for line in message.splitlines() if line.startswith("Autopack-Phase:"))
+        )
     return out
 
 

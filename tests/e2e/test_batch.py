@@ -33,8 +33,12 @@ def happy(tmp_path_factory: pytest.TempPathFactory) -> Happy:
     """Three runs with two workers: two projects in place (one plan, `projects:`) and one cloned; then the
     same command again."""
     world = BatchWorld(tmp_path_factory.mktemp("batch"), projects=3)
-    batch = world.batch(batch="nightly", workers=2, projects=[str(world.repo(0)), str(world.repo(1))],
-                        runs=[{"id": "from-clone", "clone": str(world.repo(2))}])
+    batch = world.batch(
+        batch="nightly",
+        workers=2,
+        projects=[str(world.repo(0)), str(world.repo(1))],
+        runs=[{"id": "from-clone", "clone": str(world.repo(2))}],
+    )
     result = world.cli("batch", str(batch), "--json")
     again = world.cli("batch", str(batch), "--json")
     return Happy(world, batch, result, again)
@@ -48,7 +52,10 @@ def test_a_batch_runs_every_project_on_its_own_branch(happy: Happy) -> None:
     assert phases_committed(happy.world.repo(2), "from-clone") == ["p1", "p2"]
     status = happy.world.status(happy.batch)
     assert [(r["run_id"], r["state"]) for r in status["runs"]] == [
-        ("nightly-project", "COMPLETE"), ("nightly-project-2", "COMPLETE"), ("from-clone", "COMPLETE")]
+        ("nightly-project", "COMPLETE"),
+        ("nightly-project-2", "COMPLETE"),
+        ("from-clone", "COMPLETE"),
+    ]
 
 
 def test_json_lines_carry_the_batchs_events_and_each_runs_events_with_its_run_id(happy: Happy) -> None:
@@ -56,7 +63,9 @@ def test_json_lines_carry_the_batchs_events_and_each_runs_events_with_its_run_id
     assert events[0]["event"] == "batch_started" and events[0]["todo"] == 3
     assert events[-1]["event"] == "batch_finished"
     phase_starts = {(e["run_id"], e["phase"]) for e in events if e["event"] == "phase_started"}
-    assert phase_starts == {(r, p) for r in ("nightly-project", "nightly-project-2", "from-clone") for p in ("p1", "p2")}
+    assert phase_starts == {
+        (r, p) for r in ("nightly-project", "nightly-project-2", "from-clone") for p in ("p1", "p2")
+    }
     finished = [e for e in events if e["event"] == "batch_run" and e["state"] == "COMPLETE"]
     assert len(finished) == 3
 
@@ -92,13 +101,28 @@ def test_the_same_command_skips_the_finished_runs(happy: Happy) -> None:
 def test_a_failing_run_does_not_stop_the_others_and_the_good_ones_branch_is_pushed(tmp_path: Path) -> None:
     world = BatchWorld(tmp_path, projects=2)
     origin = world.remote(1)
-    failing = world.envs[0].plan([{"id": "p1", "name": "Never passes", "description": "x",
-                                  "scope": ["calc.py"], "checks": ["exit 1"], "builder_mode": "structured_edit"}],
-                                 name="failing.yaml")
-    batch = world.batch(workers=2, max_attempts=1, results="push", runs=[
-        {"id": "bad", "project_dir": str(world.repo(0)), "plan": str(failing)},
-        {"id": "good", "project_dir": str(world.repo(1))},
-    ])
+    failing = world.envs[0].plan(
+        [
+            {
+                "id": "p1",
+                "name": "Never passes",
+                "description": "x",
+                "scope": ["calc.py"],
+                "checks": ["exit 1"],
+                "builder_mode": "structured_edit",
+            }
+        ],
+        name="failing.yaml",
+    )
+    batch = world.batch(
+        workers=2,
+        max_attempts=1,
+        results="push",
+        runs=[
+            {"id": "bad", "project_dir": str(world.repo(0)), "plan": str(failing)},
+            {"id": "good", "project_dir": str(world.repo(1))},
+        ],
+    )
     result = world.cli("batch", str(batch))
     assert result.returncode == 1, result.output
     states = {r["run_id"]: r["state"] for r in world.status(batch)["runs"]}
@@ -131,14 +155,22 @@ def test_a_worker_killed_mid_run_loses_and_duplicates_no_commit_when_the_batch_r
     proc = world.popen("batch", str(batch), "--json")
     try:
         # both runs committed p1 and are held in p2's check
-        wait_for(lambda: all(len(branch_commits(world.repo(i), rid)) == 1 if _has_branch(world.repo(i), rid) else False
-                             for i, rid in ((0, "kill-project"), (1, "kill-project-2"))),
-                 timeout=120, what="p1 committed in both runs")
+        wait_for(
+            lambda: all(
+                len(branch_commits(world.repo(i), rid)) == 1 if _has_branch(world.repo(i), rid) else False
+                for i, rid in ((0, "kill-project"), (1, "kill-project-2"))
+            ),
+            timeout=120,
+            what="p1 committed in both runs",
+        )
         victim = world.run_row(batch, "kill-project")
         p1 = branch_commits(world.repo(0), "kill-project")[0].hexsha
         os.kill(victim["pid"], signal.SIGKILL)
-        wait_for(lambda: world.run_row(batch, "kill-project")["state"] == "INTERRUPTED", timeout=60,
-                 what="the batch to see its worker die")
+        wait_for(
+            lambda: world.run_row(batch, "kill-project")["state"] == "INTERRUPTED",
+            timeout=60,
+            what="the batch to see its worker die",
+        )
         flag.touch()  # the other run goes on
         assert proc.wait(timeout=180) == 3
     finally:
@@ -156,8 +188,9 @@ def test_a_worker_killed_mid_run_loses_and_duplicates_no_commit_when_the_batch_r
 
 def test_a_call_waiting_on_a_shared_provider_limit_is_shown(tmp_path: Path) -> None:
     world = BatchWorld(tmp_path, projects=1)
-    batch = world.batch(batch="limited", workers=1, projects=[str(world.repo(0))],
-                        limits={"scripted": {"concurrency": 1}})
+    batch = world.batch(
+        batch="limited", workers=1, projects=[str(world.repo(0))], limits={"scripted": {"concurrency": 1}}
+    )
     limits = world.folder("limited") / "limits"
     limits.mkdir(parents=True)
     # another process of the batch holds the only slot: the run's first call must wait for it

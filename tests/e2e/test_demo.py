@@ -40,8 +40,16 @@ def test_the_demo_runs_from_an_unrelated_directory_and_leaves_nothing_behind(run
 
 def test_the_demo_with_keep_leaves_the_run_to_look_at(run_cli: RunCli, tmp_path: Path) -> None:
     home = tmp_path / "home"
-    result = run_cli("demo", "--keep", "--run-id", "d1", "--home", str(home), "--json",
-                     env={"XDG_CONFIG_HOME": str(tmp_path / "xdg")})
+    result = run_cli(
+        "demo",
+        "--keep",
+        "--run-id",
+        "d1",
+        "--home",
+        str(home),
+        "--json",
+        env={"XDG_CONFIG_HOME": str(tmp_path / "xdg")},
+    )
     assert result.returncode == 0, result.output
     status = run_cli("status", "--run-id", "d1", "--home", str(home), "--json")
     assert json.loads(status.stdout)["status"] == "COMPLETE"

@@ -30,7 +30,9 @@ class Env(AutopackEnv):
 
     def cli_in(self, cwd: Path, *args: str) -> CliResult:
         proc = subprocess.run([*AUTOPACK, *args], cwd=cwd, env=self.env(), capture_output=True, timeout=120)
-        return CliResult(proc.returncode, proc.stdout.decode("utf-8", "replace"), proc.stderr.decode("utf-8", "replace"))
+        return CliResult(
+            proc.returncode, proc.stdout.decode("utf-8", "replace"), proc.stderr.decode("utf-8", "replace")
+        )
 
 
 @pytest.fixture

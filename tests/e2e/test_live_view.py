@@ -31,7 +31,9 @@ def _on_a_terminal(ap: AutopackEnv, args: list[str]) -> tuple[int, str]:
     master, slave = os.openpty()
     env = {**ap.env(), "TERM": "xterm-256color"}
     env.pop("NO_COLOR", None)
-    proc = subprocess.Popen([*AUTOPACK, *args], cwd=ap.root, env=env, stdout=slave, stderr=slave, stdin=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [*AUTOPACK, *args], cwd=ap.root, env=env, stdout=slave, stderr=slave, stdin=subprocess.DEVNULL
+    )
     os.close(slave)
     chunks = []
     while True:
@@ -62,7 +64,9 @@ def test_the_plain_log_speaks_in_sentences(ap: AutopackEnv) -> None:
     script = ap.script([builder("p1", WRONG_SEARCH), builder("p1", ADD_MULTIPLY, retry=True), APPROVE, WORD_RULE])
     result = ap.run("p1run", plan, script)
     assert result.returncode == 0, result.output
-    lines = [ln for ln in result.stdout.splitlines() if ln.strip() and not ln.startswith(("┃", "│", "┏", "┡", "└", "┗"))]
+    lines = [
+        ln for ln in result.stdout.splitlines() if ln.strip() and not ln.startswith(("┃", "│", "┏", "┡", "└", "┗"))
+    ]
     dumps = [ln for ln in lines if re.search(r"^\s*[a-z_]+: \w+=", ln)]
     assert dumps == []
     assert any("escalating from" in ln for ln in lines)
@@ -71,14 +75,21 @@ def test_the_plain_log_speaks_in_sentences(ap: AutopackEnv) -> None:
 
 
 def test_an_endpoint_model_is_named_once_not_with_its_endpoint_twice(ap: AutopackEnv, httpserver: HTTPServer) -> None:
-    httpserver.expect_request("/v1/chat/completions", method="POST").respond_with_json({
-        "id": "c1", "object": "chat.completion", "created": 0, "model": "coder",
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": "ok"}, "finish_reason": "stop"}],
-        "usage": {"prompt_tokens": 5, "completion_tokens": 1, "total_tokens": 6},
-    })
+    httpserver.expect_request("/v1/chat/completions", method="POST").respond_with_json(
+        {
+            "id": "c1",
+            "object": "chat.completion",
+            "created": 0,
+            "model": "coder",
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": "ok"}, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 5, "completion_tokens": 1, "total_tokens": 6},
+        }
+    )
     config = ap.root / "local.yaml"
-    config.write_text(yaml.safe_dump({"endpoints": [{"name": "local", "base_url": httpserver.url_for("/v1"), "free": True}]}),
-                      encoding="utf-8")
+    config.write_text(
+        yaml.safe_dump({"endpoints": [{"name": "local", "base_url": httpserver.url_for("/v1"), "free": True}]}),
+        encoding="utf-8",
+    )
     result = ap.cli("models", "check", "local/coder", "--config", str(config))
     assert result.returncode == 0, result.output
     assert "answered by local/coder in" in result.stdout

@@ -24,15 +24,32 @@ from .conftest import ADD_MULTIPLY, APPROVE, SHIPPED, WRONG_SEARCH, AutopackEnv,
 pytestmark = pytest.mark.slow
 
 KEY_VARS = (
-    "ANTHROPIC_API_KEY", "OPENAI_API_KEY", "GLM_API_KEY", "ZHIPUAI_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY",
-    "ANTHROPIC_BASE_URL", "OPENAI_BASE_URL", "GLM_API_BASE", "GOOGLE_GEMINI_BASE_URL", "XDG_CONFIG_HOME",
+    "ANTHROPIC_API_KEY",
+    "OPENAI_API_KEY",
+    "GLM_API_KEY",
+    "ZHIPUAI_API_KEY",
+    "GEMINI_API_KEY",
+    "GOOGLE_API_KEY",
+    "ANTHROPIC_BASE_URL",
+    "OPENAI_BASE_URL",
+    "GLM_API_BASE",
+    "GOOGLE_GEMINI_BASE_URL",
+    "XDG_CONFIG_HOME",
 )
 LOCAL = "local/coder"
-DOCTOR_HINT = {"action": "retry_with_fix", "confidence": 0.9, "rationale": "the SEARCH text was not copied",
-               "hint": "Copy the SEARCH lines exactly from calc.py"}
+DOCTOR_HINT = {
+    "action": "retry_with_fix",
+    "confidence": 0.9,
+    "rationale": "the SEARCH text was not copied",
+    "hint": "Copy the SEARCH lines exactly from calc.py",
+}
 RULE = {"rule": "Copy SEARCH text exactly from the current file."}
-REPLAN = {"description": "Add multiply(a, b) returning a * b, with a test.", "rationale": "same failure twice",
-          "scope": ["calc.py", "tests/test_calc.py"], "builder_mode": "structured_edit"}
+REPLAN = {
+    "description": "Add multiply(a, b) returning a * b, with a test.",
+    "rationale": "same failure twice",
+    "scope": ["calc.py", "tests/test_calc.py"],
+    "builder_mode": "structured_edit",
+}
 VERDICT = {"approved": True, "issues": [], "summary": "ok"}
 
 
@@ -57,20 +74,40 @@ class FakeModels:
         body = json.loads(request.data)
         system = body["system"] if isinstance(body["system"], str) else "".join(b["text"] for b in body["system"])
         text = self._reply(system, body["model"])
-        return Response(json.dumps({
-            "id": "msg_1", "type": "message", "role": "assistant", "model": body["model"],
-            "content": [{"type": "text", "text": text}], "stop_reason": "end_turn", "stop_sequence": None,
-            "usage": {"input_tokens": 900, "output_tokens": 100},
-        }), content_type="application/json")
+        return Response(
+            json.dumps(
+                {
+                    "id": "msg_1",
+                    "type": "message",
+                    "role": "assistant",
+                    "model": body["model"],
+                    "content": [{"type": "text", "text": text}],
+                    "stop_reason": "end_turn",
+                    "stop_sequence": None,
+                    "usage": {"input_tokens": 900, "output_tokens": 100},
+                }
+            ),
+            content_type="application/json",
+        )
 
     def chat(self, request: Request) -> Response:
         body = json.loads(request.data)
         text = self._reply(body["messages"][0]["content"], body["model"])
-        return Response(json.dumps({
-            "id": "c1", "object": "chat.completion", "created": 0, "model": body["model"],
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
-            "usage": {"prompt_tokens": 500, "completion_tokens": 80, "total_tokens": 580},
-        }), content_type="application/json")
+        return Response(
+            json.dumps(
+                {
+                    "id": "c1",
+                    "object": "chat.completion",
+                    "created": 0,
+                    "model": body["model"],
+                    "choices": [
+                        {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
+                    ],
+                    "usage": {"prompt_tokens": 500, "completion_tokens": 80, "total_tokens": 580},
+                }
+            ),
+            content_type="application/json",
+        )
 
 
 class Env(AutopackEnv):
@@ -96,12 +133,24 @@ def assert_names_every_role(result: CliResult) -> None:
     assert result.returncode == 2, result.output
     assert "Traceback" not in result.output
     err = result.stderr
-    for role in ("Builder (low)", "Builder (high)", "Auditor (low)", "Doctor (cheap)", "Doctor (strong)",
-                 "Planner (re-plan, low)", "Planner (learned rules)"):
+    for role in (
+        "Builder (low)",
+        "Builder (high)",
+        "Auditor (low)",
+        "Doctor (cheap)",
+        "Doctor (strong)",
+        "Planner (re-plan, low)",
+        "Planner (learned rules)",
+    ):
         assert role in err, f"{role} not named in:\n{err}"
     keys = [f"${KEY_ENV_VARS[p][0]}" for p in SHIPPED.routing.fallback_chain]  # each shipped provider's key
-    for fix in (*keys, "escalation_chains.builder.low.models[0]", "doctor_models.cheap", "routing.tier_strategy.low",
-                "--model"):
+    for fix in (
+        *keys,
+        "escalation_chains.builder.low.models[0]",
+        "doctor_models.cheap",
+        "routing.tier_strategy.low",
+        "--model",
+    ):
         assert fix in err, f"{fix} not named in:\n{err}"
 
 
@@ -133,13 +182,18 @@ def test_a_scripted_run_needs_no_key(bare: Env) -> None:
 
 
 # one key -------------------------------------------------------------------------------------------
-def test_with_only_an_anthropic_key_the_run_reaches_every_role_on_anthropic(tmp_path: Path, httpserver: HTTPServer) -> None:
-    models = FakeModels(httpserver, {
-        "builder": [WRONG_SEARCH, WRONG_SEARCH, ADD_MULTIPLY],
-        "auditor": [json.dumps(VERDICT)],
-        "doctor": [json.dumps(DOCTOR_HINT)],
-        "planner": [json.dumps(RULE)],
-    })
+def test_with_only_an_anthropic_key_the_run_reaches_every_role_on_anthropic(
+    tmp_path: Path, httpserver: HTTPServer
+) -> None:
+    models = FakeModels(
+        httpserver,
+        {
+            "builder": [WRONG_SEARCH, WRONG_SEARCH, ADD_MULTIPLY],
+            "auditor": [json.dumps(VERDICT)],
+            "doctor": [json.dumps(DOCTOR_HINT)],
+            "planner": [json.dumps(RULE)],
+        },
+    )
     ap = Env(tmp_path, ANTHROPIC_API_KEY="sk-ant-test-key", ANTHROPIC_BASE_URL=models.url)
     plan = ap.plan([phase("p1", complexity="high")])
     assert ap.cli("plan", "validate", str(plan)).returncode == 0
@@ -164,7 +218,9 @@ def local_config(ap: AutopackEnv, url: str) -> Path:
     return ap.config(endpoints=[{"name": "local", "base_url": url + "/v1", "free": True}])
 
 
-def test_with_only_a_local_endpoint_the_shipped_roles_are_refused_by_name(tmp_path: Path, httpserver: HTTPServer) -> None:
+def test_with_only_a_local_endpoint_the_shipped_roles_are_refused_by_name(
+    tmp_path: Path, httpserver: HTTPServer
+) -> None:
     ap = Env(tmp_path)
     config = local_config(ap, httpserver.url_for("").rstrip("/"))
     result = ap.run("r1", ap.plan([phase("p1")]), None, "--config", str(config))
@@ -176,12 +232,15 @@ def test_with_only_a_local_endpoint_the_shipped_roles_are_refused_by_name(tmp_pa
 def test_model_routes_every_role_to_the_local_model_and_a_replan_goes_there_too(
     tmp_path: Path, httpserver: HTTPServer
 ) -> None:
-    models = FakeModels(httpserver, {
-        "builder": [WRONG_SEARCH, WRONG_SEARCH, ADD_MULTIPLY],
-        "auditor": [json.dumps(VERDICT)],
-        "doctor": [json.dumps(DOCTOR_HINT)],
-        "planner": [json.dumps(REPLAN), json.dumps(RULE)],
-    })
+    models = FakeModels(
+        httpserver,
+        {
+            "builder": [WRONG_SEARCH, WRONG_SEARCH, ADD_MULTIPLY],
+            "auditor": [json.dumps(VERDICT)],
+            "doctor": [json.dumps(DOCTOR_HINT)],
+            "planner": [json.dumps(REPLAN), json.dumps(RULE)],
+        },
+    )
     ap = Env(tmp_path)
     config = str(local_config(ap, models.url))
     plan = ap.plan([phase("p1")])
@@ -198,8 +257,14 @@ def test_model_routes_every_role_to_the_local_model_and_a_replan_goes_there_too(
 
 def test_strong_model_takes_escalation_and_an_unknown_model_is_refused(bare: Env) -> None:
     plan = bare.plan([phase("p1")])
-    script = bare.script([builder("p1", WRONG_SEARCH), builder("p1", ADD_MULTIPLY, retry=True), APPROVE,
-                          {"match": "ROLE: planner", "repeat": True, "text": json.dumps(RULE)}])
+    script = bare.script(
+        [
+            builder("p1", WRONG_SEARCH),
+            builder("p1", ADD_MULTIPLY, retry=True),
+            APPROVE,
+            {"match": "ROLE: planner", "repeat": True, "text": json.dumps(RULE)},
+        ]
+    )
     result = bare.run("r1", plan, script, "--model", "gpt-5.4-mini", "--strong-model", "gpt-5.5")
     assert result.returncode == 0, result.output
     assert [a["model"] for a in bare.status("r1")["phases"][0]["attempts"]] == ["gpt-5.4-mini", "gpt-5.5"]

@@ -106,7 +106,9 @@ def make_project(root: Path) -> Path:
     venv = project / ".venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     site = next((venv / "lib").glob("python3*/site-packages"))
-    (site / "__editable__.tomli.pth").write_text(f"{project / 'src'}\n{sysconfig.get_paths()['purelib']}\n", encoding="utf-8")
+    (site / "__editable__.tomli.pth").write_text(
+        f"{project / 'src'}\n{sysconfig.get_paths()['purelib']}\n", encoding="utf-8"
+    )
     with (project / ".git" / "info" / "exclude").open("a", encoding="utf-8") as exclude:
         exclude.write(".venv/\n")
     assert git(project, "status", "--porcelain", "--untracked-files=all") == ""
@@ -155,7 +157,9 @@ def make_script(root: Path, project: Path) -> Path:
         "label": "planner words a rule",
         "match": r"ROLE: planner[\s\S]*then a later attempt fixed it",
         "repeat": True,
-        "text": json.dumps({"rule": "A function that builds a checking wrapper must return the wrapper, not what it wraps."}),
+        "text": json.dumps(
+            {"rule": "A function that builds a checking wrapper must return the wrapper, not what it wraps."}
+        ),
     }
     return _dump(root / "script.yaml", {"mode": "match", "responses": [*entries, approve, rule]})
 
@@ -180,8 +184,20 @@ def replay(tmp_path_factory: pytest.TempPathFactory) -> Replay:
     plan, script = make_plan(root, project), make_script(root, project)
     home = root / "home"
     result = autopack(
-        root, "run", "--run-id", RUN_ID, "--plan", str(plan), "--project-dir", str(project),
-        "--home", str(home), "--script", str(script), "--record", str(root / "rec"),
+        root,
+        "run",
+        "--run-id",
+        RUN_ID,
+        "--plan",
+        str(plan),
+        "--project-dir",
+        str(project),
+        "--home",
+        str(home),
+        "--script",
+        str(script),
+        "--record",
+        str(root / "rec"),
     )
     status = autopack(root, "status", "--run-id", RUN_ID, "--home", str(home), "--json")
     assert status.returncode == 0, status.output
@@ -233,14 +249,22 @@ def test_the_checks_imported_the_worktrees_code_not_the_editable_install(replay:
     assert git(replay.project, "status", "--porcelain", "--untracked-files=all") == ""
     python = replay.project / ".venv" / "bin" / "python"
     env = cli_env({**RUN_ENV, "PYTHONPATH": None, "VIRTUAL_ENV": None})
-    where = subprocess.run([str(python), "-c", "import tomli; print(tomli.__file__)"], cwd=replay.root,
-                           env=env, capture_output=True, text=True, check=True)
+    where = subprocess.run(
+        [str(python), "-c", "import tomli; print(tomli.__file__)"],
+        cwd=replay.root,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert where.stdout.strip() == str(replay.project / "src" / "tomli" / "__init__.py")
     # The final tests, run by that interpreter on that import, fail: the tests the replayed commits add
     # need their code. The run's checks passed them, so they imported the worktree's tomli.
     final = replay.root / "final"
     final.mkdir()
-    archive = subprocess.run(["git", "archive", f"autopack/{RUN_ID}"], cwd=replay.project, capture_output=True, check=True)
+    archive = subprocess.run(
+        ["git", "archive", f"autopack/{RUN_ID}"], cwd=replay.project, capture_output=True, check=True
+    )
     subprocess.run(["tar", "-x", "-C", str(final)], input=archive.stdout, check=True)
     against_base = subprocess.run([str(python), *CHECK.split()[1:]], cwd=final, env=env, capture_output=True, text=True)
     failed = set(re.findall(r"^FAILED (\S+)", against_base.stdout, re.MULTILINE))

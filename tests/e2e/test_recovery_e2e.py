@@ -302,8 +302,11 @@ def test_the_doctor_is_called_at_most_twice_per_phase(ap: AutopackEnv) -> None:
 
 
 def test_a_replan_the_planner_cannot_answer_counts_against_the_replan_budget(ap: AutopackEnv) -> None:
-    config = ap.config(replan={"max_replans_per_phase": 1}, complexity_escalation={"max_attempts_per_phase": 5},
-                       doctor_models={"max_calls_per_phase": 0})
+    config = ap.config(
+        replan={"max_replans_per_phase": 1},
+        complexity_escalation={"max_attempts_per_phase": 5},
+        doctor_models={"max_calls_per_phase": 0},
+    )
     plan = ap.plan([phase("p1")])
     garbage = {"label": "planner cannot answer", "match": "ROLE: planner", "repeat": True, "text": "I am not sure."}
     script = ap.script([builder("p1", buggy_multiply("a + b"), repeat=True), garbage])

@@ -29,7 +29,10 @@ def test_an_inexactly_applied_edit_is_recorded_in_events_journal_and_commit(ap: 
     (event,) = ap.events("r1", "edits_inexact")
     assert event.data["edits"] == ["calc.py: matched ignoring trailing whitespace"]
     journal = ap.cli("journal", "--run-id", "r1", "--home", str(ap.home))
-    assert "Edits applied inexactly" in journal.stdout and "calc.py: matched ignoring trailing whitespace" in journal.stdout
+    assert (
+        "Edits applied inexactly" in journal.stdout
+        and "calc.py: matched ignoring trailing whitespace" in journal.stdout
+    )
 
 
 def test_an_exact_edit_leaves_no_inexact_trace(ap: AutopackEnv) -> None:

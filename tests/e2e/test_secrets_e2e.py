@@ -117,14 +117,37 @@ def test_a_key_held_in_a_project_file_never_reaches_the_store_logs_or_journal(tm
     (tmp_path / "script.yaml").write_text(yaml.safe_dump(script), encoding="utf-8")
     home = tmp_path / "home"
     proc = subprocess.run(
-        [sys.executable, "-m", "autopack.cli", "run", "--run-id", "s2", "--plan", str(tmp_path / "plan.yaml"),
-         "--project-dir", str(proj), "--home", str(home), "--script", str(tmp_path / "script.yaml"), "--json"],
-        capture_output=True, text=True, env=dict(os.environ, ANTHROPIC_API_KEY=KEY), timeout=120, cwd=tmp_path,
+        [
+            sys.executable,
+            "-m",
+            "autopack.cli",
+            "run",
+            "--run-id",
+            "s2",
+            "--plan",
+            str(tmp_path / "plan.yaml"),
+            "--project-dir",
+            str(proj),
+            "--home",
+            str(home),
+            "--script",
+            str(tmp_path / "script.yaml"),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, ANTHROPIC_API_KEY=KEY),
+        timeout=120,
+        cwd=tmp_path,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     journal = subprocess.run(
         [sys.executable, "-m", "autopack.cli", "journal", "--run-id", "s2", "--home", str(home)],
-        capture_output=True, text=True, env=dict(os.environ, ANTHROPIC_API_KEY=KEY), timeout=60, cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, ANTHROPIC_API_KEY=KEY),
+        timeout=60,
+        cwd=tmp_path,
     )
     run_dir = home / ".autonomous_runs" / "sec" / "runs" / "s2"
     worktree = run_dir / "worktree"

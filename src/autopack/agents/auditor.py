@@ -23,14 +23,43 @@ MAX_AUDITORS = 2  # models asked for one verdict: the phase's Auditor, then one 
 
 # The words models use for a severity, mapped to the contract's three.
 SEVERITIES = {
-    **dict.fromkeys(["minor", "low", "info", "informational", "nit", "nitpick", "trivial", "warning", "warn",
-                     "suggestion", "note", "style", "cosmetic", "optional"], "minor"),
+    **dict.fromkeys(
+        [
+            "minor",
+            "low",
+            "info",
+            "informational",
+            "nit",
+            "nitpick",
+            "trivial",
+            "warning",
+            "warn",
+            "suggestion",
+            "note",
+            "style",
+            "cosmetic",
+            "optional",
+        ],
+        "minor",
+    ),
     **dict.fromkeys(["major", "medium", "moderate", "high", "error", "important", "significant", "serious"], "major"),
     **dict.fromkeys(["critical", "blocker", "blocking", "fatal", "severe", "showstopper", "must_fix"], "critical"),
 }
 _YES = {"true", "yes", "y", "approve", "approved", "accept", "accepted", "lgtm", "pass", "passed", "ok"}
-_NO = {"false", "no", "n", "reject", "rejected", "deny", "denied", "fail", "failed", "changes_requested",
-       "request_changes", "needs_changes"}
+_NO = {
+    "false",
+    "no",
+    "n",
+    "reject",
+    "rejected",
+    "deny",
+    "denied",
+    "fail",
+    "failed",
+    "changes_requested",
+    "request_changes",
+    "needs_changes",
+}
 
 
 def _word(value: Any) -> str:
@@ -120,8 +149,16 @@ class Auditor:
         self.max_tokens = max_tokens
 
     def review(
-        self, *, model: str, phase_text: str, diff: str, gate_summary: str, gate_tail: str, ctx: CallContext,
-        unchanged: str | None = None, fallback_models: Sequence[str] = (),
+        self,
+        *,
+        model: str,
+        phase_text: str,
+        diff: str,
+        gate_summary: str,
+        gate_tail: str,
+        ctx: CallContext,
+        unchanged: str | None = None,
+        fallback_models: Sequence[str] = (),
     ) -> AuditOutcome:
         """The verdict on one change. ``unchanged``: the Builder replied NO_CHANGES; its reason and the
         scope files as they are, for judging whether the phase is already done. ``fallback_models``:
@@ -129,7 +166,8 @@ class Auditor:
         if len(diff) > MAX_DIFF_CHARS:
             diff = diff[:MAX_DIFF_CHARS] + f"\n[diff cut at {MAX_DIFF_CHARS} characters]"
         change = (
-            f"\nDiff of the change:\n```diff\n{diff.rstrip()}\n```\n" if diff.strip()
+            f"\nDiff of the change:\n```diff\n{diff.rstrip()}\n```\n"
+            if diff.strip()
             else "\nDiff of the change: (empty: nothing in the tree changed)\n"
         )
         prompt = (
@@ -146,8 +184,15 @@ class Auditor:
             messages = [user(prompt)]
             for _ in range(2):  # the reply, then once more with what was wrong with it
                 result = self.service.complete(
-                    role="auditor", model=current, system=system, messages=messages, max_tokens=self.max_tokens,
-                    json_mode=True, policy=ctx.policy, phase_id=ctx.phase_id, attempt_id=ctx.attempt_id,
+                    role="auditor",
+                    model=current,
+                    system=system,
+                    messages=messages,
+                    max_tokens=self.max_tokens,
+                    json_mode=True,
+                    policy=ctx.policy,
+                    phase_id=ctx.phase_id,
+                    attempt_id=ctx.attempt_id,
                 )
                 used = result.model
                 text = result.response.text
@@ -155,11 +200,15 @@ class Auditor:
                     return AuditOutcome(verdict=first_valid(text, Verdict.model_validate), model=used)
                 except (JsonReplyError, ValidationError) as exc:
                     error = _short_error(exc)
-                    messages = [user(prompt), assistant(text or "(empty)"), user(
-                        f"That reply is not a valid verdict: {error}. Reply again with only the JSON object."
-                    )]
+                    messages = [
+                        user(prompt),
+                        assistant(text or "(empty)"),
+                        user(f"That reply is not a valid verdict: {error}. Reply again with only the JSON object."),
+                    ]
             errors.append(f"{current}: {error}")
-        return AuditOutcome(verdict=None, model=used, error="no valid verdict (each model asked twice): " + "; ".join(errors))
+        return AuditOutcome(
+            verdict=None, model=used, error="no valid verdict (each model asked twice): " + "; ".join(errors)
+        )
 
 
 def _short_error(exc: Exception) -> str:

@@ -20,7 +20,9 @@ from .base import CallContext, Completer, assistant, render, user
 from .context import BuilderContext
 
 PREFILL_PROVIDERS = {"anthropic", "scripted", "replay"}
-CONTINUE_PROMPT = "Your reply was cut off by the length limit. Continue exactly where it stopped, without repeating anything."
+CONTINUE_PROMPT = (
+    "Your reply was cut off by the length limit. Continue exactly where it stopped, without repeating anything."
+)
 
 
 @dataclass(frozen=True)
@@ -58,8 +60,16 @@ class Builder:
         rules = f"\nLearned rules for this project (follow them):\n{rules_text.strip()}\n" if rules_text.strip() else ""
         return context.task + rules + "\n" + context.request
 
-    def build(self, *, model: str, mode: str, context: BuilderContext, rules_text: str, ctx: CallContext,
-              cache: CachePlan | None = None) -> BuilderReply:
+    def build(
+        self,
+        *,
+        model: str,
+        mode: str,
+        context: BuilderContext,
+        rules_text: str,
+        ctx: CallContext,
+        cache: CachePlan | None = None,
+    ) -> BuilderReply:
         instructions = self.system_prompt(mode) + "\n"
         system = instructions + context.readonly + context.scope
         plan = cache or CachePlan()
@@ -70,8 +80,15 @@ class Builder:
         context_text = self.message(context, rules_text)
         messages = [user(context_text)]
         result = self.service.complete(
-            role="builder", model=model, system=system, messages=messages, max_tokens=self.settings.max_output_tokens,
-            policy=ctx.policy, phase_id=ctx.phase_id, attempt_id=ctx.attempt_id, cache_breaks=breaks,
+            role="builder",
+            model=model,
+            system=system,
+            messages=messages,
+            max_tokens=self.settings.max_output_tokens,
+            policy=ctx.policy,
+            phase_id=ctx.phase_id,
+            attempt_id=ctx.attempt_id,
+            cache_breaks=breaks,
         )
         text = result.response.text
         cost = result.cost_usd
@@ -92,15 +109,37 @@ class Builder:
             text += result.response.text
             cost += result.cost_usd
         return BuilderReply(
-            text=text, truncated=result.response.truncated, model=result.model, provider=result.provider,
-            continuations=continuations, cost_usd=cost,
+            text=text,
+            truncated=result.response.truncated,
+            model=result.model,
+            provider=result.provider,
+            continuations=continuations,
+            cost_usd=cost,
         )
 
-    def _continue(self, model: str, system: str, breaks: list[int], context_text: str, partial: str, prefill: bool,
-                  ctx: CallContext) -> Any:
-        follow = [user(context_text), assistant(partial)] if prefill else [
-            user(context_text), assistant(partial), user(CONTINUE_PROMPT)]
+    def _continue(
+        self,
+        model: str,
+        system: str,
+        breaks: list[int],
+        context_text: str,
+        partial: str,
+        prefill: bool,
+        ctx: CallContext,
+    ) -> Any:
+        follow = (
+            [user(context_text), assistant(partial)]
+            if prefill
+            else [user(context_text), assistant(partial), user(CONTINUE_PROMPT)]
+        )
         return self.service.complete(
-            role="builder", model=model, system=system, messages=follow, max_tokens=self.settings.max_output_tokens,
-            policy=ctx.policy, phase_id=ctx.phase_id, attempt_id=ctx.attempt_id, cache_breaks=breaks,
+            role="builder",
+            model=model,
+            system=system,
+            messages=follow,
+            max_tokens=self.settings.max_output_tokens,
+            policy=ctx.policy,
+            phase_id=ctx.phase_id,
+            attempt_id=ctx.attempt_id,
+            cache_breaks=breaks,
         )

@@ -48,7 +48,9 @@ def expand_paths(root: Path, patterns: list[str]) -> tuple[list[str], list[str]]
         if any(c in pat for c in _GLOB_CHARS):
             matches = sorted(p for p in root.glob(pat) if p.is_file() and ".git" not in p.relative_to(root).parts)
         elif pat.endswith("/") or (root / pat).is_dir():
-            matches = sorted(p for p in (root / pat).rglob("*") if p.is_file() and ".git" not in p.relative_to(root).parts)
+            matches = sorted(
+                p for p in (root / pat).rglob("*") if p.is_file() and ".git" not in p.relative_to(root).parts
+            )
         elif (root / pat).is_file():
             matches = [root / pat]
         else:
@@ -97,8 +99,14 @@ def context_budget(config: Config, model: str) -> int:
         return settings.context_token_budget
     routing = config.routing
     own = provider_for_model(model, config)
-    models = [model, *(routing.fallback_models[p] for p in dict.fromkeys(routing.fallback_chain)
-                       if p != own and p in routing.fallback_models)]
+    models = [
+        model,
+        *(
+            routing.fallback_models[p]
+            for p in dict.fromkeys(routing.fallback_chain)
+            if p != own and p in routing.fallback_models
+        ),
+    ]
     window = min(config.context_window(m) for m in models)
     share = int(window * settings.context_window_share)
     return max(1000, min(share, window - settings.max_output_tokens - SYSTEM_RESERVE))
@@ -123,7 +131,14 @@ def build_context(
     shown in the retry section and also point at the lines to show of a file that is cut.
     ``extra_context``: more read-only files (the Builder asked for them); ``focus``: line ranges the
     Builder asked to see. ``files``: the repository's files for the outline (default: walk ``root``)."""
-    parts = [f"PHASE: {phase.id}", f"Name: {phase.name}", f"Run goal: {goal}", "", "What to do:", phase.description.strip()]
+    parts = [
+        f"PHASE: {phase.id}",
+        f"Name: {phase.name}",
+        f"Run goal: {goal}",
+        "",
+        "What to do:",
+        phase.description.strip(),
+    ]
     if phase.steps:
         parts += ["", "Steps:"] + [f"{i}. {s}" for i, s in enumerate(phase.steps, 1)]
     parts += ["", "Scope (the only files you may change): " + ", ".join(phase.scope)]
@@ -152,12 +167,27 @@ def build_context(
     phase_text = "\n".join([phase.name, phase.description, *phase.steps, hint or ""])
     all_files = list_files(root) if files is None else files
     # The outline leaves out the files the prompt shows (whole, or cut with their own outline).
-    outline = repository_outline(root, all_files, scope=scope_files, shown_whole=set(scope_files + context_files),
-                                 phase_text=phase_text, room=min(OUTLINE_MAX, int(budget_tokens * OUTLINE_SHARE)))
-    room = (budget_tokens - estimate_tokens(task) - estimate_tokens(request) - TAIL_RESERVE
-            - (estimate_tokens(outline) + 2 if outline else 0))
-    chooser = _Chooser(texts, lambda: gather_evidence(phase_text, feedback=feedback, previous_patch=previous_patch,
-                                                      paths=list(texts), focus=focus))
+    outline = repository_outline(
+        root,
+        all_files,
+        scope=scope_files,
+        shown_whole=set(scope_files + context_files),
+        phase_text=phase_text,
+        room=min(OUTLINE_MAX, int(budget_tokens * OUTLINE_SHARE)),
+    )
+    room = (
+        budget_tokens
+        - estimate_tokens(task)
+        - estimate_tokens(request)
+        - TAIL_RESERVE
+        - (estimate_tokens(outline) + 2 if outline else 0)
+    )
+    chooser = _Chooser(
+        texts,
+        lambda: gather_evidence(
+            phase_text, feedback=feedback, previous_patch=previous_patch, paths=list(texts), focus=focus
+        ),
+    )
     chooser.allocate([r for r in scope_files if r in texts], "in scope", room)
     chooser.allocate([r for r in context_files if r in texts], "read-only context", room - chooser.used)
     shown: list[str] = []
@@ -169,16 +199,30 @@ def build_context(
     omitted += chooser.notes
     tail = []
     if to_create:
-        tail.append("Files in scope that do not exist yet (create them if the phase needs them): " + ", ".join(to_create))
+        tail.append(
+            "Files in scope that do not exist yet (create them if the phase needs them): " + ", ".join(to_create)
+        )
     if omitted:
         tail.append("Not shown in full: " + "; ".join(omitted))
     ro_blocks = [chooser.blocks[r] for r in context_files if r in chooser.blocks]
     scope_blocks = [chooser.blocks[r] for r in scope_files if r in chooser.blocks]
     readonly = (READ_ONLY_HEADER + "\n".join(ro_blocks) + "\n") if ro_blocks else ""
-    scope = ((outline + "\n\n") if outline else "") + SCOPE_HEADER + ("\n".join(scope_blocks) if scope_blocks else "(none yet)\n")
+    scope = (
+        ((outline + "\n\n") if outline else "")
+        + SCOPE_HEADER
+        + ("\n".join(scope_blocks) if scope_blocks else "(none yet)\n")
+    )
     scope += ("\n" + "\n".join(tail) + "\n") if tail else ""
-    return BuilderContext(readonly=readonly, scope=scope, task=task, request=request, files_shown=shown,
-                          omitted=omitted, shown_lines=chooser.spans, partial=[r for r in shown if r in chooser.partial])
+    return BuilderContext(
+        readonly=readonly,
+        scope=scope,
+        task=task,
+        request=request,
+        files_shown=shown,
+        omitted=omitted,
+        shown_lines=chooser.spans,
+        partial=[r for r in shown if r in chooser.partial],
+    )
 
 
 def retry_section(feedback: str, patch: str, applied: bool, allowance: int) -> str:
@@ -190,14 +234,20 @@ def retry_section(feedback: str, patch: str, applied: bool, allowance: int) -> s
     diff_room = chars - min(len(feedback), chars // 2) - 300
     if patch.strip() and diff_room > 400:
         clipped, left_out = clip_diff(patch.strip(), diff_room)
-        state = ("is still applied: the files above include it" if applied
-                 else "was undone: the files above are as they were before it")
+        state = (
+            "is still applied: the files above include it"
+            if applied
+            else "was undone: the files above are as they were before it"
+        )
         more = f"\n[{left_out} more hunk(s) of that diff not shown]" if left_out else ""
         diff_block = f"\nYour previous attempt's change {state}. Its diff:\n```diff\n{clipped}\n```{more}"
     else:
         diff_block = ""
-    out.append(clip_middle(feedback.strip(), max(400, chars - len(diff_block) - 100)) if feedback.strip() else
-               "(no error text was recorded)")
+    out.append(
+        clip_middle(feedback.strip(), max(400, chars - len(diff_block) - 100))
+        if feedback.strip()
+        else "(no error text was recorded)"
+    )
     if diff_block:
         out.append(diff_block)
     return "\n".join(out)
@@ -292,8 +342,11 @@ class _Chooser:
     def _partial(self, rel: str, label: str, excerpt: Excerpt) -> str:
         self.partial.add(rel)
         n = len(self.texts[rel].splitlines())
-        out = [f"### {rel} ({label}, partial)", f"Shown in {len(excerpt.parts)} part(s) of its {n} lines; a `{rel} lines A-B:` "
-               "line (not in the file) heads each part."]
+        out = [
+            f"### {rel} ({label}, partial)",
+            f"Shown in {len(excerpt.parts)} part(s) of its {n} lines; a `{rel} lines A-B:` "
+            "line (not in the file) heads each part.",
+        ]
         if excerpt.outline:
             out += ["Outline of the whole file:", excerpt.outline]
         for first, last, text in excerpt.parts:

@@ -20,11 +20,23 @@ from .base import CallContext, Completer, JsonReplyError, assistant, first_valid
 Action = Literal["retry_with_fix", "replan", "skip_phase", "mark_fatal", "rollback_run", "execute_fix"]
 # The other words models use for an action.
 ACTIONS = {
-    "retry": "retry_with_fix", "retry_with_hint": "retry_with_fix", "fix": "retry_with_fix", "retry_fix": "retry_with_fix",
-    "re_plan": "replan", "replan_phase": "replan", "revise": "replan",
-    "skip": "skip_phase", "mark_as_fatal": "mark_fatal", "fatal": "mark_fatal", "abort": "mark_fatal",
-    "rollback": "rollback_run", "roll_back": "rollback_run", "roll_back_run": "rollback_run",
-    "execute": "execute_fix", "run_commands": "execute_fix", "execute_commands": "execute_fix",
+    "retry": "retry_with_fix",
+    "retry_with_hint": "retry_with_fix",
+    "fix": "retry_with_fix",
+    "retry_fix": "retry_with_fix",
+    "re_plan": "replan",
+    "replan_phase": "replan",
+    "revise": "replan",
+    "skip": "skip_phase",
+    "mark_as_fatal": "mark_fatal",
+    "fatal": "mark_fatal",
+    "abort": "mark_fatal",
+    "rollback": "rollback_run",
+    "roll_back": "rollback_run",
+    "roll_back_run": "rollback_run",
+    "execute": "execute_fix",
+    "run_commands": "execute_fix",
+    "execute_commands": "execute_fix",
 }
 CONFIDENCE_WORDS = {"very_high": 0.95, "high": 0.85, "medium": 0.6, "moderate": 0.6, "low": 0.3, "very_low": 0.1}
 
@@ -59,7 +71,9 @@ class Diagnosis(BaseModel):
     rationale: str
     hint: str | None = None
     commands: list[str] = Field(default_factory=list)
-    setup: list[str] = Field(default_factory=list, description="with retry_with_fix: commands to add to the phase's setup")
+    setup: list[str] = Field(
+        default_factory=list, description="with retry_with_fix: commands to add to the phase's setup"
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -98,14 +112,22 @@ class DoctorRequest:
         patch = self.last_patch if len(self.last_patch) < 6000 else self.last_patch[:6000] + "\n[patch cut]"
         tail = self.gate_tail[-4000:]
         return (
-            "Phase:\n" + json.dumps(self.phase, indent=1, ensure_ascii=False)
-            + "\n\nAttempts so far:\n" + json.dumps(self.attempts, indent=1, ensure_ascii=False)
+            "Phase:\n"
+            + json.dumps(self.phase, indent=1, ensure_ascii=False)
+            + "\n\nAttempts so far:\n"
+            + json.dumps(self.attempts, indent=1, ensure_ascii=False)
             + f"\n\nLast patch:\n```diff\n{patch}\n```\n\nGate output tail:\n```\n{tail}\n```\n"
-            + "\nRun health budget:\n" + json.dumps(self.budget, ensure_ascii=False)
-            + (" (NEAR ITS LIMIT)" if self.budget_near_limit else "") + "\n"
+            + "\nRun health budget:\n"
+            + json.dumps(self.budget, ensure_ascii=False)
+            + (" (NEAR ITS LIMIT)" if self.budget_near_limit else "")
+            + "\n"
             + "".join(f"\nNot available now, do not choose it: {a} ({why})" for a, why in self.unavailable.items())
-            + ("\n\nHints already given for this phase (the attempts above had them; a new hint must say something "
-               "else):\n" + "\n".join(f"- {h}" for h in self.hints_given) if self.hints_given else "")
+            + (
+                "\n\nHints already given for this phase (the attempts above had them; a new hint must say something "
+                "else):\n" + "\n".join(f"- {h}" for h in self.hints_given)
+                if self.hints_given
+                else ""
+            )
             + ("\n" if self.unavailable or self.hints_given else "")
         )
 
@@ -148,16 +170,26 @@ class Doctor:
         used, error = model, None
         for _ in range(2):
             result = self.service.complete(
-                role="doctor", model=model, system=system, messages=messages, max_tokens=self.max_tokens,
-                json_mode=True, policy=ctx.policy, phase_id=ctx.phase_id, attempt_id=ctx.attempt_id,
+                role="doctor",
+                model=model,
+                system=system,
+                messages=messages,
+                max_tokens=self.max_tokens,
+                json_mode=True,
+                policy=ctx.policy,
+                phase_id=ctx.phase_id,
+                attempt_id=ctx.attempt_id,
             )
             used = result.model
             try:
                 return first_valid(result.response.text, Diagnosis.model_validate), used, None
             except (JsonReplyError, ValidationError) as exc:
                 error = _short_error(exc)
-                messages = [user(prompt), assistant(result.response.text or "(empty)"),
-                            user(f"That is not a valid diagnosis: {error}. Reply with only the JSON object.")]
+                messages = [
+                    user(prompt),
+                    assistant(result.response.text or "(empty)"),
+                    user(f"That is not a valid diagnosis: {error}. Reply with only the JSON object."),
+                ]
         return None, used, error
 
     def diagnose(self, request: DoctorRequest, ctx: CallContext) -> DoctorResult:
@@ -166,7 +198,11 @@ class Doctor:
         diag, used, error = self._ask(model, request, ctx)
         calls, escalated, reasons = 1, model == dm.strong, [f"{model}: {why}"]
         if model != dm.strong and (diag is None or diag.confidence < dm.min_confidence_for_cheap):
-            reason = "no valid answer" if diag is None else f"confidence {diag.confidence:.2f} < {dm.min_confidence_for_cheap}"
+            reason = (
+                "no valid answer"
+                if diag is None
+                else f"confidence {diag.confidence:.2f} < {dm.min_confidence_for_cheap}"
+            )
             reasons.append(f"{dm.strong}: cheap model's {reason}")
             strong, used2, error2 = self._ask(dm.strong, request, ctx)
             calls += 1

@@ -61,8 +61,14 @@ class Evidence:
     pinned: dict[str, dict[int, float]] = field(default_factory=dict)  # path -> {1-based line: weight}
 
 
-def gather_evidence(text: str, *, feedback: str | None, previous_patch: str | None, paths: list[str],
-                    focus: dict[str, list[tuple[int, int]]] | None = None) -> Evidence:
+def gather_evidence(
+    text: str,
+    *,
+    feedback: str | None,
+    previous_patch: str | None,
+    paths: list[str],
+    focus: dict[str, list[tuple[int, int]]] | None = None,
+) -> Evidence:
     """Evidence from the phase ``text`` (name, description, steps, hint), the last error and the last
     diff; ``focus``: line ranges the Builder asked to see (they weigh most)."""
     terms: dict[str, float] = {}
@@ -78,8 +84,14 @@ def gather_evidence(text: str, *, feedback: str | None, previous_patch: str | No
         called = whole[m.end() : m.end() + 1] == "("
         for part in ident.split("."):
             parts = PARTS.findall(part)
-            code = ("." in ident or "_" in part.strip("_") or len(parts) > 1 or ident in backticked or called
-                    or (part.isupper() and len(part) >= 3))
+            code = (
+                "." in ident
+                or "_" in part.strip("_")
+                or len(parts) > 1
+                or ident in backticked
+                or called
+                or (part.isupper() and len(part) >= 3)
+            )
             if code and len(part) >= 3:
                 add(stem(part), CODE_WEIGHT)
             elif len(part) >= 4 and part.lower() not in _STOP:

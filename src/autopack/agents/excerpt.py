@@ -33,6 +33,7 @@ GROW = 15  # lines added on each side of a kept part per round, once the evidenc
 SPAN_HEADER = 10  # tokens of a part's "path lines A-B:" line and its fences
 CHANGELOG = re.compile(r"^(changelog|changes|history|news|release[-_ ]?notes)\b", re.IGNORECASE)
 
+
 @dataclass(frozen=True)
 class Definition:
     start: int  # 0-based, first line (decorators included)
@@ -74,8 +75,13 @@ def _sections(lines: list[str]) -> list[Definition]:
     for i, line in enumerate(lines):
         if line.startswith("#") and line.lstrip("#").startswith(" "):
             heads.append((i, line.lstrip("#").strip()))
-        elif (i + 1 < len(lines) and line.strip() and len(set(lines[i + 1].strip())) == 1
-              and lines[i + 1].strip()[0] in "=-~^*" and len(lines[i + 1].strip()) >= len(line.strip()) >= 2):
+        elif (
+            i + 1 < len(lines)
+            and line.strip()
+            and len(set(lines[i + 1].strip())) == 1
+            and lines[i + 1].strip()[0] in "=-~^*"
+            and len(lines[i + 1].strip()) >= len(line.strip()) >= 2
+        ):
             heads.append((i, line.strip()))
     if not heads:
         return []
@@ -137,7 +143,9 @@ class FileCut:
         for d in self.defs:
             named = self.weight.get(stem(d.name), 0.0)
             if not named:  # named in part: test_edit for `edit`
-                named = 0.5 * max((self.weight.get(stem(p), 0.0) for p in PARTS.findall(d.name) if len(p) >= 3), default=0.0)
+                named = 0.5 * max(
+                    (self.weight.get(stem(p), 0.0) for p in PARTS.findall(d.name) if len(p) >= 3), default=0.0
+                )
             holds = any(d.start <= i < d.end for i in self.pinned)
             if named or holds:
                 hi = d.end if d.end - d.start <= DEF_MAX else d.start + DEF_HEAD
@@ -177,16 +185,19 @@ class FileCut:
         n = len(self.lines)
         shown = [False] * n
         seen: dict[str, int] = {}
-        heap = [(-(self._gain(lo, hi, seen, shown) + bonus), k, lo, hi, bonus)
-                for k, (lo, hi, bonus) in enumerate(self.candidates)]
+        heap = [
+            (-(self._gain(lo, hi, seen, shown) + bonus), k, lo, hi, bonus)
+            for k, (lo, hi, bonus) in enumerate(self.candidates)
+        ]
         heapq.heapify(heap)
         room = self._place(heap, shown, seen, room)
         if any(shown) and not self.changelog:
             room = self._grow(shown, room)
         return _runs(shown)
 
-    def _place(self, heap: list[tuple[float, int, int, int, float]], shown: list[bool], seen: dict[str, int],
-               room: float) -> float:
+    def _place(
+        self, heap: list[tuple[float, int, int, int, float]], shown: list[bool], seen: dict[str, int], room: float
+    ) -> float:
         while heap and room > 0:
             _, k, lo, hi, bonus = heapq.heappop(heap)
             score = self._gain(lo, hi, seen, shown) + bonus
@@ -295,8 +306,10 @@ class FileCut:
             more = f" and {len(unseen) - 12} more" if len(unseen) > 12 else ""
             what = f"; {'sections' if unseen[0].kind == 'section' else 'definitions'} not shown at all: {names}{more}"
         note = f"{self.rel}: only lines {kept} of {n} shown"
-        after = (f"[{self.rel}: {shown_n} of {n} lines shown ({kept}); hidden: lines {hidden}{what}. Edit only lines "
-                 "shown; never send this file whole.]")
+        after = (
+            f"[{self.rel}: {shown_n} of {n} lines shown ({kept}); hidden: lines {hidden}{what}. Edit only lines "
+            "shown; never send this file whole.]"
+        )
         return Excerpt(parts, ol, after + "\n", note, [(lo + 1, hi) for lo, hi in runs])
 
 

@@ -16,11 +16,33 @@ from pathlib import Path, PurePosixPath
 from .base import estimate_tokens
 
 # Folders that are not the project's own source: tools, caches, environments, build output.
-SKIP_DIRS = frozenset({
-    ".git", ".hg", ".svn", ".autonomous_runs", "node_modules", "__pycache__", ".venv", "venv", "env", ".tox",
-    ".nox", ".mypy_cache", ".pytest_cache", ".ruff_cache", ".idea", ".vscode", "build", "dist", ".eggs",
-    "site-packages", ".cache", "htmlcov", "logs",
-})
+SKIP_DIRS = frozenset(
+    {
+        ".git",
+        ".hg",
+        ".svn",
+        ".autonomous_runs",
+        "node_modules",
+        "__pycache__",
+        ".venv",
+        "venv",
+        "env",
+        ".tox",
+        ".nox",
+        ".mypy_cache",
+        ".pytest_cache",
+        ".ruff_cache",
+        ".idea",
+        ".vscode",
+        "build",
+        "dist",
+        ".eggs",
+        "site-packages",
+        ".cache",
+        "htmlcov",
+        "logs",
+    }
+)
 MAX_FILES = 3000
 NAMES_PER_DIR = 14
 DEFS_PER_MODULE = 40
@@ -31,8 +53,9 @@ def list_files(root: Path, limit: int = MAX_FILES) -> list[str]:
     """The project's files (relative POSIX paths, sorted), skipping tool and build folders and dot-folders."""
     out: list[str] = []
     for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS and not d.startswith(".")
-                             and not d.endswith(".egg-info"))
+        dirnames[:] = sorted(
+            d for d in dirnames if d not in SKIP_DIRS and not d.startswith(".") and not d.endswith(".egg-info")
+        )
         rel_dir = Path(dirpath).relative_to(root).as_posix()
         for name in sorted(filenames):
             if name.endswith((".pyc", ".pyo")):
@@ -90,8 +113,11 @@ def top_level(text: str) -> list[str]:
         elif isinstance(node, ast.ClassDef):
             bases = ", ".join(ast.unparse(b) for b in node.bases)
             methods = [n.name for n in node.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]
-            out.append(f"class {node.name}" + (f"({bases})" if bases else "")
-                       + (f": {', '.join(methods[:12])}" + (" ..." if len(methods) > 12 else "") if methods else ""))
+            out.append(
+                f"class {node.name}"
+                + (f"({bases})" if bases else "")
+                + (f": {', '.join(methods[:12])}" + (" ..." if len(methods) > 12 else "") if methods else "")
+            )
         elif isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
             name = node.targets[0].id
             if name.isupper() or name == "__all__":
@@ -167,8 +193,9 @@ def related_modules(root: Path, files: list[str], scope: list[str], phase_text: 
     return sorted(ranked, key=lambda p: (-ranked[p], p))
 
 
-def repository_outline(root: Path, files: list[str], *, scope: list[str], shown_whole: set[str], phase_text: str,
-                       room: int) -> str:
+def repository_outline(
+    root: Path, files: list[str], *, scope: list[str], shown_whole: set[str], phase_text: str, room: int
+) -> str:
     """The repository outline within ``room`` tokens: the tree (at most half of it), then the top-level
     definitions of related modules other than ``shown_whole`` (files the prompt shows); "" when
     nothing useful fits."""

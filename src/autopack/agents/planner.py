@@ -50,7 +50,12 @@ def within(path: str, allowed: list[str]) -> bool:
     """A scope entry is allowed when it equals, or falls under, an allowed path or glob."""
     for a in allowed:
         a_dir = a.rstrip("/")
-        if path == a or fnmatch.fnmatch(path, a) or path.startswith(a_dir + "/") or fnmatch.fnmatch(path, a_dir + "/**"):
+        if (
+            path == a
+            or fnmatch.fnmatch(path, a)
+            or path.startswith(a_dir + "/")
+            or fnmatch.fnmatch(path, a_dir + "/**")
+        ):
             return True
     return False
 
@@ -72,20 +77,36 @@ class Planner:
         last = ""
         for _ in range(tries):
             result = self.service.complete(
-                role="planner", model=model, system=system, messages=messages, max_tokens=self.max_tokens,
-                json_mode=True, policy=ctx.policy, phase_id=ctx.phase_id, attempt_id=ctx.attempt_id,
+                role="planner",
+                model=model,
+                system=system,
+                messages=messages,
+                max_tokens=self.max_tokens,
+                json_mode=True,
+                policy=ctx.policy,
+                phase_id=ctx.phase_id,
+                attempt_id=ctx.attempt_id,
             )
             text = result.response.text
             try:
                 return first_valid(text, validate)
             except (JsonReplyError, ValidationError, PlanError, ValueError) as exc:
                 last = _short_error(exc) if isinstance(exc, ValidationError) else str(exc)
-                messages = [user(prompt), assistant(text or "(empty)"),
-                            user(f"That reply is not valid: {last}\nFix it and reply with only the JSON object.")]
+                messages = [
+                    user(prompt),
+                    assistant(text or "(empty)"),
+                    user(f"That reply is not valid: {last}\nFix it and reply with only the JSON object."),
+                ]
         raise PlannerError(f"the planner model ({model}) gave no valid reply after {tries} tries: {last}")
 
     def replan_phase(
-        self, *, model: str, phase: Phase, failures: list[dict[str, Any]], allowed_paths: list[str], reason: str,
+        self,
+        *,
+        model: str,
+        phase: Phase,
+        failures: list[dict[str, Any]],
+        allowed_paths: list[str],
+        reason: str,
         ctx: CallContext,
     ) -> tuple[Phase, str]:
         """A revised phase (same id, name, category, complexity) and the rationale."""
@@ -106,9 +127,12 @@ class Planner:
             if bad:
                 raise ValueError(f"scope {bad} is outside the allowed paths {allowed}")
             holder["rationale"] = str(data.get("rationale", ""))
-            update = {"description": data["description"] if "description" in data else phase.description,
-                      "steps": data.get("steps") or [], "scope": scope,
-                      "builder_mode": data.get("builder_mode") or phase.builder_mode}
+            update = {
+                "description": data["description"] if "description" in data else phase.description,
+                "steps": data.get("steps") or [],
+                "scope": scope,
+                "builder_mode": data.get("builder_mode") or phase.builder_mode,
+            }
             return Phase.model_validate({**phase.model_dump(), **update})
 
         revised = self._json(model, prompt, ctx, validate)

@@ -35,11 +35,15 @@ LOCAL = "local"
 class DaskEngine:
     """Runs each task on a worker of a Dask cluster; at most ``slots`` at once."""
 
-    def __init__(self, address: str, slots: int, batch: Batch, paths: BatchPaths, *, scratch: str | None = None) -> None:
+    def __init__(
+        self, address: str, slots: int, batch: Batch, paths: BatchPaths, *, scratch: str | None = None
+    ) -> None:
         try:
             from distributed import Client, LocalCluster
         except ImportError:
-            raise BatchError("--cluster needs Dask: pip install 'autopack[cluster]' (the distributed package)") from None
+            raise BatchError(
+                "--cluster needs Dask: pip install 'autopack[cluster]' (the distributed package)"
+            ) from None
         self.slots = slots
         self.on_this_machine = address == LOCAL
         self.batch = batch
@@ -50,8 +54,9 @@ class DaskEngine:
         try:
             if address == LOCAL:
                 # Two threads a worker: one gathers a finished run's results while the other runs the next.
-                self.cluster = LocalCluster(n_workers=slots, threads_per_worker=2, processes=True,
-                                            dashboard_address=None, silence_logs=50)
+                self.cluster = LocalCluster(
+                    n_workers=slots, threads_per_worker=2, processes=True, dashboard_address=None, silence_logs=50
+                )
                 self.client = Client(self.cluster)
                 self.name = f"a local Dask cluster ({self.cluster.scheduler_address})"
             else:
@@ -60,8 +65,10 @@ class DaskEngine:
         except (OSError, TimeoutError) as exc:
             if self.cluster is not None:
                 self.cluster.close()
-            raise BatchError(f"--cluster {address}: cannot reach the Dask scheduler ({exc}); start it "
-                             "(`dask scheduler`, then `dask worker ADDRESS` on each machine) or check the address") from None
+            raise BatchError(
+                f"--cluster {address}: cannot reach the Dask scheduler ({exc}); start it "
+                "(`dask scheduler`, then `dask worker ADDRESS` on each machine) or check the address"
+            ) from None
         self._emit: Emit | None = None
         self._futures: dict[str, Any] = {}
         self._lock = threading.Lock()
@@ -72,7 +79,9 @@ class DaskEngine:
 
     def submit(self, task: RunTask) -> None:
         payload = ship(task, self.batch, self.topic, self.scratch)
-        future = self.client.submit(remote_run, payload, key=f"autopack-{task.run_id}-{uuid.uuid4().hex[:8]}", pure=False)
+        future = self.client.submit(
+            remote_run, payload, key=f"autopack-{task.run_id}-{uuid.uuid4().hex[:8]}", pure=False
+        )
         with self._lock:
             self._futures[task.run_id] = future
         future.add_done_callback(lambda f: self._done(task, f))
@@ -84,8 +93,12 @@ class DaskEngine:
         if future.status == "finished":
             outcome = receive(task, future.result())
         elif future.status == "cancelled":
-            outcome = RunOutcome(task.run_id, RunState.INTERRUPTED.value, None,
-                                 "the batch was stopped while it ran; the same command resumes it")
+            outcome = RunOutcome(
+                task.run_id,
+                RunState.INTERRUPTED.value,
+                None,
+                "the batch was stopped while it ran; the same command resumes it",
+            )
         else:
             exc = future.exception()
             outcome = RunOutcome(task.run_id, RunState.ERROR.value, None, f"the cluster could not run it: {exc!r}")
@@ -113,8 +126,13 @@ def ship(task: RunTask, batch: Batch, topic: str, scratch: str | None) -> dict[s
         path = getattr(task, key)
         if path is not None:
             files[key] = (Path(path).name, Path(path).read_text(encoding="utf-8"))
-    return {"task": task.to_dict(), "files": files, "topic": topic, "scratch": scratch,
-            "limits": {k: vars(v) for k, v in batch.limits.items()}}
+    return {
+        "task": task.to_dict(),
+        "files": files,
+        "topic": topic,
+        "scratch": scratch,
+        "limits": {k: vars(v) for k, v in batch.limits.items()},
+    }
 
 
 def remote_run(payload: dict[str, Any]) -> dict[str, Any]:
@@ -135,8 +153,15 @@ def remote_run(payload: dict[str, Any]) -> dict[str, Any]:
         task[key] = str(path)
     limits = root / "limits"
     write_limits(limits, {k: ProviderLimit(**v) for k, v in payload["limits"].items()})
-    task.update(env_file=None, run_dir=str(run_dir), clone_dir=str(root / "clones" / task["run_id"]), limits_dir=str(limits),
-                bundle=str(run_dir / "branch.bundle"), fetch_into=None, worker=str(worker.name or worker.address))
+    task.update(
+        env_file=None,
+        run_dir=str(run_dir),
+        clone_dir=str(root / "clones" / task["run_id"]),
+        limits_dir=str(limits),
+        bundle=str(run_dir / "branch.bundle"),
+        fetch_into=None,
+        worker=str(worker.name or worker.address),
+    )
     topic = payload["topic"]
     outcome = execute_run(RunTask(**task), lambda event: worker.log_event(topic, event))
     result = outcome.to_dict()

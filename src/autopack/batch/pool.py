@@ -86,8 +86,11 @@ class LocalEngine:
         with self._lock:
             self._pids.pop(task.run_id, None)
         exc = future.exception()
-        outcome = future.result() if exc is None else RunOutcome(task.run_id, RunState.ERROR.value, None,
-                                                                  f"the batch could not run it: {exc!r}")
+        outcome = (
+            future.result()
+            if exc is None
+            else RunOutcome(task.run_id, RunState.ERROR.value, None, f"the batch could not run it: {exc!r}")
+        )
         self._emit({"type": "outcome", "run_id": task.run_id, "outcome": outcome.to_dict()})
 
     def interrupt(self) -> None:
@@ -122,8 +125,9 @@ class BatchResult:
 
 
 class BatchRunner:
-    def __init__(self, batch: Batch, paths: BatchPaths, store: BatchStore, engine: Engine, view: BatchView,
-                 options: BatchOptions) -> None:
+    def __init__(
+        self, batch: Batch, paths: BatchPaths, store: BatchStore, engine: Engine, view: BatchView, options: BatchOptions
+    ) -> None:
         self.batch, self.paths, self.store, self.engine, self.view = batch, paths, store, engine, view
         self.options = options
         self.events: queue.Queue[dict[str, Any]] = queue.Queue()
@@ -139,8 +143,18 @@ class BatchRunner:
     # the whole batch ------------------------------------------------------------------------------
     def run(self) -> BatchResult:
         todo = self._prepare()
-        self.view.started(BatchInfo(self.batch.batch_id, str(self.paths.root), self.engine.slots, self.engine.name,
-                                    self.budget.cap, len(self.batch.runs), len(todo)), self.lines)
+        self.view.started(
+            BatchInfo(
+                self.batch.batch_id,
+                str(self.paths.root),
+                self.engine.slots,
+                self.engine.name,
+                self.budget.cap,
+                len(self.batch.runs),
+                len(todo),
+            ),
+            self.lines,
+        )
         self.engine.start(self.events.put)
         interrupted: KeyboardInterrupt | None = None
         try:
@@ -161,9 +175,16 @@ class BatchRunner:
         what each has spent so far read from its own store."""
         from .task import read_store
 
-        self.store.set_meta("batch", {"id": self.batch.batch_id, "file": str(self.batch.path),
-                                      "max_cost": self.budget.cap, "workers": self.engine.slots,
-                                      "engine": self.engine.name})
+        self.store.set_meta(
+            "batch",
+            {
+                "id": self.batch.batch_id,
+                "file": str(self.batch.path),
+                "max_cost": self.budget.cap,
+                "workers": self.engine.slots,
+                "engine": self.engine.name,
+            },
+        )
         write_limits(self.paths.limits, self.batch.limits)
         todo: list[RunSpec] = []
         for position, spec in enumerate(self.batch.runs):
@@ -174,8 +195,11 @@ class BatchRunner:
             line.cost_usd = float(row.get("cost_usd") or 0.0)
             line.phases_done, line.phases_total = int(row.get("phases_done") or 0), int(row.get("phases_total") or 0)
             line.elapsed_s, line.message = float(row.get("elapsed_s") or 0.0), str(row.get("message") or "")
-            line.simulated, line.waits, line.waited_s = bool(row.get("simulated")), int(row.get("waits") or 0), \
-                float(row.get("waited_s") or 0.0)
+            line.simulated, line.waits, line.waited_s = (
+                bool(row.get("simulated")),
+                int(row.get("waits") or 0),
+                float(row.get("waited_s") or 0.0),
+            )
             if row.get("home") and not self.options.remote:
                 stored, _ = read_store(Path(row["home"]), spec.run_id)
                 if stored is not None:
@@ -227,8 +251,10 @@ class BatchRunner:
             elif isinstance(answer, Exhausted):
                 line = self.lines[spec.run_id]
                 line.state = RunState.STOPPED.value
-                line.message = (f"not started: the batch's cost cap (${answer.cap:.2f}) is spent; raise it (max_cost in "
-                                "the batch file, or --max-cost) and run the same command")
+                line.message = (
+                    f"not started: the batch's cost cap (${answer.cap:.2f}) is spent; raise it (max_cost in "
+                    "the batch file, or --max-cost) and run the same command"
+                )
                 self.store.update(spec.run_id, state=line.state, message=line.message)
                 self.view.run_changed(line)
             else:
@@ -243,8 +269,16 @@ class BatchRunner:
         self.running.add(spec.run_id)
         self.warming.add(spec.run_id)
         row = self.store.get(spec.run_id) or {}
-        self.store.update(spec.run_id, state=line.state, cost_cap_usd=cap, message=None, exit_code=None,
-                          starts=int(row.get("starts") or 0) + 1, started_at=time.time(), finished_at=None)
+        self.store.update(
+            spec.run_id,
+            state=line.state,
+            cost_cap_usd=cap,
+            message=None,
+            exit_code=None,
+            starts=int(row.get("starts") or 0) + 1,
+            started_at=time.time(),
+            finished_at=None,
+        )
         self.engine.submit(task)
 
     def task_for(self, spec: RunSpec, cap: float | None) -> RunTask:
@@ -256,22 +290,36 @@ class BatchRunner:
             import yaml
 
             path = run_dir / "config.yaml"
-            atomic_write_text(path, f"# made by autopack batch from {spec.where}: the batch's and the run's config "
-                                    "files and overrides\n" + yaml.safe_dump(layer, sort_keys=False), fsync=False)
+            atomic_write_text(
+                path,
+                f"# made by autopack batch from {spec.where}: the batch's and the run's config "
+                "files and overrides\n" + yaml.safe_dump(layer, sort_keys=False),
+                fsync=False,
+            )
             config_path = str(path)
         local_repo = spec.local_repository()
         cloned = spec.clone is not None
         bundle = self.batch.results == "bundle" or self.options.remote
         return RunTask(
-            batch_id=self.batch.batch_id, run_id=spec.run_id, plan=str(spec.plan), run_dir=str(run_dir),
+            batch_id=self.batch.batch_id,
+            run_id=spec.run_id,
+            plan=str(spec.plan),
+            run_dir=str(run_dir),
             project_dir=str(spec.project_dir) if spec.project_dir is not None and not self.options.remote else None,
             clone=(spec.clone if cloned else str(spec.project_dir)) if cloned or self.options.remote else None,
-            clone_dir=str(self.paths.clone_dir(spec.run_id)), ref=spec.ref,
+            clone_dir=str(self.paths.clone_dir(spec.run_id)),
+            ref=spec.ref,
             home=str(self.options.run_home) if self.options.run_home is not None and not self.options.remote else None,
-            config=config_path, script=str(spec.script) if spec.script else None, model=spec.model,
-            strong_model=spec.strong_model, max_attempts=spec.max_attempts, max_cost=cap,
+            config=config_path,
+            script=str(spec.script) if spec.script else None,
+            model=spec.model,
+            strong_model=spec.strong_model,
+            max_attempts=spec.max_attempts,
+            max_cost=cap,
             env_file=str(self.options.env_file) if self.options.env_file else None,
-            limits_dir=str(self.paths.limits), results=self.batch.results, remote=self.batch.remote,
+            limits_dir=str(self.paths.limits),
+            results=self.batch.results,
+            remote=self.batch.remote,
             bundle=str(self.paths.bundle(spec.run_id)) if bundle else None,
             fetch_into=str(local_repo) if local_repo is not None and (cloned or self.options.remote) else None,
             thin_bundle=local_repo is not None,
@@ -287,8 +335,13 @@ class BatchRunner:
         kind = message.get("type")
         if kind == "started":
             line.worker = str(message.get("worker") or "")
-            self.store.update(run_id, pid=message.get("pid"), worker=line.worker, home=message.get("home"),
-                              repo_dir=message.get("repo_dir"))
+            self.store.update(
+                run_id,
+                pid=message.get("pid"),
+                worker=line.worker,
+                home=message.get("home"),
+                repo_dir=message.get("repo_dir"),
+            )
             self.view.run_changed(line)
         elif kind == "event":
             event = message["event"]
@@ -298,9 +351,17 @@ class BatchRunner:
             line.apply(event)
             self.budget.update(run_id, line.cost_usd)
             if (line.phase, line.phases_done, line.phases_total) != before or event.get("event") == "llm_call":
-                self.store.update(run_id, phase=line.phase, phases_done=line.phases_done,
-                                  phases_total=line.phases_total, cost_usd=line.cost_usd, simulated=int(line.simulated),
-                                  waits=line.waits, waited_s=line.waited_s, rate_limited=line.rate_limited)
+                self.store.update(
+                    run_id,
+                    phase=line.phase,
+                    phases_done=line.phases_done,
+                    phases_total=line.phases_total,
+                    cost_usd=line.cost_usd,
+                    simulated=int(line.simulated),
+                    waits=line.waits,
+                    waited_s=line.waited_s,
+                    rate_limited=line.rate_limited,
+                )
             self.view.run_event(line, event)
         elif kind == "exited":
             if run_id in self.running:
@@ -328,28 +389,46 @@ class BatchRunner:
             line.message = "; ".join([m for m in [outcome.message, *outcome.notes] if m])
         line.elapsed_s = (time.monotonic() - line.started) if line.started is not None else outcome.elapsed_s
         self.budget.finished(line.run_id, line.cost_usd)
-        self.store.update(line.run_id, state=line.state, exit_code=outcome.exit_code, message=line.message,
-                          phases_done=line.phases_done, phases_total=line.phases_total, cost_usd=line.cost_usd,
-                          finished_at=time.time(), elapsed_s=line.elapsed_s, report=outcome.report,
-                          bundle=outcome.bundle, pushed=outcome.pushed, branch=outcome.branch, home=outcome.home,
-                          repo_dir=outcome.repo_dir, store_json=json.dumps(outcome.store) if outcome.store else None,
-                          waits=line.waits, waited_s=line.waited_s, rate_limited=line.rate_limited, pid=None)
+        self.store.update(
+            line.run_id,
+            state=line.state,
+            exit_code=outcome.exit_code,
+            message=line.message,
+            phases_done=line.phases_done,
+            phases_total=line.phases_total,
+            cost_usd=line.cost_usd,
+            finished_at=time.time(),
+            elapsed_s=line.elapsed_s,
+            report=outcome.report,
+            bundle=outcome.bundle,
+            pushed=outcome.pushed,
+            branch=outcome.branch,
+            home=outcome.home,
+            repo_dir=outcome.repo_dir,
+            store_json=json.dumps(outcome.store) if outcome.store else None,
+            waits=line.waits,
+            waited_s=line.waited_s,
+            rate_limited=line.rate_limited,
+            pid=None,
+        )
         self.view.run_changed(line)
 
     # the end -----------------------------------------------------------------------------------------
     def finish(self) -> dict[str, Any]:
         from .report import write_batch_report
 
-        summary = batch_summary(self.batch.batch_id, self.store, self.paths, self.budget.cap,
-                                wall_s=time.monotonic() - self.started)
+        summary = batch_summary(
+            self.batch.batch_id, self.store, self.paths, self.budget.cap, wall_s=time.monotonic() - self.started
+        )
         atomic_write_text(self.paths.summary, json.dumps(summary, indent=2, default=str), fsync=False)
         write_batch_report(self.paths, summary)
         self.view.finished(summary, self.lines)
         return summary
 
 
-def batch_summary(batch_id: str, store: BatchStore, paths: BatchPaths, max_cost: float | None,
-                  wall_s: float | None = None) -> dict[str, Any]:
+def batch_summary(
+    batch_id: str, store: BatchStore, paths: BatchPaths, max_cost: float | None, wall_s: float | None = None
+) -> dict[str, Any]:
     """The batch in one JSON document: every run's state, cost, branch and store rows, and the totals."""
     runs = store.runs()
     states: dict[str, int] = {}
@@ -374,8 +453,10 @@ def batch_summary(batch_id: str, store: BatchStore, paths: BatchPaths, max_cost:
             "rate_limited": sum(s.rate_limited for s in stats.values()),
             "waits": sum(s.waits for s in stats.values()),
             "waited_s": round(sum(s.waited_s for s in stats.values()), 3),
-            "by_provider": {p: {"rate_limited": s.rate_limited, "waits": s.waits, "waited_s": round(s.waited_s, 3)}
-                            for p, s in stats.items()},
+            "by_provider": {
+                p: {"rate_limited": s.rate_limited, "waits": s.waits, "waited_s": round(s.waited_s, 3)}
+                for p, s in stats.items()
+            },
         },
         "runs": runs,
     }

@@ -51,7 +51,7 @@ def render_batch_report(summary: dict[str, Any], folder: Path) -> str:
     rows = []
     for r in summary["runs"]:
         report = r.get("report")
-        link = (f'<a href="{e(_relative(report, folder))}">report</a>' if report and Path(report).is_file() else "-")
+        link = f'<a href="{e(_relative(report, folder))}">report</a>' if report and Path(report).is_file() else "-"
         branch = r.get("branch") or "-"
         where = [e(str(r.get("repo_dir") or r.get("source") or ""))]
         if r.get("bundle"):
@@ -78,7 +78,9 @@ def render_batch_report(summary: dict[str, Any], folder: Path) -> str:
     )
     provider_table = (
         "<h2>Providers</h2><table><tr><th>provider</th><th>HTTP 429s</th><th>waits</th><th>waited</th></tr>"
-        f"{providers}</table>" if providers else ""
+        f"{providers}</table>"
+        if providers
+        else ""
     )
     return (
         "<!doctype html><html lang=en><head><meta charset=utf-8>"

@@ -42,12 +42,18 @@ class _Strict(BaseModel):
 
 class LimitEntry(_Strict):
     concurrency: int | None = Field(default=None, ge=1, description="calls in flight at once, across the workers")
-    requests_per_minute: float | None = Field(default=None, gt=0, description="calls started per minute, across the workers")
+    requests_per_minute: float | None = Field(
+        default=None, gt=0, description="calls started per minute, across the workers"
+    )
 
 
 class ClusterEntry(_Strict):
-    address: str = Field(description="the Dask scheduler, e.g. tcp://10.0.0.5:8786, or `local` for a cluster on this machine")
-    scratch: str | None = Field(default=None, description="where workers keep clones and run stores (default: their temp folder)")
+    address: str = Field(
+        description="the Dask scheduler, e.g. tcp://10.0.0.5:8786, or `local` for a cluster on this machine"
+    )
+    scratch: str | None = Field(
+        default=None, description="where workers keep clones and run stores (default: their temp folder)"
+    )
 
 
 class RunSettings(_Strict):
@@ -72,21 +78,31 @@ class RunEntry(RunSettings):
     @model_validator(mode="after")
     def _one_source(self) -> RunEntry:
         if (self.project_dir is None) == (self.clone is None):
-            raise ValueError("a run needs exactly one of `project_dir` (work in place) or `clone` (a URL or path to clone)")
+            raise ValueError(
+                "a run needs exactly one of `project_dir` (work in place) or `clone` (a URL or path to clone)"
+            )
         if self.ref is not None and self.clone is None:
             raise ValueError("`ref` goes with `clone`")
         return self
 
 
 class BatchFile(RunSettings):
-    batch: str | None = Field(default=None, pattern=ID, max_length=MAX_ID_LENGTH,
-                              description="names the batch folder (default: the file name without its suffix)")
+    batch: str | None = Field(
+        default=None,
+        pattern=ID,
+        max_length=MAX_ID_LENGTH,
+        description="names the batch folder (default: the file name without its suffix)",
+    )
     projects: list[str] = Field(default_factory=list, description="one run of `plan` per project folder or git URL")
     runs: list[RunEntry] = Field(default_factory=list)
     workers: int = Field(default=4, ge=1, le=256, description="runs at once (--workers)")
     max_cost: float | None = Field(default=None, ge=0, description="the whole batch's cost cap in USD")
-    max_cost_per_run: float | None = Field(default=None, ge=0, description="each run's cost cap (a run's max_cost wins)")
-    home: Path | None = Field(default=None, description="where runs keep .autonomous_runs (default: each project's repository)")
+    max_cost_per_run: float | None = Field(
+        default=None, ge=0, description="each run's cost cap (a run's max_cost wins)"
+    )
+    home: Path | None = Field(
+        default=None, description="where runs keep .autonomous_runs (default: each project's repository)"
+    )
     results: Results = Field(default="branch", description="branch | bundle | push: how each run's branch comes back")
     remote: str = Field(default="origin", description="with results: push, the remote to push to")
     limits: dict[str, LimitEntry] = Field(default_factory=dict, description="per-provider limits shared by the workers")
@@ -171,7 +187,9 @@ def load_batch(path: Path) -> Batch:
     def settings(entry: RunSettings | None) -> dict[str, Any]:
         own = entry or RunSettings()
         overrides = _merge(spec.overrides or {}, own.overrides or {})
-        configs = tuple(p for p in (here(spec.config), here(own.config) if entry is not None else None) if p is not None)
+        configs = tuple(
+            p for p in (here(spec.config), here(own.config) if entry is not None else None) if p is not None
+        )
         return {
             "plan": here(own.plan or spec.plan),
             "config_files": tuple(dict.fromkeys(configs)),
@@ -188,10 +206,21 @@ def load_batch(path: Path) -> Batch:
         cloned = bool(GIT_URL.match(item)) or not (base / item).expanduser().is_dir()
         name = _slug(_repo_name(item))
         run_id = _unique(f"{batch_id}-{name}"[:MAX_ID_LENGTH], taken)
-        where_to = {"clone": item if GIT_URL.match(item) else str((base / item).expanduser().resolve())} if cloned \
+        where_to = (
+            {"clone": item if GIT_URL.match(item) else str((base / item).expanduser().resolve())}
+            if cloned
             else {"project_dir": (base / item).expanduser().resolve()}
-        runs.append(RunSpec(run_id=run_id, where=at(("projects", i)), loc=("projects", i), max_cost=spec.max_cost_per_run,
-                            **where_to, **settings(None)))
+        )
+        runs.append(
+            RunSpec(
+                run_id=run_id,
+                where=at(("projects", i)),
+                loc=("projects", i),
+                max_cost=spec.max_cost_per_run,
+                **where_to,
+                **settings(None),
+            )
+        )
     for i, entry in enumerate(spec.runs):
         if entry.id in taken:
             raise BatchError(f"{at(('runs', i, 'id'))}: runs[{i}].id: run id {entry.id!r} is used twice in the batch")
@@ -202,14 +231,32 @@ def load_batch(path: Path) -> Batch:
         clone = entry.clone
         if clone is not None and not GIT_URL.match(clone):
             clone = str((base / clone).expanduser().resolve())
-        runs.append(RunSpec(run_id=entry.id, where=at(("runs", i)), loc=("runs", i), project_dir=here(entry.project_dir),
-                            clone=clone,
-                            ref=entry.ref, max_cost=entry.max_cost if entry.max_cost is not None else spec.max_cost_per_run,
-                            **resolved))
+        runs.append(
+            RunSpec(
+                run_id=entry.id,
+                where=at(("runs", i)),
+                loc=("runs", i),
+                project_dir=here(entry.project_dir),
+                clone=clone,
+                ref=entry.ref,
+                max_cost=entry.max_cost if entry.max_cost is not None else spec.max_cost_per_run,
+                **resolved,
+            )
+        )
     limits = {name: ProviderLimit(e.concurrency, e.requests_per_minute) for name, e in spec.limits.items()}
-    return Batch(batch_id=batch_id, path=path, runs=runs, workers=spec.workers, max_cost=spec.max_cost,
-                 home=here(spec.home), results=spec.results, remote=spec.remote, limits=limits, cluster=spec.cluster,
-                 lines=lines)
+    return Batch(
+        batch_id=batch_id,
+        path=path,
+        runs=runs,
+        workers=spec.workers,
+        max_cost=spec.max_cost,
+        home=here(spec.home),
+        results=spec.results,
+        remote=spec.remote,
+        limits=limits,
+        cluster=spec.cluster,
+        lines=lines,
+    )
 
 
 def check_batch(batch: Batch, env: Mapping[str, str]) -> None:
@@ -222,7 +269,9 @@ def check_batch(batch: Batch, env: Mapping[str, str]) -> None:
         except AutopackError as exc:
             problems.append(f"{run.where}: run {run.run_id}: {exc}")
     if problems:
-        raise BatchError(f"{len(problems)} of the batch's {len(batch.runs)} runs cannot start:\n  " + "\n  ".join(problems))
+        raise BatchError(
+            f"{len(problems)} of the batch's {len(batch.runs)} runs cannot start:\n  " + "\n  ".join(problems)
+        )
 
 
 def check_run(batch: Batch, run: RunSpec, env: Mapping[str, str]) -> Any:
@@ -262,11 +311,14 @@ def effective_config(batch: Batch, run: RunSpec) -> Any:
 
     # A clone's own project config is not known before it is cloned: none is read for it here (not the
     # current directory's either).
-    layers = config_layers(None, run.local_repository() or Path("/")) + [ConfigLayer("batch config", p)
-                                                                         for p in run.config_files]
+    layers = config_layers(None, run.local_repository() or Path("/")) + [
+        ConfigLayer("batch config", p) for p in run.config_files
+    ]
     config = load_effective_config(layers=layers)
     try:
-        return RunOverrides(run.model, run.strong_model, None, run.max_attempts, extra=run.overrides or None).apply(config)
+        return RunOverrides(run.model, run.strong_model, None, run.max_attempts, extra=run.overrides or None).apply(
+            config
+        )
     except ValidationError as exc:
         msgs = []
         for err in exc.errors():

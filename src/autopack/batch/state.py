@@ -127,11 +127,15 @@ class BatchStore:
     @classmethod
     def open_existing(cls, path: Path) -> BatchStore:
         if not path.is_file():
-            raise BatchError(f"no batch at {path.parent}: run `autopack batch BATCH.yaml` first (or pass the --home it ran with)")
+            raise BatchError(
+                f"no batch at {path.parent}: run `autopack batch BATCH.yaml` first (or pass the --home it ran with)"
+            )
         try:
             return cls(path)
         except sqlite3.DatabaseError as exc:
-            raise BatchError(f"{path} is not a readable batch table ({exc}); move it aside to start the batch afresh") from None
+            raise BatchError(
+                f"{path} is not a readable batch table ({exc}); move it aside to start the batch afresh"
+            ) from None
 
     def close(self) -> None:
         self.db.close()
@@ -143,8 +147,11 @@ class BatchStore:
         self.close()
 
     def add_run(self, run_id: str, position: int, source: str) -> None:
-        self.db.execute("INSERT INTO runs (run_id, position, source) VALUES (?, ?, ?) ON CONFLICT(run_id) DO UPDATE "
-                        "SET position=excluded.position, source=excluded.source", (run_id, position, source))
+        self.db.execute(
+            "INSERT INTO runs (run_id, position, source) VALUES (?, ?, ?) ON CONFLICT(run_id) DO UPDATE "
+            "SET position=excluded.position, source=excluded.source",
+            (run_id, position, source),
+        )
 
     def update(self, run_id: str, **values: Any) -> None:
         if not values:
@@ -165,8 +172,10 @@ class BatchStore:
         return next((r for r in self.runs() if r["run_id"] == run_id), None)
 
     def set_meta(self, key: str, value: Any) -> None:
-        self.db.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value",
-                        (key, json.dumps(value)))
+        self.db.execute(
+            "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+            (key, json.dumps(value)),
+        )
 
     def meta(self) -> dict[str, Any]:
         return {r["key"]: json.loads(r["value"]) for r in self.db.execute("SELECT key, value FROM meta")}
@@ -182,8 +191,10 @@ def batch_lock(paths: BatchPaths, batch_id: str) -> Iterator[None]:
         lock.acquire()
     except LockHeldError:
         holder = executor_holding(paths.lock)
-        raise BatchError(f"batch {batch_id!r} is already running (process {holder or 'unknown'}); "
-                         "`autopack batch status` shows it; wait for it or stop it, then run the command again") from None
+        raise BatchError(
+            f"batch {batch_id!r} is already running (process {holder or 'unknown'}); "
+            "`autopack batch status` shows it; wait for it or stop it, then run the command again"
+        ) from None
     try:
         yield
     finally:

@@ -109,11 +109,27 @@ def execute_run(task: RunTask, emit: Emit) -> RunOutcome:
         env[ENV_VAR] = task.limits_dir
     stderr_path = run_dir / "stderr.log"
     with open(stderr_path, "ab") as err, open(run_dir / "events.jsonl", "ab") as log:
-        proc = subprocess.Popen(argv, cwd=repo, env=env, stdout=subprocess.PIPE, stderr=err, stdin=subprocess.DEVNULL,
-                                preexec_fn=_die_with_parent if sys.platform == "linux" else None)  # noqa: PLW1509
+        proc = subprocess.Popen(
+            argv,
+            cwd=repo,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=err,
+            stdin=subprocess.DEVNULL,
+            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+        )  # noqa: PLW1509
         worker = task.worker if task.worker != "local" else _local_worker_name()
-        emit({"type": "started", "run_id": task.run_id, "pid": proc.pid, "worker": worker,
-              "repo_dir": str(repo), "home": str(home), "cost_cap_usd": task.max_cost})
+        emit(
+            {
+                "type": "started",
+                "run_id": task.run_id,
+                "pid": proc.pid,
+                "worker": worker,
+                "repo_dir": str(repo),
+                "home": str(home),
+                "cost_cap_usd": task.max_cost,
+            }
+        )
         assert proc.stdout is not None
         for raw in proc.stdout:
             log.write(raw)
@@ -158,17 +174,45 @@ def prepare_repository(task: RunTask) -> Path:
         shutil.rmtree(partial)
     _git(None, "clone", "--quiet", "--no-tags", task.clone, str(partial))
     if task.ref:
-        _git(partial, "-c", "advice.detachedHead=false", "checkout", "--quiet", "-B", f"batch-start-{task.run_id}", task.ref)
+        _git(
+            partial,
+            "-c",
+            "advice.detachedHead=false",
+            "checkout",
+            "--quiet",
+            "-B",
+            f"batch-start-{task.run_id}",
+            task.ref,
+        )
     os.replace(partial, target)  # a clone cut short by a kill is made again, never half used
     return target
 
 
 def run_argv(task: RunTask, repo: Path, home: Path) -> list[str]:
-    argv = [sys.executable, "-m", "autopack.cli", "run", "--run-id", task.run_id, "--plan", task.plan,
-            "--project-dir", str(repo), "--home", str(home), "--json"]
-    for flag, value in (("--config", task.config), ("--script", task.script), ("--model", task.model),
-                        ("--strong-model", task.strong_model), ("--max-attempts", task.max_attempts),
-                        ("--max-cost", task.max_cost), ("--env-file", task.env_file)):
+    argv = [
+        sys.executable,
+        "-m",
+        "autopack.cli",
+        "run",
+        "--run-id",
+        task.run_id,
+        "--plan",
+        task.plan,
+        "--project-dir",
+        str(repo),
+        "--home",
+        str(home),
+        "--json",
+    ]
+    for flag, value in (
+        ("--config", task.config),
+        ("--script", task.script),
+        ("--model", task.model),
+        ("--strong-model", task.strong_model),
+        ("--max-attempts", task.max_attempts),
+        ("--max-cost", task.max_cost),
+        ("--env-file", task.env_file),
+    ):
         if value is not None:
             argv += [flag, str(value)]
     return argv

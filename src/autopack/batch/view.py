@@ -16,8 +16,16 @@ if TYPE_CHECKING:
     from rich.console import Console, RenderableType
     from rich.table import Table
 
-STATE_STYLES = {"COMPLETE": "green", "PARTIAL": "magenta", "FAILED": "bold red", "ERROR": "bold red",
-                "STOPPED": "yellow", "INTERRUPTED": "yellow", "RUNNING": "cyan", "PENDING": "dim"}
+STATE_STYLES = {
+    "COMPLETE": "green",
+    "PARTIAL": "magenta",
+    "FAILED": "bold red",
+    "ERROR": "bold red",
+    "STOPPED": "yellow",
+    "INTERRUPTED": "yellow",
+    "RUNNING": "cyan",
+    "PENDING": "dim",
+}
 
 
 @dataclass
@@ -119,9 +127,16 @@ def runs_table(lines: list[RunLine], title: str = "runs") -> Table:
     for ln in lines:
         waits = f"{ln.waits} ({ln.waited_s:.0f}s)" if ln.waits else "-"
         note = ln.message if ln.state != "RUNNING" else (f"on {ln.worker}" if ln.worker else "")
-        table.add_row(ln.run_id, f"[{STATE_STYLES.get(ln.state, '')}]{ln.state}[/]", ln.where(),
-                      ln.step if ln.state == "RUNNING" else "", ln.money() + (" sim" if ln.simulated else ""),
-                      waits, f"{ln.time_s():.0f}s", note)
+        table.add_row(
+            ln.run_id,
+            f"[{STATE_STYLES.get(ln.state, '')}]{ln.state}[/]",
+            ln.where(),
+            ln.step if ln.state == "RUNNING" else "",
+            ln.money() + (" sim" if ln.simulated else ""),
+            waits,
+            f"{ln.time_s():.0f}s",
+            note,
+        )
     return table
 
 
@@ -129,10 +144,12 @@ def totals_line(summary: dict[str, Any]) -> str:
     t = summary["totals"]
     counts = ", ".join(f"{n} {state.lower()}" for state, n in t["states"].items())
     cap = f" of the ${t['max_cost']:.2f} cap" if t.get("max_cost") is not None else ""
-    return (f"batch {summary['batch']}: {counts}; ${t['cost_usd']:.4f} spent{cap}"
-            f"{' (simulated)' if t.get('simulated') else ''}; {t['rate_limited']} HTTP 429s; "
-            f"{t['waits']} provider waits ({t['waited_s']:.1f}s)"
-            + (f"; {summary['wall_s']:.1f}s" if summary.get("wall_s") is not None else ""))
+    return (
+        f"batch {summary['batch']}: {counts}; ${t['cost_usd']:.4f} spent{cap}"
+        f"{' (simulated)' if t.get('simulated') else ''}; {t['rate_limited']} HTTP 429s; "
+        f"{t['waits']} provider waits ({t['waited_s']:.1f}s)"
+        + (f"; {summary['wall_s']:.1f}s" if summary.get("wall_s") is not None else "")
+    )
 
 
 class JsonView:
@@ -147,15 +164,27 @@ class JsonView:
         self.out.flush()
 
     def started(self, info: BatchInfo, lines: dict[str, RunLine]) -> None:
-        self._write({"event": "batch_started", "time": time.time(), **{k: v for k, v in vars(info).items() if k != "started"}})
+        self._write(
+            {"event": "batch_started", "time": time.time(), **{k: v for k, v in vars(info).items() if k != "started"}}
+        )
 
     def run_event(self, line: RunLine, event: dict[str, Any]) -> None:
         self._write({**event, "run_id": line.run_id})
 
     def run_changed(self, line: RunLine, note: str = "") -> None:
-        self._write({"event": "batch_run", "time": time.time(), "run_id": line.run_id, "state": line.state,
-                     "phases_done": line.phases_done, "phases_total": line.phases_total, "cost_usd": round(line.cost_usd, 6),
-                     "worker": line.worker, "message": note or line.message})
+        self._write(
+            {
+                "event": "batch_run",
+                "time": time.time(),
+                "run_id": line.run_id,
+                "state": line.state,
+                "phases_done": line.phases_done,
+                "phases_total": line.phases_total,
+                "cost_usd": round(line.cost_usd, 6),
+                "worker": line.worker,
+                "message": note or line.message,
+            }
+        )
 
     def tick(self) -> None:
         pass
@@ -183,8 +212,10 @@ class PlainView:
     def started(self, info: BatchInfo, lines: dict[str, RunLine]) -> None:
         done = info.runs - info.todo
         cap = f", batch cap ${info.max_cost:.2f}" if info.max_cost is not None else ""
-        self._say(f"batch {info.batch_id}: {info.todo} of {info.runs} runs to go ({done} finished before) on "
-                  f"{info.engine} with {info.workers} workers{cap}; folder {info.folder}")
+        self._say(
+            f"batch {info.batch_id}: {info.todo} of {info.runs} runs to go ({done} finished before) on "
+            f"{info.engine} with {info.workers} workers{cap}; folder {info.folder}"
+        )
 
     def run_event(self, line: RunLine, event: dict[str, Any]) -> None:
         kind = str(event.get("event", ""))
@@ -199,10 +230,14 @@ class PlainView:
 
     def run_changed(self, line: RunLine, note: str = "") -> None:
         if line.state == "RUNNING":
-            text = f"{line.run_id}: started on {line.worker}" + (f" (cap ${line.cost_cap_usd:.2f})" if line.cost_cap_usd is not None else "")
+            text = f"{line.run_id}: started on {line.worker}" + (
+                f" (cap ${line.cost_cap_usd:.2f})" if line.cost_cap_usd is not None else ""
+            )
         else:
-            text = (f"{line.run_id}: {line.state} - {line.phases_done}/{line.phases_total} phases, {line.money()}, "
-                    f"{line.time_s():.1f}s" + (f": {note or line.message}" if (note or line.message) else ""))
+            text = (
+                f"{line.run_id}: {line.state} - {line.phases_done}/{line.phases_total} phases, {line.money()}, "
+                f"{line.time_s():.1f}s" + (f": {note or line.message}" if (note or line.message) else "")
+            )
         self._say(text, STATE_STYLES.get(line.state, ""))
 
     def tick(self) -> None:

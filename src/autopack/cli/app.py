@@ -53,8 +53,11 @@ HomeOpt = Annotated[
 ]
 EnvFileOpt = Annotated[
     Path | None,
-    typer.Option("--env-file", help="a .env file of KEY=VALUE lines, read after the project's and the current "
-                 "directory's .env (variables set in the environment win)"),
+    typer.Option(
+        "--env-file",
+        help="a .env file of KEY=VALUE lines, read after the project's and the current "
+        "directory's .env (variables set in the environment win)",
+    ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="machine-readable JSON output")]
 ScriptOpt = Annotated[
@@ -71,8 +74,10 @@ ModelOpt = Annotated[
 ]
 StrongModelOpt = Annotated[
     str | None,
-    typer.Option("--strong-model", help="with --model: the stronger model for escalation, the strong Doctor and "
-                 "high-complexity phases"),
+    typer.Option(
+        "--strong-model",
+        help="with --model: the stronger model for escalation, the strong Doctor and high-complexity phases",
+    ),
 ]
 
 
@@ -145,8 +150,12 @@ def standalone_service(cfg: Config, script: Path | None) -> Any:
     from ..llm.scripted import ScriptedProvider
     from ..runner import make_service, run_environment
 
-    return make_service(cfg, run_environment(dict(os.environ)), sink=EventPrinter(),
-                        override=ScriptedProvider(script) if script else None)
+    return make_service(
+        cfg,
+        run_environment(dict(os.environ)),
+        sink=EventPrinter(),
+        override=ScriptedProvider(script) if script else None,
+    )
 
 
 def main() -> None:

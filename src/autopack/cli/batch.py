@@ -43,24 +43,36 @@ BatchArg = Annotated[Path, typer.Argument(help="the batch file (YAML), or the id
 
 @batch_app.command("run")
 def batch_run(
-    file: Annotated[Path, typer.Argument(help="the batch file (YAML): runs, or one plan and a list of project folders")],
+    file: Annotated[
+        Path, typer.Argument(help="the batch file (YAML): runs, or one plan and a list of project folders")
+    ],
     workers: Annotated[
-        int | None, typer.Option("--workers", "-w", min=1, max=256, help="runs at once (default: the file's `workers`, else 4)")
+        int | None,
+        typer.Option("--workers", "-w", min=1, max=256, help="runs at once (default: the file's `workers`, else 4)"),
     ] = None,
     cluster: Annotated[
         str | None,
-        typer.Option("--cluster", help="run on a Dask cluster: its scheduler's address (tcp://host:8786), or `local` "
-                     "for a cluster of --workers processes on this machine; needs `pip install 'autopack[cluster]'`"),
+        typer.Option(
+            "--cluster",
+            help="run on a Dask cluster: its scheduler's address (tcp://host:8786), or `local` "
+            "for a cluster of --workers processes on this machine; needs `pip install 'autopack[cluster]'`",
+        ),
     ] = None,
     max_cost: Annotated[
-        float | None, typer.Option("--max-cost", min=0, help="the whole batch's cost cap in USD (the file's `max_cost`)")
+        float | None,
+        typer.Option("--max-cost", min=0, help="the whole batch's cost cap in USD (the file's `max_cost`)"),
     ] = None,
     retry_failed: Annotated[
-        bool, typer.Option("--retry-failed", help="run again the runs that failed or ended partial (they are skipped otherwise)")
+        bool,
+        typer.Option(
+            "--retry-failed", help="run again the runs that failed or ended partial (they are skipped otherwise)"
+        ),
     ] = False,
     home: HomeOpt = None,
     env_file: EnvFileOpt = None,
-    as_json: Annotated[bool, typer.Option("--json", help="stream the batch's and every run's events as JSON lines")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="stream the batch's and every run's events as JSON lines")
+    ] = False,
 ) -> None:
     """Run a batch: each run is its own `autopack run` process (on its branch autopack/<run-id>), N at a time.
 
@@ -82,9 +94,14 @@ def batch_run(
     root = home_dir(home)
     paths = BatchPaths(batch_dir(root, batch.batch_id))
     slots = workers or batch.workers
-    options = BatchOptions(home=root, run_home=batch.home or (home.resolve() if home else _env_home()),
-                           max_cost=max_cost, retry_failed=retry_failed,
-                           env_file=env_file.resolve() if env_file else None, remote=address is not None)
+    options = BatchOptions(
+        home=root,
+        run_home=batch.home or (home.resolve() if home else _env_home()),
+        max_cost=max_cost,
+        retry_failed=retry_failed,
+        env_file=env_file.resolve() if env_file else None,
+        remote=address is not None,
+    )
     paths.root.mkdir(parents=True, exist_ok=True)
     with batch_lock(paths, batch.batch_id), BatchStore(paths.db) as store:
         engine: Any
@@ -135,10 +152,22 @@ def batch_status(batch: BatchArg, home: HomeOpt = None, as_json: JsonOpt = False
     out = console()
     lines = []
     for r in summary["runs"]:
-        ln = RunLine(r["run_id"], r["source"] or "", r["state"], phase=r["phase"] or "", phases_done=r["phases_done"],
-                     phases_total=r["phases_total"], cost_usd=r["cost_usd"], cost_cap_usd=r["cost_cap_usd"],
-                     simulated=bool(r["simulated"]), waits=r["waits"], waited_s=r["waited_s"],
-                     worker=r["worker"] or "", message=r["message"] or "", elapsed_s=r["elapsed_s"])
+        ln = RunLine(
+            r["run_id"],
+            r["source"] or "",
+            r["state"],
+            phase=r["phase"] or "",
+            phases_done=r["phases_done"],
+            phases_total=r["phases_total"],
+            cost_usd=r["cost_usd"],
+            cost_cap_usd=r["cost_cap_usd"],
+            simulated=bool(r["simulated"]),
+            waits=r["waits"],
+            waited_s=r["waited_s"],
+            worker=r["worker"] or "",
+            message=r["message"] or "",
+            elapsed_s=r["elapsed_s"],
+        )
         lines.append(ln)
     out.print(runs_table(lines, title=f"batch {batch_id}"))
     out.print(totals_line(summary), markup=False, soft_wrap=True)
@@ -155,7 +184,9 @@ def batch_status(batch: BatchArg, home: HomeOpt = None, as_json: JsonOpt = False
 def batch_report(
     batch: BatchArg,
     home: HomeOpt = None,
-    output: Annotated[Path | None, typer.Option("-o", "--output", help="where to write it (default: report.html in the batch folder)")] = None,
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="where to write it (default: report.html in the batch folder)")
+    ] = None,
 ) -> None:
     """Write the batch's HTML page again: each run's outcome, cost and time, linking each run's report."""
     from ..batch.pool import batch_summary

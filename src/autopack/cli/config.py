@@ -11,8 +11,9 @@ from .app import ConfigOpt, JsonOpt, app, console, load_config
 from .output import fail, print_json
 
 config_app = typer.Typer(
-    rich_markup_mode=None, help="Show, check or start the configuration (layered: shipped, user, project, --config).",
-    no_args_is_help=True
+    rich_markup_mode=None,
+    help="Show, check or start the configuration (layered: shipped, user, project, --config).",
+    no_args_is_help=True,
 )
 app.add_typer(config_app, name="config")
 
@@ -50,10 +51,16 @@ def config_validate(file: Annotated[Path, typer.Argument(help="config file to ch
 def config_init(
     output: Annotated[
         Path | None,
-        typer.Option("-o", "--output", help="where to write it (default: autopack.yaml at the root of the project's "
-                     "git repository; with --user, the user config)"),
+        typer.Option(
+            "-o",
+            "--output",
+            help="where to write it (default: autopack.yaml at the root of the project's "
+            "git repository; with --user, the user config)",
+        ),
     ] = None,
-    user: Annotated[bool, typer.Option("--user", help="write the user config ($XDG_CONFIG_HOME/autopack/config.yaml)")] = False,
+    user: Annotated[
+        bool, typer.Option("--user", help="write the user config ($XDG_CONFIG_HOME/autopack/config.yaml)")
+    ] = False,
     force: Annotated[bool, typer.Option("--force", help="replace an existing file")] = False,
 ) -> None:
     """Write a commented starting config (every line a comment: it changes nothing until you uncomment one)."""
@@ -63,5 +70,6 @@ def config_init(
     if target is None:
         fail("not inside a git repository: run this in your project, or pass --user (your user config) or -o FILE")
     path = write_starting_config(target, force=force)
-    console().print(f"[green]wrote[/] {path}: uncomment what you change, then `autopack config validate {path}`",
-                    soft_wrap=True)
+    console().print(
+        f"[green]wrote[/] {path}: uncomment what you change, then `autopack config validate {path}`", soft_wrap=True
+    )

@@ -18,8 +18,11 @@ from .run import execute_and_report
 def demo_cmd(
     home: Annotated[
         Path | None,
-        typer.Option("--home", help="where the demo's run store, project copy and logs go (default: $AUTOPACK_HOME, "
-                     "else a temporary folder)"),
+        typer.Option(
+            "--home",
+            help="where the demo's run store, project copy and logs go (default: $AUTOPACK_HOME, "
+            "else a temporary folder)",
+        ),
     ] = None,
     run_id: Annotated[str | None, typer.Option("--run-id", help="default: demo-<timestamp>")] = None,
     keep: Annotated[
@@ -57,12 +60,16 @@ def demo_cmd(
     finally:
         if keep:
             if not as_json:
-                out.print(f"kept: the project copy {project_copy(root, rid)} (branch autopack/{rid}); look at it with "
-                          f"`autopack status --run-id {rid} --home {root}` (and `autopack journal`, same options)",
-                          markup=False, soft_wrap=True)
+                out.print(
+                    f"kept: the project copy {project_copy(root, rid)} (branch autopack/{rid}); look at it with "
+                    f"`autopack status --run-id {rid} --home {root}` (and `autopack journal`, same options)",
+                    markup=False,
+                    soft_wrap=True,
+                )
         else:
             remove_demo(root, rid, whole_home=own_home)
             if not as_json:
-                out.print("the demo's files are removed (pass --keep to look at the project copy and its run)",
-                          markup=False)
+                out.print(
+                    "the demo's files are removed (pass --keep to look at the project copy and its run)", markup=False
+                )
     raise typer.Exit(code)

@@ -42,7 +42,9 @@ def models_list(ctx: typer.Context, config: ConfigOpt = None, as_json: JsonOpt =
         in_p = "free" if r["free"] else ("-" if not r["priced"] else f"{r['input_per_m']:.2f}")
         out_p = "free" if r["free"] else ("-" if not r["priced"] else f"{r['output_per_m']:.2f}")
         yes_no = "yes" if r["ready"] else "no"
-        table.add_row(str(r["model"]), str(r["provider"]), yes_no, str(r["needs"]), in_p, out_p, str(r["status_detail"]))
+        table.add_row(
+            str(r["model"]), str(r["provider"]), yes_no, str(r["needs"]), in_p, out_p, str(r["status_detail"])
+        )
     console().print(table)
     err = console(stderr=True)
     for r in rows:

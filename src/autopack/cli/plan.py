@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 plan_app = typer.Typer(rich_markup_mode=None, help="Validate, show or draft run plans.", no_args_is_help=True)
 app.add_typer(plan_app, name="plan")
 
+
 @plan_app.command("validate")
 def plan_validate(
     file: Annotated[Path, typer.Argument(help="run plan (YAML or JSON)")],
@@ -94,7 +95,9 @@ def plan_draft(
     output: Annotated[Path, typer.Option("-o", "--output", help="where to write the plan YAML")],
     project_dir: Annotated[
         Path | None,
-        typer.Option("--project-dir", help="the project the plan is for (default: the repository around the current directory)"),
+        typer.Option(
+            "--project-dir", help="the project the plan is for (default: the repository around the current directory)"
+        ),
     ] = None,
     project: Annotated[str | None, typer.Option("--project", help="project name (default: the directory name)")] = None,
     model: Annotated[str | None, typer.Option("--model", help="planner model (default: routing.planner_model)")] = None,

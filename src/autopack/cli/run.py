@@ -73,7 +73,10 @@ def run_cmd(
     plan: Annotated[Path, typer.Option("--plan", help="run plan YAML/JSON (see `autopack plan validate`)")],
     project_dir: Annotated[
         Path | None,
-        typer.Option("--project-dir", help="the git repository to build in (default: the repository around the current directory)"),
+        typer.Option(
+            "--project-dir",
+            help="the git repository to build in (default: the repository around the current directory)",
+        ),
     ] = None,
     config: ConfigOpt = None,
     home: HomeOpt = None,
@@ -92,8 +95,11 @@ def run_cmd(
     ] = None,
     max_attempts: Annotated[
         int | None,
-        typer.Option("--max-attempts", min=1,
-                     help="attempts per phase before it fails (complexity_escalation.max_attempts_per_phase)"),
+        typer.Option(
+            "--max-attempts",
+            min=1,
+            help="attempts per phase before it fails (complexity_escalation.max_attempts_per_phase)",
+        ),
     ] = None,
     env_file: EnvFileOpt = None,
 ) -> None:

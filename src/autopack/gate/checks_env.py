@@ -62,7 +62,9 @@ class ChecksEnv:
 
     def python(self) -> str | None:
         """The interpreter ``python`` (else ``python3``) names in this environment, if any."""
-        path = os.pathsep.join([*self.path_first, self.base_path if self.base_path is not None else os.environ.get("PATH", "")])
+        path = os.pathsep.join(
+            [*self.path_first, self.base_path if self.base_path is not None else os.environ.get("PATH", "")]
+        )
         return shutil.which("python", path=path) or shutil.which("python3", path=path)
 
     def describe(self) -> str:
@@ -74,7 +76,9 @@ def import_roots(worktree: Path) -> list[Path]:
     (a src layout), then the worktree itself (a flat layout)."""
     roots = []
     src = worktree / "src"
-    if src.is_dir() and any(p.suffix == ".py" or (p / "__init__.py").is_file() or _namespace_pkg(p) for p in src.iterdir()):
+    if src.is_dir() and any(
+        p.suffix == ".py" or (p / "__init__.py").is_file() or _namespace_pkg(p) for p in src.iterdir()
+    ):
         roots.append(src)
     roots.append(worktree)
     return roots

@@ -31,8 +31,10 @@ STOP_REASONS = {"end_turn": "end", "stop_sequence": "end", "max_tokens": "max_to
 MAX_BREAKPOINTS = 4  # per request (the API refuses more)
 # Minimum cacheable prompt length by model (Anthropic's prompt-caching documentation); unlisted: 1024.
 # Claude Sonnet 4.6 is listed as 1024 in some places and 2048 in others: the higher one is kept.
-MIN_CACHEABLE = ((re.compile(r"opus-4-[5-9]|opus-[5-9]|haiku-4-[5-9]|haiku-[5-9]"), 4096),
-                 (re.compile(r"haiku-3|3-haiku|3-5-haiku|sonnet-4-6"), 2048))
+MIN_CACHEABLE = (
+    (re.compile(r"opus-4-[5-9]|opus-[5-9]|haiku-4-[5-9]|haiku-[5-9]"), 4096),
+    (re.compile(r"haiku-3|3-haiku|3-5-haiku|sonnet-4-6"), 2048),
+)
 
 
 def min_cacheable_tokens(model: str) -> int:
@@ -98,7 +100,9 @@ class AnthropicProvider(SdkProvider["anthropic.Anthropic", bytes]):
                 blocks: list[dict[str, Any]] = []
                 start = 0
                 for end in points:
-                    blocks.append({"type": "text", "text": request.system[start:end], "cache_control": {"type": "ephemeral"}})
+                    blocks.append(
+                        {"type": "text", "text": request.system[start:end], "cache_control": {"type": "ephemeral"}}
+                    )
                     start = end
                 if request.system[start:].strip():
                     blocks.append({"type": "text", "text": request.system[start:]})
@@ -124,7 +128,11 @@ class AnthropicProvider(SdkProvider["anthropic.Anthropic", bytes]):
         out: list[int] = []
         wanted = (len(text),) if request.cache_breaks is None else request.cache_breaks
         for end in sorted(set(wanted)):
-            if 0 < end <= len(text) and estimated_tokens(text[:end]) >= minimum and text[out[-1] if out else 0 : end].strip():
+            if (
+                0 < end <= len(text)
+                and estimated_tokens(text[:end]) >= minimum
+                and text[out[-1] if out else 0 : end].strip()
+            ):
                 out.append(end)
         return out[-MAX_BREAKPOINTS:]
 

@@ -55,7 +55,9 @@ class LimitsError(AutopackError):
 @dataclass(frozen=True)
 class ProviderLimit:
     concurrency: int | None = None  # calls in flight at once, across every process sharing the folder
-    requests_per_minute: float | None = None  # calls started per minute (a token bucket holding one second's worth, at least 1)
+    requests_per_minute: float | None = (
+        None  # calls started per minute (a token bucket holding one second's worth, at least 1)
+    )
 
     def describe(self) -> str:
         parts = []
@@ -82,7 +84,9 @@ def write_limits(folder: Path, limits: dict[str, ProviderLimit]) -> None:
     """Create ``folder`` (and ``waiting/``) and write its ``limits.json``; counters already there stay."""
     (folder / "waiting").mkdir(parents=True, exist_ok=True)
     # writers may race (cluster tasks): each writes its own temporary file
-    atomic_write_text(folder / LIMITS_FILE, json.dumps({k: asdict(v) for k, v in limits.items()}, indent=2), fsync=False)
+    atomic_write_text(
+        folder / LIMITS_FILE, json.dumps({k: asdict(v) for k, v in limits.items()}, indent=2), fsync=False
+    )
 
 
 def read_stats(folder: Path) -> dict[str, ProviderState]:
@@ -117,9 +121,16 @@ class SharedLimits:
     """The limits of one folder; ``slot`` wraps a call. Safe across processes and threads (each slot
     and lock is its own open file description)."""
 
-    def __init__(self, folder: Path, limits: dict[str, ProviderLimit], *, poll_seconds: float = POLL_SECONDS,
-                 clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep,
-                 report_after: float = REPORT_AFTER_SECONDS) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        limits: dict[str, ProviderLimit],
+        *,
+        poll_seconds: float = POLL_SECONDS,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+        report_after: float = REPORT_AFTER_SECONDS,
+    ) -> None:
         self.folder = folder
         self.report_after = report_after
         self.limits = limits
@@ -135,8 +146,10 @@ class SharedLimits:
             data = json.loads(path.read_text(encoding="utf-8"))
             limits = {str(k): ProviderLimit(**v) for k, v in data.items()}
         except FileNotFoundError:
-            raise LimitsError(f"${ENV_VAR} names {folder}, which has no {LIMITS_FILE}; unset the variable "
-                              "(it is set by `autopack batch` for its runs)") from None
+            raise LimitsError(
+                f"${ENV_VAR} names {folder}, which has no {LIMITS_FILE}; unset the variable "
+                "(it is set by `autopack batch` for its runs)"
+            ) from None
         except (OSError, ValueError, TypeError) as exc:
             raise LimitsError(f"{path}: cannot be read as provider limits ({exc}); unset ${ENV_VAR}") from None
         return cls(folder, limits, **options)
@@ -156,10 +169,16 @@ class SharedLimits:
         if waited >= self.report_after:
             self._update(provider, lambda s: _count_wait(s, waited))
             if on_wait is not None:
-                on_wait({"provider": provider, "waited_s": round(waited, 3), "reasons": reasons,
-                         "limit": limit.describe(),
-                         "message": f"waited {waited:.1f} s for {provider} ({' and '.join(reasons)}; "
-                                    f"shared limit {limit.describe()})"})
+                on_wait(
+                    {
+                        "provider": provider,
+                        "waited_s": round(waited, 3),
+                        "reasons": reasons,
+                        "limit": limit.describe(),
+                        "message": f"waited {waited:.1f} s for {provider} ({' and '.join(reasons)}; "
+                        f"shared limit {limit.describe()})",
+                    }
+                )
         try:
             yield
         except Exception as exc:

@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
-ErrorKind = Literal["rate_limit", "server", "timeout", "connection", "auth", "bad_request", "malformed", "not_configured"]
+ErrorKind = Literal[
+    "rate_limit", "server", "timeout", "connection", "auth", "bad_request", "malformed", "not_configured"
+]
 
 
 @dataclass(frozen=True)

@@ -205,10 +205,7 @@ def render_journal(store: RunStore, run_id: str) -> str:
         f"- **Started:** {_when(run.created_at)}; **last update:** {_when(run.updated_at)}",
     ]
     if run.branch:
-        out.append(
-            f"- **Branch:** `{run.branch}`"
-            + (f" from `{run.base_commit[:10]}`" if run.base_commit else "")
-        )
+        out.append(f"- **Branch:** `{run.branch}`" + (f" from `{run.base_commit[:10]}`" if run.base_commit else ""))
     out.append(
         f"- **Totals:** {done}/{len(phases)} phases complete, {len(all_attempts)} attempts ({outcome_txt}), "
         f"{totals.calls} LLM calls, {totals.tokens_in} tokens in / {totals.tokens_out} out, "

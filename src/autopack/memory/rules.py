@@ -363,7 +363,8 @@ def _module_of(message: str) -> str | None:
 
 
 # Words any rule may use without saying anything: "make sure the phase's checks pass" is made of them.
-_GENERIC = frozenset("""
+_GENERIC = frozenset(
+    """
 a an the and or but of to in on at for with from by as into onto that this these those it its is are be been being
 was were do does did not no never always you your any all each every some one more most other than then so if when
 while before after again next time first last only also just should must can could would will may might please
@@ -371,7 +372,8 @@ make makes sure ensure ensures check checks checked checking pass passes passed 
 phase phases run runs running reply replying finish finishing done code change changes changed changing edit edits
 error errors fail fails failed failing failure failures fix fixes fixed fixing correct correctly properly careful
 carefully verify verifies good work works working right wrong issue issues problem problems step steps thing things
-builder attempt attempts previous output task tasks file files""".split())
+builder attempt attempts previous output task tasks file files""".split()
+)
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
@@ -436,10 +438,11 @@ def project_rules_path(root: Path, project: str | None) -> Path:
 
     if project is None:
         base = root / RUNS_DIR
-        projects = sorted(p.name for p in base.iterdir() if p.is_dir() and not p.name.startswith(".")) if base.is_dir() else []
+        projects = (
+            sorted(p.name for p in base.iterdir() if p.is_dir() and not p.name.startswith(".")) if base.is_dir() else []
+        )
         if len(projects) != 1:
             known = ", ".join(projects) or "none yet"
             raise AutopackError(f"say which project with --project (projects under {root / RUNS_DIR}: {known})")
         project = projects[0]
     return Layout(root, project).rules_path
-

@@ -111,8 +111,14 @@ def next_rung(
     order = tier_order(cfg, role, category, current.complexity)
     index = order.index(current.model) if current.model in order else -1
     if can_cross and threshold is not None and counted_failures_at_tier >= threshold:
-        return _cross(cfg, role, category, current, tried, f"{counted_failures_at_tier} counted failures at "
-                      f"{current.complexity} complexity (threshold {threshold})")
+        return _cross(
+            cfg,
+            role,
+            category,
+            current,
+            tried,
+            f"{counted_failures_at_tier} counted failures at {current.complexity} complexity (threshold {threshold})",
+        )
     if index + 1 < len(order):
         later = order[index + 1 :]
         model = next((m for m in later if m not in tried), later[0])  # past models that already failed here
@@ -162,8 +168,9 @@ class EscalationLadder:
         if not counts_for_escalation(category, self.cfg):
             return None
         self.failures_at_tier += 1
-        new, reason = next_rung(self.cfg, self.role, self.category, self.current, self.failures_at_tier, self.tried,
-                                repeated=repeated)
+        new, reason = next_rung(
+            self.cfg, self.role, self.category, self.current, self.failures_at_tier, self.tried, repeated=repeated
+        )
         if new.complexity != self.current.complexity:
             self.failures_at_tier = 0
         self.current = new

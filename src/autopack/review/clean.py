@@ -158,7 +158,12 @@ def _plan_git(plan: CleanPlan, repo: Repo, store: RunStore, run: RunRef, force: 
 
 
 def clean_runs(
-    layouts: list[Layout], *, run_id: str | None, older_than: float | None, all_finished: bool, force: bool,
+    layouts: list[Layout],
+    *,
+    run_id: str | None,
+    older_than: float | None,
+    all_finished: bool,
+    force: bool,
     dry_run: bool,
 ) -> list[dict[str, Any]]:
     """``autopack clean``: in each project of ``layouts``, the runs ``select_runs`` picks, planned and

@@ -212,7 +212,12 @@ class Workspace:
 
     @staticmethod
     def commit_message(
-        run_id: str, phase_id: str, phase_name: str, model: str, gate_summary: str, attempt: int,
+        run_id: str,
+        phase_id: str,
+        phase_name: str,
+        model: str,
+        gate_summary: str,
+        attempt: int,
         inexact: Sequence[str] = (),
     ) -> str:
         """``autopack(<phase_id>): <name>``, a body with model, attempt and gate result, then trailers;
