@@ -385,14 +385,20 @@ def ap(tmp_path: Path) -> AutopackEnv:
     return AutopackEnv(tmp_path)
 
 
-def wait_for(predicate: Callable[[], bool], timeout: float = 60.0, what: str = "condition") -> None:
-    """Poll ``predicate`` until it holds; fail the test (not hang it) after ``timeout`` seconds."""
+def wait_for(
+    predicate: Callable[[], bool],
+    timeout: float = 60.0,
+    what: str = "condition",
+    diagnose: Callable[[], str] | None = None,
+) -> None:
+    """Poll ``predicate`` until it holds; fail the test (not hang it) after ``timeout`` seconds, with what
+    ``diagnose`` says (e.g. the output of the process it waited on)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
             return
         time.sleep(0.1)
-    pytest.fail(f"timed out waiting for {what}")
+    pytest.fail(f"timed out waiting for {what}" + (f"\n{diagnose()}" if diagnose else ""))
 
 
 def kill_group(proc: subprocess.Popen[bytes]) -> None:

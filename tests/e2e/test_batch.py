@@ -162,6 +162,7 @@ def test_a_worker_killed_mid_run_loses_and_duplicates_no_commit_when_the_batch_r
             ),
             timeout=120,
             what="p1 committed in both runs",
+            diagnose=lambda: (world.root / "batch.out").read_text(errors="replace")[-6000:],
         )
         victim = world.run_row(batch, "kill-project")
         p1 = branch_commits(world.repo(0), "kill-project")[0].hexsha

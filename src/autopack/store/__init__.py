@@ -138,14 +138,27 @@ class RunStore:
             self._db = sqlite3.connect(str(path), timeout=self.busy_timeout, isolation_level=None)
         except sqlite3.Error as exc:
             self._reraise(exc)
-        try:
-            self._open(check)
-        except sqlite3.Error as exc:
-            self._db.close()  # at once: a damaged file keeps no -wal or -shm file beside it
-            self._reraise(exc)
-        except BaseException:
-            self._db.close()
-            raise
+        deadline = time.monotonic() + self.busy_timeout
+        while True:
+            try:
+                self._open(check)
+                break
+            except sqlite3.OperationalError as exc:
+                # Two processes opening one new store at once (a batch's runs of one project): switching
+                # to WAL or reading the schema while the other creates it can answer "database is locked"
+                # at once, without SQLite's busy wait. Opening writes nothing outside a transaction, so
+                # it is tried again until busy_timeout, like any other wait for the lock.
+                if "locked" in str(exc) and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                    continue
+                self._db.close()
+                self._reraise(exc)
+            except sqlite3.Error as exc:
+                self._db.close()  # at once: a damaged file keeps no -wal or -shm file beside it
+                self._reraise(exc)
+            except BaseException:
+                self._db.close()
+                raise
 
     def _open(self, check: bool) -> None:
         """Read before writing: refuse what is not an autopack store, check it, and create the tables
