@@ -33,6 +33,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
+from time import monotonic, sleep
 from typing import Any, NoReturn
 
 from ..errors import StoreError
@@ -138,7 +139,7 @@ class RunStore:
             self._db = sqlite3.connect(str(path), timeout=self.busy_timeout, isolation_level=None)
         except sqlite3.Error as exc:
             self._reraise(exc)
-        deadline = time.monotonic() + self.busy_timeout
+        deadline = monotonic() + self.busy_timeout
         while True:
             try:
                 self._open(check)
@@ -148,8 +149,8 @@ class RunStore:
                 # to WAL or reading the schema while the other creates it can answer "database is locked"
                 # at once, without SQLite's busy wait. Opening writes nothing outside a transaction, so
                 # it is tried again until busy_timeout, like any other wait for the lock.
-                if "locked" in str(exc) and time.monotonic() < deadline:
-                    time.sleep(0.05)
+                if "locked" in str(exc) and monotonic() < deadline:
+                    sleep(0.05)
                     continue
                 self._db.close()
                 self._reraise(exc)
