@@ -133,16 +133,16 @@ def test_a_fresh_start_after_a_replan_forgets_the_old_revision(cfg: Config) -> N
 
 def test_after_the_last_attempt_neither_the_planner_nor_the_doctor_is_asked(cfg: Config) -> None:
     # a flaw with re-plan budget left, and the Doctor due: both would be asked with an attempt left
-    due = progress(failures_since_doctor=5, attempts_left=1)
+    due = progress(failures_since_doctor=5, attempts_done=4)  # cfg: 5 attempts
     assert isinstance(decide(due, Failure(flaw=FLAW), cfg)[0], Replan)
     assert isinstance(decide(due, Failure(), cfg)[0], ConsultDoctor)
-    last = progress(failures_since_doctor=5, attempts_left=0, budget_near_limit=True)
+    last = progress(failures_since_doctor=5, attempts_done=5, budget_near_limit=True)
     assert decide(last, Failure(flaw=FLAW), cfg) == [Retry()]
     assert decide(last, Failure(), cfg) == [Retry()]
     # a refusal repeated still fails with its reason, and a cut-off reply still switches format
     refusal = "Builder model m: prompt is too long"
     assert isinstance(decide(last, Failure(refusal=refusal, previous_refusal=refusal), cfg)[0], Fail)
-    assert decide(progress(attempts_left=0, mode="full_file"), Failure(cut_off=True), cfg) == [
+    assert decide(progress(attempts_done=5, mode="full_file"), Failure(cut_off=True), cfg) == [
         SwitchMode("structured_edit", "reply cut off in full_file mode"),
         Retry(),
     ]

@@ -218,7 +218,7 @@ class Executor:
                 replans_used=self._replans_used(pid),
                 doctor_allowed=self._doctor_allowed(pid),
                 budget_near_limit=near,
-                attempts_left=self.config.complexity_escalation.max_attempts_per_phase - st.attempts_done,
+                attempts_done=st.attempts_done,
             )
             failure = Failure(
                 refusal=refusal, previous_refusal=st.last_refusal, cut_off=outcome.compact_next, flaw=flaw

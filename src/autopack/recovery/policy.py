@@ -69,7 +69,7 @@ class Progress:
     replans_used: int  # re-plans made or tried (a failed one counts)
     doctor_allowed: bool  # the per-phase and per-run Doctor budgets have room
     budget_near_limit: bool  # the run's health budget is close to stopping it
-    attempts_left: int = 1  # attempts the phase may still make (0: the one that failed was its last)
+    attempts_done: int = 0  # attempts made in this attempt window, the failed one included
 
 
 @dataclass(frozen=True)
@@ -125,7 +125,7 @@ def decide(progress: Progress, failure: Failure, config: Config) -> list[Action]
     actions: list[Action] = []
     if failure.cut_off and progress.mode == "full_file":
         actions.append(SwitchMode("structured_edit", "reply cut off in full_file mode"))
-    if progress.attempts_left <= 0:
+    if attempts_left(progress.attempts_done, config) is not None:  # that was the last attempt
         return [*actions, Retry()]
     flaw = failure.flaw
     doctor_due = progress.doctor_allowed and (
