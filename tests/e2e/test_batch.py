@@ -216,3 +216,53 @@ def test_a_call_waiting_on_a_shared_provider_limit_is_shown(tmp_path: Path) -> N
 
 def _has_branch(repo_dir: Path, run_id: str) -> bool:
     return (repo_dir / ".git" / "refs" / "heads" / "autopack" / run_id).exists()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:  # a zombie is dead: it only waits to be reaped
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_runs_end_interrupted_when_the_batch_process_is_killed_and_the_same_command_finishes_them(
+    tmp_path: Path,
+) -> None:
+    """The runs are forked from the batch's preloaded server: SIGKILL the batch process alone (not its
+    group) and each run still learns it (SIGTERM), records itself and exits; the batch resumes them."""
+    flag = tmp_path / "go"
+    world = BatchWorld(tmp_path, projects=2, phases=3, hold=flag)
+    batch = world.batch(batch="orphan", workers=2, projects=[str(world.repo(0)), str(world.repo(1))])
+    proc = world.popen("batch", str(batch), "--json")
+    try:
+        wait_for(
+            lambda: all(
+                _has_branch(world.repo(i), rid) and len(branch_commits(world.repo(i), rid)) == 1
+                for i, rid in ((0, "orphan-project"), (1, "orphan-project-2"))
+            ),
+            timeout=120,
+            what="p1 committed in both runs",
+            diagnose=lambda: (world.root / "batch.out").read_text(errors="replace")[-6000:],
+        )
+        pids = [world.run_row(batch, rid)["pid"] for rid in ("orphan-project", "orphan-project-2")]
+        assert all(isinstance(pid, int) and _alive(pid) for pid in pids)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+        wait_for(lambda: not any(_alive(pid) for pid in pids), timeout=60, what="the runs to end after the batch")
+    finally:
+        if proc.poll() is None:
+            kill_group(proc)
+    for rid in ("orphan-project", "orphan-project-2"):
+        assert world.run_row(batch, rid)["state"] == "INTERRUPTED"
+        run_status = world.cli("status", rid, "--json", timeout=60)
+        assert '"status": "INTERRUPTED"' in run_status.stdout, run_status.output
+    flag.touch()
+    resumed = world.cli("batch", str(batch))
+    assert resumed.returncode == 0, resumed.output
+    assert phases_committed(world.repo(0), "orphan-project") == ["p1", "p2", "p3"]
+    assert phases_committed(world.repo(1), "orphan-project-2") == ["p1", "p2", "p3"]

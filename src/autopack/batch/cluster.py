@@ -18,6 +18,7 @@ too with ``results: push``) come back with the task's result.
 
 from __future__ import annotations
 
+import os
 import tempfile
 import threading
 import uuid
@@ -45,7 +46,9 @@ class DaskEngine:
                 "--cluster needs Dask: pip install 'autopack[cluster]' (the distributed package)"
             ) from None
         self.slots = slots
-        self.on_this_machine = address == LOCAL
+        # Each run is a fresh interpreter (its imports are CPU-heavy): on this machine, no more of them
+        # starting at once than there are cores.
+        self.warm_at_once = max(1, os.cpu_count() or 1) if address == LOCAL else slots
         self.batch = batch
         self.paths = paths
         self.scratch = scratch

@@ -6,9 +6,12 @@ back on one queue, in this thread only: each run's events (the live table), its 
 (recorded in ``batch.db``). One run failing, refused or killed never stops the others. At the end, or
 when interrupted, it writes ``summary.json`` and the batch report.
 
-A run holds a worker's slot while its process lives (its results are gathered beside the next run),
-and at most as many runs as there are cores warm up at once (start-up and the first model call are the
-CPU-heavy part of a run): N runs started together would otherwise all wait for the same cores.
+A run holds a worker's slot while its process lives (its results are gathered beside the next run).
+The local pool forks runs from a server that has already imported a run's code and the SDKs
+(``launch.start_preloaded``), so a run's start costs little CPU. Where each run is a fresh interpreter
+(a Dask cluster on this machine, or no ``fork``), at most as many runs as there are cores warm up at
+once (start-up and the first model call are then the CPU-heavy part of a run): N runs started together
+would otherwise all wait for the same cores.
 
 An engine runs ``task.execute_run`` somewhere: ``LocalEngine`` in threads that each supervise one
 ``autopack run`` process, ``cluster.DaskEngine`` on the workers of a Dask cluster.
@@ -30,6 +33,7 @@ from typing import Any, Protocol
 from ..fileio import atomic_write_text
 from ..llm.shared_limits import read_stats, write_limits
 from .budget import BatchBudget, Exhausted, Grant
+from .launch import Launcher, preloading_available, spawn_run, start_preloaded
 from .spec import Batch, RunSpec, config_layer
 from .state import FINISHED, BatchPaths, BatchStore, RunState
 from .task import Emit, RunOutcome, RunTask, execute_run
@@ -39,7 +43,7 @@ from .view import BatchInfo, BatchView, RunLine
 class Engine(Protocol):
     name: str
     slots: int
-    on_this_machine: bool  # its runs share this machine's cores
+    warm_at_once: int  # how many runs may be starting (no model answer yet) at once
 
     def start(self, emit: Emit) -> None: ...
 
@@ -54,10 +58,14 @@ class LocalEngine:
     """``slots`` runs at once on this machine: a thread per run watches its ``autopack run`` process."""
 
     name = "this machine"
-    on_this_machine = True
 
-    def __init__(self, slots: int) -> None:
+    def __init__(self, slots: int, launch: Launcher | None = None) -> None:
         self.slots = slots
+        # Runs are forked from a server that has imported a run's code and the SDKs (``launch``): a
+        # fresh interpreter's imports are most of a run's CPU, and N runs starting at once share the cores.
+        self._launch = launch or (start_preloaded if preloading_available() else spawn_run)
+        # A fresh interpreter's start is CPU-heavy: no more of them at once than there are cores.
+        self.warm_at_once = slots if self._launch is start_preloaded else max(1, os.cpu_count() or 1)
         # Twice the slots: a run whose process ended is still gathered (store rows, report, branch) in its
         # thread while the next run already goes in its slot.
         self._pool = ThreadPoolExecutor(max_workers=2 * slots, thread_name_prefix="autopack-batch")
@@ -78,7 +86,7 @@ class LocalEngine:
                     self._pids[task.run_id] = int(event["pid"])
             emit(event)
 
-        future = self._pool.submit(execute_run, task, track)
+        future = self._pool.submit(execute_run, task, track, self._launch)
         future.add_done_callback(lambda f: self._done(task, f))
 
     def _done(self, task: RunTask, future: Future[RunOutcome]) -> None:
@@ -137,7 +145,7 @@ class BatchRunner:
         self.running: set[str] = set()  # runs whose process lives: each holds a slot
         self.gathering: set[str] = set()  # runs whose process ended, results not back yet
         self.warming: set[str] = set()  # running, and no model answer yet: the CPU-heavy start
-        self.warm_limit = max(1, os.cpu_count() or 1) if engine.on_this_machine else engine.slots
+        self.warm_limit = engine.warm_at_once
         self.started = time.monotonic()
 
     # the whole batch ------------------------------------------------------------------------------

@@ -10,12 +10,10 @@ Nothing here knows whether the caller is the local pool or a Dask worker: both h
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -23,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ..llm.shared_limits import ENV_VAR
+from .launch import Launcher, spawn_run
 
 Emit = Callable[[dict[str, Any]], None]
 BRANCH_PREFIX = "autopack/"
@@ -90,9 +89,9 @@ class TaskError(Exception):
     """The run could not be made ready (a clone failed): the run is an ERROR, the batch goes on."""
 
 
-def execute_run(task: RunTask, emit: Emit) -> RunOutcome:
-    """Run ``task`` to its end (or its process's death) and gather its results; never raises for a
-    run that went wrong: that is the outcome's state."""
+def execute_run(task: RunTask, emit: Emit, launch: Launcher = spawn_run) -> RunOutcome:
+    """Run ``task`` to its end (or its process's death) in a process ``launch`` starts, and gather its
+    results; never raises for a run that went wrong: that is the outcome's state."""
     started = time.time()
     run_dir = Path(task.run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -101,36 +100,26 @@ def execute_run(task: RunTask, emit: Emit) -> RunOutcome:
     except TaskError as exc:
         return RunOutcome(task.run_id, "ERROR", None, str(exc), elapsed_s=time.time() - started)
     home = Path(task.home) if task.home else repo
-    argv = run_argv(task, repo, home)
     env = dict(os.environ)
     env.update(task.extra_env)
     env.pop("AUTOPACK_HOME", None)  # --home says it
     if task.limits_dir:
         env[ENV_VAR] = task.limits_dir
     stderr_path = run_dir / "stderr.log"
-    with open(stderr_path, "ab") as err, open(run_dir / "events.jsonl", "ab") as log:
-        proc = subprocess.Popen(
-            argv,
-            cwd=repo,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=err,
-            stdin=subprocess.DEVNULL,
-            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
-        )  # noqa: PLW1509
-        worker = task.worker if task.worker != "local" else _local_worker_name()
-        emit(
-            {
-                "type": "started",
-                "run_id": task.run_id,
-                "pid": proc.pid,
-                "worker": worker,
-                "repo_dir": str(repo),
-                "home": str(home),
-                "cost_cap_usd": task.max_cost,
-            }
-        )
-        assert proc.stdout is not None
+    proc = launch(run_args(task, repo, home), repo, env, stderr_path)
+    worker = task.worker if task.worker != "local" else _local_worker_name()
+    emit(
+        {
+            "type": "started",
+            "run_id": task.run_id,
+            "pid": proc.pid,
+            "worker": worker,
+            "repo_dir": str(repo),
+            "home": str(home),
+            "cost_cap_usd": task.max_cost,
+        }
+    )
+    with proc.stdout, open(run_dir / "events.jsonl", "ab") as log:
         for raw in proc.stdout:
             log.write(raw)
             try:
@@ -139,7 +128,7 @@ def execute_run(task: RunTask, emit: Emit) -> RunOutcome:
                 continue
             if isinstance(event, dict) and event.get("event") != "summary":
                 emit({"type": "event", "run_id": task.run_id, "event": event})
-        code = proc.wait()
+    code = proc.wait()
     # The worker's slot is free now: its results are gathered beside the next run.
     emit({"type": "exited", "run_id": task.run_id, "exit_code": code})
     outcome = gather(task, repo, home, code, _tail(stderr_path))
@@ -188,11 +177,9 @@ def prepare_repository(task: RunTask) -> Path:
     return target
 
 
-def run_argv(task: RunTask, repo: Path, home: Path) -> list[str]:
+def run_args(task: RunTask, repo: Path, home: Path) -> list[str]:
+    """``autopack``'s arguments for the run."""
     argv = [
-        sys.executable,
-        "-m",
-        "autopack.cli",
         "run",
         "--run-id",
         task.run_id,
@@ -348,19 +335,3 @@ def _last_error(stderr: str) -> str:
     lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
     errors = [ln.removeprefix("error:").strip() for ln in lines if ln.startswith("error:")]
     return errors[-1] if errors else (lines[-1] if lines else "")
-
-
-_PR_SET_PDEATHSIG = 1
-_libc: Any = None
-if sys.platform == "linux":
-    with contextlib.suppress(OSError):
-        import ctypes
-
-        _libc = ctypes.CDLL(None, use_errno=True)
-
-
-def _die_with_parent() -> None:
-    """In the run's process, before it starts: SIGTERM it when the thread that started it goes away (the
-    batch or a cluster worker killed), so it records itself INTERRUPTED instead of running on unseen."""
-    if _libc is not None:
-        _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
