@@ -14,9 +14,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from .base import CallContext, Completer, JsonReplyError, assistant, first_valid, render, user
+from .base import CallContext, Completer, ask_json, render
 
 MAX_DIFF_CHARS = 60_000
 MAX_AUDITORS = 2  # models asked for one verdict: the phase's Auditor, then one other
@@ -181,37 +181,22 @@ class Auditor:
         used = model
         models = list(dict.fromkeys([model, *fallback_models]))[:MAX_AUDITORS]
         for current in models:
-            messages = [user(prompt)]
-            for _ in range(2):  # the reply, then once more with what was wrong with it
-                result = self.service.complete(
-                    role="auditor",
-                    model=current,
-                    system=system,
-                    messages=messages,
-                    max_tokens=self.max_tokens,
-                    json_mode=True,
-                    policy=ctx.policy,
-                    phase_id=ctx.phase_id,
-                    attempt_id=ctx.attempt_id,
-                )
-                used = result.model
-                text = result.response.text
-                try:
-                    return AuditOutcome(verdict=first_valid(text, Verdict.model_validate), model=used)
-                except (JsonReplyError, ValidationError) as exc:
-                    error = _short_error(exc)
-                    messages = [
-                        user(prompt),
-                        assistant(text or "(empty)"),
-                        user(f"That reply is not a valid verdict: {error}. Reply again with only the JSON object."),
-                    ]
-            errors.append(f"{current}: {error}")
+            answer = ask_json(
+                self.service,
+                role="auditor",
+                model=current,
+                system=system,
+                prompt=prompt,
+                validate=Verdict.model_validate,
+                ctx=ctx,
+                max_tokens=self.max_tokens,
+                tries=2,  # the reply, then once more with what was wrong with it
+                again="That reply is not a valid verdict: {error}. Reply again with only the JSON object.",
+            )
+            used = answer.model
+            if answer.value is not None:
+                return AuditOutcome(verdict=answer.value, model=used)
+            errors.append(f"{current}: {answer.error}")
         return AuditOutcome(
             verdict=None, model=used, error="no valid verdict (each model asked twice): " + "; ".join(errors)
         )
-
-
-def _short_error(exc: Exception) -> str:
-    if isinstance(exc, ValidationError):
-        return "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:5])
-    return str(exc)

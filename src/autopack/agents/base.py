@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from string import Template
-from typing import Any, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from ..config import Policy
 from ..errors import AutopackError
@@ -113,6 +113,64 @@ def first_valid(text: str, validate: Callable[[dict[str, Any]], T]) -> T:
             first = first or exc
     assert first is not None
     raise first
+
+
+@dataclass(frozen=True)
+class JsonAnswer(Generic[T]):
+    """What ``ask_json`` got: the validated value (None when every try failed), the model that answered
+    last, and what was wrong with the last reply (None when one was valid)."""
+
+    value: T | None
+    model: str
+    error: str | None = None
+
+
+def ask_json(
+    service: Completer,
+    *,
+    role: str,
+    model: str,
+    system: str,
+    prompt: str,
+    validate: Callable[[dict[str, Any]], T],
+    ctx: CallContext,
+    max_tokens: int,
+    tries: int,
+    again: str,
+) -> JsonAnswer[T]:
+    """Ask ``model`` for one JSON object that ``validate`` accepts: the reply, then (up to ``tries`` in
+    all) again with the reply and what was wrong with it, ``again`` being how the model is asked to fix
+    it ({error} stands for what was wrong). The one retry loop of the Auditor, the Doctor and the Planner."""
+    messages = [user(prompt)]
+    used, error = model, ""
+    for _ in range(tries):
+        result = service.complete(
+            role=role,
+            model=model,
+            system=system,
+            messages=messages,
+            max_tokens=max_tokens,
+            json_mode=True,
+            policy=ctx.policy,
+            phase_id=ctx.phase_id,
+            attempt_id=ctx.attempt_id,
+        )
+        used, text = result.model, result.response.text
+        try:
+            return JsonAnswer(first_valid(text, validate), used)
+        except (ValueError, TypeError, KeyError, AutopackError) as exc:  # as first_valid raises them
+            error = short_error(exc)
+            messages = [user(prompt), assistant(text or "(empty)"), user(again.format(error=error))]
+    return JsonAnswer(None, used, error)
+
+
+def short_error(exc: Exception) -> str:
+    """A reply's problem in one line: pydantic's first five errors by field, else the message."""
+    from pydantic import ValidationError
+
+    if isinstance(exc, ValidationError):
+        return "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:5])
+    return str(exc)
 
 
 def _read(candidate: str) -> dict[str, Any] | None:

@@ -11,11 +11,11 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ..config import Config
-from .auditor import _first, _short_error, _word
-from .base import CallContext, Completer, JsonReplyError, assistant, first_valid, render, user
+from .auditor import _first, _word
+from .base import CallContext, Completer, ask_json, render
 
 Action = Literal["retry_with_fix", "replan", "skip_phase", "mark_fatal", "rollback_run", "execute_fix"]
 # The other words models use for an action.
@@ -165,32 +165,19 @@ class Doctor:
     def _ask(self, model: str, request: DoctorRequest, ctx: CallContext) -> tuple[Diagnosis | None, str, str | None]:
         note = "enabled." if request.execute_fix_enabled else "it is DISABLED in this run, do not choose it."
         system = render("doctor_system.md", execute_fix_note=note)
-        prompt = request.render()
-        messages = [user(prompt)]
-        used, error = model, None
-        for _ in range(2):
-            result = self.service.complete(
-                role="doctor",
-                model=model,
-                system=system,
-                messages=messages,
-                max_tokens=self.max_tokens,
-                json_mode=True,
-                policy=ctx.policy,
-                phase_id=ctx.phase_id,
-                attempt_id=ctx.attempt_id,
-            )
-            used = result.model
-            try:
-                return first_valid(result.response.text, Diagnosis.model_validate), used, None
-            except (JsonReplyError, ValidationError) as exc:
-                error = _short_error(exc)
-                messages = [
-                    user(prompt),
-                    assistant(result.response.text or "(empty)"),
-                    user(f"That is not a valid diagnosis: {error}. Reply with only the JSON object."),
-                ]
-        return None, used, error
+        answer = ask_json(
+            self.service,
+            role="doctor",
+            model=model,
+            system=system,
+            prompt=request.render(),
+            validate=Diagnosis.model_validate,
+            ctx=ctx,
+            max_tokens=self.max_tokens,
+            tries=2,
+            again="That is not a valid diagnosis: {error}. Reply with only the JSON object.",
+        )
+        return answer.value, answer.model, answer.error
 
     def diagnose(self, request: DoctorRequest, ctx: CallContext) -> DoctorResult:
         dm = self.config.doctor_models

@@ -13,12 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import ValidationError
 
-from ..errors import AutopackError, PlanError
+from ..errors import AutopackError
 from ..plan import Phase, Plan
-from .auditor import _short_error
-from .base import CallContext, Completer, JsonReplyError, assistant, first_valid, render, user
+from .base import CallContext, Completer, ask_json, render
 
 
 class PlannerError(AutopackError):
@@ -72,32 +70,21 @@ class Planner:
         self.max_tokens = max_tokens
 
     def _json(self, model: str, prompt: str, ctx: CallContext, validate: Any, tries: int = 3) -> Any:
-        system = render("planner_system.md")
-        messages = [user(prompt)]
-        last = ""
-        for _ in range(tries):
-            result = self.service.complete(
-                role="planner",
-                model=model,
-                system=system,
-                messages=messages,
-                max_tokens=self.max_tokens,
-                json_mode=True,
-                policy=ctx.policy,
-                phase_id=ctx.phase_id,
-                attempt_id=ctx.attempt_id,
-            )
-            text = result.response.text
-            try:
-                return first_valid(text, validate)
-            except (JsonReplyError, ValidationError, PlanError, ValueError) as exc:
-                last = _short_error(exc) if isinstance(exc, ValidationError) else str(exc)
-                messages = [
-                    user(prompt),
-                    assistant(text or "(empty)"),
-                    user(f"That reply is not valid: {last}\nFix it and reply with only the JSON object."),
-                ]
-        raise PlannerError(f"the planner model ({model}) gave no valid reply after {tries} tries: {last}")
+        answer = ask_json(
+            self.service,
+            role="planner",
+            model=model,
+            system=render("planner_system.md"),
+            prompt=prompt,
+            validate=validate,
+            ctx=ctx,
+            max_tokens=self.max_tokens,
+            tries=tries,
+            again="That reply is not valid: {error}\nFix it and reply with only the JSON object.",
+        )
+        if answer.value is None:
+            raise PlannerError(f"the planner model ({model}) gave no valid reply after {tries} tries: {answer.error}")
+        return answer.value
 
     def replan_phase(
         self,
