@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from autopack.batch.launch import Launcher, preloading_available, spawn_run, start_preloaded
+from autopack.batch.launch import Launcher, PreloadedLauncher, preloading_available, spawn_run
 
 LAUNCHERS = [
     pytest.param(spawn_run, id="spawned"),
     pytest.param(
-        start_preloaded,
+        PreloadedLauncher(["anthropic"]),
         id="preloaded",
         marks=pytest.mark.skipif(not preloading_available(), reason="needs fork (Linux)"),
     ),
@@ -73,7 +73,7 @@ def test_runs_forked_at_once_from_threads_each_get_their_own_exit_code(project: 
 
     def one(i: int) -> int:
         args = ["config", "show"] if i % 2 else ["config", "validate", str(tmp_path / f"missing-{i}.yaml")]
-        proc = start_preloaded(args, project, _env(tmp_path), tmp_path / f"stderr-{i}.log")
+        proc = PreloadedLauncher()(args, project, _env(tmp_path), tmp_path / f"stderr-{i}.log")
         with proc.stdout:
             proc.stdout.read()
         return proc.wait()
@@ -81,3 +81,15 @@ def test_runs_forked_at_once_from_threads_each_get_their_own_exit_code(project: 
     with ThreadPoolExecutor(max_workers=6) as pool:
         codes = list(pool.map(one, range(12)))
     assert codes == [2, 0] * 6
+
+
+def test_the_pool_preloads_the_sdks_of_the_providers_that_would_answer_the_runs() -> None:
+    from autopack.config import SHIPPED_CONFIG, load_config
+    from autopack.preflight import sdk_modules
+
+    shipped = load_config(SHIPPED_CONFIG)
+    both = {"ANTHROPIC_API_KEY": "k", "OPENAI_API_KEY": "k"}
+    assert sdk_modules({"low", "medium", "high"}, shipped, both) == {"anthropic", "openai"}
+    # no OpenAI key: GPT-5.5's calls fall back to Anthropic, so the openai SDK is not needed
+    assert sdk_modules({"low", "medium", "high"}, shipped, {"ANTHROPIC_API_KEY": "k"}) == {"anthropic"}
+    assert sdk_modules({"low"}, shipped, {}) == set()  # nobody answers: preflight refuses the run anyway

@@ -107,6 +107,24 @@ def answered_by(model: str, config: Config, env: Mapping[str, str]) -> tuple[str
     return None
 
 
+# Provider -> the SDK module its adapter imports (an endpoint speaks OpenAI's API through the openai SDK).
+SDK_MODULES = {"anthropic": "anthropic", "openai": "openai", "glm": "zhipuai", "gemini": "google.genai"}
+
+
+def sdk_modules(complexities: set[str], config: Config, env: Mapping[str, str]) -> set[str]:
+    """The SDK modules of the providers that would answer a run whose phases have these complexities,
+    with the keys in ``env`` (a model whose provider has no key: the fallback that takes its calls)."""
+    out: set[str] = set()
+    for rm in reachable_models(complexities, config):
+        try:
+            answer = answered_by(rm.model, config, env)
+        except ValueError:
+            continue  # an unroutable name is check_plan_models' to report
+        if answer is not None:
+            out.add(SDK_MODULES.get(answer[0], "openai"))
+    return out
+
+
 def check_roles(complexities: set[str], config: Config, env: Mapping[str, str]) -> list[str]:
     """One line per role that no provider can answer: the role, its models with the config key that
     names them, and what to set; empty when every role can be answered."""

@@ -5,9 +5,9 @@ negative for the signal that killed it):
 
 - ``spawn_run``: a fresh ``python -m autopack.cli run ...`` (``subprocess.Popen``). Dask workers use
   it, and so does any machine without ``fork``.
-- ``start_preloaded``: the local pool's. The run is forked from a server process that has already
-  imported what a run imports (``preload``: autopack's run path and the provider SDKs), Python's
-  ``multiprocessing`` forkserver with a preload list. A fresh interpreter spends about 1.6 s of CPU on
+- ``PreloadedLauncher``: the local pool's. The run is forked from a server process that has already
+  imported what a run imports (autopack's run path and the SDKs of the providers the batch's runs can
+  call), Python's ``multiprocessing`` forkserver with a preload list. A fresh interpreter spends about 1.6 s of CPU on
   imports before its first model call (``import anthropic`` alone is 1.1 s, ``python -X importtime``);
   a forked run starts in a few milliseconds, and 8 runs starting at once no longer queue for 2 cores.
   The server is started once per batch process (its imports once) and ends with it.
@@ -28,7 +28,7 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from multiprocessing import reduction
 from multiprocessing.connection import wait as wait_for_sentinels
@@ -62,7 +62,7 @@ def spawn_run(args: list[str], cwd: Path, env: dict[str, str], stderr_path: Path
     return RunProcess(proc.pid, proc.stdout, proc.wait)
 
 
-# What the server imports before it forks runs: a module that imports a run's code path and the SDKs.
+# The module the server imports before it forks runs: a run's code path (the SDKs are named per batch).
 PRELOAD = "autopack.batch.preloaded"
 
 # multiprocessing's process bookkeeping (Process.start polls every child it started; a forkserver
@@ -75,37 +75,45 @@ def preloading_available() -> bool:
     return sys.platform == "linux" and "forkserver" in multiprocessing.get_all_start_methods()
 
 
-def start_preloaded(args: list[str], cwd: Path, env: dict[str, str], stderr_path: Path) -> RunProcess:
-    """``autopack`` with ``args``, forked from the preloaded server (started on first use)."""
-    from . import preloaded
+class PreloadedLauncher:
+    """Forks each run from one server (started on first use) that has imported autopack's run path and
+    ``sdks``, the provider SDK modules the batch's runs can call (each is 0.2-1.1 s of CPU to import;
+    one that is not installed is skipped, and a run that needs an SDK not named imports it itself).
+    The server's list is fixed when it starts: one per process."""
 
-    ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload([PRELOAD])
-    read, write = os.pipe()
-    try:
-        proc = ctx.Process(
-            target=preloaded.run_cli,
-            args=(args, str(cwd), env, _PassFd(write), str(stderr_path)),
-            name=f"autopack-run {args[args.index('--run-id') + 1] if '--run-id' in args else ''}".strip(),
-        )
-        with _lock:
-            proc.start()
-    except BaseException:
-        os.close(read)
-        raise
-    finally:
-        os.close(write)  # the child has its own copy: EOF on the pipe when it ends
-    assert proc.pid is not None
+    def __init__(self, sdks: Iterable[str] = ()) -> None:
+        self.modules = [PRELOAD, *sorted(set(sdks))]
 
-    def wait() -> int:
-        wait_for_sentinels([proc.sentinel])
-        with _lock:
-            proc.join()
-            code = proc.exitcode
-            proc.close()
-        return 255 if code is None else code
+    def __call__(self, args: list[str], cwd: Path, env: dict[str, str], stderr_path: Path) -> RunProcess:
+        from . import preloaded
 
-    return RunProcess(proc.pid, os.fdopen(read, "rb"), wait)
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload(self.modules)
+        read, write = os.pipe()
+        try:
+            proc = ctx.Process(
+                target=preloaded.run_cli,
+                args=(args, str(cwd), env, _PassFd(write), str(stderr_path)),
+                name="autopack-run",
+            )
+            with _lock:
+                proc.start()
+        except BaseException:
+            os.close(read)
+            raise
+        finally:
+            os.close(write)  # the child has its own copy: EOF on the pipe when it ends
+        assert proc.pid is not None
+
+        def wait() -> int:
+            wait_for_sentinels([proc.sentinel])
+            with _lock:
+                proc.join()
+                code = proc.exitcode
+                proc.close()
+            return 255 if code is None else code
+
+        return RunProcess(proc.pid, os.fdopen(read, "rb"), wait)
 
 
 class _PassFd:

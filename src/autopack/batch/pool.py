@@ -8,7 +8,7 @@ when interrupted, it writes ``summary.json`` and the batch report.
 
 A run holds a worker's slot while its process lives (its results are gathered beside the next run).
 The local pool forks runs from a server that has already imported a run's code and the SDKs
-(``launch.start_preloaded``), so a run's start costs little CPU. Where each run is a fresh interpreter
+(``launch.PreloadedLauncher``), so a run's start costs little CPU. Where each run is a fresh interpreter
 (a Dask cluster on this machine, or no ``fork``), at most as many runs as there are cores warm up at
 once (start-up and the first model call are then the CPU-heavy part of a run): N runs started together
 would otherwise all wait for the same cores.
@@ -33,7 +33,7 @@ from typing import Any, Protocol
 from ..fileio import atomic_write_text
 from ..llm.shared_limits import read_stats, write_limits
 from .budget import BatchBudget, Exhausted, Grant
-from .launch import Launcher, preloading_available, spawn_run, start_preloaded
+from .launch import Launcher, PreloadedLauncher, preloading_available, spawn_run
 from .spec import Batch, RunSpec, config_layer
 from .state import FINISHED, BatchPaths, BatchStore, RunState
 from .task import Emit, RunOutcome, RunTask, execute_run
@@ -63,9 +63,9 @@ class LocalEngine:
         self.slots = slots
         # Runs are forked from a server that has imported a run's code and the SDKs (``launch``): a
         # fresh interpreter's imports are most of a run's CPU, and N runs starting at once share the cores.
-        self._launch = launch or (start_preloaded if preloading_available() else spawn_run)
+        self._launch = launch or (PreloadedLauncher() if preloading_available() else spawn_run)
         # A fresh interpreter's start is CPU-heavy: no more of them at once than there are cores.
-        self.warm_at_once = slots if self._launch is start_preloaded else max(1, os.cpu_count() or 1)
+        self.warm_at_once = slots if isinstance(self._launch, PreloadedLauncher) else max(1, os.cpu_count() or 1)
         # Twice the slots: a run whose process ended is still gathered (store rows, report, branch) in its
         # thread while the next run already goes in its slot.
         self._pool = ThreadPoolExecutor(max_workers=2 * slots, thread_name_prefix="autopack-batch")

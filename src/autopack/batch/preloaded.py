@@ -1,36 +1,21 @@
-"""The module the local pool's run server imports before it forks runs (``launch.start_preloaded``), and
+"""The module the local pool's run server imports before it forks runs (``launch.PreloadedLauncher``), and
 the function a forked run starts in.
 
-Importing it imports what an ``autopack run`` imports before its first model call: the CLI, the run's
-code path and every provider SDK that is installed (an SDK that is not installed is skipped: the run
-that needs it says so itself). Nothing here opens a file, a socket or a thread: the server forks
-from it.
+Importing it imports what an ``autopack run`` imports before its first model call, but the provider
+SDKs (``launch.PreloadedLauncher`` names those the batch needs): the CLI, the run's code path and the
+provider adapters. Nothing here opens a file, a socket or a thread: the server forks from it.
 """
 
 from __future__ import annotations
 
 import atexit
-import contextlib
-import importlib
 import os
 import sys
 
 import autopack.cli  # noqa: F401
+import autopack.llm.providers  # noqa: F401
 import autopack.report  # noqa: F401
 import autopack.runner  # noqa: F401
-
-for _module in (
-    "autopack.llm.anthropic_provider",
-    "autopack.llm.openai_provider",
-    "autopack.llm.gemini_provider",
-    "autopack.llm.glm_provider",
-    "anthropic",
-    "openai",
-    "google.genai",
-    "zhipuai",
-):
-    with contextlib.suppress(ImportError):
-        importlib.import_module(_module)
 
 
 def run_cli(args: list[str], cwd: str, env: dict[str, str], stdout_fd: int, stderr_path: str) -> None:

@@ -259,26 +259,29 @@ def load_batch(path: Path) -> Batch:
     )
 
 
-def check_batch(batch: Batch, env: Mapping[str, str]) -> None:
+def check_batch(batch: Batch, env: Mapping[str, str]) -> set[str]:
     """Everything that would stop a run before it starts, for every run at once: BatchError lists each
-    problem with the batch file's line (nothing is written)."""
+    problem with the batch file's line (nothing is written). Returns the provider SDK modules the runs
+    can call (none for scripted runs), for the local pool to import once."""
     problems: list[str] = []
+    sdks: set[str] = set()
     for run in batch.runs:
         try:
-            check_run(batch, run, env)
+            sdks |= check_run(batch, run, env)
         except AutopackError as exc:
             problems.append(f"{run.where}: run {run.run_id}: {exc}")
     if problems:
         raise BatchError(
             f"{len(problems)} of the batch's {len(batch.runs)} runs cannot start:\n  " + "\n  ".join(problems)
         )
+    return sdks
 
 
-def check_run(batch: Batch, run: RunSpec, env: Mapping[str, str]) -> Any:
-    """One run's checks (see ``check_batch``); returns its effective config."""
+def check_run(batch: Batch, run: RunSpec, env: Mapping[str, str]) -> set[str]:
+    """One run's checks (see ``check_batch``); returns the SDK modules it can call."""
     from ..layout import project_root
     from ..plan import check_plan_models, load_plan
-    from ..preflight import preflight
+    from ..preflight import preflight, sdk_modules
     from ..workspace.worktree import validate_run_id
 
     validate_run_id(run.run_id)
@@ -297,9 +300,11 @@ def check_run(batch: Batch, run: RunSpec, env: Mapping[str, str]) -> Any:
     problems = check_plan_models(plan, config)
     if problems:
         raise BatchError(f"{run.plan}: " + "; ".join(problems))
-    if run.script is None:
-        preflight({p.complexity for p in plan.all_phases()}, config, env)
-    return config
+    if run.script is not None:
+        return set()  # answered by the script: no provider is called
+    complexities: set[str] = {p.complexity for p in plan.all_phases()}
+    preflight(complexities, config, env)
+    return sdk_modules(complexities, config, env)
 
 
 def effective_config(batch: Batch, run: RunSpec) -> Any:

@@ -81,6 +81,7 @@ def batch_run(
     ended partial or could not run; 2 bad input (nothing started); 3 a run stopped (its cost cap, the
     batch's, its health budget) or was interrupted: run the same command to resume.
     """
+    from ..batch.launch import PreloadedLauncher, preloading_available
     from ..batch.pool import BatchOptions, BatchRunner, LocalEngine
     from ..batch.spec import check_batch, load_batch
     from ..batch.state import BatchPaths, BatchStore, batch_dir, batch_lock
@@ -90,7 +91,7 @@ def batch_run(
 
     batch = load_batch(file)
     address = cluster or (batch.cluster.address if batch.cluster else None)
-    check_batch(batch, run_environment(dict(os.environ), env_file=env_file))
+    sdks = check_batch(batch, run_environment(dict(os.environ), env_file=env_file))
     root = home_dir(home)
     paths = BatchPaths(batch_dir(root, batch.batch_id))
     slots = workers or batch.workers
@@ -110,7 +111,7 @@ def batch_run(
 
             engine = DaskEngine(address, slots, batch, paths, scratch=batch.cluster.scratch if batch.cluster else None)
         else:
-            engine = LocalEngine(slots)
+            engine = LocalEngine(slots, PreloadedLauncher(sdks) if preloading_available() else None)
         view = make_view(as_json, console())
         runner = BatchRunner(batch, paths, store, engine, view, options)
         try:
