@@ -22,10 +22,12 @@ import os
 import tempfile
 import threading
 import uuid
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from ..fileio import atomic_write_text
+from .launch import Launcher, PreloadedLauncher, preloading_available, spawn_run
 from .spec import Batch, BatchError
 from .state import BatchPaths, RunState
 from .task import Emit, RunOutcome, RunTask, execute_run, fetch_branch
@@ -37,7 +39,14 @@ class DaskEngine:
     """Runs each task on a worker of a Dask cluster; at most ``slots`` at once."""
 
     def __init__(
-        self, address: str, slots: int, batch: Batch, paths: BatchPaths, *, scratch: str | None = None
+        self,
+        address: str,
+        slots: int,
+        batch: Batch,
+        paths: BatchPaths,
+        *,
+        scratch: str | None = None,
+        sdks: Iterable[str] = (),
     ) -> None:
         try:
             from distributed import Client, LocalCluster
@@ -46,8 +55,9 @@ class DaskEngine:
                 "--cluster needs Dask: pip install 'autopack[cluster]' (the distributed package)"
             ) from None
         self.slots = slots
-        # Each run is a fresh interpreter (its imports are CPU-heavy): on this machine, no more of them
-        # starting at once than there are cores.
+        self.sdks = sorted(set(sdks))
+        # On this machine the first run of each worker starts its run server (imports: CPU-heavy): no
+        # more runs warming up at once than there are cores.
         self.warm_at_once = max(1, os.cpu_count() or 1) if address == LOCAL else slots
         self.batch = batch
         self.paths = paths
@@ -56,7 +66,12 @@ class DaskEngine:
         self.cluster: Any = None
         try:
             if address == LOCAL:
-                # Two threads a worker: one gathers a finished run's results while the other runs the next.
+                import dask
+
+                # Our own workers are not daemonic processes, so each may fork its runs from a preloaded
+                # server (``remote_run``). Two threads a worker: one gathers a finished run's results
+                # while the other runs the next.
+                dask.config.set({"distributed.worker.daemon": False})
                 self.cluster = LocalCluster(
                     n_workers=slots, threads_per_worker=2, processes=True, dashboard_address=None, silence_logs=50
                 )
@@ -82,6 +97,7 @@ class DaskEngine:
 
     def submit(self, task: RunTask) -> None:
         payload = ship(task, self.batch, self.topic, self.scratch)
+        payload["sdks"] = self.sdks
         future = self.client.submit(
             remote_run, payload, key=f"autopack-{task.run_id}-{uuid.uuid4().hex[:8]}", pure=False
         )
@@ -166,11 +182,25 @@ def remote_run(payload: dict[str, Any]) -> dict[str, Any]:
         worker=str(worker.name or worker.address),
     )
     topic = payload["topic"]
-    outcome = execute_run(RunTask(**task), lambda event: worker.log_event(topic, event))
+    outcome = execute_run(
+        RunTask(**task), lambda event: worker.log_event(topic, event), worker_launcher(payload.get("sdks") or ())
+    )
     result = outcome.to_dict()
     result["report_html"] = Path(outcome.report).read_text(encoding="utf-8") if outcome.report else None
     result["bundle_bytes"] = Path(outcome.bundle).read_bytes() if outcome.bundle else None
     return result
+
+
+def worker_launcher(sdks: Iterable[str]) -> Launcher:
+    """How a worker starts its runs: forked from a server of its own that has imported a run's code and
+    ``sdks`` (as the local pool does), unless the worker is a daemonic process (Dask's default for the
+    workers a nanny starts: such a process may not have children of its own) or the machine has no fork;
+    then each run is a fresh interpreter."""
+    import multiprocessing
+
+    if preloading_available() and not multiprocessing.current_process().daemon:
+        return PreloadedLauncher(sdks)
+    return spawn_run
 
 
 def receive(task: RunTask, result: dict[str, Any]) -> RunOutcome:

@@ -109,7 +109,9 @@ def batch_run(
         if address is not None:
             from ..batch.cluster import DaskEngine
 
-            engine = DaskEngine(address, slots, batch, paths, scratch=batch.cluster.scratch if batch.cluster else None)
+            engine = DaskEngine(
+                address, slots, batch, paths, scratch=batch.cluster.scratch if batch.cluster else None, sdks=sdks
+            )
         else:
             engine = LocalEngine(slots, PreloadedLauncher(sdks) if preloading_available() else None)
         view = make_view(as_json, console())
