@@ -259,7 +259,7 @@ def test_runs_end_interrupted_when_the_batch_process_is_killed_and_the_same_comm
             kill_group(proc)
     for rid in ("orphan-project", "orphan-project-2"):
         assert world.run_row(batch, rid)["state"] == "INTERRUPTED"
-        run_status = world.cli("status", rid, "--json", timeout=60)
+        run_status = world.cli("status", "--run-id", rid, "--json", timeout=60)
         assert '"status": "INTERRUPTED"' in run_status.stdout, run_status.output
     flag.touch()
     resumed = world.cli("batch", str(batch))

@@ -18,7 +18,6 @@ too with ``results: push``) come back with the task's result.
 
 from __future__ import annotations
 
-import os
 import tempfile
 import threading
 import uuid
@@ -56,9 +55,7 @@ class DaskEngine:
             ) from None
         self.slots = slots
         self.sdks = sorted(set(sdks))
-        # On this machine the first run of each worker starts its run server (imports: CPU-heavy): no
-        # more runs warming up at once than there are cores.
-        self.warm_at_once = max(1, os.cpu_count() or 1) if address == LOCAL else slots
+        self.warm_at_once = slots  # runs fork from a preloaded server: a start costs little CPU
         self.batch = batch
         self.paths = paths
         self.scratch = scratch
@@ -68,12 +65,14 @@ class DaskEngine:
             if address == LOCAL:
                 import dask
 
-                # Our own workers are not daemonic processes, so each may fork its runs from a preloaded
-                # server (``remote_run``). Two threads a worker: one gathers a finished run's results
-                # while the other runs the next.
+                # One worker process with a thread per run (and as many again: a finished run's results are
+                # gathered while the next run goes), as `dask worker --nthreads N` would run on a machine: each
+                # run is its own process already, forked from the worker's preloaded server (``remote_run``).
+                # One worker per slot would start a Dask worker and a run server per slot, 2-3 s of CPU each.
+                # The worker is not a daemonic process, so it may have children of its own.
                 dask.config.set({"distributed.worker.daemon": False})
                 self.cluster = LocalCluster(
-                    n_workers=slots, threads_per_worker=2, processes=True, dashboard_address=None, silence_logs=50
+                    n_workers=1, threads_per_worker=2 * slots, processes=True, dashboard_address=None, silence_logs=50
                 )
                 self.client = Client(self.cluster)
                 self.name = f"a local Dask cluster ({self.cluster.scheduler_address})"

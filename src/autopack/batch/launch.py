@@ -22,6 +22,7 @@ batch's, not the run's own environment's.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import multiprocessing
 import os
 import signal
@@ -62,8 +63,9 @@ def spawn_run(args: list[str], cwd: Path, env: dict[str, str], stderr_path: Path
     return RunProcess(proc.pid, proc.stdout, proc.wait)
 
 
-# The module the server imports before it forks runs: a run's code path (the SDKs are named per batch).
-PRELOAD = "autopack.batch.preloaded"
+# The module the server imports before it forks runs (a run's code path; the SDKs are named per batch),
+# and where a forked run starts (its ``run_cli``): the forked run's entry point, above the CLI.
+PRELOAD = "autopack.forked"
 
 # multiprocessing's process bookkeeping (Process.start polls every child it started; a forkserver
 # child's exit code is read once from its sentinel) is not safe across threads: the pool's threads
@@ -85,14 +87,12 @@ class PreloadedLauncher:
         self.modules = [PRELOAD, *sorted(set(sdks))]
 
     def __call__(self, args: list[str], cwd: Path, env: dict[str, str], stderr_path: Path) -> RunProcess:
-        from . import preloaded
-
         ctx = multiprocessing.get_context("forkserver")
         ctx.set_forkserver_preload(self.modules)
         read, write = os.pipe()
         try:
             proc = ctx.Process(
-                target=preloaded.run_cli,
+                target=_run_forked,
                 args=(args, str(cwd), env, _PassFd(write), str(stderr_path)),
                 name="autopack-run",
             )
@@ -114,6 +114,12 @@ class PreloadedLauncher:
             return 255 if code is None else code
 
         return RunProcess(proc.pid, os.fdopen(read, "rb"), wait)
+
+
+def _run_forked(*args: Any) -> None:
+    """In the forked run: its entry point's ``run_cli`` (imported by name: the entry point imports the CLI,
+    which imports this module)."""
+    importlib.import_module(PRELOAD).run_cli(*args)
 
 
 class _PassFd:

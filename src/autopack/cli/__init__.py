@@ -5,7 +5,8 @@ command module registers its commands or group on it, and the ones that live on 
 (``memory``, ``docs``, ``edits``: usable on any app) are added here. Errors become exit codes in one
 place, ``output``. Commands parse options and call a room; heavy imports stay inside them so
 ``--help`` stays fast. Nothing outside this package imports it, except the entry points
-(``autopack.cli:main``, ``python -m autopack``, ``python -m autopack.cli``).
+(``autopack.cli:main``, ``python -m autopack``, ``python -m autopack.cli``, and ``autopack.forked``, where a
+run forked by a batch starts).
 """
 
 from __future__ import annotations

@@ -1,5 +1,7 @@
-"""The module the local pool's run server imports before it forks runs (``launch.PreloadedLauncher``), and
-the function a forked run starts in.
+"""The entry point of a run forked by a batch's run server (``batch.launch.PreloadedLauncher``): the
+module the server imports before it forks runs, and ``run_cli``, where a forked run starts. Like
+``__main__`` it sits above the CLI: no module imports it; the server imports it from its preload list
+and ``batch.launch`` finds ``run_cli`` by the module's name.
 
 Importing it imports what an ``autopack run`` imports before its first model call, but the provider
 SDKs (``launch.PreloadedLauncher`` names those the batch needs): the CLI, the run's code path and the
@@ -9,6 +11,7 @@ provider adapters. Nothing here opens a file, a socket or a thread: the server f
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import sys
 
@@ -18,12 +21,28 @@ import autopack.report  # noqa: F401
 import autopack.runner  # noqa: F401
 
 
+def _let_go_of_the_batch() -> None:
+    """Close the batch's end of the server's "alive" pipe, which multiprocessing hands every forked child
+    (so that it could start a forkserver of its own; a run never does). The server ends when the batch
+    process is gone and nobody else holds that end; a run holding it would keep the server, and so
+    itself, alive after the batch was killed (its SIGTERM comes when the server ends)."""
+    from multiprocessing import forkserver
+
+    server = getattr(forkserver, "_forkserver", None)
+    fd = getattr(server, "_forkserver_alive_fd", None)
+    if isinstance(fd, int):
+        with contextlib.suppress(OSError):
+            os.close(fd)
+        server._forkserver_alive_fd = None  # type: ignore[union-attr]
+
+
 def run_cli(args: list[str], cwd: str, env: dict[str, str], stdout_fd: int, stderr_path: str) -> None:
     """In the forked run: become ``autopack <args>`` in ``cwd`` with ``env``, stdout on ``stdout_fd``
     and stderr appended to ``stderr_path``; the exit code is the process's (SystemExit)."""
-    from .launch import die_with_parent
+    from .batch.launch import die_with_parent
 
     die_with_parent()
+    _let_go_of_the_batch()
     os.dup2(stdout_fd, 1)
     os.close(stdout_fd)
     err = os.open(stderr_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
