@@ -93,3 +93,22 @@ def test_the_pool_preloads_the_sdks_of_the_providers_that_would_answer_the_runs(
     # no OpenAI key: GPT-5.5's calls fall back to Anthropic, so the openai SDK is not needed
     assert sdk_modules({"low", "medium", "high"}, shipped, {"ANTHROPIC_API_KEY": "k"}) == {"anthropic"}
     assert sdk_modules({"low"}, shipped, {}) == set()  # nobody answers: preflight refuses the run anyway
+
+
+@pytest.mark.skipif(not preloading_available(), reason="needs fork (Linux)")
+def test_when_the_server_cannot_start_runs_are_spawned_instead(
+    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import multiprocessing.context
+
+    def refuse(self: object) -> None:
+        raise OSError("AF_UNIX path too long")
+
+    monkeypatch.setattr(multiprocessing.context.ForkServerProcess, "start", refuse)
+    launch = PreloadedLauncher()
+    for _ in range(2):
+        proc = launch(["config", "show"], project, _env(tmp_path), tmp_path / "stderr.log")
+        with proc.stdout:
+            assert b"# layers" in proc.stdout.read()
+        assert proc.wait() == 0
+    assert launch.unavailable == "OSError: AF_UNIX path too long"

@@ -85,8 +85,17 @@ class PreloadedLauncher:
 
     def __init__(self, sdks: Iterable[str] = ()) -> None:
         self.modules = [PRELOAD, *sorted(set(sdks))]
+        self.unavailable: str | None = None  # why the server could not start: runs are spawned instead
 
     def __call__(self, args: list[str], cwd: Path, env: dict[str, str], stderr_path: Path) -> RunProcess:
+        if self.unavailable is None:
+            try:
+                return self._fork(args, cwd, env, stderr_path)
+            except OSError as exc:  # e.g. its socket's path under a long $TMPDIR, out of file descriptors
+                self.unavailable = f"{type(exc).__name__}: {exc}"
+        return spawn_run(args, cwd, env, stderr_path)
+
+    def _fork(self, args: list[str], cwd: Path, env: dict[str, str], stderr_path: Path) -> RunProcess:
         ctx = multiprocessing.get_context("forkserver")
         ctx.set_forkserver_preload(self.modules)
         read, write = os.pipe()
