@@ -134,6 +134,10 @@ def test_progressive_ladder_walks_intra_tier_then_cross_tier_to_the_top() -> Non
     ]
     assert "within low complexity" in (reasons[0] or "")
     assert "escalating to medium complexity" in (reasons[1] or "")
+    assert (reasons[1] or "").endswith(f"on {SONNET} ({GEMINI_PRO} already failed)")
+    assert (reasons[3] or "").endswith(
+        f"on {GPT5} (every model of that tier already failed: {SONNET}, {GPT5}; the last again)"
+    )
     assert reasons[-1] is None
 
 

@@ -140,7 +140,12 @@ def _cross(cfg: Config, role: str, category: str, current: Rung, tried: Sequence
     order = tier_order(cfg, role, category, target)
     fresh = [m for m in order if m not in tried and m != current.model]
     model = fresh[0] if fresh else order[-1]
-    skipped = "" if model == order[0] else f" ({', '.join(order[: order.index(model)])} already failed)"
+    if not fresh:  # the phase failed on every model of the tier: its last (strongest by order) once more
+        skipped = f" (every model of that tier already failed: {', '.join(order)}; the last again)"
+    elif model != order[0]:
+        skipped = f" ({', '.join(order[: order.index(model)])} already failed)"
+    else:
+        skipped = ""
     return Rung(model, target), f"{why}: escalating to {target} complexity on {model}{skipped}"
 
 
