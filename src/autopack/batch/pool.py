@@ -7,11 +7,11 @@ back on one queue, in this thread only: each run's events (the live table), its 
 when interrupted, it writes ``summary.json`` and the batch report.
 
 A run holds a worker's slot while its process lives (its results are gathered beside the next run).
-The local pool forks runs from a server that has already imported a run's code and the SDKs
-(``launch.PreloadedLauncher``), so a run's start costs little CPU. Where each run is a fresh interpreter
-(a Dask cluster on this machine, or no ``fork``), at most as many runs as there are cores warm up at
-once (start-up and the first model call are then the CPU-heavy part of a run): N runs started together
-would otherwise all wait for the same cores.
+The local pool (and a local Dask cluster's worker) forks runs from a server that has already imported a
+run's code and the SDKs (``launch.PreloadedLauncher``), so a run's start costs little CPU. Where each
+run is a fresh interpreter (a machine without ``fork``, or a server that could not start), at most as
+many runs as there are cores warm up at once (start-up and the first model call are then the CPU-heavy
+part of a run): N runs started together would otherwise all wait for the same cores.
 
 An engine runs ``task.execute_run`` somewhere: ``LocalEngine`` in threads that each supervise one
 ``autopack run`` process, ``cluster.DaskEngine`` on the workers of a Dask cluster.
