@@ -36,6 +36,27 @@ def _let_go_of_the_batch() -> None:
         server._forkserver_alive_fd = None  # type: ignore[union-attr]
 
 
+def _watch_the_batch() -> None:
+    """SIGTERM this run when the batch process that asked for it is gone (its end of the start pipe
+    closes), whatever happens to the server in between: a thread waits on multiprocessing's parent
+    sentinel. No window: a batch that died before the thread started is seen at once."""
+    import multiprocessing
+    import signal
+    import threading
+    from multiprocessing.connection import wait
+
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+    sentinel = parent.sentinel
+
+    def watch() -> None:
+        wait([sentinel])
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="autopack-batch-watch", daemon=True).start()
+
+
 def run_cli(args: list[str], cwd: str, env: dict[str, str], stdout_fd: int, stderr_path: str) -> None:
     """In the forked run: become ``autopack <args>`` in ``cwd`` with ``env``, stdout on ``stdout_fd``
     and stderr appended to ``stderr_path``; the exit code is the process's (SystemExit)."""
@@ -43,6 +64,7 @@ def run_cli(args: list[str], cwd: str, env: dict[str, str], stdout_fd: int, stde
 
     die_with_parent()
     _let_go_of_the_batch()
+    _watch_the_batch()
     os.dup2(stdout_fd, 1)
     os.close(stdout_fd)
     err = os.open(stderr_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
