@@ -10,6 +10,7 @@ import hashlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -104,7 +105,9 @@ def run_attempt(
     budget = context_budget(cfg, model)
     # Kept edits (a partly applied reply) are still in the files the Builder sees; otherwise they were undone.
     applied = bool(previous_patch) and bool(env.workspace.changed_files(start_commit))
-    context = build_context(
+    # The Builder's context; built again with the files it asks for (below).
+    make_context = partial(
+        build_context,
         phase,
         root,
         goal=env.plan.goal,
@@ -114,6 +117,7 @@ def run_attempt(
         previous_patch=previous_patch,
         previous_applied=applied,
     )
+    context = make_context()
     if mode == "full_file" and any(p in context.partial for p in expand_paths(root, phase.scope)[0]):
         # A whole-file reply of a file shown in part would drop its hidden lines: ask for blocks instead.
         mode = "structured_edit"
@@ -146,18 +150,7 @@ def run_attempt(
     if needed is not None:
         # The Builder asked to see files or lines it needs, instead of guessing: show them and ask once more.
         extra, focus, note = needed
-        context = build_context(
-            phase,
-            root,
-            goal=env.plan.goal,
-            budget_tokens=budget,
-            feedback=feedback,
-            hint=hint,
-            previous_patch=previous_patch,
-            previous_applied=applied,
-            extra_context=extra,
-            focus=focus,
-        )
+        context = make_context(extra_context=extra, focus=focus)
         context.request = note + "\n\n" + context.request
         env.step("BUILDING", {"model": model, "attempt": number, "needed_files": extra + list(focus)})
         first_cost = reply.cost_usd
@@ -230,7 +223,7 @@ def run_attempt(
             f"{r.path}: {'; '.join(dict.fromkeys(r.fuzz))}" for r in report.results if r.status == "applied" and r.fuzz
         ]
         if not report.ok:
-            partial = bool(report.files_changed)
+            partly = bool(report.files_changed)
             return AttemptOutcome(
                 False,
                 used,
@@ -239,7 +232,7 @@ def run_attempt(
                 reply_hash=rhash,
                 edit_hash=ehash,
                 patch=env.workspace.stage_and_diff(start_commit),
-                keep_workspace=partial and report.category == "patch_apply_error",
+                keep_workspace=partly and report.category == "patch_apply_error",
                 inexact=inexact,
             )
 

@@ -78,18 +78,7 @@ class Builder:
         breaks = [len(instructions) + len(context.readonly)] if plan.shared else []
         breaks += [len(system)] if plan.phase else []
         context_text = self.message(context, rules_text)
-        messages = [user(context_text)]
-        result = self.service.complete(
-            role="builder",
-            model=model,
-            system=system,
-            messages=messages,
-            max_tokens=self.settings.max_output_tokens,
-            policy=ctx.policy,
-            phase_id=ctx.phase_id,
-            attempt_id=ctx.attempt_id,
-            cache_breaks=breaks,
-        )
+        result = self._complete(model, system, breaks, [user(context_text)], ctx)
         text = result.response.text
         cost = result.cost_usd
         continuations = 0
@@ -132,11 +121,14 @@ class Builder:
             if prefill
             else [user(context_text), assistant(partial), user(CONTINUE_PROMPT)]
         )
+        return self._complete(model, system, breaks, follow, ctx)
+
+    def _complete(self, model: str, system: str, breaks: list[int], messages: Any, ctx: CallContext) -> Any:
         return self.service.complete(
             role="builder",
             model=model,
             system=system,
-            messages=follow,
+            messages=messages,
             max_tokens=self.settings.max_output_tokens,
             policy=ctx.policy,
             phase_id=ctx.phase_id,

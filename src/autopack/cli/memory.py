@@ -103,9 +103,16 @@ def rules_list(project: ProjectOpt = None, home: HomeOpt = None, as_json: JsonOp
         out.print(hints)
 
 
+RuleIdArg = Annotated[str, typer.Argument(help="rule id, e.g. r-0007")]
+
+
+def _no_rule(rule_id: str, path: Path) -> AutopackError:
+    return AutopackError(f"no rule {rule_id!r} in {path}; `autopack rules list` shows the ids")
+
+
 @rules_app.command("show")
 def rules_show(
-    rule_id: Annotated[str, typer.Argument(help="rule id, e.g. r-0007")],
+    rule_id: RuleIdArg,
     project: ProjectOpt = None,
     home: HomeOpt = None,
     as_json: JsonOpt = False,
@@ -117,7 +124,7 @@ def rules_show(
         path = _rules_path(home, project)
         rule = RuleBook.load(path).get(rule_id)
         if rule is None:
-            raise AutopackError(f"no rule {rule_id!r} in {path}; `autopack rules list` shows the ids")
+            raise _no_rule(rule_id, path)
     if as_json:
         print_json(rule.model_dump(mode="json"))
         return
@@ -128,7 +135,7 @@ def rules_show(
 
 @rules_app.command("remove")
 def rules_remove(
-    rule_id: Annotated[str, typer.Argument(help="rule id, e.g. r-0007")],
+    rule_id: RuleIdArg,
     project: ProjectOpt = None,
     home: HomeOpt = None,
     as_json: JsonOpt = False,
@@ -140,7 +147,7 @@ def rules_remove(
         path = _rules_path(home, project)
         book = RuleBook.load(path)
         if not book.remove(rule_id):
-            raise AutopackError(f"no rule {rule_id!r} in {path}; `autopack rules list` shows the ids")
+            raise _no_rule(rule_id, path)
         book.save()
     if as_json:
         print_json({"removed": rule_id, "path": str(path)})
