@@ -11,7 +11,6 @@ provider adapters. Nothing here opens a file, a socket or a thread: the server f
 from __future__ import annotations
 
 import atexit
-import contextlib
 import os
 import sys
 
@@ -21,25 +20,11 @@ import autopack.report  # noqa: F401
 import autopack.runner  # noqa: F401
 
 
-def _let_go_of_the_batch() -> None:
-    """Close the batch's end of the server's "alive" pipe, which multiprocessing hands every forked child
-    (so that it could start a forkserver of its own; a run never does). The server ends when the batch
-    process is gone and nobody else holds that end; a run holding it would keep the server, and so
-    itself, alive after the batch was killed (its SIGTERM comes when the server ends)."""
-    from multiprocessing import forkserver
-
-    server = getattr(forkserver, "_forkserver", None)
-    fd = getattr(server, "_forkserver_alive_fd", None)
-    if isinstance(fd, int):
-        with contextlib.suppress(OSError):
-            os.close(fd)
-        server._forkserver_alive_fd = None  # type: ignore[union-attr]
-
-
 def _watch_the_batch() -> None:
-    """SIGTERM this run when the batch process that asked for it is gone (its end of the start pipe
-    closes), whatever happens to the server in between: a thread waits on multiprocessing's parent
-    sentinel. No window: a batch that died before the thread started is seen at once."""
+    """SIGTERM this run when the process that asked for it (the batch, or a Dask worker) is gone: its
+    end of the start pipe closes, and a thread waits on that (multiprocessing's parent sentinel). No
+    window: a batch that died before the thread started is seen at once. The run then records itself
+    INTERRUPTED and exits; the server ends once the batch and its runs are gone."""
     import multiprocessing
     import signal
     import threading
@@ -60,10 +45,6 @@ def _watch_the_batch() -> None:
 def run_cli(args: list[str], cwd: str, env: dict[str, str], stdout_fd: int, stderr_path: str) -> None:
     """In the forked run: become ``autopack <args>`` in ``cwd`` with ``env``, stdout on ``stdout_fd``
     and stderr appended to ``stderr_path``; the exit code is the process's (SystemExit)."""
-    from .batch.launch import die_with_parent
-
-    die_with_parent()
-    _let_go_of_the_batch()
     _watch_the_batch()
     os.dup2(stdout_fd, 1)
     os.close(stdout_fd)

@@ -14,7 +14,7 @@ negative for the signal that killed it):
 
 A preloaded run is still its own process (a crash or a kill of one run never touches another, and the
 batch's same command resumes it): it sets its own working folder, environment, stdout pipe and stderr
-file, and gets SIGTERM when the process that forked it goes away, as a spawned one does. One
+file, and gets SIGTERM when the process that asked for it goes away, as a spawned one does. One
 difference: interpreter settings read at start-up (``PYTHON*`` variables such as ``PYTHONUTF8``) are the
 batch's, not the run's own environment's.
 """
