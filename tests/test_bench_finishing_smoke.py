@@ -47,3 +47,21 @@ def test_smoke_runs_three_policies_through_the_real_runner(tmp_path: Path) -> No
     assert plain["calls"].get("doctor", 0) == 0  # the plain loop has no Doctor
     assert plain["events"].get("phase_replanned", 0) == 0 and plain["events"].get("escalation", 0) == 0
     assert summary["always strongest"]["cost"] > summary["plain loop"]["cost"]
+
+
+def test_smoke_runs_the_shipped_deepseek_profile_and_its_plain_loop(tmp_path: Path) -> None:
+    out = tmp_path / "figures.json"
+    proc = subprocess.run(
+        [sys.executable, str(SCRIPT), "--smoke", "--candidates", "--policies", "deepseek profile,deepseek plain loop",
+         "--workdir", str(tmp_path / "work"), "--json", str(out)],
+        capture_output=True, text=True, timeout=300, env=subprocess_env(), cwd=tmp_path,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "deepseek/deepseek-flash  DeepSeek-V3.2-Exp (Reasoner)" in proc.stdout  # calibrated on its row
+    assert "deepseek profile vs deepseek plain loop:" in proc.stdout
+    summary = json.loads(out.read_text(encoding="utf-8"))["summary"]
+    assert list(summary) == ["deepseek profile", "deepseek plain loop"]
+    for name, s in summary.items():
+        assert s["phases"] == 6 and s["errors_run"] == [], name
+        assert s["cost"] > 0, name  # the profile's endpoint prices its model: a cap that can count
+    assert summary["deepseek plain loop"]["calls"].get("doctor", 0) == 0

@@ -126,7 +126,11 @@ def main(argv: list[str] | None = None) -> int:
             raise SystemExit(f"--assume {item}: NAME is one of the numbers of finishing_models.Assumptions")
         a = dataclasses.replace(a, **{key: float(value)})
     config = load_config(SHIPPED_CONFIG)
-    models = list(dict.fromkeys([*fr.routed_models(config), *(fr.CANDIDATE_MODELS if args.candidates else ())]))
+    models = list(
+        dict.fromkeys(
+            [*fr.routed_models(config), *((*fr.CANDIDATE_MODELS, *fr.EXTRA_MODELS) if args.candidates else ())]
+        )
+    )
     cal = fm.calibrate(models, difficulty_of(tasks, args.seed, a), a)
     policies = fr.make_policies(config, cal) + (fr.candidate_policies(config) if args.candidates else [])
     if args.probe_only:

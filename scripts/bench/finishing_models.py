@@ -54,7 +54,8 @@ FAMILIES: tuple[tuple[str, str, tuple[float, float]], ...] = (
     (r"^gpt-4\.1", "gpt-4.1", (2.00, 8.00)),
     (r"^gemini-.*flash", "gemini-2.5-flash-preview-05-20 (no think)", (0.15, 0.60)),
     (r"^gemini-", "gemini-2.5-pro-preview-06-05 (default think)", (1.25, 10.00)),
-    (r"^deepseek", "DeepSeek-V3.2-Exp (Chat)", (0.28, 0.42)),
+    # DeepSeek's API answers in thinking mode unless told otherwise (autopack does not): its Reasoner row.
+    (r"^deepseek", "DeepSeek-V3.2-Exp (Reasoner)", (0.28, 0.42)),
     (r"^o3", "o3", (2.00, 8.00)),
 )
 

@@ -102,15 +102,17 @@ def detail_rows(summary: dict[str, dict[str, Any]]) -> tuple[list[str], list[lis
 def targets(summary: dict[str, dict[str, Any]]) -> list[str]:
     """The issue's targets, each with its numbers and met / MISSED."""
     out = []
-    s, strong, plain = summary.get("shipped"), summary.get("always strongest"), summary.get("plain loop")
-    if s and strong:
-        ok = s["complete"] >= strong["complete"] and s["cost"] <= strong["cost"] / 3
-        out.append(f"shipped vs always strongest: {s['complete']} vs {strong['complete']} phases, ${s['cost']:.2f} vs "
-                   f"${strong['cost']:.2f} (a third: ${strong['cost'] / 3:.2f}): {'met' if ok else 'MISSED'}")  # fmt: skip
-    if s and plain:
-        ok = s["complete"] > plain["complete"] and s["per_complete"] <= plain["per_complete"]
-        out.append(f"shipped vs plain loop: {s['complete']} vs {plain['complete']} phases, ${s['per_complete']:.3f} vs "
-                   f"${plain['per_complete']:.3f} per completed phase: {'met' if ok else 'MISSED'}")  # fmt: skip
+    strong = summary.get("always strongest")
+    for name, plain_name in (("shipped", "plain loop"), ("deepseek profile", "deepseek plain loop")):
+        s, plain = summary.get(name), summary.get(plain_name)
+        if s and strong:
+            ok = s["complete"] >= strong["complete"] and s["cost"] <= strong["cost"] / 3
+            out.append(f"{name} vs always strongest: {s['complete']} vs {strong['complete']} phases, ${s['cost']:.2f} "
+                       f"vs ${strong['cost']:.2f} (a third: ${strong['cost'] / 3:.2f}): {'met' if ok else 'MISSED'}")  # fmt: skip
+        if s and plain:
+            ok = s["complete"] > plain["complete"] and s["per_complete"] <= plain["per_complete"]
+            out.append(f"{name} vs {plain_name}: {s['complete']} vs {plain['complete']} phases, ${s['per_complete']:.3f} "
+                       f"vs ${plain['per_complete']:.3f} per completed phase: {'met' if ok else 'MISSED'}")  # fmt: skip
     spenders = {n: sum(v["wasted"].values()) for n, v in summary.items() if sum(v["wasted"].values())}
     out.append(
         "no call that could not change the outcome: "

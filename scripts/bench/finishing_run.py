@@ -84,16 +84,9 @@ def make_policies(config: Any, cal: Calibration) -> list[Policy]:
     strongest = max(routed, key=lambda m: (cal.models[m].row.pass_rate_2, cal.models[m].row.pass_rate_1, -price(m)))
     plain = config.escalation_chains.builder.for_complexity("low")[0]
     firsts = {t: [config.escalation_chains.builder.for_complexity(t)[0]] for t in ("low", "medium", "high")}
-    everywhere = {t: [plain] for t in ("low", "medium", "high")}
     tries = config.complexity_escalation.max_attempts_per_phase
     return [
-        Policy("plain loop", f"{plain} for every role, retried with the error up to {tries} times (the shipped "
-               "max_attempts_per_phase); no escalation, "
-               "re-plan or Doctor", {
-                   "escalation_chains": {"builder": _chains(everywhere), "auditor": _chains(everywhere)},
-                   "complexity_escalation": {"enabled": False}, "replan": {"max_replans_per_phase": 0},
-                   "doctor_models": {"max_calls_per_phase": 0, "max_calls_per_run": 0, "cheap": plain, "strong": plain},
-                   "routing": {"tier_strategy": {"low": plain, "medium": plain, "high": plain}}}),
+        plain_loop("plain loop", plain, tries),
         Policy("always cheapest", f"--model {cheapest} (the cheapest model the config routes to): every role on it, "
                "recovery as shipped", model=cheapest),
         Policy("always strongest", f"--model {strongest} (the routed model with the best leaderboard pass rates): "
@@ -108,6 +101,18 @@ def make_policies(config: Any, cal: Calibration) -> list[Policy]:
         Policy("threshold 3", "shipped, escalation thresholds 3",
                {"complexity_escalation": {"thresholds": {"low_to_medium": 3, "medium_to_high": 3}}}),
     ]  # fmt: skip
+
+
+def plain_loop(name: str, model: str, tries: int, layer: dict[str, Any] | None = None) -> Policy:
+    """One model for every role, retried with the error up to ``tries`` times: no escalation, re-plan or
+    Doctor (``layer``: what else the model needs, e.g. its endpoint)."""
+    everywhere = _chains({t: [model] for t in ("low", "medium", "high")})
+    return Policy(name, f"{model} for every role, retried with the error up to {tries} times (the shipped "
+                  "max_attempts_per_phase); no escalation, re-plan or Doctor", _merge(layer or {}, {
+                      "escalation_chains": {"builder": everywhere, "auditor": everywhere},
+                      "complexity_escalation": {"enabled": False}, "replan": {"max_replans_per_phase": 0},
+                      "doctor_models": {"max_calls_per_phase": 0, "max_calls_per_run": 0, "cheap": model, "strong": model},
+                      "routing": {"tier_strategy": {"low": model, "medium": model, "high": model}}}))  # fmt: skip
 
 
 def plan_yaml(plan: PlanSpec, check_cache: Path | None) -> dict[str, Any]:
@@ -199,7 +204,9 @@ def run_job(policy: Policy, plan: PlanSpec, pristine: Path, cal: Calibration, se
         os.chdir(root)
         try:
             config = load_effective_config(root / "config.yaml", project_dir=root / "project")
-            cached_models = {m for m, p in config.models.items() if p.cached_input is not None}
+            cached_models = {m for m, p in config.models.items() if p.cached_input is not None} | {
+                f"{ep.name}/{m}" for ep in config.endpoints for m, p in ep.models.items() if p.cached_input is not None
+            }
             provider = provider_for(
                 plan, cal, seed, pristine, cached_models, hopeless=hopeless, confused_planner=confused_planner
             )
@@ -368,6 +375,7 @@ def wasted_calls(events: list[tuple[str, dict[str, Any]]], log: list[CallLog], m
 
 # Models the candidates name (calibrated too, though the shipped config may not route to all of them).
 CANDIDATE_MODELS = ("claude-haiku-5-5", "gemini-3.8-flash", "claude-sonnet-5-5", "gpt-5.5", "claude-opus-5-5")
+EXTRA_MODELS = ("deepseek/deepseek-flash",)  # named by the DeepSeek profile, which prices it
 
 
 def candidate_policies(config: Any) -> list[Policy]:
@@ -397,7 +405,35 @@ def candidate_policies(config: Any) -> list[Policy]:
     ]  # fmt: skip
     if any(config.price_for(m) is None for m in (h, f, s, g, o)):
         return []
-    return out
+    return out + deepseek_policies(s, g, config.complexity_escalation.max_attempts_per_phase)
+
+
+# The shipped profile that puts DeepSeek Flash in the cheap slots (``autopack config init --profile deepseek``);
+# its endpoint and price come with it (src/autopack/profiles/deepseek.yaml).
+DEEPSEEK_PROFILE = Path(__file__).resolve().parents[2] / "src" / "autopack" / "profiles" / "deepseek.yaml"
+DEEPSEEK = "deepseek/deepseek-flash"
+
+
+def deepseek_policies(s: str, g: str, tries: int) -> list[Policy]:
+    """A cheap model with near-GPT-5 leaderboard pass rates in the cheap slots: the shipped profile as it is,
+    its plain loop, and the shape tried before it (one DeepSeek try at medium complexity). A third provider
+    (keys, and code going to another vendor): a profile to choose, not the default."""
+    profile: dict[str, Any] = yaml.safe_load(DEEPSEEK_PROFILE.read_text(encoding="utf-8"))
+    d = DEEPSEEK
+    endpoint = {"endpoints": profile["endpoints"]}
+    first = {
+        "escalation_chains": {"builder": _chains({"low": [d], "medium": [d, g], "high": [g]}),
+                              "auditor": _chains({t: [d] for t in ("low", "medium", "high")})},
+        "doctor_models": {"strong": s},
+    }  # fmt: skip
+    return [
+        Policy("deepseek profile", "src/autopack/profiles/deepseek.yaml as it is: DeepSeek Flash for the Builder's first "
+               "tries (low [deepseek], medium [deepseek], high [deepseek, gpt-5.5]), the Auditor, the Planner and the "
+               "cheap Doctor; GPT-5.5 after it and as the strong Doctor", profile),
+        plain_loop("deepseek plain loop", d, tries, endpoint),
+        Policy("deepseek first", "the profile with Builder chains low [deepseek], medium [deepseek, gpt-5.5], high "
+               "[gpt-5.5] and the strong Doctor on sonnet", _merge(profile, first)),
+    ]  # fmt: skip
 
 
 def task_of(plan: PlanSpec, pid: str) -> Task:

@@ -1,5 +1,7 @@
 """``autopack config init``: a commented starting config, every line a comment, so the file changes
-nothing until a line is uncommented (it is layered over the shipped defaults like any config file).
+nothing until a line is uncommented (it is layered over the shipped defaults like any config file);
+or, with ``--profile NAME``, one of the shipped profiles (``profiles/NAME.yaml``): a config layer that
+takes effect as written.
 """
 
 from __future__ import annotations
@@ -79,9 +81,26 @@ def starting_config_path(output: Path | None, *, user: bool) -> Path | None:
     return None if root is None else root / PROJECT_CONFIG_NAME
 
 
-def write_starting_config(path: Path, *, force: bool = False) -> Path:
-    """Write ``TEMPLATE`` to ``path`` (folders made as needed); refuses to overwrite without ``force``."""
+PROFILES_DIR = Path(__file__).resolve().parent / "profiles"
+
+
+def profiles() -> list[str]:
+    """The names of the shipped profiles."""
+    return sorted(p.stem for p in PROFILES_DIR.glob("*.yaml"))
+
+
+def profile_path(name: str) -> Path:
+    """The shipped profile ``name``; AutopackError naming the ones there are when it is not one."""
+    if name not in profiles():
+        raise AutopackError(f"--profile {name}: no such profile; the shipped ones are {', '.join(profiles())}")
+    return PROFILES_DIR / f"{name}.yaml"
+
+
+def write_starting_config(path: Path, *, force: bool = False, profile: str | None = None) -> Path:
+    """Write ``TEMPLATE`` (or the shipped profile ``profile``) to ``path`` (folders made as needed);
+    refuses to overwrite without ``force``."""
+    text = TEMPLATE if profile is None else profile_path(profile).read_text(encoding="utf-8")
     if path.exists() and not force:
         raise AutopackError(f"{path} exists; edit it, or pass --force to replace it with the starting config")
-    atomic_write_text(path, TEMPLATE)
+    atomic_write_text(path, text)
     return path

@@ -131,3 +131,25 @@ def test_config_init_user_writes_the_xdg_file_and_outside_a_repository_asks_wher
     assert refused.returncode == 2 and "--user" in refused.stderr
     assert ap.cli_in(outside, "config", "init", "--user").returncode == 0
     assert (ap.root / "xdg" / "autopack" / "config.yaml").is_file()
+
+
+def test_config_init_profile_writes_a_shipped_profile_that_takes_effect_as_written(ap: Env) -> None:
+    result = ap.cli_in(ap.repo_dir, "config", "init", "--profile", "deepseek")
+    assert result.returncode == 0, result.output
+    assert "in effect now" in result.stdout
+    shown = json.loads(ap.cli_in(ap.repo_dir, "config", "show", "--json").stdout)
+    flash = "deepseek/deepseek-flash"
+    assert shown["escalation_chains"]["builder"]["low"]["models"] == [flash]
+    assert shown["escalation_chains"]["builder"]["high"]["models"][-1] == "gpt-5.5"
+    assert shown["routing"]["planner_model"] == flash and shown["doctor_models"]["cheap"] == flash
+    endpoint = next(e for e in shown["endpoints"] if e["name"] == "deepseek")
+    assert endpoint["api_key_env"] == "DEEPSEEK_API_KEY" and endpoint["models"]["deepseek-flash"]["output"] > 0
+    assert any(e["name"] == "ollama" for e in shown["endpoints"])  # the shipped endpoint is kept
+    assert shown["limits"] == SHIPPED.limits.model_dump(mode="json")  # what the profile does not name: shipped
+
+
+def test_config_init_refuses_an_unknown_profile_and_writes_nothing(ap: Env) -> None:
+    result = ap.cli_in(ap.repo_dir, "config", "init", "--profile", "cheapest")
+    assert result.returncode == 2
+    assert "--profile cheapest: no such profile" in result.stderr and "deepseek" in result.stderr
+    assert not (ap.repo_dir / "autopack.yaml").exists()

@@ -62,14 +62,23 @@ def config_init(
         bool, typer.Option("--user", help="write the user config ($XDG_CONFIG_HOME/autopack/config.yaml)")
     ] = False,
     force: Annotated[bool, typer.Option("--force", help="replace an existing file")] = False,
+    profile: Annotated[
+        str | None,
+        typer.Option(
+            "--profile",
+            metavar="NAME",
+            help="write a shipped profile instead, in effect as written: 'deepseek' (DeepSeek Flash for the "
+            "cheap work, GPT-5.5 after it; needs DEEPSEEK_API_KEY; measured in docs/BENCHMARKS.md)",
+        ),
+    ] = None,
 ) -> None:
-    """Write a commented starting config (every line a comment: it changes nothing until you uncomment one)."""
+    """Write a commented starting config (every line a comment: it changes nothing until you uncomment one),
+    or with --profile a shipped profile that takes effect at once."""
     from ..config_init import starting_config_path, write_starting_config
 
     target = starting_config_path(output, user=user)
     if target is None:
         fail("not inside a git repository: run this in your project, or pass --user (your user config) or -o FILE")
-    path = write_starting_config(target, force=force)
-    console().print(
-        f"[green]wrote[/] {path}: uncomment what you change, then `autopack config validate {path}`", soft_wrap=True
-    )
+    path = write_starting_config(target, force=force, profile=profile)
+    what = "uncomment what you change" if profile is None else f"profile {profile!r}, in effect now"
+    console().print(f"[green]wrote[/] {path}: {what}; check it with `autopack config validate {path}`", soft_wrap=True)
