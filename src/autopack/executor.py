@@ -146,15 +146,29 @@ class Executor:
 
     # the run ----------------------------------------------------------------------------------
     def run(self) -> RunResult:
+        """Every phase in plan order. A failed phase does not stop the run: later phases that do not depend
+        on it (``depends_on``, directly or through a phase that waits) still run, and those that do wait,
+        queued, for the run's next start (the same command, once the cause is fixed). A fatal phase, a
+        rolled-back run, the health budget and the cost cap stop it at once."""
         rows = self.store.phases(self.run_id)
         total = len(rows)
+        failed: list[str] = []
         for i, row in enumerate(rows, 1):
             pid = row.phase_id
             state = row.state
             if state in (PhaseState.COMPLETE, PhaseState.SKIPPED):
                 continue
             spec = Phase.model_validate(self.store.phase_spec(self.run_id, pid))
-            blocked = [d for d in spec.depends_on if self.store.phase(self.run_id, d).state is not PhaseState.COMPLETE]
+            deps = {d: self.store.phase(self.run_id, d).state for d in spec.depends_on}
+            blocked = [d for d, s in deps.items() if s is not PhaseState.COMPLETE]
+            waiting = [d for d in blocked if deps[d] is not PhaseState.SKIPPED]
+            if waiting:
+                self.events.emit(
+                    "phase_waiting",
+                    {"phase": pid, "on": waiting, "reason": f"depends on {', '.join(waiting)}, which did not complete"},
+                    pid,
+                )
+                continue
             if blocked:
                 self.events.phase(
                     pid,
@@ -166,20 +180,34 @@ class Executor:
             self._phase_id = pid
             self.events.show("phase_started", {"phase": pid, "name": spec.name, "index": i, "total": total})
             result = self.run_phase(pid, row)
-            if result in (PhaseState.FAILED, PhaseState.FATAL):
-                if self._rolled_back:
-                    return self._finish(
-                        RunStatus.FAILED,
-                        f"the Doctor rolled the run back to its start during phase {pid}: "
-                        f"{self._rolled_back}; every phase is queued again (run the same command to start over)",
-                        1,
-                    )
+            if self._rolled_back:
                 return self._finish(
                     RunStatus.FAILED,
-                    f"phase {pid} {result.value.lower()}; fix the cause and run the same command to resume",
+                    f"the Doctor rolled the run back to its start during phase {pid}: "
+                    f"{self._rolled_back}; every phase is queued again (run the same command to start over)",
                     1,
                 )
+            if result is PhaseState.FATAL:
+                return self._finish(
+                    RunStatus.FAILED, f"phase {pid} fatal; fix the cause and run the same command to resume", 1
+                )
+            if result is PhaseState.FAILED:
+                start = self.store.phase(self.run_id, pid).start_commit
+                if start:  # nothing a failed attempt kept in the worktree reaches the phases after it
+                    self.ws.restore(start)
+                failed.append(pid)
         states = [p.state for p in self.store.phases(self.run_id)]
+        if failed:
+            queued = sum(s is PhaseState.QUEUED for s in states)
+            done = sum(s is PhaseState.COMPLETE for s in states)
+            waits = f"; {queued} phase(s) wait on it" if queued else ""
+            which = f"phase {failed[0]}" if len(failed) == 1 else f"phases {', '.join(failed)}"
+            return self._finish(
+                RunStatus.FAILED,
+                f"{which} failed ({done} of {total} phases complete{waits}); "
+                "fix the cause and run the same command to resume",
+                1,
+            )
         if all(s is PhaseState.COMPLETE for s in states):
             return self._finish(RunStatus.COMPLETE, None, 0)
         skipped = sum(s is PhaseState.SKIPPED for s in states)
@@ -293,10 +321,13 @@ class Executor:
         """The state the phase goes on from, rebuilt from the store (a fresh phase, or one resumed after
         a stop, a crash or a person sending it back to the queue)."""
         cfg = self.config
-        start = row.start_commit or self.ws.head()
-        if row.start_commit:
+        ended = row.state in (PhaseState.FAILED, PhaseState.FATAL)
+        # A failed phase's attempts were rolled back when it ended, and later phases may have committed
+        # since (the run went on): it starts again from the branch as it is now.
+        start = (None if ended else row.start_commit) or self.ws.head()
+        if row.start_commit and not ended:
             self.ws.restore(start)  # roll back anything a killed attempt left half-applied
-        if row.state in (PhaseState.FAILED, PhaseState.FATAL):
+        if ended:
             self.store.set_phase(
                 self.run_id,
                 pid,

@@ -254,6 +254,8 @@ def describe(kind: str, data: dict[str, Any]) -> str:
             return f"  failed: {d.get('reason')}"
         case "phase_skipped":
             return f"  skipped: {d.get('reason')}"
+        case "phase_waiting":
+            return f"  not started: {d.get('reason')}; it runs when the same command resumes the run"
         case "phase_fatal":
             return f"  fatal: {d.get('reason')}"
         case "llm_retry":
@@ -276,6 +278,7 @@ _STYLES = {
     "phase_failed": "bold red",
     "phase_fatal": "bold red",
     "phase_skipped": "magenta",
+    "phase_waiting": "magenta",
     "escalation": "yellow",
     "approach_flaw": "yellow",
     "phase_replanned": "yellow",

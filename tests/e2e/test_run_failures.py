@@ -224,3 +224,47 @@ def test_an_auditor_request_refused_twice_names_the_auditor_model(ap: AutopackEn
     assert attempts(ap.status("r"), "p1") == [("failed", "infra")] * 2
     assert "refused the same request twice in a row (Auditor model" in result.stdout
     assert "max_tokens is too large" in result.stdout
+
+
+ADD_POWER = sr(
+    "calc.py",
+    "def add(a, b):\n    return a + b\n",
+    "def add(a, b):\n    return a + b\n\n\ndef power(a, b):\n    return a**b\n",
+)
+README_POWER = sr("README.md", "A tiny calculator.\n", "A tiny calculator, with power().\n")
+
+
+def test_a_failed_phase_lets_independent_phases_run_and_its_dependents_wait_for_the_resume(ap: AutopackEnv) -> None:
+    plan = ap.plan(
+        [
+            phase("p1", name="Power"),
+            phase("p2", name="Multiply"),
+            phase("p3", name="Document power", depends_on=["p1"], scope=["README.md"], checks=[]),
+        ]
+    )
+    refused = {"kind": "bad_request", "status": 400, "message": "prompt is too long"}
+    p1_refused = {"label": "p1 refused", "match": r"ROLE: builder[\s\S]*PHASE: p1\n", "repeat": True, "error": refused}
+    result = ap.run("kg", plan, ap.script([p1_refused, builder("p2", ADD_MULTIPLY), APPROVE]))
+
+    assert result.returncode == 1, result.output
+    status = ap.status("kg")
+    assert status["status"] == "FAILED"
+    assert [(p["id"], p["state"]) for p in status["phases"]] == [("p1", "FAILED"), ("p2", "COMPLETE"), ("p3", "QUEUED")]
+    assert "phase p1 failed (1 of 3 phases complete; 1 phase(s) wait on it)" in status["stop_reason"]
+    assert "not started: depends on p1, which did not complete" in result.stdout
+    (p2_commit,) = ap.commits("kg")
+    assert "Autopack-Phase: p2" in str(p2_commit.message)
+
+    # The same command, with the cause gone: p1 builds on the branch as it is (p2's commit stays), p3 follows.
+    script = ap.script([builder("p1", ADD_POWER), builder("p3", README_POWER), APPROVE], name="script2.yaml")
+    again = ap.run("kg", plan, script)
+
+    assert again.returncode == 0, again.output
+    status = ap.status("kg")
+    assert status["status"] == "COMPLETE"
+    assert [p["state"] for p in status["phases"]] == ["COMPLETE"] * 3
+    assert ["Autopack-Phase: p2" in str(c.message) for c in ap.commits("kg")] == [True, False, False]
+    assert ap.commits("kg")[0].hexsha == p2_commit.hexsha
+    calc = ap.show("kg", "calc.py")
+    assert "def multiply(a, b)" in calc and "def power(a, b)" in calc
+    assert "with power()" in ap.show("kg", "README.md")

@@ -48,6 +48,7 @@ RECOVERY_KINDS = {
     "llm_fallback",
     "phase_requeued",
     "phase_skipped",
+    "phase_waiting",
     "phase_fatal",
     "phase_failed",
 }
@@ -446,6 +447,10 @@ def decision_for(kind: str, d: dict[str, Any], pid: str | None, at: float) -> De
     if kind == "phase_requeued":
         who = s(d.get("decided_by")) or "someone"
         return Decision(at, pid, kind, f"Queued again (by {who})", s(d.get("reason")), tone="warn")
+    if kind == "phase_waiting":
+        return Decision(
+            at, pid, kind, "Not started", f"{s(d.get('reason'))}; it runs when the run resumes", tone="warn"
+        )
     if kind in ("phase_skipped", "phase_fatal", "phase_failed"):
         title = {"phase_skipped": "Skipped", "phase_fatal": "Marked fatal", "phase_failed": "Failed"}[kind]
         return Decision(at, pid, kind, title, s(d.get("reason")), tone="bad")
