@@ -252,11 +252,12 @@ def _load() -> str:
 
 
 LEGEND = """\
-complete: phases committed, of all phases of all plans; a failed phase stops its plan's run (autopack
-  exits 1 there), so the phases after it count as not completed
-stopped runs: runs that ended before their plan's end (a failed or fatal phase, the health budget,
-  the cost cap); cost $: every call of every run at config/models.yaml prices (cache reads at
-  cached_input); $ on unfinished: of it, spent on phases that did not complete
+complete: phases committed, of all phases of all plans; after a failed phase the run goes on with the
+  phases that do not depend on it (its dependents wait: not completed); a fatal phase, the health
+  budget or the cost cap stop the run, and the phases after it count as not completed
+stopped runs: runs that ended FAILED (a phase failed or was fatal) or STOPPED (health budget, cost cap);
+  cost $: every call of every run at config/models.yaml prices (cache reads at cached_input);
+  $ on unfinished: of it, spent on phases that did not complete
 builder..planner: model calls by role (each HTTP 429/500 answer counts: the service retries it);
 wasted: calls that could not change the outcome: Planner calls re-planning a phase whose previous
   re-plan failed, Doctor diagnoses repeating an action already taken (or a re-plan it cannot get),
