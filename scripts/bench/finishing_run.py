@@ -431,6 +431,10 @@ def deepseek_policies(s: str, g: str, tries: int) -> list[Policy]:
                "tries (low [deepseek], medium [deepseek], high [deepseek, gpt-5.5]), the Auditor, the Planner and the "
                "cheap Doctor; GPT-5.5 after it and as the strong Doctor", profile),
         plain_loop("deepseek plain loop", d, tries, endpoint),
+        Policy("deepseek 10 tries", "the profile with max_attempts_per_phase: 10",
+               _merge(profile, {"complexity_escalation": {"max_attempts_per_phase": 10}})),
+        Policy("deepseek no Doctor", "the profile with doctor_models.max_calls_per_phase: 0",
+               _merge(profile, {"doctor_models": {"max_calls_per_phase": 0}})),
         Policy("deepseek first", "the profile with Builder chains low [deepseek], medium [deepseek, gpt-5.5], high "
                "[gpt-5.5] and the strong Doctor on sonnet", _merge(profile, first)),
     ]  # fmt: skip
