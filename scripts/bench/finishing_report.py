@@ -128,22 +128,30 @@ def probe_rows(probe: dict[str, Any]) -> list[list[str]]:
     return rows + [["total", str(total), "100 %"]]
 
 
-def picture(summary: dict[str, dict[str, Any]], path: Path, title: str, candidates: set[str] | None = None) -> None:
+ANCHORS = {  # the policies the issue names, and the profile: coloured and marked; the rest purple dots
+    "plain loop": ("tab:gray", "o"),
+    "always cheapest": ("tab:green", "o"),
+    "always strongest": ("tab:red", "o"),
+    "shipped": ("black", "*"),
+    "deepseek profile": ("tab:orange", "D"),
+}
+
+
+def picture(summary: dict[str, dict[str, Any]], path: Path, title: str, candidates: set[str] | None = None) -> Any:
     """Completed phases against cost, one point per policy; the issue's target region (at least as many
-    phases as always-strongest at no more than a third of its cost) shaded."""
+    phases as always-strongest at no more than a third of its cost) shaded. Points carry numbers (points
+    that fall together share one label, "4,8"); the key beside the plot names each number with its
+    figures, so no label can cover another however the policies crowd. Returns the boxes in pixels,
+    (name, x0, y0, x1, y1), of the texts (labels, "key", "title") and of the points ("point <policy>"),
+    for a test to check what covers what."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     candidates = candidates or set()
-    fig, ax = plt.subplots(figsize=(9, 5.6), dpi=120)
-    colours = {
-        "plain loop": "tab:gray",
-        "always cheapest": "tab:green",
-        "always strongest": "tab:red",
-        "shipped": "black",
-    }
+    fig, (ax, side) = plt.subplots(1, 2, figsize=(12, 5.6), dpi=120, gridspec_kw={"width_ratios": [3, 1.1]})
+    side.axis("off")  # the key's column: beside the plot, it hides no policy
     total = max(s["phases"] for s in summary.values())
     strong = summary.get("always strongest")
     costs = [max(s["cost"], 1e-3) for s in summary.values()]
@@ -152,34 +160,56 @@ def picture(summary: dict[str, dict[str, Any]], path: Path, title: str, candidat
                         alpha=0.12, lw=0)  # fmt: skip
         ax.axhline(strong["complete"], color="tab:red", lw=0.8, ls=":")
         ax.axvline(strong["cost"] / 3, color="tab:red", lw=0.8, ls=":")
-        ax.annotate("target: as many phases as always strongest\nat no more than a third of its cost",
-                    (strong["cost"] / 3, strong["complete"]), textcoords="offset points", xytext=(-6, -26),
-                    ha="right", fontsize=7, color="tab:red")  # fmt: skip
     ax.set_xscale("log")
     ax.set_xlim(min(costs) / 2, max(costs) * 2.5)
     ax.set_ylim(0, total * 1.05)
-    placed: list[tuple[float, float, float]] = []  # labels so far and the points: left, right, middle (pixels)
-    for s in summary.values():
-        qx, qy = ax.transData.transform((max(s["cost"], 1e-3), s["complete"]))
-        placed.append((qx - 6, qx + 6, qy - 3))
-    for name, s in sorted(summary.items(), key=lambda kv: (kv[1]["complete"], kv[1]["cost"])):
-        x = max(s["cost"], 1e-3)
-        colour = "tab:purple" if name in candidates else colours.get(name, "tab:blue")
-        ax.scatter(x, s["complete"], s=90 if name == "shipped" else 40, color=colour, zorder=3,
-                   marker="*" if name == "shipped" else "o")  # fmt: skip
-        px, py = ax.transData.transform((x, s["complete"]))
-        left, right = px + 6, px + 6 + 5.2 * len(name)
-        dy = 3.0
-        while any(left < r and l < right and abs(py + dy - y) < 12 for l, r, y in placed):  # noqa: E741
-            dy += 12
-        placed.append((left, right, py + dy))
-        ax.annotate(name, (x, s["complete"]), textcoords="offset points", xytext=(6, dy * 72 / fig.dpi), fontsize=7.5,
-                    color=colour, arrowprops={"arrowstyle": "-", "lw": 0.4, "color": "0.6"} if dy > 12 else None)  # fmt: skip
+    names = list(summary)
+    number = {n: i + 1 for i, n in enumerate(names)}
+    groups: list[tuple[float, float, list[str]]] = []  # points within 9 pixels of each other share a label
+    for name in names:
+        s = summary[name]
+        x, y = max(s["cost"], 1e-3), s["complete"]
+        colour, marker = ANCHORS.get(name, ("tab:purple" if name in candidates else "tab:blue", "o"))
+        ax.scatter(
+            x, y, s=110 if marker == "*" else 36, color=colour, marker=marker, zorder=4 if name in ANCHORS else 3
+        )
+        px, py = ax.transData.transform((x, y))
+        near = next((g for g in groups if abs(g[0] - px) < 9 and abs(g[1] - py) < 9), None)
+        if near:
+            near[2].append(name)
+        else:
+            groups.append((px, py, [name]))
+    texts = []
+    taken: list[tuple[float, float, float, float]] = []
+    for px, py, members in sorted(groups, key=lambda g: (g[0], g[1])):
+        label = ",".join(str(number[n]) for n in members)
+        width, height = 6.0 * len(label) + 2, 11.0
+        for dx, dy in ((5, 2), (5, -12), (-5 - width, 2), (-5 - width, -12), (5, 13), (5, -23), (-5 - width, 13)):
+            box = (px + dx, py + dy, px + dx + width, py + dy + height)
+            if not any(box[0] < b[2] and b[0] < box[2] and box[1] < b[3] and b[1] < box[3] for b in taken):
+                break
+        taken.append(box)
+        x, y = ax.transData.inverted().transform((box[0], box[1]))
+        texts.append((label, ax.text(x, y, label, fontsize=7.5, va="bottom", ha="left", zorder=5,
+                                     color=ANCHORS.get(members[0], ("0.25", ""))[0])))  # fmt: skip
+    key = [f"{number[n]:>2} {n}: {summary[n]['complete']}/{total}, ${summary[n]['cost']:.2f}" for n in names]
+    if strong:
+        key.append(f"shaded: {strong['complete']}+ phases for at most ${strong['cost'] / 3:.2f} (the target)")
+    texts.append(("key", side.text(0.0, 1.0, "\n".join(key), transform=side.transAxes, ha="left", va="top",
+                                   fontsize=7, family="monospace", linespacing=1.5)))  # fmt: skip
     ax.set_xlabel("cost of all plans per policy, USD (log scale; config/models.yaml prices)")
     ax.set_ylabel(f"phases completed (of {total})")
     ax.set_title(title, fontsize=10)
     ax.grid(True, which="both", alpha=0.25)
     fig.tight_layout()
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]
+    boxes = [(name, *t.get_window_extent(renderer).extents) for name, t in texts]
+    boxes.append(("title", *ax.title.get_window_extent(renderer).extents))
+    for name in names:  # the points (their marker's extent, 10 px)
+        px, py = ax.transData.transform((max(summary[name]["cost"], 1e-3), summary[name]["complete"]))
+        boxes.append((f"point {name}", px - 5, py - 5, px + 5, py + 5))
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
     plt.close(fig)
+    return boxes
