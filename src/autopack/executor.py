@@ -321,13 +321,13 @@ class Executor:
         """The state the phase goes on from, rebuilt from the store (a fresh phase, or one resumed after
         a stop, a crash or a person sending it back to the queue)."""
         cfg = self.config
-        ended = row.state in (PhaseState.FAILED, PhaseState.FATAL)
-        # A failed phase's attempts were rolled back when it ended, and later phases may have committed
-        # since (the run went on): it starts again from the branch as it is now.
-        start = (None if ended else row.start_commit) or self.ws.head()
-        if row.start_commit and not ended:
+        # The phase (re)starts from the branch as it is now, not from where it first started: an attempt
+        # commits only when approved, so the head is that start unless later phases committed since (the
+        # run went on past the failed phase, or a person queued it again after they did).
+        start = self.ws.head()
+        if row.start_commit:
             self.ws.restore(start)  # roll back anything a killed attempt left half-applied
-        if ended:
+        if row.state in (PhaseState.FAILED, PhaseState.FATAL):
             self.store.set_phase(
                 self.run_id,
                 pid,

@@ -10,7 +10,18 @@ import pytest
 
 from conftest import CliResult
 
-from .conftest import APPROVE, CHEAP_DOCTOR, NO_EDITS, WRONG_SEARCH, AutopackEnv, attempts, builder, doctor, phase
+from .conftest import (
+    ADD_MULTIPLY,
+    APPROVE,
+    CHEAP_DOCTOR,
+    NO_EDITS,
+    WRONG_SEARCH,
+    AutopackEnv,
+    attempts,
+    builder,
+    doctor,
+    phase,
+)
 
 pytestmark = pytest.mark.slow  # real subprocesses, git and pytest: deselect with -m 'not slow'
 
@@ -102,3 +113,35 @@ def test_running_the_same_command_after_a_skip_ends_the_run_partial(diagnosed: D
     assert diagnosed.after_rerun["status"] == "PARTIAL"
     assert len(attempts(diagnosed.after_rerun, "p1")) == 2  # no new attempt at the skipped phase
     assert diagnosed.ap.commits("dx") == []
+
+
+def test_a_phase_a_person_queues_again_builds_on_the_phases_that_completed_after_it(tmp_path: Any) -> None:
+    # p1 fails and the run goes on to complete p2; `doctor diagnose --apply` sends p1 back to the queue;
+    # the next run builds p1 on the branch as p2 left it: p2's commit is not rolled back with p1's start.
+    from .test_run_failures import ADD_POWER
+
+    ap = AutopackEnv(tmp_path)
+    config = ap.config(complexity_escalation={"max_attempts_per_phase": 2}, doctor_models={"call_after_failures": 3})
+    plan = ap.plan([phase("p1", name="Power"), phase("p2", name="Multiply")])
+    first = ap.script(
+        [builder("p1", WRONG_SEARCH), builder("p1", NO_EDITS, retry=True), builder("p2", ADD_MULTIPLY), APPROVE]
+    )
+    assert ap.run("rq", plan, first, "--config", str(config)).returncode == 1
+    assert [p["state"] for p in ap.status("rq")["phases"]] == ["FAILED", "COMPLETE"]
+    (p2_commit,) = ap.commits("rq")
+
+    hint = {"action": "retry_with_fix", "confidence": 0.9, "rationale": "the search text was wrong", "hint": "copy it"}
+    doctor_script = ap.script([doctor(hint)], name="doctor.yaml")
+    applied = ap.cli("doctor", "diagnose", "--run-id", "rq", "--script", str(doctor_script), "--home", str(ap.home),
+                     "--config", str(config), "--apply")  # fmt: skip
+    assert applied.returncode == 0, applied.output
+    assert ap.status("rq")["phases"][0]["state"] == "QUEUED"
+
+    again = ap.run(
+        "rq", plan, ap.script([builder("p1", ADD_POWER), APPROVE], name="again.yaml"), "--config", str(config)
+    )
+    assert again.returncode == 0, again.output
+    assert [p["state"] for p in ap.status("rq")["phases"]] == ["COMPLETE", "COMPLETE"]
+    assert [c.hexsha for c in ap.commits("rq")][0] == p2_commit.hexsha
+    calc = ap.show("rq", "calc.py")
+    assert "def multiply(a, b)" in calc and "def power(a, b)" in calc
