@@ -150,7 +150,7 @@ def test_config_show_prints_the_shipped_config_by_default(run_cli: RunCli) -> No
     result = run_cli("config", "show")
     assert result.returncode == 0, result.output
     assert "# effective config from" in result.stdout and "models.yaml" in result.stdout
-    assert "MAX_TOTAL_FAILURES_PER_RUN: 25" in result.stdout
+    assert "MAX_TOTAL_FAILURES_PER_RUN: 40" in result.stdout
     chain = load_config(SHIPPED_CONFIG).routing.fallback_chain
     assert "fallback_chain:\n" + "".join(f"  - {p}\n" for p in chain) in result.stdout
 

@@ -390,6 +390,7 @@ def candidate_policies(config: Any) -> list[Policy]:
             "auditor": _chains({"low": [h, f], "medium": [f, s], "high": [s, o]}),
         },
         "complexity_escalation": {"thresholds": {"low_to_medium": 2, "medium_to_high": 2}, "max_attempts_per_phase": 5},
+        "health_budget": {"MAX_TOTAL_FAILURES_PER_RUN": 25},
     }
     out = [
         Policy("before tuning", "the config shipped before issue 15's tuning: Builder chains low [haiku, flash, sonnet], "
@@ -400,6 +401,8 @@ def candidate_policies(config: Any) -> list[Policy]:
                "high [sonnet, opus])", {"escalation_chains": {"auditor": before["escalation_chains"]["auditor"]}}),
         Policy("s>g>g 6 tries", "no Haiku for the Builder: chains low [sonnet], medium and high [gpt-5.5], 6 attempts",
                _merge({"escalation_chains": {"builder": _chains({"low": [s], "medium": [g], "high": [g]})}}, tries(6))),
+        Policy("failures 25", "shipped with the seed's health_budget.MAX_TOTAL_FAILURES_PER_RUN: 25 (shipped: 40)",
+               {"health_budget": {"MAX_TOTAL_FAILURES_PER_RUN": 25}}),
         Policy("opus before gpt", "shipped with Opus before GPT-5.5: Builder medium [sonnet, opus], high [opus, gpt-5.5]",
                {"escalation_chains": {"builder": _chains({"low": [h, s], "medium": [s, o], "high": [o, g]})}}),
     ]  # fmt: skip
