@@ -395,7 +395,7 @@ def candidate_policies(config: Any) -> list[Policy]:
     out = [
         Policy("before tuning", "the config shipped before issue 15's tuning: Builder chains low [haiku, flash, sonnet], "
                "medium [flash, sonnet, gpt-5.5], high [sonnet, gpt-5.5], Auditor low [haiku, flash], medium [flash, "
-               "sonnet], high [sonnet, opus], thresholds 2, 5 attempts", before),
+               "sonnet], high [sonnet, opus], thresholds 2, 5 attempts, 25 failures a run", before),
         Policy("5 tries", "shipped, max_attempts_per_phase: 5", tries(5)),
         Policy("auditor before", "shipped, Auditor chains as before tuning (low [haiku, flash], medium [flash, sonnet], "
                "high [sonnet, opus])", {"escalation_chains": {"auditor": before["escalation_chains"]["auditor"]}}),
