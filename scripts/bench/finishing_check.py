@@ -9,7 +9,7 @@ run, which often reach a phase with the same edit applied, run pytest once for i
 replayed exactly (the gate reads its pytest summary); without ``--cache`` pytest always runs.
 
 A wrong body can loop forever or fill memory (a mutant of ``repeatfunc`` that never stops): pytest
-gets ``--timeout`` seconds (default 60; these tests take under 2) and ``--memory`` MiB of address
+gets ``--timeout`` seconds (default 20; these tests take under 2, 6 on a loaded machine) and ``--memory`` MiB of address
 space (default 2048); either way the check fails, and that outcome is remembered too.
 """
 
@@ -45,7 +45,7 @@ def tree_key(root: Path, args: list[str]) -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--cache", type=Path, default=None)
-    ap.add_argument("--timeout", type=float, default=60)
+    ap.add_argument("--timeout", type=float, default=20)
     ap.add_argument("--memory", type=int, default=2048, help="MiB of address space for pytest")
     ap.add_argument("tests", nargs="*")
     args = ap.parse_args(argv)
