@@ -9,7 +9,7 @@ run, which often reach a phase with the same edit applied, run pytest once for i
 replayed exactly (the gate reads its pytest summary); without ``--cache`` pytest always runs.
 
 A wrong body can loop forever or fill memory (a mutant of ``repeatfunc`` that never stops): pytest
-gets ``--timeout`` seconds (default 20; these tests take under 2, 6 on a loaded machine) and ``--memory`` MiB of address
+gets ``--timeout`` seconds (default 20; these tests take under 2) and ``--memory`` MiB of address
 space (default 2048); either way the check fails, and that outcome is remembered too.
 """
 
