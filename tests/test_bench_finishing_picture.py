@@ -34,7 +34,7 @@ def overlaps(a: tuple[Any, ...], b: tuple[Any, ...]) -> bool:
     return a[1] < b[3] and b[1] < a[3] and a[2] < b[4] and b[2] < a[4]
 
 
-def test_no_label_covers_another_and_every_policy_is_in_the_key(tmp_path: Path) -> None:
+def test_no_label_covers_another_and_every_policy_is_in_the_key() -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     path = ARTIFACTS / "finishing_picture.png"
     candidates = {n for n, _, _ in POINTS[9:]}

@@ -259,7 +259,7 @@ def test_autopack_config_environment_variable_selects_the_file(tmp_path: Path, m
     monkeypatch.setenv("AUTOPACK_CONFIG", str(path))
     cfg = load_config()
     assert cfg.health_budget.MAX_HTTP_500_PER_RUN == 3
-    assert cfg.health_budget.MAX_TOTAL_FAILURES_PER_RUN == 25  # untouched keys keep their defaults
+    assert cfg.health_budget.MAX_TOTAL_FAILURES_PER_RUN == 40  # untouched keys keep their defaults
 
 
 # validation errors name file, key path and line ----------------------------------------------------

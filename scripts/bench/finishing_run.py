@@ -375,7 +375,6 @@ def wasted_calls(events: list[tuple[str, dict[str, Any]]], log: list[CallLog], m
 
 # Models the candidates name (calibrated too, though the shipped config may not route to all of them).
 CANDIDATE_MODELS = ("claude-haiku-5-5", "gemini-3.8-flash", "claude-sonnet-5-5", "gpt-5.5", "claude-opus-5-5")
-EXTRA_MODELS = ("deepseek/deepseek-flash",)  # named by the DeepSeek profile, which prices it
 
 
 def candidate_policies(config: Any) -> list[Policy]:
@@ -415,6 +414,7 @@ def candidate_policies(config: Any) -> list[Policy]:
 # its endpoint and price come with it (src/autopack/profiles/deepseek.yaml).
 DEEPSEEK_PROFILE = Path(__file__).resolve().parents[2] / "src" / "autopack" / "profiles" / "deepseek.yaml"
 DEEPSEEK = "deepseek/deepseek-flash"
+EXTRA_MODELS = (DEEPSEEK,)  # calibrated for --candidates: named by the DeepSeek profile, which prices it
 
 
 def deepseek_policies(s: str, g: str, tries: int) -> list[Policy]:

@@ -86,6 +86,11 @@ ADD_MULTIPLY = sr(
 )
 
 # SEARCH text close to, but not in, calc.py (the real lines say a and b): a patch_apply_error.
+ADD_POWER = sr(
+    "calc.py",
+    "def add(a, b):\n    return a + b\n",
+    "def add(a, b):\n    return a + b\n\n\ndef power(a, b):\n    return a**b\n",
+)
 WRONG_SEARCH = sr(
     "calc.py",
     "def subtract(x, y):\n    return x - y\n",

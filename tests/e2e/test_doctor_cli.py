@@ -12,6 +12,7 @@ from conftest import CliResult
 
 from .conftest import (
     ADD_MULTIPLY,
+    ADD_POWER,
     APPROVE,
     CHEAP_DOCTOR,
     NO_EDITS,
@@ -118,8 +119,6 @@ def test_running_the_same_command_after_a_skip_ends_the_run_partial(diagnosed: D
 def test_a_phase_a_person_queues_again_builds_on_the_phases_that_completed_after_it(tmp_path: Any) -> None:
     # p1 fails and the run goes on to complete p2; `doctor diagnose --apply` sends p1 back to the queue;
     # the next run builds p1 on the branch as p2 left it: p2's commit is not rolled back with p1's start.
-    from .test_run_failures import ADD_POWER
-
     ap = AutopackEnv(tmp_path)
     config = ap.config(complexity_escalation={"max_attempts_per_phase": 2}, doctor_models={"call_after_failures": 3})
     plan = ap.plan([phase("p1", name="Power"), phase("p2", name="Multiply")])

@@ -10,6 +10,7 @@ import pytest
 
 from .conftest import (
     ADD_MULTIPLY,
+    ADD_POWER,
     APPROVE,
     WORD_RULE,
     WRONG_SEARCH,
@@ -226,11 +227,6 @@ def test_an_auditor_request_refused_twice_names_the_auditor_model(ap: AutopackEn
     assert "max_tokens is too large" in result.stdout
 
 
-ADD_POWER = sr(
-    "calc.py",
-    "def add(a, b):\n    return a + b\n",
-    "def add(a, b):\n    return a + b\n\n\ndef power(a, b):\n    return a**b\n",
-)
 README_POWER = sr("README.md", "A tiny calculator.\n", "A tiny calculator, with power().\n")
 
 
